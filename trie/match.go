@@ -1,0 +1,147 @@
+package trie
+
+import "github.com/cespare/xxhash/v2"
+
+// Visitor receives the results of Index.Match. Implement it on a pointer type
+// kept by the caller (one per event loop) so a match allocates nothing.
+// Methods run on the matching goroutine, inside Match; they must not block
+// and must not call Subscribe, Unsubscribe or Apply on the same index
+// (harmless for correctness, but it stalls the publish path).
+type Visitor[K comparable] interface {
+	// OnSubscriber is called once per matching ordinary subscription. A
+	// subscriber matching through several filters ("a/+" and "a/#") is
+	// reported once per filter; Matches merges them.
+	OnSubscriber(handle K, o Options)
+	// OnGroup is called once per matching shared group (a group is one
+	// share name on one filter). g stays valid after the call.
+	OnGroup(g *Group[K])
+}
+
+// Match reports every subscription whose filter matches topic: ordinary
+// subscriptions through v.OnSubscriber, shared groups through v.OnGroup.
+// topic is only read during the call and may alias the event loop's buffer.
+// Topics starting with '$' are not matched by filters starting with a
+// wildcard [MQTT-4.7.2-1]. A topic deeper than MaxLevels matches nothing.
+//
+// Match takes no lock, allocates nothing and is safe for concurrent use with
+// every other method.
+func (x *Index[K]) Match(topic []byte, v Visitor[K]) { match(x, topic, v) }
+
+// match is generic over the visitor type so MatchFunc's struct visitor is
+// never boxed into an interface.
+func match[K comparable, V Visitor[K]](x *Index[K], topic []byte, v V) {
+	var l levels
+	if !l.split(topic) {
+		return
+	}
+	sh := &x.shards[shardOf(topic[:l.end[0]])]
+	walk(&sh.root, topic, &l, 0, v)
+	if len(topic) == 0 || topic[0] != '$' {
+		walk(&x.shards[wildShard].root, topic, &l, 0, v)
+	}
+}
+
+// MatchFunc is Match with two callbacks instead of a Visitor (either may be
+// nil). The callbacks escape: a closure that captures variables costs one
+// allocation per call, so hot paths should use Match with a reusable Visitor
+// such as Matches. Same concurrency and lifetime rules as Match.
+func (x *Index[K]) MatchFunc(topic []byte, onSub func(K, Options), onGroup func(*Group[K])) {
+	match(x, topic, funcVisitor[K]{onSub, onGroup})
+}
+
+type funcVisitor[K comparable] struct {
+	onSub   func(K, Options)
+	onGroup func(*Group[K])
+}
+
+func (f funcVisitor[K]) OnSubscriber(k K, o Options) {
+	if f.onSub != nil {
+		f.onSub(k, o)
+	}
+}
+
+func (f funcVisitor[K]) OnGroup(g *Group[K]) {
+	if f.onGroup != nil {
+		f.onGroup(g)
+	}
+}
+
+// walk visits the filters under n that match levels i.. of topic.
+func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int, v V) {
+	for {
+		h := n.hash.Load()
+		if h != nil {
+			// "x/#" matches "x/..." and also "x" itself [MQTT-4.7.1-2].
+			emit(h, v)
+		}
+		if i == l.n {
+			emit(n, v)
+			return
+		}
+		if p := n.plus.Load(); p != nil {
+			walk(p, topic, l, i+1, v)
+		}
+		n = lookupBytes(n.children.Load(), topic[l.start(i):l.end[i]])
+		if n == nil {
+			return
+		}
+		i++
+	}
+}
+
+func emit[K comparable, V Visitor[K]](n *node[K], v V) {
+	if s := n.subs.Load(); s != nil {
+		if s.big == nil {
+			for i := range s.small {
+				v.OnSubscriber(s.small[i].Handle, s.small[i].Options)
+			}
+		} else {
+			for b := range s.big.buckets {
+				if p := s.big.buckets[b].Load(); p != nil {
+					for i := range *p {
+						v.OnSubscriber((*p)[i].Handle, (*p)[i].Options)
+					}
+				}
+			}
+		}
+	}
+	if s := n.groups.Load(); s != nil {
+		if s.big == nil {
+			for _, g := range s.small {
+				v.OnGroup(g)
+			}
+		} else {
+			for b := range s.big.buckets {
+				if p := s.big.buckets[b].Load(); p != nil {
+					for _, g := range *p {
+						v.OnGroup(g)
+					}
+				}
+			}
+		}
+	}
+}
+
+func lookupBytes[K comparable](s *set[child[K]], name []byte) *node[K] {
+	if s == nil {
+		return nil
+	}
+	if s.big == nil {
+		for i := range s.small {
+			if s.small[i].name == string(name) {
+				return s.small[i].node
+			}
+		}
+		return nil
+	}
+	p := s.big.buckets[xxhash.Sum64(name)&s.big.mask].Load()
+	if p == nil {
+		return nil
+	}
+	for i := range *p {
+		if (*p)[i].name == string(name) {
+			return (*p)[i].node
+		}
+	}
+	return nil
+}

@@ -1,0 +1,500 @@
+package codec
+
+import "math/bits"
+
+// UserProperty is one User Property, a UTF-8 string pair. Both slices are
+// borrowed from the decoded packet (see the package documentation).
+type UserProperty struct {
+	Key, Value []byte
+}
+
+// Properties holds the MQTT 5 properties of one packet (or of a will
+// message). A property is present when its bit is set (Has, the setters and
+// Decode maintain the bits); user properties and subscription identifiers are
+// present when their slices are non-empty. The encoders write exactly the
+// present properties; a field whose bit is clear is ignored. Which property
+// may appear in which packet is checked when decoding, not when encoding.
+//
+// Byte fields of a decoded Properties are borrowed from the packet bytes.
+// User properties keep their wire order and duplicates. The zero value is
+// empty and ready to use; a Properties is not safe for concurrent use.
+type Properties struct {
+	present uint64 // bit id set: property id present (single-valued ones only)
+
+	PayloadFormat   byte     // 0x01: 0 unspecified bytes, 1 UTF-8
+	MessageExpiry   uint32   // 0x02: seconds
+	ContentType     []byte   // 0x03
+	ResponseTopic   []byte   // 0x08
+	CorrelationData []byte   // 0x09
+	SubscriptionIDs []uint32 // 0x0B: several in a server→client PUBLISH, one in SUBSCRIBE
+
+	SessionExpiry       uint32 // 0x11: seconds
+	AssignedClientID    []byte // 0x12
+	ServerKeepAlive     uint16 // 0x13: seconds
+	AuthMethod          []byte // 0x15
+	AuthData            []byte // 0x16
+	RequestProblemInfo  byte   // 0x17: 0 or 1
+	WillDelay           uint32 // 0x18: seconds
+	RequestResponseInfo byte   // 0x19: 0 or 1
+	ResponseInfo        []byte // 0x1A
+	ServerReference     []byte // 0x1C
+	ReasonString        []byte // 0x1F
+
+	ReceiveMaximum       uint16 // 0x21: not 0
+	TopicAliasMaximum    uint16 // 0x22
+	TopicAlias           uint16 // 0x23: not 0
+	MaximumQoS           byte   // 0x24: 0 or 1
+	RetainAvailable      byte   // 0x25: 0 or 1
+	MaximumPacketSize    uint32 // 0x27: not 0
+	WildcardSubAvailable byte   // 0x28: 0 or 1
+	SubIDAvailable       byte   // 0x29: 0 or 1
+	SharedSubAvailable   byte   // 0x2A: 0 or 1
+
+	User []UserProperty // 0x26, in wire order
+}
+
+// Reset empties p, keeping the capacity of its slices.
+func (p *Properties) Reset() {
+	*p = Properties{User: p.User[:0], SubscriptionIDs: p.SubscriptionIDs[:0]}
+}
+
+// Has reports whether property id is present.
+func (p *Properties) Has(id PropertyID) bool {
+	switch id {
+	case PropUser:
+		return len(p.User) > 0
+	case PropSubscriptionID:
+		return len(p.SubscriptionIDs) > 0
+	}
+	return id < 64 && p.present&(1<<id) != 0
+}
+
+// Empty reports whether no property is present.
+func (p *Properties) Empty() bool {
+	return p.present == 0 && len(p.User) == 0 && len(p.SubscriptionIDs) == 0
+}
+
+// Set marks property id present, for a field assigned directly. It has no
+// effect for PropUser and PropSubscriptionID, present when non-empty.
+func (p *Properties) Set(id PropertyID) {
+	if int(id) < len(propSpecs) && propSpecs[id].wire != wireNone && (1<<id)&multiMask == 0 {
+		p.present |= 1 << id
+	}
+}
+
+// Clear removes property id (for PropUser and PropSubscriptionID, all of
+// them), e.g. to strip a topic alias before forwarding a message.
+func (p *Properties) Clear(id PropertyID) {
+	switch id {
+	case PropUser:
+		p.User = p.User[:0]
+	case PropSubscriptionID:
+		p.SubscriptionIDs = p.SubscriptionIDs[:0]
+	default:
+		if id < 64 {
+			p.present &^= 1 << id
+		}
+	}
+}
+
+// Setters: each assigns the field and marks the property present. They do
+// not validate; byte slices are stored, not copied.
+
+func (p *Properties) SetPayloadFormat(v byte)     { p.PayloadFormat = v; p.Set(PropPayloadFormat) }
+func (p *Properties) SetMessageExpiry(v uint32)   { p.MessageExpiry = v; p.Set(PropMessageExpiry) }
+func (p *Properties) SetContentType(v []byte)     { p.ContentType = v; p.Set(PropContentType) }
+func (p *Properties) SetResponseTopic(v []byte)   { p.ResponseTopic = v; p.Set(PropResponseTopic) }
+func (p *Properties) SetCorrelationData(v []byte) { p.CorrelationData = v; p.Set(PropCorrelationData) }
+func (p *Properties) SetSessionExpiry(v uint32)   { p.SessionExpiry = v; p.Set(PropSessionExpiry) }
+func (p *Properties) SetAssignedClientID(v []byte) {
+	p.AssignedClientID = v
+	p.Set(PropAssignedClientID)
+}
+func (p *Properties) SetServerKeepAlive(v uint16) { p.ServerKeepAlive = v; p.Set(PropServerKeepAlive) }
+func (p *Properties) SetAuthMethod(v []byte)      { p.AuthMethod = v; p.Set(PropAuthMethod) }
+func (p *Properties) SetAuthData(v []byte)        { p.AuthData = v; p.Set(PropAuthData) }
+func (p *Properties) SetRequestProblemInfo(v byte) {
+	p.RequestProblemInfo = v
+	p.Set(PropRequestProblemInfo)
+}
+func (p *Properties) SetWillDelay(v uint32) { p.WillDelay = v; p.Set(PropWillDelay) }
+func (p *Properties) SetRequestResponseInfo(v byte) {
+	p.RequestResponseInfo = v
+	p.Set(PropRequestResponseInfo)
+}
+func (p *Properties) SetResponseInfo(v []byte)    { p.ResponseInfo = v; p.Set(PropResponseInfo) }
+func (p *Properties) SetServerReference(v []byte) { p.ServerReference = v; p.Set(PropServerReference) }
+func (p *Properties) SetReasonString(v []byte)    { p.ReasonString = v; p.Set(PropReasonString) }
+func (p *Properties) SetReceiveMaximum(v uint16)  { p.ReceiveMaximum = v; p.Set(PropReceiveMaximum) }
+func (p *Properties) SetTopicAliasMaximum(v uint16) {
+	p.TopicAliasMaximum = v
+	p.Set(PropTopicAliasMaximum)
+}
+func (p *Properties) SetTopicAlias(v uint16)    { p.TopicAlias = v; p.Set(PropTopicAlias) }
+func (p *Properties) SetMaximumQoS(v byte)      { p.MaximumQoS = v; p.Set(PropMaximumQoS) }
+func (p *Properties) SetRetainAvailable(v byte) { p.RetainAvailable = v; p.Set(PropRetainAvailable) }
+func (p *Properties) SetMaximumPacketSize(v uint32) {
+	p.MaximumPacketSize = v
+	p.Set(PropMaximumPacketSize)
+}
+func (p *Properties) SetWildcardSubAvailable(v byte) {
+	p.WildcardSubAvailable = v
+	p.Set(PropWildcardSubAvailable)
+}
+func (p *Properties) SetSubIDAvailable(v byte) { p.SubIDAvailable = v; p.Set(PropSubIDAvailable) }
+func (p *Properties) SetSharedSubAvailable(v byte) {
+	p.SharedSubAvailable = v
+	p.Set(PropSharedSubAvailable)
+}
+
+// AddUser appends a user property; key and value are stored, not copied.
+func (p *Properties) AddUser(key, value []byte) {
+	p.User = append(p.User, UserProperty{Key: key, Value: value})
+}
+
+// AddSubscriptionID appends a subscription identifier (1 to MaxVarint).
+func (p *Properties) AddSubscriptionID(id uint32) {
+	p.SubscriptionIDs = append(p.SubscriptionIDs, id)
+}
+
+// decode parses the property bytes b (without their length prefix) of a
+// packet of the given kind into p, after resetting p.
+func (p *Properties) decode(b []byte, kind propKind) error {
+	p.Reset()
+	if len(b) == 0 {
+		return nil
+	}
+	r := reader{b: b}
+	var seen uint64
+	for r.i < len(b) {
+		id := PropertyID(b[r.i])
+		r.i++
+		if int(id) >= len(propSpecs) || propSpecs[id].wire == wireNone {
+			// Identifiers are variable byte integers, but all defined ones are
+			// single bytes below 0x80, so anything else is unknown.
+			return ErrPropertyUnknown
+		}
+		if propSpecs[id].allowed&(1<<kind) == 0 {
+			return ErrPropertyNotAllowed
+		}
+		bit := uint64(1) << id
+		if seen&bit != 0 && id != PropUser && (id != PropSubscriptionID || kind != propKind(TypePublish)) {
+			// Only user properties repeat freely; subscription identifiers
+			// repeat only in PUBLISH (MQTT 5.0 section 3.3.2.3.8).
+			return ErrPropertyDuplicate
+		}
+		seen |= bit
+		if err := p.decodeValue(&r, id); err != nil {
+			return err
+		}
+	}
+	p.present = seen &^ multiMask
+	if seen&(1<<PropAuthData) != 0 && seen&(1<<PropAuthMethod) == 0 {
+		return ErrAuthDataNoMethod // [MQTT-3.1.2.11.10] [MQTT-3.15.2.2.3]
+	}
+	return nil
+}
+
+// decodeValue reads the value of property id and applies the value rules
+// the specification gives for it.
+func (p *Properties) decodeValue(r *reader, id PropertyID) (err error) {
+	switch propSpecs[id].wire {
+	case wireByte:
+		var v byte
+		if v, err = r.byte(); err != nil {
+			return err
+		}
+		if v > 1 {
+			return byteRangeErr(id)
+		}
+		switch id {
+		case PropPayloadFormat:
+			p.PayloadFormat = v
+		case PropRequestProblemInfo:
+			p.RequestProblemInfo = v
+		case PropRequestResponseInfo:
+			p.RequestResponseInfo = v
+		case PropMaximumQoS:
+			p.MaximumQoS = v
+		case PropRetainAvailable:
+			p.RetainAvailable = v
+		case PropWildcardSubAvailable:
+			p.WildcardSubAvailable = v
+		case PropSubIDAvailable:
+			p.SubIDAvailable = v
+		case PropSharedSubAvailable:
+			p.SharedSubAvailable = v
+		}
+	case wireUint16:
+		var v uint16
+		if v, err = r.uint16(); err != nil {
+			return err
+		}
+		switch id {
+		case PropServerKeepAlive:
+			p.ServerKeepAlive = v
+		case PropReceiveMaximum:
+			if v == 0 {
+				return ErrReceiveMaximumZero // [MQTT-3.1.2.11.3] [MQTT-3.2.2.3.3]
+			}
+			p.ReceiveMaximum = v
+		case PropTopicAliasMaximum:
+			p.TopicAliasMaximum = v
+		case PropTopicAlias:
+			if v == 0 {
+				return ErrTopicAliasZero // [MQTT-3.3.2-8]
+			}
+			p.TopicAlias = v
+		}
+	case wireUint32:
+		var v uint32
+		if v, err = r.uint32(); err != nil {
+			return err
+		}
+		switch id {
+		case PropMessageExpiry:
+			p.MessageExpiry = v
+		case PropSessionExpiry:
+			p.SessionExpiry = v
+		case PropWillDelay:
+			p.WillDelay = v
+		case PropMaximumPacketSize:
+			if v == 0 {
+				return ErrMaximumPacketSizeZero // [MQTT-3.1.2.11.4] [MQTT-3.2.2.3.6]
+			}
+			p.MaximumPacketSize = v
+		}
+	case wireVarint: // only the subscription identifier
+		var v uint32
+		if v, err = r.varint(); err != nil {
+			return err
+		}
+		if v == 0 {
+			return ErrSubscriptionIDZero // [MQTT-3.8.2.1.2] [MQTT-3.3.2.3.8]
+		}
+		p.SubscriptionIDs = append(p.SubscriptionIDs, v)
+	case wireString:
+		var v []byte
+		if v, err = r.str(); err != nil {
+			return err
+		}
+		switch id {
+		case PropContentType:
+			p.ContentType = v
+		case PropResponseTopic:
+			// A response topic is a topic name [MQTT-3.3.2-14].
+			if err = ValidTopicName(v); err != nil {
+				return err
+			}
+			p.ResponseTopic = v
+		case PropAssignedClientID:
+			p.AssignedClientID = v
+		case PropAuthMethod:
+			p.AuthMethod = v
+		case PropResponseInfo:
+			p.ResponseInfo = v
+		case PropServerReference:
+			p.ServerReference = v
+		case PropReasonString:
+			p.ReasonString = v
+		}
+	case wireBinary:
+		var v []byte
+		if v, err = r.binary(); err != nil {
+			return err
+		}
+		if id == PropCorrelationData {
+			p.CorrelationData = v
+		} else {
+			p.AuthData = v
+		}
+	case wirePair:
+		var k, v []byte
+		if k, err = r.str(); err != nil {
+			return err
+		}
+		if v, err = r.str(); err != nil {
+			return err
+		}
+		p.User = append(p.User, UserProperty{Key: k, Value: v})
+	}
+	return nil
+}
+
+func byteRangeErr(id PropertyID) *Error {
+	switch id {
+	case PropPayloadFormat:
+		return ErrPayloadFormat
+	case PropRequestProblemInfo:
+		return ErrRequestProblemInfo
+	case PropRequestResponseInfo:
+		return ErrRequestResponseInfo
+	case PropMaximumQoS:
+		return ErrMaximumQoS
+	}
+	return ErrAvailabilityFlag
+}
+
+// Size returns the encoded size of the present properties, without the
+// property length that precedes them; EncodedLen includes it.
+func (p *Properties) Size() int {
+	n := 0
+	for m := p.present; m != 0; m &= m - 1 {
+		id := PropertyID(bits.TrailingZeros64(m))
+		if int(id) >= len(propSpecs) {
+			continue
+		}
+		switch propSpecs[id].wire {
+		case wireByte:
+			n += 2
+		case wireUint16:
+			n += 3
+		case wireUint32:
+			n += 5
+		case wireString, wireBinary:
+			n += 3 + len(p.bytesOf(id))
+		}
+	}
+	for _, u := range p.User {
+		n += 5 + len(u.Key) + len(u.Value)
+	}
+	for _, s := range p.SubscriptionIDs {
+		n += 1 + VarintSize(s)
+	}
+	return n
+}
+
+// EncodedLen returns the bytes AppendTo writes: property length and properties.
+func (p *Properties) EncodedLen() int {
+	n := p.Size()
+	return VarintSize(uint32(n)) + n
+}
+
+// AppendTo appends the property length and the present properties. Order:
+// ascending identifier, then user properties in their order, then the
+// per-delivery PUBLISH properties (topic alias, subscription identifiers),
+// so that a PublishHeader produces the same bytes as AppendPublish.
+func (p *Properties) AppendTo(dst []byte) []byte {
+	return p.appendBody(AppendVarint(dst, uint32(p.Size())), allProps, true)
+}
+
+// appendBody appends the present properties whose bits are in mask (and
+// the user properties if users), then the per-delivery ones in mask.
+func (p *Properties) appendBody(dst []byte, mask uint64, users bool) []byte {
+	for m := p.present & mask &^ perDelivery; m != 0; m &= m - 1 {
+		id := PropertyID(bits.TrailingZeros64(m))
+		if int(id) >= len(propSpecs) {
+			continue
+		}
+		dst = append(dst, byte(id))
+		switch propSpecs[id].wire {
+		case wireByte:
+			dst = append(dst, p.byteOf(id))
+		case wireUint16:
+			dst = appendUint16(dst, p.uint16Of(id))
+		case wireUint32:
+			dst = appendUint32(dst, p.uint32Of(id))
+		case wireString, wireBinary:
+			dst = appendBinary(dst, p.bytesOf(id))
+		}
+	}
+	if users {
+		for _, u := range p.User {
+			dst = appendBinary(appendBinary(append(dst, byte(PropUser)), u.Key), u.Value)
+		}
+	}
+	if mask&(1<<PropTopicAlias) != 0 && p.present&(1<<PropTopicAlias) != 0 {
+		dst = appendUint16(append(dst, byte(PropTopicAlias)), p.TopicAlias)
+	}
+	if mask&(1<<PropSubscriptionID) != 0 {
+		for _, s := range p.SubscriptionIDs {
+			dst = AppendVarint(append(dst, byte(PropSubscriptionID)), s)
+		}
+	}
+	return dst
+}
+
+func (p *Properties) byteOf(id PropertyID) byte {
+	switch id {
+	case PropPayloadFormat:
+		return p.PayloadFormat
+	case PropRequestProblemInfo:
+		return p.RequestProblemInfo
+	case PropRequestResponseInfo:
+		return p.RequestResponseInfo
+	case PropMaximumQoS:
+		return p.MaximumQoS
+	case PropRetainAvailable:
+		return p.RetainAvailable
+	case PropWildcardSubAvailable:
+		return p.WildcardSubAvailable
+	case PropSubIDAvailable:
+		return p.SubIDAvailable
+	case PropSharedSubAvailable:
+		return p.SharedSubAvailable
+	}
+	return 0
+}
+
+func (p *Properties) uint16Of(id PropertyID) uint16 {
+	switch id {
+	case PropServerKeepAlive:
+		return p.ServerKeepAlive
+	case PropReceiveMaximum:
+		return p.ReceiveMaximum
+	case PropTopicAliasMaximum:
+		return p.TopicAliasMaximum
+	case PropTopicAlias:
+		return p.TopicAlias
+	}
+	return 0
+}
+
+func (p *Properties) uint32Of(id PropertyID) uint32 {
+	switch id {
+	case PropMessageExpiry:
+		return p.MessageExpiry
+	case PropSessionExpiry:
+		return p.SessionExpiry
+	case PropWillDelay:
+		return p.WillDelay
+	case PropMaximumPacketSize:
+		return p.MaximumPacketSize
+	}
+	return 0
+}
+
+// bytesOf returns a pointer-free view of the byte field of a string or
+// binary property.
+func (p *Properties) bytesOf(id PropertyID) []byte {
+	if f := p.bytesField(id); f != nil {
+		return *f
+	}
+	return nil
+}
+
+// bytesField returns the address of the byte field of a string or binary
+// property, or nil; Clone uses it to rewrite all of them.
+func (p *Properties) bytesField(id PropertyID) *[]byte {
+	switch id {
+	case PropContentType:
+		return &p.ContentType
+	case PropResponseTopic:
+		return &p.ResponseTopic
+	case PropCorrelationData:
+		return &p.CorrelationData
+	case PropAssignedClientID:
+		return &p.AssignedClientID
+	case PropAuthMethod:
+		return &p.AuthMethod
+	case PropAuthData:
+		return &p.AuthData
+	case PropResponseInfo:
+		return &p.ResponseInfo
+	case PropServerReference:
+		return &p.ServerReference
+	case PropReasonString:
+		return &p.ReasonString
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/emqgo/emqgo/etc"
+)
+
+// EmbeddedName is the file name reported for the embedded default etc/emqx.conf.
+const EmbeddedName = "etc/emqx.conf (embedded)"
+
+// EnvPrefix starts the environment variables that override keys: EMQX_ followed by the key in
+// upper case with each "." written "__", e.g. EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:11883 or
+// EMQX_ZONE__EXTERNAL__IDLE_TIMEOUT=15s. Top-level keys have no "__": EMQX_ALLOW_ANONYMOUS.
+//
+// A variable that names a known key overrides the file. An unknown name that contains "__"
+// looks like a key and is an error (with a suggestion). Any other EMQX_ variable, such as
+// EMQX_NAME or EMQX_HOST used by container start scripts, is ignored with a Notice.
+const EnvPrefix = "EMQX_"
+
+// Load reads the config file at path, or the embedded default etc/emqx.conf when path is "",
+// applies the EMQX_ variables of env (in os.Environ form, "NAME=value"), and returns the
+// configuration and the notices to log at info level. On failure the error is an ErrorList
+// holding every problem found, or the error of reading the file.
+func Load(path string, env []string) (*Config, []Notice, error) {
+	if path == "" {
+		return Parse(EmbeddedName, []byte(etc.EmqxConf), env)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read config file %q: %w", path, err)
+	}
+	return Parse(path, data, env)
+}
+
+// Parse is Load on the contents of a file; name is used in errors and notices only.
+func Parse(name string, data []byte, env []string) (*Config, []Notice, error) {
+	ents, lexErrs := Lex(name, data)
+	l := newLoader()
+	l.errs = lexErrs
+	for _, e := range ents {
+		l.add(e.Key, e.Value, source{file: name, line: e.Line})
+	}
+	l.applyEnv(env)
+	var c *Config
+	if len(l.errs) == 0 {
+		c = l.build()
+	}
+	l.finishNotices()
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool { return errLess(l.errs[i], l.errs[j]) })
+		return nil, l.notes, l.errs
+	}
+	return c, l.notes, nil
+}
+
+// Default returns the built-in configuration: the same as loading the embedded etc/emqx.conf
+// with no environment, without parsing it. Each call returns a new Config.
+func Default() *Config {
+	l := newLoader()
+	for _, kv := range defaultInstanceKeys {
+		l.add(kv[0], kv[1], source{file: "config.Default"})
+	}
+	c := l.build()
+	if len(l.errs) > 0 {
+		panic("BUG: config: defaults are invalid: " + l.errs.Error())
+	}
+	return c
+}
+
+var (
+	theHead      = fixedDefs()
+	theTail      = fixedDefsTail()
+	theFixed     = append(append([]fixedDef(nil), theHead...), theTail...)
+	theZones     = zoneDefs()
+	theListeners = listenerDefs()
+	// listenerSpecs[kind][suffix] is the spec of listener.<kind>.$name[.<suffix>].
+	listenerSpecs = map[Kind]map[string]*Spec{}
+	theSchema     = buildSchema()
+	// shippedDefaults maps the keys of defaultInstanceKeys to their values.
+	shippedDefaults = func() map[string]string {
+		m := make(map[string]string, len(defaultInstanceKeys))
+		for _, kv := range defaultInstanceKeys {
+			m[kv[0]] = kv[1]
+		}
+		return m
+	}()
+)
+
+func buildSchema() *schema {
+	var specs []*Spec
+	for _, d := range theHead {
+		specs = append(specs, d.spec)
+	}
+	for _, d := range theZones {
+		if strings.HasPrefix(d.global, "mqtt.") {
+			s := *d.spec
+			s.Key = d.global
+			specs = append(specs, &s)
+		}
+	}
+	for _, d := range theZones {
+		s := *d.spec
+		s.Key = "zone.$name." + d.spec.Key
+		s.Default = "" // zones inherit the global value
+		specs = append(specs, &s)
+	}
+	for _, k := range kinds {
+		listenerSpecs[k] = map[string]*Spec{}
+		for _, d := range theListeners {
+			if !kindIn(d.kinds, k) {
+				continue
+			}
+			s := d.spec
+			s.Key = "listener." + string(k) + ".$name"
+			if d.suffix != "" {
+				s.Key += "." + d.suffix
+			}
+			if v, ok := d.defaults[k]; ok {
+				s.Default = v
+			}
+			specs = append(specs, &s)
+			listenerSpecs[k][d.suffix] = &s
+		}
+		specs = append(specs, listenerAccessSpec(k))
+	}
+	for _, d := range theTail {
+		specs = append(specs, d.spec)
+	}
+	return newSchema(specs)
+}
+
+func kindIn(ks []Kind, k Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// source is where a value came from.
+type source struct {
+	file string
+	line int
+	env  string
+}
+
+type setting struct {
+	value string
+	spec  *Spec
+	src   source
+}
+
+type loader struct {
+	set   map[string]*setting
+	lines map[string]int // first line of each key read from the file, for duplicates
+	errs  ErrorList
+	notes []Notice
+}
+
+func newLoader() *loader {
+	return &loader{set: map[string]*setting{}, lines: map[string]int{}}
+}
+
+func (l *loader) fail(src source, key, msg string) {
+	l.errs = append(l.errs, &Error{File: src.file, Line: src.line, Env: src.env, Key: key, Msg: msg})
+}
+
+func errLess(a, b *Error) bool {
+	if (a.Env == "") != (b.Env == "") {
+		return a.Env == ""
+	}
+	return a.Line < b.Line
+}
+
+// add records one value after checking key and value.
+func (l *loader) add(key, value string, src source) {
+	spec := theSchema.lookup(key)
+	if spec == nil {
+		msg := "unknown key"
+		if s := theSchema.suggest(key); s != "" {
+			msg += " (did you mean " + s + "?)"
+		}
+		l.fail(src, key, msg)
+		return
+	}
+	if src.env == "" {
+		if first, dup := l.lines[key]; dup {
+			l.fail(src, key, "duplicate key (first set at line "+strconv.Itoa(first)+")")
+			return
+		}
+		l.lines[key] = src.line
+	}
+	if _, err := parseValue(spec, value); err != nil {
+		l.fail(src, key, err.Error())
+		return
+	}
+	l.set[key] = &setting{value: value, spec: spec, src: src}
+}
+
+// applyEnv applies the EMQX_ variables of env; see EnvPrefix.
+func (l *loader) applyEnv(env []string) {
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || len(name) == len(EnvPrefix) {
+			continue
+		}
+		rest := name[len(EnvPrefix):]
+		key := strings.ToLower(strings.ReplaceAll(rest, "__", "."))
+		src := source{env: name}
+		if validKey(key) && theSchema.lookup(key) != nil {
+			l.add(key, unquote(strings.TrimSpace(value)), src)
+			continue
+		}
+		sug := ""
+		if validKey(key) {
+			sug = theSchema.suggest(key)
+		}
+		if strings.Contains(rest, "__") {
+			msg := "unknown key"
+			if sug != "" {
+				msg += " (did you mean " + envName(sug) + "?)"
+			}
+			l.fail(src, key, msg)
+			continue
+		}
+		msg := "not a config key; ignored"
+		if sug != "" {
+			msg += " (did you mean " + envName(sug) + "?)"
+		}
+		l.notes = append(l.notes, Notice{Env: name, Msg: msg})
+	}
+}
+
+// envName is the environment variable that overrides key.
+func envName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
+}
+
+// finishNotices adds a notice for each no-effect key set to something other than its shipped
+// default, and orders all notices like errors.
+func (l *loader) finishNotices() {
+	for _, k := range sortedKeys(l.set) {
+		s := l.set[k]
+		if !s.spec.NoEffect {
+			continue
+		}
+		def, ok := shippedDefaults[k]
+		if !ok {
+			def = s.spec.Default
+		}
+		if s.value == def {
+			continue
+		}
+		l.notes = append(l.notes, Notice{File: s.src.file, Line: s.src.line, Env: s.src.env, Key: k,
+			Msg: "accepted for compatibility but has no effect yet (" + s.spec.Doc + ")"})
+	}
+	sort.SliceStable(l.notes, func(i, j int) bool {
+		a, b := l.notes[i], l.notes[j]
+		if (a.Env == "") != (b.Env == "") {
+			return a.Env == ""
+		}
+		return a.Line < b.Line
+	})
+}
+
+// mustParse parses a value that was already checked (or a built-in default).
+func mustParse(s *Spec, v string) any {
+	x, err := parseValue(s, v)
+	if err != nil {
+		panic(fmt.Sprintf("BUG: config: %s = %q: %v", s.Key, v, err))
+	}
+	return x
+}

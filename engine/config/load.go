@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,8 +255,11 @@ func (l *loader) finishNotices() {
 		if !ok {
 			def = s.spec.Default
 		}
-		if s.value == def {
-			continue
+		if def != "" {
+			// Compare values, not text: "5000" ms and "5s" are the same timeout.
+			if x, err := parseValue(s.spec, def); err == nil && reflect.DeepEqual(x, mustParse(s.spec, s.value)) {
+				continue
+			}
 		}
 		l.notes = append(l.notes, Notice{File: s.src.file, Line: s.src.line, Env: s.src.env, Key: k,
 			Msg: "accepted for compatibility but has no effect yet (" + s.spec.Doc + ")"})

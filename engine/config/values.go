@@ -115,7 +115,8 @@ func badValue(v, what, expected string) error {
 // time.Duration, []string, Rate, GCPolicy, FlappingPolicy, []TopicPriority, AccessRule or
 // RewriteRule. Addresses are returned as a string ready for net.Listen.
 func parseValue(s *Spec, v string) (any, error) {
-	if v == "" && s.Type != TypeString {
+	// An empty value only makes sense for an optional string, where it means "none".
+	if v == "" && (s.Type != TypeString || s.Default != "") {
 		return nil, &valueError{fmt.Sprintf("empty value (expected %s)", s.expected())}
 	}
 	switch s.Type {

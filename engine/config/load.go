@@ -162,6 +162,19 @@ type loader struct {
 	lines map[string]int // first line of each key read from the file, for duplicates
 	errs  ErrorList
 	notes []Notice
+	// suggested counts "did you mean" searches; they are costly, and a file that is wrong
+	// on every line needs no more than the first few.
+	suggested int
+}
+
+const maxSuggestions = 20
+
+func (l *loader) suggest(key string) string {
+	if l.suggested >= maxSuggestions {
+		return ""
+	}
+	l.suggested++
+	return theSchema.suggest(key)
 }
 
 func newLoader() *loader {
@@ -184,7 +197,7 @@ func (l *loader) add(key, value string, src source) {
 	spec := theSchema.lookup(key)
 	if spec == nil {
 		msg := "unknown key"
-		if s := theSchema.suggest(key); s != "" {
+		if s := l.suggest(key); s != "" {
 			msg += " (did you mean " + s + "?)"
 		}
 		l.fail(src, key, msg)
@@ -220,7 +233,7 @@ func (l *loader) applyEnv(env []string) {
 		}
 		sug := ""
 		if validKey(key) {
-			sug = theSchema.suggest(key)
+			sug = l.suggest(key)
 		}
 		if strings.Contains(rest, "__") {
 			msg := "unknown key"

@@ -142,7 +142,11 @@ func (s *schema) lookup(key string) *Spec {
 func (s *schema) suggest(key string) string {
 	segs := strings.Split(key, ".")
 	best, bestD := "", -1
+	limit := maxDistance(key)
 	try := func(c string) {
+		if abs(len(c)-len(key)) > limit {
+			return // cannot be close enough; skipping keeps long files with many typos fast
+		}
 		d := levenshtein(key, c)
 		if bestD < 0 || d < bestD || d == bestD && c < best {
 			best, bestD = c, d
@@ -171,6 +175,13 @@ func (s *schema) suggest(key string) string {
 		return ""
 	}
 	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func maxDistance(s string) int {

@@ -120,9 +120,9 @@ type Listener struct {
 	Zone                 string // zone name; "" means the global mqtt.* settings
 	Acceptors            int    // no effect: the event loops accept
 	MaxConnections       int
-	MaxConnRate          int // new connections per second
-	ActiveN              int // no effect
-	Access               []AccessRule
+	MaxConnRate          int          // new connections per second
+	ActiveN              int          // no effect
+	Access               []AccessRule // in order of access.$n; the first match decides; empty allows all
 	ProxyProtocol        bool
 	ProxyProtocolTimeout time.Duration
 	PeerCertAsUsername   string // "", cn, dn or crt

@@ -18,7 +18,8 @@ const EmbeddedName = "etc/emqx.conf (embedded)"
 // upper case with each "." written "__", e.g. EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:11883 or
 // EMQX_ZONE__EXTERNAL__IDLE_TIMEOUT=15s. Top-level keys have no "__": EMQX_ALLOW_ANONYMOUS.
 //
-// A variable that names a known key overrides the file. An unknown name that contains "__"
+// A variable that names a known key overrides the file (it is not a duplicate); values are
+// checked like the file's and may be quoted. An unknown name that contains "__"
 // looks like a key and is an error (with a suggestion). Any other EMQX_ variable, such as
 // EMQX_NAME or EMQX_HOST used by container start scripts, is ignored with a Notice.
 const EnvPrefix = "EMQX_"

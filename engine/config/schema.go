@@ -244,8 +244,8 @@ func validKey(key string) bool {
 	return true
 }
 
-// Schema returns a copy of every key the loader accepts, in the order of etc/emqx.conf.
-// Patterns appear with their wildcard segments. Safe for concurrent use.
+// Schema returns a copy of every key the loader accepts, grouped in the order of
+// etc/emqx.conf. Patterns appear with their wildcard segments. Safe for concurrent use.
 func Schema() []Spec {
 	out := make([]Spec, len(theSchema.all))
 	for i, sp := range theSchema.all {

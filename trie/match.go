@@ -25,19 +25,22 @@ type Visitor[K comparable] interface {
 //
 // Match takes no lock, allocates nothing and is safe for concurrent use with
 // every other method.
-func (x *Index[K]) Match(topic []byte, v Visitor[K]) { match(x, topic, v) }
+func (x *Index[K]) Match(topic []byte, v Visitor[K]) {
+	sv, _ := v.(setVisitor)
+	match(x, topic, v, sv)
+}
 
 // match is generic over the visitor type so MatchFunc's struct visitor is
 // never boxed into an interface.
-func match[K comparable, V Visitor[K]](x *Index[K], topic []byte, v V) {
+func match[K comparable, V Visitor[K]](x *Index[K], topic []byte, v V, sv setVisitor) {
 	var l levels
 	if !l.split(topic) {
 		return
 	}
 	sh := &x.shards[shardOf(topic[:l.end[0]])]
-	walk(&sh.root, topic, &l, 0, v)
+	walk(&sh.root, topic, &l, 0, v, sv)
 	if len(topic) == 0 || topic[0] != '$' {
-		walk(&x.shards[wildShard].root, topic, &l, 0, v)
+		walk(&x.shards[wildShard].root, topic, &l, 0, v, sv)
 	}
 }
 
@@ -46,7 +49,7 @@ func match[K comparable, V Visitor[K]](x *Index[K], topic []byte, v V) {
 // allocation per call, so hot paths should use Match with a reusable Visitor
 // such as Matches. Same concurrency and lifetime rules as Match.
 func (x *Index[K]) MatchFunc(topic []byte, onSub func(K, Options), onGroup func(*Group[K])) {
-	match(x, topic, funcVisitor[K]{onSub, onGroup})
+	match(x, topic, funcVisitor[K]{onSub, onGroup}, nil)
 }
 
 type funcVisitor[K comparable] struct {
@@ -67,19 +70,19 @@ func (f funcVisitor[K]) OnGroup(g *Group[K]) {
 }
 
 // walk visits the filters under n that match levels i.. of topic.
-func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int, v V) {
+func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int, v V, sv setVisitor) {
 	for {
 		h := n.hash.Load()
 		if h != nil {
 			// "x/#" matches "x/..." and also "x" itself [MQTT-4.7.1-2].
-			emit(h, v)
+			emit(h, v, sv)
 		}
 		if i == l.n {
-			emit(n, v)
+			emit(n, v, sv)
 			return
 		}
 		if p := n.plus.Load(); p != nil {
-			walk(p, topic, l, i+1, v)
+			walk(p, topic, l, i+1, v, sv)
 		}
 		n = lookupBytes(n.children.Load(), topic[l.start(i):l.end[i]])
 		if n == nil {
@@ -89,8 +92,15 @@ func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int
 	}
 }
 
-func emit[K comparable, V Visitor[K]](n *node[K], v V) {
+// setVisitor is implemented by visitors that want to know where one
+// filter's subscriber set starts (Matches skips merging for the first set).
+type setVisitor interface{ beginSet() }
+
+func emit[K comparable, V Visitor[K]](n *node[K], v V, sv setVisitor) {
 	if s := n.subs.Load(); s != nil {
+		if sv != nil {
+			sv.beginSet()
+		}
 		if s.big == nil {
 			for i := range s.small {
 				v.OnSubscriber(s.small[i].Handle, s.small[i].Options)

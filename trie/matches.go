@@ -21,6 +21,8 @@ type Matches[K comparable] struct {
 	ids       []uint32    // subscription identifiers, chained per subscriber
 	idNext    []int32     // next id of the same subscriber, -1 ends
 
+	sets int // subscriber sets seen; entries of the first set need no merging
+
 	publisher    K
 	hasPublisher bool
 }
@@ -62,6 +64,7 @@ func (m *Matches[K]) reset() {
 			clear(m.index)
 		}
 	}
+	m.sets = 0
 	clear(m.Groups) // let dropped groups be collected
 	m.Subscribers = m.Subscribers[:0]
 	m.Groups = m.Groups[:0]
@@ -74,14 +77,15 @@ func (m *Matches[K]) OnSubscriber(k K, o Options) {
 	if o.NoLocal && m.hasPublisher && k == m.publisher {
 		return
 	}
-	i := m.find(k)
+	i := -1
+	if m.sets != 1 { // a single filter's set never repeats a handle
+		i = m.find(k)
+	}
 	if i < 0 {
 		i = len(m.Subscribers)
 		m.Subscribers = append(m.Subscribers, Matched[K]{Handle: k, QoS: o.QoS, RetainAsPublished: o.RetainAsPublished, firstID: -1, lastID: -1})
 		if m.index != nil {
 			m.index[k] = int32(i)
-		} else if len(m.Subscribers) > linearMerge {
-			m.buildIndex()
 		}
 	} else {
 		s := &m.Subscribers[i]
@@ -105,7 +109,13 @@ func (m *Matches[K]) OnSubscriber(k K, o Options) {
 // OnGroup implements Visitor.
 func (m *Matches[K]) OnGroup(g *Group[K]) { m.Groups = append(m.Groups, g) }
 
+// beginSet is called by the index before each filter's subscribers.
+func (m *Matches[K]) beginSet() { m.sets++ }
+
 func (m *Matches[K]) find(k K) int {
+	if m.index == nil && len(m.Subscribers) > linearMerge {
+		m.buildIndex()
+	}
 	if m.index != nil {
 		if i, ok := m.index[k]; ok {
 			return int(i)

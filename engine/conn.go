@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
+)
+
+type connState uint8
+
+const (
+	stateNew        connState = iota // socket open, no CONNECT yet
+	stateAuth                        // CONNECT parked while an authenticator decides
+	stateConnected                   // CONNACK 0 sent
+	stateClosing                     // close requested; input is ignored
+)
+
+// conn is one MQTT connection. It belongs to its loop: only that loop's goroutine reads or
+// writes its fields, except sess, which is also reachable through the session (whose lock
+// guards the attachment).
+type conn struct {
+	gc   gnet.Conn
+	loop *loop
+	lis  *listenerState
+	zone *Zone
+	sess *sessions.Session
+	slot int // index in loop.conns, -1 when not registered
+
+	state   connState
+	version codec.Version
+	flags   connFlags
+
+	clientID string
+	username string
+	peer     netip.AddrPort
+
+	opened    int64 // unix nanoseconds
+	lastRecv  int64 // unix nanoseconds of the last complete packet
+	keepAlive uint16
+
+	// MQTT 5 limits announced by the client.
+	clientMaxPacket uint32 // 0: protocol maximum
+	clientRecvMax   uint16
+	clientAliasMax  uint16
+	aliases         map[uint16][]byte // inbound topic aliases, values owned
+
+	will      *sessions.Message
+	willDelay uint32 // seconds
+
+	out []byte // output of the current round, written by flush
+
+	closeCode codec.ReasonCode // reason a close was requested for, for the log
+	closeWhy  string
+}
+
+type connFlags uint16
+
+const (
+	flagDirty           connFlags = 1 << iota // in loop.dirty
+	flagProblemInfo                           // v5 Request Problem Information (default 1)
+	flagResponseInfo                          // v5 Request Response Information
+	flagNormalDisconnect                      // DISCONNECT received: no will (unless 0x04)
+	flagTakenOver                             // session moved to a new connection
+	flagSessionPresent
+	flagWillSent
+)
+
+func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
+func (c *conn) set(f connFlags)      { c.flags |= f }
+func (c *conn) unset(f connFlags)    { c.flags &^= f }
+
+// maxInbound is the largest packet accepted from this client.
+func (c *conn) maxInbound() uint32 { return c.zone.MaxPacketSize }
+
+// onTraffic decodes and handles every complete packet in the connection's input.
+func (c *conn) onTraffic() gnet.Action {
+	if c.state == stateClosing {
+		_, _ = c.gc.Discard(-1)
+		return gnet.None
+	}
+	if c.state == stateAuth {
+		return gnet.None // keep the bytes until the authenticator answers
+	}
+	buf, _ := c.gc.Peek(-1)
+	off := 0
+	for off < len(buf) {
+		h, err := codec.Frame(buf[off:], c.maxInbound())
+		if err != nil {
+			c.protocolError(err)
+			break
+		}
+		if h.Total == 0 {
+			break
+		}
+		pkt := buf[off : off+h.Total]
+		off += h.Total
+		c.lastRecv = c.loop.now
+		c.loop.stats.packetsIn++
+		c.loop.stats.bytesIn += uint64(h.Total)
+		if err := c.handle(h.Type, pkt); err != nil {
+			c.protocolError(err)
+			break
+		}
+		if c.state == stateClosing || c.state == stateAuth {
+			break
+		}
+	}
+	_, _ = c.gc.Discard(off)
+	if c.state == stateClosing {
+		return gnet.None // the close was requested asynchronously after the output is written
+	}
+	return gnet.None
+}
+
+// handle dispatches one complete packet.
+func (c *conn) handle(t codec.PacketType, pkt []byte) error {
+	if c.state == stateNew {
+		if t != codec.TypeConnect {
+			// [MQTT-3.1.0-1] the first packet must be CONNECT.
+			return errFirstNotConnect
+		}
+		return c.handleConnect(pkt)
+	}
+	switch t {
+	case codec.TypePublish:
+		return c.handlePublish(pkt)
+	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
+		return c.handleAck(t, pkt)
+	case codec.TypeSubscribe:
+		return c.handleSubscribe(pkt)
+	case codec.TypeUnsubscribe:
+		return c.handleUnsubscribe(pkt)
+	case codec.TypePingreq:
+		if err := codec.DecodePingreq(pkt); err != nil {
+			return err
+		}
+		c.loop.stats.pingreq++
+		c.write(codec.AppendPingresp(c.buf()))
+		return nil
+	case codec.TypeDisconnect:
+		return c.handleDisconnect(pkt)
+	case codec.TypeAuth:
+		return c.handleAuth(pkt)
+	case codec.TypeConnect:
+		return errSecondConnect // [MQTT-3.1.0-2]
+	default:
+		return errServerPacket
+	}
+}
+
+// buf returns the connection's output buffer for appending; write stores it back.
+func (c *conn) buf() []byte {
+	if c.out == nil {
+		c.out = c.loop.getBuf()
+	}
+	return c.out
+}
+
+// write stores the grown output buffer and schedules the flush at the end of the round.
+func (c *conn) write(b []byte) {
+	c.out = b
+	if !c.has(flagDirty) {
+		c.set(flagDirty)
+		c.loop.dirty = append(c.loop.dirty, c)
+	}
+}
+
+// flush hands the round's output to the socket (one write call) and recycles the buffer.
+func (c *conn) flush() {
+	c.unset(flagDirty)
+	if len(c.out) == 0 {
+		return
+	}
+	c.loop.stats.bytesOut += uint64(len(c.out))
+	if _, err := c.gc.Write(c.out); err != nil {
+		c.loop.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
+	}
+	c.loop.putBuf(c.out)
+	c.out = nil
+}
+
+// pending returns the bytes waiting to reach the socket: this round's output plus gnet's
+// outbound buffer. The slow-consumer policy reads it.
+func (c *conn) pending() int { return len(c.out) + c.gc.OutboundBuffered() }
+
+// protocolError closes the connection because of bad input: an MQTT 5 client gets a
+// DISCONNECT with the reason code first (a CONNACK if the CONNECT itself was bad).
+func (c *conn) protocolError(err error) {
+	code := codec.CodeOf(err)
+	if code < 0x80 {
+		code = codec.UnspecifiedError
+	}
+	c.loop.stats.protocolErrors++
+	c.closeWith(code, err.Error())
+}
+
+// closeWith sends an MQTT 5 DISCONNECT with code when the connection is established (a
+// server-side DISCONNECT is only valid after CONNACK), logs why, and closes the socket once
+// the output is written.
+func (c *conn) closeWith(code codec.ReasonCode, why string) {
+	if c.state == stateClosing {
+		return
+	}
+	if c.state == stateConnected && c.version == codec.V5 && code != 0 {
+		d := &c.loop.disc
+		d.Reset()
+		d.Code = code
+		if c.has(flagProblemInfo) && why != "" && code >= 0x80 {
+			d.Props.SetReasonString([]byte(why))
+		}
+		c.write(codec.AppendDisconnect(c.buf(), d, c.version))
+		c.loop.stats.disconnectSent++
+	}
+	c.state = stateClosing
+	c.closeCode, c.closeWhy = code, why
+	level := slog.LevelInfo
+	if code >= 0x80 && code != codec.SessionTakenOver && code != codec.ServerShuttingDown {
+		level = slog.LevelWarn
+	}
+	c.loop.n.log.Log(context.Background(), level, "closing connection", "client", c.clientID, "peer", c.peer.String(), "reason", code.String(), "cause", why)
+	// Closing asynchronously lets the end of the round write the DISCONNECT first; gnet
+	// flushes its outbound buffer before it closes the socket.
+	_ = c.gc.Close()
+}
+
+// tick is the once-a-second check run by the loop's sweep.
+func (c *conn) tick() {
+	now := c.loop.now
+	switch c.state {
+	case stateNew, stateAuth:
+		if d := c.zone.IdleTimeout; d > 0 && now-c.opened > int64(d) {
+			c.loop.stats.idleTimeouts++
+			c.closeWith(0, "no CONNECT within idle_timeout")
+		}
+	case stateConnected:
+		if c.keepAlive > 0 {
+			// EMQX enforces keep alive × backoff × 2 (1.5× with the default 0.75)
+			// [MQTT-3.1.2-24].
+			limit := int64(float64(c.keepAlive) * 2 * c.zone.KeepaliveBackoff * 1e9)
+			if now-c.lastRecv > limit {
+				c.loop.stats.keepaliveTimeouts++
+				c.closeWith(codec.KeepAliveTimeout, "keep alive timeout")
+				return
+			}
+		}
+		c.sessionTick()
+	}
+}

@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
+)
+
+// Errors for rules the engine (not the codec) enforces; each carries its reason code.
+var (
+	errFirstNotConnect  = &codec.Error{Code: codec.ProtocolError, Reason: "first packet is not CONNECT [MQTT-3.1.0-1]"}
+	errSecondConnect    = &codec.Error{Code: codec.ProtocolError, Reason: "second CONNECT on a connection [MQTT-3.1.0-2]"}
+	errServerPacket     = &codec.Error{Code: codec.ProtocolError, Reason: "packet type only a server may send"}
+	errAuthUnsupported  = &codec.Error{Code: codec.ProtocolError, Reason: "AUTH packet without enhanced authentication [MQTT-4.12.0-1]"}
+	errTopicAlias       = &codec.Error{Code: codec.TopicAliasInvalid, Reason: "topic alias 0 or above the topic alias maximum [MQTT-3.3.2-9]"}
+	errTopicAliasUnset  = &codec.Error{Code: codec.ProtocolError, Reason: "topic alias not established on this connection [MQTT-3.3.2.3.4]"}
+	errQoSNotSupported  = &codec.Error{Code: codec.QoSNotSupported, Reason: "PUBLISH QoS above max_qos_allowed [MQTT-3.2.2-11]"}
+	errRetainNotAllowed = &codec.Error{Code: codec.RetainNotSupported, Reason: "retained PUBLISH while retain_available is false [MQTT-3.2.2-14]"}
+	errTopicLevels      = &codec.Error{Code: codec.TopicNameInvalid, Reason: "topic has more levels than max_topic_levels"}
+	errReceiveMax       = &codec.Error{Code: codec.ReceiveMaximumExceeded, Reason: "more QoS 2 messages awaiting PUBREL than max_awaiting_rel [MQTT-3.3.4-9]"}
+	errExpiryOnClose    = &codec.Error{Code: codec.ProtocolError, Reason: "DISCONNECT sets a session expiry on a session that had none [MQTT-3.14.2-2]"}
+)
+
+var clientIDSeq atomic.Uint64
+
+// handleConnect authenticates the client, attaches its session (taking it over from an
+// older connection if any) and answers CONNACK.
+func (c *conn) handleConnect(pkt []byte) error {
+	l := c.loop
+	n := l.n
+	p := &l.connect
+	l.stats.connect++
+	if err := p.Decode(pkt); err != nil {
+		c.version = p.Version
+		code := codec.CodeOf(err)
+		if p.Version == codec.V5 || code == codec.UnsupportedProtocolVersion || code == codec.ClientIdentifierNotValid {
+			// MQTT 3.1.1 answers a bad level with return code 1 and an empty client id with
+			// 2 [MQTT-3.1.2-2] [MQTT-3.1.3-9]; MQTT 5 may answer any failure [MQTT-3.2.2-7].
+			c.refuse(code, err.Error())
+			return nil
+		}
+		return err
+	}
+	c.version = p.Version
+	c.keepAlive = p.KeepAlive
+	c.set(flagProblemInfo)
+	if p.Version == codec.V5 {
+		pr := &p.Props
+		if pr.Has(codec.PropRequestProblemInfo) && pr.RequestProblemInfo == 0 {
+			c.unset(flagProblemInfo)
+		}
+		if pr.Has(codec.PropRequestResponseInfo) && pr.RequestResponseInfo == 1 {
+			c.set(flagResponseInfo)
+		}
+		if pr.Has(codec.PropMaximumPacketSize) {
+			c.clientMaxPacket = pr.MaximumPacketSize
+		}
+		c.clientRecvMax = 65535
+		if pr.Has(codec.PropReceiveMaximum) {
+			c.clientRecvMax = pr.ReceiveMaximum
+		}
+		c.clientAliasMax = pr.TopicAliasMaximum
+		if pr.Has(codec.PropAuthMethod) {
+			// No enhanced authentication method is configured [MQTT-4.12.0-1].
+			c.refuse(codec.BadAuthenticationMethod, "enhanced authentication method "+strconv.Quote(string(pr.AuthMethod))+" is not supported")
+			return nil
+		}
+	}
+	z := c.zone
+	c.username = string(p.Username)
+	clientID := string(p.ClientID)
+	if z.UseUsernameAsClientID && p.UsernameFlag && len(p.Username) > 0 {
+		clientID = c.username
+	}
+	assigned := false
+	if clientID == "" {
+		clientID = n.newClientID()
+		assigned = true
+	}
+	if z.MaxClientIDLen > 0 && len(clientID) > z.MaxClientIDLen {
+		c.refuse(codec.ClientIdentifierNotValid, "client identifier longer than max_clientid_len ("+strconv.Itoa(z.MaxClientIDLen)+")")
+		return nil
+	}
+	c.clientID = clientID
+
+	// The will is built now (its bytes alias the read buffer) and kept on the connection.
+	if p.WillFlag {
+		if p.WillQoS > z.MaxQoSAllowed {
+			c.refuse(codec.QoSNotSupported, "will QoS above max_qos_allowed [MQTT-3.2.2-12]")
+			return nil
+		}
+		if p.WillRetain && !z.RetainAvailable {
+			c.refuse(codec.RetainNotSupported, "will retain while retain_available is false [MQTT-3.2.2-13]")
+			return nil
+		}
+		if p.Version == codec.V5 && p.WillProps.Has(codec.PropPayloadFormat) && p.WillProps.PayloadFormat == 1 && codec.ValidUTF8String(p.WillPayload) != nil {
+			c.refuse(codec.PayloadFormatInvalid, "will payload is not UTF-8 although its payload format indicator says so")
+			return nil
+		}
+		topic := n.mount(z, c, p.WillTopic)
+		wp := &l.publish
+		wp.Reset()
+		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload
+		if p.Version == codec.V5 {
+			wp.Props = p.WillProps
+			c.willDelay = p.WillProps.WillDelay
+		}
+		c.will = sessions.NewMessage(wp, topic, clientID, l.now)
+		wp.Props = codec.Properties{} // the will's property slices belong to l.connect
+	}
+
+	if ok, code, why := n.authenticate(c, p); !ok {
+		c.refuse(code, why)
+		return nil
+	}
+
+	expiry := uint32(0)
+	if p.Version == codec.V5 {
+		expiry = p.Props.SessionExpiry
+	} else if !p.CleanStart {
+		expiry = uint32(z.SessionExpiryInterval.Seconds())
+		if expiry == 0 {
+			expiry = sessions.NeverExpire
+		}
+	}
+	present := n.attach(c, clientID, p.CleanStart, expiry)
+	c.state = stateConnected
+	if present {
+		c.set(flagSessionPresent)
+	}
+
+	// CONNACK.
+	ack := codec.Connack{SessionPresent: present, Code: codec.Success}
+	if p.Version == codec.V5 {
+		pr := &ack.Props
+		if assigned {
+			pr.SetAssignedClientID([]byte(clientID))
+		}
+		if z.MaxInflight > 0 && z.MaxInflight < 65535 {
+			pr.SetReceiveMaximum(uint16(z.MaxAwaitingRelOrInflight()))
+		}
+		if z.MaxTopicAlias > 0 {
+			pr.SetTopicAliasMaximum(z.MaxTopicAlias)
+		}
+		if z.MaxQoSAllowed < 2 {
+			pr.SetMaximumQoS(z.MaxQoSAllowed)
+		}
+		if !z.RetainAvailable {
+			pr.SetRetainAvailable(0)
+		}
+		if z.MaxPacketSize > 0 {
+			pr.SetMaximumPacketSize(z.MaxPacketSize)
+		}
+		if !z.WildcardSubscription {
+			pr.SetWildcardSubAvailable(0)
+		}
+		if !z.SharedSubscription {
+			pr.SetSharedSubAvailable(0)
+		}
+		if z.ServerKeepalive > 0 {
+			pr.SetServerKeepAlive(z.ServerKeepalive)
+			c.keepAlive = z.ServerKeepalive
+		}
+	}
+	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
+	l.stats.connack++
+	n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
+		"proto", p.Version.String(), "keepalive", c.keepAlive, "clean_start", p.CleanStart, "session_present", present)
+
+	// Resume the session: retransmit what is in flight, then send what is queued.
+	s := c.sess
+	s.Lock()
+	if s.Owner == c {
+		c.resume()
+	}
+	s.Unlock()
+	return nil
+}
+
+// MaxAwaitingRelOrInflight is the Receive Maximum announced to MQTT 5 clients: how many QoS
+// 1/2 PUBLISH packets they may have unacknowledged. The broker acknowledges QoS 1 at once, so
+// the bound that matters is max_awaiting_rel for QoS 2; EMQX announces max_inflight.
+func (z *Zone) MaxAwaitingRelOrInflight() int {
+	if z.MaxAwaitingRel > 0 {
+		return min(max(z.MaxInflight, z.MaxAwaitingRel), 65535)
+	}
+	return min(z.MaxInflight, 65535)
+}
+
+// refuse answers CONNECT with a failure and closes the connection.
+func (c *conn) refuse(code codec.ReasonCode, why string) {
+	ack := codec.Connack{Code: code}
+	v := c.version
+	if !v.Valid() {
+		v = codec.V311
+	}
+	if v == codec.V5 && c.has(flagProblemInfo) && why != "" {
+		ack.Props.SetReasonString([]byte(why))
+	}
+	c.write(codec.AppendConnack(c.buf(), &ack, v))
+	c.loop.stats.connack++
+	c.loop.stats.connRefused++
+	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
+}
+
+func (n *Node) newClientID() string {
+	return "emqgo-" + strconv.FormatUint(uint64(n.started.UnixNano())&0xFFFFFFFF, 36) + "-" + strconv.FormatUint(clientIDSeq.Add(1), 36)
+}
+
+// mount prefixes a topic with the zone's mountpoint, with %c and %u replaced by the client
+// identifier and user name. It returns topic itself when there is no mountpoint.
+func (n *Node) mount(z *Zone, c *conn, topic []byte) []byte {
+	if z.Mountpoint == "" {
+		return topic
+	}
+	mp := z.Mountpoint
+	if strings.Contains(mp, "%") {
+		mp = strings.ReplaceAll(mp, "%c", c.clientID)
+		mp = strings.ReplaceAll(mp, "%u", c.username)
+	}
+	out := make([]byte, 0, len(mp)+len(topic))
+	return append(append(out, mp...), topic...)
+}
+
+// authenticate runs the authentication chain. Today the chain is allow_anonymous only;
+// backends that may block arrive with the auth plugins and will park the CONNECT
+// (stateAuth) and resume it on the loop.
+func (n *Node) authenticate(c *conn, p *codec.Connect) (ok bool, code codec.ReasonCode, why string) {
+	if n.cfg.AllowAnonymous {
+		return true, 0, ""
+	}
+	if !p.UsernameFlag {
+		return false, codec.NotAuthorized, "anonymous clients are not allowed (allow_anonymous = false)"
+	}
+	return false, codec.BadUserNameOrPassword, "no authentication plugin accepted the credentials"
+}
+
+// attach binds the connection to the session of clientID, creating it or taking it over,
+// and reports whether an existing session was resumed (session present).
+func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (present bool) {
+	now := c.loop.now
+	var s *sessions.Session
+	n.reg.Update(clientID, func(old *sessions.Session) *sessions.Session {
+		if old != nil {
+			old.Lock()
+			if oc, _ := old.Owner.(*conn); oc != nil {
+				old.Owner = nil
+				n.kick(c.loop, oc, codec.SessionTakenOver, "session taken over by a new connection")
+			}
+			old.DelayedWill = nil // the client is back before its will was due [MQTT-3.1.3-9]
+			if clean || old.Gone || (old.ExpiresAt != 0 && now >= old.ExpiresAt) {
+				n.discardLocked(old)
+				old.Unlock()
+				old = nil
+			} else {
+				old.Unlock()
+			}
+		}
+		if old == nil {
+			s = sessions.New(clientID, now)
+			s.Queue.SetLimit(c.zone.MaxMqueueLen)
+		} else {
+			s = old
+			present = true
+		}
+		s.Lock()
+		wasPersistent := present && s.ExpiryInterval != 0
+		s.Owner = c
+		s.Zone = c.zone
+		s.ExpiresAt, s.DisconnectedAt = 0, 0
+		s.ExpiryInterval = expiry
+		s.Window.SetCap(c.window())
+		s.Unlock()
+		if isPersistent := expiry != 0; isPersistent != wasPersistent {
+			if isPersistent {
+				n.reg.AddPersistent(1)
+			} else {
+				n.reg.AddPersistent(-1)
+			}
+		}
+		return s
+	})
+	c.sess = s
+	return present
+}
+
+// window is the outbound inflight window for this connection: the zone's max_inflight,
+// lowered to the client's MQTT 5 Receive Maximum [MQTT-3.3.4-7].
+func (c *conn) window() int {
+	w := c.zone.MaxInflight
+	if w <= 0 || w > 65535 {
+		w = 65535
+	}
+	if c.version == codec.V5 && c.clientRecvMax > 0 && int(c.clientRecvMax) < w {
+		w = int(c.clientRecvMax)
+	}
+	return w
+}
+
+// discardLocked ends a session: its routes leave the trie and late deliveries are dropped.
+// Hold s's lock.
+func (n *Node) discardLocked(s *sessions.Session) {
+	if s.Gone {
+		return
+	}
+	s.Gone = true
+	for _, sub := range s.Subs {
+		n.subs.Unsubscribe(sub.Filter, s)
+	}
+	if s.ExpiryInterval != 0 {
+		n.reg.AddPersistent(-1)
+	}
+	dropped := s.Queue.Len() + s.Window.Len()
+	if dropped > 0 {
+		n.stats.dropped.Add(uint64(dropped))
+	}
+	s.Reset()
+}
+
+// kick closes connection oc (on its own loop) with reason code. from is the caller's loop.
+func (n *Node) kick(from *loop, oc *conn, code codec.ReasonCode, why string) {
+	if oc.loop == from {
+		oc.set(flagTakenOver)
+		oc.closeWith(code, why)
+		return
+	}
+	ol := oc.loop
+	err := ol.el.Execute(context.Background(), runFunc(func() {
+		ol.begin()
+		oc.set(flagTakenOver)
+		oc.closeWith(code, why)
+		ol.end()
+	}))
+	if err != nil && !errors.Is(err, errShutdown) {
+		n.log.Warn("cannot close the connection of a taken-over session", "client", oc.clientID, "error", err)
+	}
+}

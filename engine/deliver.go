@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
+	"github.com/emqgo/emqgo/trie"
+)
+
+// route delivers msg to every matching subscription and returns how many sessions it went
+// to. pub is the publishing session (nil for messages the broker publishes), for No Local.
+// Runs on loop l (or the side loop with its mutex held).
+func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int {
+	n := l.n
+	m := &l.matches
+	if pub != nil {
+		m.ResetFor(pub)
+	} else {
+		m.Reset()
+	}
+	n.subs.Match(msg.Topic, m)
+	count := 0
+	ignoreLoop := z != nil && z.IgnoreLoopDeliver
+	for i := range m.Subscribers {
+		sm := &m.Subscribers[i]
+		s := sm.Handle
+		if ignoreLoop && s == pub {
+			continue
+		}
+		l.ids = m.SubscriptionIDs(i, l.ids[:0])
+		l.deliverTo(s, msg, sm.QoS, sm.RetainAsPublished && msg.Retain, l.ids)
+		count++
+	}
+	for _, g := range m.Groups {
+		mem, ok := n.pick(g, msg)
+		if !ok {
+			continue
+		}
+		l.ids = l.ids[:0]
+		if mem.Options.SubID != 0 {
+			l.ids = append(l.ids, mem.Options.SubID)
+		}
+		l.deliverTo(mem.Handle, msg, mem.Options.QoS, mem.Options.RetainAsPublished && msg.Retain, l.ids)
+		count++
+	}
+	l.stats.routed += uint64(count)
+	return count
+}
+
+// deliverTo hands msg to session s at the subscription's QoS. ids is scratch owned by the
+// caller: it is copied if the message has to wait in the session's queue.
+func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
+	s.Lock()
+	if s.Gone {
+		s.Unlock()
+		return
+	}
+	c, _ := s.Owner.(*conn)
+	qos := min(msg.QoS, subQoS)
+	if c != nil && c.zone.UpgradeQoS {
+		qos = subQoS
+	}
+	q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids}
+	switch {
+	case c != nil && c.loop == l && c.state == stateConnected:
+		c.send(q)
+	case c != nil:
+		q.SubIDs = ownIDs(ids)
+		l.enqueue(s, q, true)
+		l.enqueueRemote(s, c.loop)
+	default:
+		q.SubIDs = ownIDs(ids)
+		l.enqueue(s, q, false)
+	}
+	s.Unlock()
+}
+
+func ownIDs(ids []uint32) []uint32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	return append([]uint32(nil), ids...)
+}
+
+// enqueue puts q in s's queue, applying the offline QoS 0 policy and counting drops.
+// Hold s's lock.
+func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
+	if !online && q.QoS == 0 {
+		if c := l.n.zoneOf(s); c != nil && !c.MqueueStoreQoS0 {
+			l.stats.dropped++
+			return
+		}
+	}
+	if _, dropped := s.Queue.Push(q); dropped {
+		l.stats.dropped++
+		l.stats.queueDropped++
+	}
+}
+
+// zoneOf returns the zone of the session's last connection (offline sessions keep it).
+func (n *Node) zoneOf(s *sessions.Session) *Zone {
+	if z, ok := s.Zone.(*Zone); ok {
+		return z
+	}
+	return nil
+}
+
+// send delivers q on the owner loop: written now if the window and the socket allow,
+// otherwise queued. Hold the session lock.
+func (c *conn) send(q sessions.Queued) {
+	s := c.sess
+	if s.Queue.Len() > 0 {
+		c.loop.enqueue(s, q, true)
+		c.drain()
+		return
+	}
+	if !c.trySend(q) {
+		c.loop.enqueue(s, q, true)
+	}
+}
+
+// trySend writes q if possible and reports whether q was consumed (written or dropped).
+// Hold the session lock.
+func (c *conn) trySend(q sessions.Queued) bool {
+	l := c.loop
+	if q.Msg.Expired(l.now) {
+		l.stats.expired++
+		return true
+	}
+	pending := c.pending()
+	if pending > c.zone.CloseWater && c.zone.CloseWater > 0 {
+		l.stats.slowClosed++
+		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
+		return true
+	}
+	slow := pending > c.zone.HighWater && c.zone.HighWater > 0
+	if q.QoS == 0 {
+		if slow {
+			l.stats.dropped++
+			l.stats.slowDropped++
+			return true
+		}
+		c.writePublish(q, 0, false)
+		return true
+	}
+	s := c.sess
+	if slow || s.Window.Full() {
+		return false
+	}
+	id := s.IDs.Next(&s.Window)
+	if id == 0 {
+		return false
+	}
+	s.Window.Add(sessions.Inflight{Queued: q, PacketID: id, Stage: stageFor(q.QoS), SentAt: l.now})
+	c.writePublish(q, id, false)
+	return true
+}
+
+func stageFor(qos uint8) sessions.Stage {
+	if qos == 2 {
+		return sessions.AwaitPubrec
+	}
+	return sessions.AwaitPuback
+}
+
+// drain sends queued messages while the window and the socket allow. Hold the session lock.
+func (c *conn) drain() {
+	if c.state != stateConnected {
+		return
+	}
+	s := c.sess
+	for {
+		q, ok := s.Queue.Peek()
+		if !ok {
+			return
+		}
+		if !c.trySend(q) {
+			return
+		}
+		s.Queue.Pop()
+		if c.state != stateConnected {
+			return
+		}
+	}
+}
+
+// resume runs after CONNACK on a session that existed: inflight messages are sent again with
+// DUP set (PUBREL for those past PUBREC) [MQTT-4.4.0-1], then the queue drains. Hold the
+// session lock.
+func (c *conn) resume() {
+	s := c.sess
+	l := c.loop
+	s.Window.Each(func(f *sessions.Inflight) bool {
+		f.SentAt = l.now
+		if f.Stage == sessions.AwaitPubcomp {
+			c.sendAck(codec.TypePubrel, f.PacketID, codec.Success, "")
+			return true
+		}
+		if f.Msg.Expired(l.now) && c.version == codec.V5 {
+			// Expired while the client was away: MQTT 5 lets it go; the window slot is freed
+			// below.
+			return true
+		}
+		c.writePublish(f.Queued, f.PacketID, true)
+		return true
+	})
+	if c.version == codec.V5 {
+		var expired []uint16
+		s.Window.Each(func(f *sessions.Inflight) bool {
+			if f.Stage != sessions.AwaitPubcomp && f.Msg.Expired(l.now) {
+				expired = append(expired, f.PacketID)
+			}
+			return true
+		})
+		for _, id := range expired {
+			s.Window.Remove(id)
+			l.stats.expired++
+		}
+	}
+	c.drain()
+}
+
+// writePublish encodes one delivery. Messages larger than the client's Maximum Packet Size
+// are dropped and counted [MQTT-3.1.2-25].
+func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
+	l := c.loop
+	msg := q.Msg
+	topic := msg.Topic
+	if mp := c.zone.Mountpoint; mp != "" {
+		topic = c.unmount(topic)
+	}
+	p := &l.outPub
+	p.Reset()
+	p.Dup, p.QoS, p.Retain, p.PacketID, p.Topic, p.Payload = dup, q.QoS, q.Retain, id, topic, msg.Payload
+	if c.version == codec.V5 {
+		ids := p.Props.SubscriptionIDs[:0]
+		if msg.Props != nil {
+			p.Props = *msg.Props
+		}
+		p.Props.SubscriptionIDs = append(ids, q.SubIDs...)
+		if left, ok := msg.RemainingExpiry(l.now); ok {
+			p.Props.SetMessageExpiry(left)
+		}
+	}
+	b := c.buf()
+	start := len(b)
+	b = codec.AppendPublish(b, p, c.version)
+	p.Props.User = nil // shared with the message: never let a later Reset reuse it
+	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
+		c.write(b[:start])
+		l.stats.dropped++
+		l.stats.tooLarge++
+		if id != 0 {
+			c.sess.Window.Remove(id) // as if delivered [MQTT-3.1.2-25]
+		}
+		return
+	}
+	c.write(b)
+	l.stats.publishOut++
+	l.stats.qosOut[q.QoS&3]++
+}
+
+// unmount strips the zone's mountpoint from a topic before it goes to a client of that zone.
+func (c *conn) unmount(topic []byte) []byte {
+	mp := c.loop.n.mount(c.zone, c, nil)
+	if len(topic) >= len(mp) && string(topic[:len(mp)]) == string(mp) {
+		return topic[len(mp):]
+	}
+	return topic
+}
+
+// handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP from the client.
+func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
+	l := c.loop
+	a := &l.ack
+	if err := a.Decode(pkt, c.version); err != nil {
+		return err
+	}
+	id := a.PacketID
+	l.stats.acksIn[t-codec.TypePuback]++
+	s := c.sess
+	s.Lock()
+	defer s.Unlock()
+	if s.Owner != c {
+		return nil // taken over meanwhile
+	}
+	switch t {
+	case codec.TypePuback:
+		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPuback {
+			s.Window.Remove(id)
+		} else {
+			l.stats.acksMissed[0]++
+		}
+	case codec.TypePubrec:
+		f := s.Window.Find(id)
+		switch {
+		case f == nil || f.Stage == sessions.AwaitPuback:
+			l.stats.acksMissed[1]++
+			c.sendAck(codec.TypePubrel, id, codec.PacketIdentifierNotFound, "")
+		case a.Code >= 0x80:
+			s.Window.Remove(id) // the receiver refused it: the flow ends [MQTT-4.3.3-?]
+		default:
+			f.Stage = sessions.AwaitPubcomp
+			f.Msg = nil
+			f.SentAt = l.now
+			c.sendAck(codec.TypePubrel, id, codec.Success, "")
+		}
+	case codec.TypePubrel:
+		if s.Pending.Remove(id) {
+			c.sendAck(codec.TypePubcomp, id, codec.Success, "")
+		} else {
+			l.stats.acksMissed[2]++
+			c.sendAck(codec.TypePubcomp, id, codec.PacketIdentifierNotFound, "")
+		}
+	case codec.TypePubcomp:
+		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPubcomp {
+			s.Window.Remove(id)
+		} else {
+			l.stats.acksMissed[3]++
+		}
+	}
+	c.drain()
+	return nil
+}
+
+// sessionTick is the connection's share of the loop sweep: QoS 2 identifiers awaiting PUBREL
+// past await_rel_timeout are forgotten, and for MQTT 3.x messages unacknowledged for
+// retry_interval are sent again (MQTT 5 forbids retransmission on a live connection
+// [MQTT-4.4.0-1]), and output resumes if the socket drained.
+func (c *conn) sessionTick() {
+	l := c.loop
+	s := c.sess
+	z := c.zone
+	if !s.TryLock() {
+		return // busy elsewhere this instant; next sweep
+	}
+	defer s.Unlock()
+	if s.Owner != c {
+		return
+	}
+	if z.AwaitRelTimeout > 0 && s.Pending.Len() > 0 {
+		if k := s.Pending.Expire(l.now - int64(z.AwaitRelTimeout)); k > 0 {
+			l.stats.awaitRelExpired += uint64(k)
+		}
+	}
+	if c.version != codec.V5 && z.RetryInterval > 0 && s.Window.Len() > 0 {
+		limit := l.now - int64(z.RetryInterval)
+		s.Window.Each(func(f *sessions.Inflight) bool {
+			if f.SentAt > limit {
+				return true
+			}
+			f.SentAt = l.now
+			l.stats.retries++
+			if f.Stage == sessions.AwaitPubcomp {
+				c.sendAck(codec.TypePubrel, f.PacketID, codec.Success, "")
+			} else {
+				c.writePublish(f.Queued, f.PacketID, true)
+			}
+			return true
+		})
+	}
+	if s.Queue.Len() > 0 {
+		c.drain()
+	}
+}
+
+// pick chooses the member of shared group g that receives msg, by the configured strategy.
+// When every member is offline one is still picked and the message queued in its session,
+// as the EMQX guide says.
+func (n *Node) pick(g *trie.Group[*sessions.Session], msg *sessions.Message) (trie.Member[*sessions.Session], bool) {
+	members := g.Members()
+	if len(members) == 0 {
+		return trie.Member[*sessions.Session]{}, false
+	}
+	if len(members) == 1 {
+		return members[0], true
+	}
+	var i int
+	switch n.cfg.SharedStrategy {
+	case "round_robin":
+		i = int(g.Cursor.Add(1) % uint64(len(members)))
+	case "sticky":
+		// Keep the last member while it is online; move on when it goes away.
+		cur := g.Cursor.Load()
+		i = int(cur % uint64(len(members)))
+		if !online(members[i].Handle) {
+			for k := 1; k < len(members); k++ {
+				j := (i + k) % len(members)
+				if online(members[j].Handle) {
+					i = j
+					g.Cursor.Store(uint64(j))
+					break
+				}
+			}
+		}
+	case "hash":
+		i = int(hashString(msg.From) % uint64(len(members)))
+	default: // random
+		i = int(fastrand() % uint64(len(members)))
+	}
+	return members[i], true
+}
+
+func online(s *sessions.Session) bool {
+	s.Lock()
+	ok := s.Owner != nil
+	s.Unlock()
+	return ok
+}

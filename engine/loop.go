@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
+	"github.com/emqgo/emqgo/trie"
+)
+
+// loop is the broker's state for one gnet event loop. Everything in it except the inbox is
+// touched only by that loop's goroutine. A "side" loop (el == nil) stands for callers outside
+// the event loops (will timers, the HTTP API, $SYS): it owns no connection, so everything it
+// routes goes through the owners' inboxes; its mutex serialises those callers.
+type loop struct {
+	n   *Node
+	el  gnet.EventLoop // nil for the side loop
+	idx int
+
+	side sync.Mutex // held by side-loop users for the whole routing call
+
+	conns []*conn // every connection on this loop, for sweeps; conn.slot indexes it
+	dirty []*conn // connections with output waiting for the end of this round
+	now   int64   // unix nanoseconds, read once per round
+
+	// outbox[i] collects sessions owned by loop i that got messages this round; touched
+	// lists the i with a non-empty outbox.
+	outbox  [][]*sessions.Session
+	touched []int
+
+	// inbox receives sessions from other loops; guarded by inboxMu.
+	inboxMu   sync.Mutex
+	inbox     []*sessions.Session
+	spare     []*sessions.Session // swapped with inbox when processing
+	scheduled bool                // an inbox task is queued on the loop
+	inboxTask gnet.Runnable
+	sweepTask gnet.Runnable
+
+	// Scratch packets, reused for every decode and encode on this loop.
+	connect codec.Connect
+	publish codec.Publish
+	ack     codec.Ack
+	sub     codec.Subscribe
+	unsub   codec.Unsubscribe
+	disc    codec.Disconnect
+	auth    codec.Auth
+	outPub  codec.Publish
+	suback  codec.Suback
+	matches trie.Matches[*sessions.Session]
+	ids     []uint32
+	free    [][]byte // output buffers not in use
+
+	stats loopStats
+}
+
+func newLoop(n *Node, el gnet.EventLoop, idx int) *loop {
+	l := &loop{n: n, el: el, idx: idx}
+	l.inboxTask = gnet.RunnableFunc(func(context.Context) error { l.runInbox(); return nil })
+	l.sweepTask = gnet.RunnableFunc(func(context.Context) error { l.sweep(); return nil })
+	return l
+}
+
+// begin starts a round of work on the loop (one callback or task).
+func (l *loop) begin() { l.now = time.Now().UnixNano() }
+
+// end finishes a round: writes every dirty connection's output with one call each, and wakes
+// every remote loop that received sessions, once each.
+func (l *loop) end() {
+	for i, c := range l.dirty {
+		c.flush()
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+	if len(l.touched) == 0 {
+		return
+	}
+	loops := *l.n.loops.Load()
+	for _, i := range l.touched {
+		batch := l.outbox[i]
+		if i < len(loops) {
+			loops[i].receive(batch)
+		}
+		clear(batch)
+		l.outbox[i] = batch[:0]
+	}
+	l.touched = l.touched[:0]
+}
+
+// enqueueRemote notes that session s, owned by loop owner, has work; the owner is woken at
+// the end of this round. Call with s locked.
+func (l *loop) enqueueRemote(s *sessions.Session, owner *loop) {
+	if s.Wake {
+		return
+	}
+	s.Wake = true
+	for len(l.outbox) <= owner.idx {
+		l.outbox = append(l.outbox, nil)
+	}
+	if len(l.outbox[owner.idx]) == 0 {
+		l.touched = append(l.touched, owner.idx)
+	}
+	l.outbox[owner.idx] = append(l.outbox[owner.idx], s)
+}
+
+// receive appends sessions to the inbox and schedules one task on the loop if none is
+// pending. Safe from any goroutine.
+func (l *loop) receive(batch []*sessions.Session) {
+	l.inboxMu.Lock()
+	l.inbox = append(l.inbox, batch...)
+	schedule := !l.scheduled
+	l.scheduled = true
+	l.inboxMu.Unlock()
+	if schedule {
+		if err := l.el.Execute(context.Background(), l.inboxTask); err != nil {
+			// The engine is shutting down: the sessions keep their queued messages.
+			l.inboxMu.Lock()
+			l.scheduled = false
+			l.inboxMu.Unlock()
+		}
+	}
+}
+
+// runInbox runs on the loop: every session in the inbox sends what it has queued.
+func (l *loop) runInbox() {
+	l.inboxMu.Lock()
+	batch := l.inbox
+	l.inbox = l.spare[:0]
+	l.scheduled = false
+	l.inboxMu.Unlock()
+
+	l.begin()
+	for i, s := range batch {
+		s.Lock()
+		s.Wake = false
+		if c, _ := s.Owner.(*conn); c != nil {
+			if c.loop == l {
+				c.drain()
+			} else {
+				// The session moved to another loop (takeover) after it was queued here.
+				l.enqueueRemote(s, c.loop)
+			}
+		}
+		s.Unlock()
+		batch[i] = nil
+	}
+	l.spare = batch[:0]
+	l.end()
+}
+
+// getBuf returns an empty output buffer.
+func (l *loop) getBuf() []byte {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, 4096)
+}
+
+// putBuf takes back an output buffer; very large ones are left to the GC so that one burst
+// does not pin memory forever.
+func (l *loop) putBuf(b []byte) {
+	if cap(b) > 1<<20 || len(l.free) >= 64 {
+		return
+	}
+	l.free = append(l.free, b[:0])
+}
+
+// addConn registers a new connection for sweeps.
+func (l *loop) addConn(c *conn) {
+	c.slot = len(l.conns)
+	l.conns = append(l.conns, c)
+}
+
+// removeConn unregisters a closed connection (swap-remove).
+func (l *loop) removeConn(c *conn) {
+	i := c.slot
+	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+		return
+	}
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
+	l.conns[i].slot = i
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	c.slot = -1
+	if cap(l.conns) > 1024 && len(l.conns) < cap(l.conns)/4 {
+		l.conns = append([]*conn(nil), l.conns...)
+	}
+}
+
+// sweep runs on the loop about once a second: keep-alive and idle timeouts, await-rel
+// timeouts, retries of unacknowledged messages, and resuming output to connections whose
+// socket drained.
+func (l *loop) sweep() {
+	l.begin()
+	for i := 0; i < len(l.conns); i++ {
+		c := l.conns[i]
+		c.tick()
+	}
+	l.end()
+}

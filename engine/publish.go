@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/sessions"
+)
+
+// handlePublish handles an inbound PUBLISH: topic alias, limits, ACL, exactly-once
+// bookkeeping for QoS 2, retained store, routing and the acknowledgement.
+func (c *conn) handlePublish(pkt []byte) error {
+	l := c.loop
+	n := l.n
+	z := c.zone
+	p := &l.publish
+	if err := p.Decode(pkt, c.version); err != nil {
+		return err
+	}
+	l.stats.publishIn++
+	l.stats.qosIn[p.QoS&3]++
+
+	topic := p.Topic
+	if c.version == codec.V5 && p.Props.Has(codec.PropTopicAlias) {
+		a := p.Props.TopicAlias
+		if a == 0 || a > z.MaxTopicAlias {
+			return errTopicAlias // [MQTT-3.3.2-9]
+		}
+		if len(topic) > 0 {
+			if c.aliases == nil {
+				c.aliases = make(map[uint16][]byte)
+			}
+			old := c.aliases[a]
+			c.aliases[a] = append(old[:0], topic...)
+		} else if t, ok := c.aliases[a]; ok {
+			topic = t
+		} else {
+			return errTopicAliasUnset
+		}
+	}
+	if z.MaxTopicLevels > 0 && bytes.Count(topic, slash)+1 > z.MaxTopicLevels {
+		return errTopicLevels
+	}
+	if p.QoS > z.MaxQoSAllowed {
+		return errQoSNotSupported // [MQTT-3.2.2-11]
+	}
+	if p.Retain && !z.RetainAvailable {
+		return errRetainNotAllowed // [MQTT-3.2.2-14]
+	}
+	if c.version == codec.V5 && p.Props.Has(codec.PropPayloadFormat) && p.Props.PayloadFormat == 1 && codec.ValidUTF8String(p.Payload) != nil {
+		// The payload claims to be UTF-8 and is not [MQTT-3.3.2-4]: refuse it.
+		l.stats.dropped++
+		if p.QoS > 0 {
+			c.sendAck(ackType(p.QoS), p.PacketID, codec.PayloadFormatInvalid, "payload is not valid UTF-8")
+			return nil
+		}
+		return &codec.Error{Code: codec.PayloadFormatInvalid, Reason: "payload is not valid UTF-8 although its payload format indicator says so [MQTT-3.3.2-4]"}
+	}
+
+	s := c.sess
+	if p.QoS == 2 {
+		s.Lock()
+		dup := s.Pending.Has(p.PacketID)
+		full := !dup && z.MaxAwaitingRel > 0 && s.Pending.Len() >= z.MaxAwaitingRel
+		if !dup && !full {
+			s.Pending.Add(p.PacketID, l.now)
+		}
+		s.Unlock()
+		if dup {
+			// A retransmission of a message already routed: acknowledge again, route nothing
+			// [MQTT-4.3.3-9].
+			c.sendAck(codec.TypePubrec, p.PacketID, codec.Success, "")
+			return nil
+		}
+		if full {
+			l.stats.dropped++
+			if c.version == codec.V5 {
+				c.sendAck(codec.TypePubrec, p.PacketID, codec.ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL")
+				return nil
+			}
+			return errReceiveMax
+		}
+	}
+
+	if z.Mountpoint != "" {
+		topic = n.mount(z, c, topic)
+	}
+	if !n.allowed(c, acl.Publish, topic) {
+		l.stats.aclDenied++
+		l.stats.dropped++
+		if z.ACLDenyAction == "disconnect" {
+			c.closeWith(codec.NotAuthorized, "publish to "+string(topic)+" denied by ACL")
+			return nil
+		}
+		switch p.QoS {
+		case 1:
+			c.sendAck(codec.TypePuback, p.PacketID, codec.NotAuthorized, "publish denied by ACL")
+		case 2:
+			c.sendAck(codec.TypePubrec, p.PacketID, codec.NotAuthorized, "publish denied by ACL")
+			s.Lock()
+			s.Pending.Remove(p.PacketID) // the flow ends with the error code [MQTT-4.3.3-?]
+			s.Unlock()
+		}
+		return nil
+	}
+
+	msg := sessions.NewMessage(p, topic, c.clientID, l.now)
+	if p.Retain {
+		n.retain(msg)
+	}
+	matched := l.route(msg, s, z)
+	code := codec.Success
+	if matched == 0 {
+		l.stats.noSubscribers++
+		if c.version == codec.V5 {
+			code = codec.NoMatchingSubscribers
+		}
+	}
+	switch p.QoS {
+	case 1:
+		c.sendAck(codec.TypePuback, p.PacketID, code, "")
+	case 2:
+		c.sendAck(codec.TypePubrec, p.PacketID, code, "")
+	}
+	return nil
+}
+
+var slash = []byte{'/'}
+
+func ackType(qos uint8) codec.PacketType {
+	if qos == 2 {
+		return codec.TypePubrec
+	}
+	return codec.TypePuback
+}
+
+// sendAck writes a PUBACK, PUBREC, PUBREL or PUBCOMP. The reason string is sent only to MQTT 5
+// clients that did not turn problem information off.
+func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why string) {
+	a := &c.loop.ack
+	a.Reset()
+	a.Type, a.PacketID, a.Code = t, id, code
+	if c.version == codec.V5 && why != "" && c.has(flagProblemInfo) {
+		a.Props.SetReasonString([]byte(why))
+	}
+	c.write(codec.AppendAck(c.buf(), a, c.version))
+	c.loop.stats.acksOut[t-codec.TypePuback]++
+}
+
+// retain stores or deletes (empty payload) the retained message of msg's topic.
+func (n *Node) retain(msg *sessions.Message) {
+	topic := string(msg.Topic)
+	if len(msg.Payload) == 0 {
+		n.retained.Delete(topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
+		return
+	}
+	if n.cfg.RetainerExpiry > 0 && msg.Expiry == 0 {
+		// The retainer's expiry applies to retained copies without their own expiry.
+		cp := *msg
+		cp.Expiry = msg.Created + n.cfg.RetainerExpiry*1e9
+		msg = &cp
+	}
+	if err := n.retained.Set(topic, msg, len(msg.Payload)); err != nil {
+		n.stats.retainRefused.Add(1)
+		n.log.Warn("retained message not stored", "topic", topic, "client", msg.From, "cause", err)
+		return
+	}
+	n.stats.retained.Add(1)
+}
+
+// allowed runs the ACL check for one publish or subscribe.
+func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
+	if !c.zone.EnableACL {
+		return true
+	}
+	r := n.acl.Load()
+	res := acl.NoMatch
+	if r != nil {
+		cl := acl.Client{Username: c.username, ClientID: c.clientID, Addr: c.peer.Addr()}
+		res = r.Check(&cl, access, topic)
+	}
+	if res == acl.NoMatch {
+		res = n.cfg.ACLNoMatch
+	}
+	return res == acl.Allow
+}

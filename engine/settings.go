@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/emqgo/emqgo/engine/acl"
+)
+
+// Zone is the resolved set of MQTT and session settings a listener applies to its clients
+// (EMQX's zone.<name>.* keys over the mqtt.* defaults). Immutable once the node starts.
+type Zone struct {
+	Name string
+
+	MaxPacketSize        uint32 // bytes; larger inbound packets are refused with 0x95
+	MaxClientIDLen       int
+	MaxTopicLevels       int // 0: no limit beyond the trie's
+	MaxQoSAllowed        uint8
+	MaxTopicAlias        uint16 // Topic Alias Maximum announced to v5 clients
+	RetainAvailable      bool
+	WildcardSubscription bool
+	SharedSubscription   bool
+	IgnoreLoopDeliver    bool // do not send a client the messages it published itself (all versions)
+	StrictMode           bool
+	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
+
+	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
+	KeepaliveBackoff      float64       // keep alive is enforced at KeepaliveBackoff × 2 × keep alive... see conn.go
+	MaxInflight           int
+	RetryInterval         time.Duration
+	MaxAwaitingRel        int
+	AwaitRelTimeout       time.Duration
+	SessionExpiryInterval time.Duration // for MQTT 3.x clients with clean session false
+	MaxMqueueLen          int
+	MqueueStoreQoS0       bool
+	MaxSubscriptions      int // 0: no limit
+	UpgradeQoS            bool
+	UseUsernameAsClientID bool
+	Mountpoint            string
+	EnableACL             bool
+	ACLDenyAction         string // "ignore" or "disconnect"
+
+	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
+	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the
+	// session; past CloseWater the client is disconnected (v5: 0x97).
+	HighWater  int
+	CloseWater int
+}
+
+// Listener is one MQTT listener as configured (listener.<kind>.<name>).
+type Listener struct {
+	Kind           string // "tcp" (others arrive with their transports)
+	Name           string // e.g. "external"
+	Addr           string // host:port
+	Zone           *Zone
+	MaxConnections int
+	MaxConnRate    int // new connections per second, 0: unlimited
+	Backlog        int
+	NoDelay        bool
+}
+
+// Config is everything the engine needs, resolved from emqx.conf (see FromConfig) or built
+// directly by tests. Immutable once passed to New.
+type Config struct {
+	NodeName  string
+	DataDir   string
+	Listeners []Listener
+
+	AllowAnonymous bool
+	ACLNoMatch     acl.Result // Allow or Deny when no rule matches
+	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
+
+	SharedStrategy string // random, round_robin, sticky, hash
+
+	RetainerMaxMessages   int   // 0: unlimited
+	RetainerMaxPayload    int   // bytes, 0: unlimited
+	RetainerExpiry        int64 // seconds, 0: never
+	SysInterval           time.Duration
+	SysHeartbeat          time.Duration
+	ShutdownGrace         time.Duration // how long Stop waits for connections to close
+	LoopCount             int           // event loops; 0: one per CPU
+	SweepInterval         time.Duration // keep-alive/idle sweep period; 0: 1s
+	EnableOutboundAliases bool
+}
+
+// DefaultZone returns the settings of EMQX's default "external" zone.
+func DefaultZone() *Zone {
+	return &Zone{
+		Name:                  "external",
+		MaxPacketSize:         1 << 20,
+		MaxClientIDLen:        65535,
+		MaxTopicLevels:        0,
+		MaxQoSAllowed:         2,
+		MaxTopicAlias:         65535,
+		RetainAvailable:       true,
+		WildcardSubscription:  true,
+		SharedSubscription:    true,
+		IdleTimeout:           15 * time.Second,
+		KeepaliveBackoff:      0.75,
+		MaxInflight:           32,
+		RetryInterval:         30 * time.Second,
+		MaxAwaitingRel:        100,
+		AwaitRelTimeout:       300 * time.Second,
+		SessionExpiryInterval: 2 * time.Hour,
+		MaxMqueueLen:          1000,
+		MqueueStoreQoS0:       true,
+		EnableACL:             true,
+		ACLDenyAction:         "ignore",
+		HighWater:             1 << 20,
+		CloseWater:            64 << 20,
+	}
+}

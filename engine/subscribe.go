@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/sessions"
+	"github.com/emqgo/emqgo/trie"
+)
+
+// handleSubscribe grants or refuses each filter of a SUBSCRIBE, answers SUBACK, then sends
+// the retained messages the new subscriptions ask for.
+func (c *conn) handleSubscribe(pkt []byte) error {
+	l := c.loop
+	n := l.n
+	z := c.zone
+	p := &l.sub
+	if err := p.Decode(pkt, c.version); err != nil {
+		return err
+	}
+	l.stats.subscribe++
+	var subID uint32
+	if len(p.Props.SubscriptionIDs) > 0 {
+		subID = p.Props.SubscriptionIDs[0]
+	}
+	ack := &l.suback
+	ack.Reset()
+	ack.PacketID = p.PacketID
+	s := c.sess
+
+	type retainedReq struct {
+		filter string
+		qos    uint8
+		subID  uint32
+	}
+	var wantRetained []retainedReq
+
+	for i := range p.Subs {
+		sub := &p.Subs[i]
+		code := c.checkFilter(sub)
+		if code != 0 {
+			ack.Codes = append(ack.Codes, code)
+			continue
+		}
+		granted := min(sub.QoS, z.MaxQoSAllowed)
+		filter := c.mountFilter(sub.Filter)
+		o := trie.Options{QoS: granted, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, SubID: subID}
+		s.Lock()
+		existed := false
+		for _, have := range s.Subs {
+			if have.Filter == filter {
+				existed = true
+				break
+			}
+		}
+		if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
+			s.Unlock()
+			ack.Codes = append(ack.Codes, c.subFailure(codec.QuotaExceeded))
+			l.stats.subRefused++
+			continue
+		}
+		s.Subscribe(filter, o)
+		s.Unlock()
+		if _, err := n.subs.Subscribe(filter, s, o); err != nil {
+			s.Lock()
+			s.Unsubscribe(filter)
+			s.Unlock()
+			ack.Codes = append(ack.Codes, c.subFailure(codec.TopicFilterInvalid))
+			continue
+		}
+		ack.Codes = append(ack.Codes, codec.ReasonCode(granted))
+		_, _, shared := codec.SplitShared(sub.Filter)
+		// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
+		// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+		if !shared && n.cfg.RetainerMaxMessages >= 0 && (sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed) {
+			wantRetained = append(wantRetained, retainedReq{filter, granted, subID})
+		}
+	}
+	c.write(codec.AppendSuback(c.buf(), ack, c.version))
+	l.stats.suback++
+
+	for _, r := range wantRetained {
+		c.sendRetained(r.filter, r.qos, r.subID)
+	}
+	return nil
+}
+
+// checkFilter applies the zone's rules and the ACL to one requested subscription and
+// returns 0 when it may be granted, or the SUBACK failure code.
+func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
+	z := c.zone
+	l := c.loop
+	group, f, shared := codec.SplitShared(sub.Filter)
+	_ = group
+	if !shared && bytes.HasPrefix(sub.Filter, []byte("$queue/")) {
+		shared, f = true, sub.Filter[len("$queue/"):]
+	}
+	if shared && !z.SharedSubscription {
+		l.stats.subRefused++
+		return c.subFailure(codec.SharedSubscriptionsNotSupported)
+	}
+	if !z.WildcardSubscription && bytes.ContainsAny(f, "+#") {
+		l.stats.subRefused++
+		return c.subFailure(codec.WildcardSubscriptionsNotSupported)
+	}
+	if z.MaxTopicLevels > 0 && bytes.Count(f, slash)+1 > z.MaxTopicLevels {
+		l.stats.subRefused++
+		return c.subFailure(codec.TopicFilterInvalid)
+	}
+	if !l.n.allowed(c, acl.Subscribe, c.mountBytes(f)) {
+		l.stats.aclDenied++
+		l.stats.subRefused++
+		return c.subFailure(codec.NotAuthorized)
+	}
+	return 0
+}
+
+// subFailure maps a failure to what the client's version can carry: MQTT 3.x has only 0x80.
+func (c *conn) subFailure(code codec.ReasonCode) codec.ReasonCode {
+	if c.version == codec.V5 {
+		return code
+	}
+	return codec.UnspecifiedError
+}
+
+// mountFilter applies the mountpoint to a filter, inside a $share/$queue prefix.
+func (c *conn) mountFilter(filter []byte) string {
+	if c.zone.Mountpoint == "" {
+		return string(filter)
+	}
+	if group, f, ok := codec.SplitShared(filter); ok {
+		return "$share/" + string(group) + "/" + string(c.mountBytes(f))
+	}
+	if rest, ok := strings.CutPrefix(string(filter), "$queue/"); ok {
+		return "$queue/" + string(c.mountBytes([]byte(rest)))
+	}
+	return string(c.mountBytes(filter))
+}
+
+func (c *conn) mountBytes(f []byte) []byte { return c.loop.n.mount(c.zone, c, f) }
+
+// sendRetained delivers the retained messages matching filter with the RETAIN flag set
+// [MQTT-3.3.1-8].
+func (c *conn) sendRetained(filter string, qos uint8, subID uint32) {
+	l := c.loop
+	s := c.sess
+	var ids []uint32
+	if subID != 0 {
+		ids = []uint32{subID}
+	}
+	_ = l.n.retained.Match(filter, func(_ string, m *sessions.Message) bool {
+		if m.Expired(l.now) {
+			return true
+		}
+		s.Lock()
+		if s.Owner == c && c.state == stateConnected {
+			c.send(sessions.Queued{Msg: m, QoS: min(m.QoS, qos), Retain: true, SubIDs: ids})
+		}
+		s.Unlock()
+		l.stats.retainedSent++
+		return true
+	})
+}
+
+// handleUnsubscribe removes each filter and answers UNSUBACK.
+func (c *conn) handleUnsubscribe(pkt []byte) error {
+	l := c.loop
+	n := l.n
+	p := &l.unsub
+	if err := p.Decode(pkt, c.version); err != nil {
+		return err
+	}
+	l.stats.unsubscribe++
+	ack := codec.Unsuback{PacketID: p.PacketID}
+	s := c.sess
+	for _, f := range p.Filters {
+		filter := c.mountFilter(f)
+		s.Lock()
+		existed := s.Unsubscribe(filter)
+		s.Unlock()
+		if existed {
+			n.subs.Unsubscribe(filter, s)
+			ack.Codes = append(ack.Codes, codec.Success)
+		} else {
+			ack.Codes = append(ack.Codes, codec.NoSubscriptionExisted)
+		}
+	}
+	c.write(codec.AppendUnsuback(c.buf(), &ack, c.version))
+	l.stats.unsuback++
+	return nil
+}

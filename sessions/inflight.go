@@ -1,0 +1,198 @@
+package sessions
+
+// Stage says which acknowledgement an outbound inflight message waits for.
+type Stage uint8
+
+const (
+	// AwaitPuback: QoS 1 PUBLISH sent, waiting for PUBACK.
+	AwaitPuback Stage = iota + 1
+	// AwaitPubrec: QoS 2 PUBLISH sent, waiting for PUBREC.
+	AwaitPubrec
+	// AwaitPubcomp: PUBREL sent, waiting for PUBCOMP; the message itself is no longer needed.
+	AwaitPubcomp
+)
+
+// Inflight is one outbound QoS 1 or 2 message that was sent and not yet completely
+// acknowledged.
+type Inflight struct {
+	Queued
+	PacketID uint16
+	Stage    Stage
+	SentAt   int64 // unix nanoseconds of the last (re)transmission, for retry_interval
+}
+
+// Window is a session's outbound inflight window: messages in the order they were sent,
+// at most Cap of them (zone max_inflight, bounded by the client's MQTT 5 Receive Maximum).
+// Acknowledgements almost always arrive in order, so lookups scan from the oldest entry and
+// usually stop at the first. Not safe for concurrent use: hold the session lock.
+type Window struct {
+	list []Inflight
+	cap  int
+}
+
+// SetCap sets the maximum number of messages in flight; 0 means 65535 (the protocol maximum).
+func (w *Window) SetCap(n int) {
+	if n <= 0 || n > 65535 {
+		n = 65535
+	}
+	w.cap = n
+}
+
+// Cap returns the window size.
+func (w *Window) Cap() int {
+	if w.cap == 0 {
+		return 65535
+	}
+	return w.cap
+}
+
+// Len returns the number of messages in flight.
+func (w *Window) Len() int { return len(w.list) }
+
+// Full reports whether no further message may be sent.
+func (w *Window) Full() bool { return len(w.list) >= w.Cap() }
+
+// Add records a sent message.
+func (w *Window) Add(f Inflight) { w.list = append(w.list, f) }
+
+// Find returns the entry with the packet identifier, or nil. The pointer is valid until the
+// next call that modifies the window.
+func (w *Window) Find(id uint16) *Inflight {
+	for i := range w.list {
+		if w.list[i].PacketID == id {
+			return &w.list[i]
+		}
+	}
+	return nil
+}
+
+// Remove deletes the entry with the packet identifier and reports whether it was there.
+func (w *Window) Remove(id uint16) (Inflight, bool) {
+	for i := range w.list {
+		if w.list[i].PacketID == id {
+			f := w.list[i]
+			copy(w.list[i:], w.list[i+1:])
+			w.list[len(w.list)-1] = Inflight{}
+			w.list = w.list[:len(w.list)-1]
+			if len(w.list) == 0 && cap(w.list) > 64 {
+				w.list = nil
+			}
+			return f, true
+		}
+	}
+	return Inflight{}, false
+}
+
+// InUse reports whether the packet identifier belongs to a message in flight.
+func (w *Window) InUse(id uint16) bool { return w.Find(id) != nil }
+
+// Each calls fn with a pointer to every entry, oldest first, until fn returns false. fn may
+// modify the entry (e.g. its SentAt) but not the window.
+func (w *Window) Each(fn func(*Inflight) bool) {
+	for i := range w.list {
+		if !fn(&w.list[i]) {
+			return
+		}
+	}
+}
+
+// Clear removes everything.
+func (w *Window) Clear() { w.list = nil }
+
+// IDs allocates packet identifiers for outbound messages: increasing, wrapping from 65535 to
+// 1, never 0 and never one still in flight [MQTT-2.2.1-3].
+type IDs struct {
+	last uint16
+}
+
+// Next returns a free identifier, or 0 when all 65535 are in use (which a window capped at
+// 65535 never allows).
+func (p *IDs) Next(w *Window) uint16 {
+	for range 65535 {
+		p.last++
+		if p.last == 0 {
+			p.last = 1
+		}
+		if !w.InUse(p.last) {
+			return p.last
+		}
+	}
+	return 0
+}
+
+// Pending is the set of inbound QoS 2 packet identifiers whose PUBLISH was received and
+// routed (PUBREC sent) and whose PUBREL has not arrived yet: a PUBLISH with one of these ids
+// is a retransmission and must not be routed again [MQTT-4.3.3-9]. Bounded by the zone's
+// max_awaiting_rel; each entry remembers when it arrived for await_rel_timeout.
+type Pending struct {
+	ids []pendingID
+}
+
+type pendingID struct {
+	id uint16
+	at int64 // unix nanoseconds
+}
+
+// Len returns the number of identifiers awaiting PUBREL.
+func (p *Pending) Len() int { return len(p.ids) }
+
+// Has reports whether id awaits PUBREL.
+func (p *Pending) Has(id uint16) bool {
+	for i := range p.ids {
+		if p.ids[i].id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Add records id (received at unix-nanosecond time at); adding an id already present keeps
+// the first time.
+func (p *Pending) Add(id uint16, at int64) {
+	if !p.Has(id) {
+		p.ids = append(p.ids, pendingID{id, at})
+	}
+}
+
+// Remove deletes id and reports whether it was present.
+func (p *Pending) Remove(id uint16) bool {
+	for i := range p.ids {
+		if p.ids[i].id == id {
+			copy(p.ids[i:], p.ids[i+1:])
+			p.ids = p.ids[:len(p.ids)-1]
+			if len(p.ids) == 0 {
+				p.ids = nil
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Expire removes identifiers that arrived before the unix-nanosecond time before and returns
+// how many it removed.
+func (p *Pending) Expire(before int64) (n int) {
+	j := 0
+	for _, e := range p.ids {
+		if e.at >= before {
+			p.ids[j] = e
+			j++
+		}
+	}
+	n = len(p.ids) - j
+	p.ids = p.ids[:j]
+	if j == 0 {
+		p.ids = nil
+	}
+	return n
+}
+
+// Each calls fn for every identifier, oldest first.
+func (p *Pending) Each(fn func(id uint16, at int64)) {
+	for _, e := range p.ids {
+		fn(e.id, e.at)
+	}
+}
+
+// Clear removes everything.
+func (p *Pending) Clear() { p.ids = nil }

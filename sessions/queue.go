@@ -1,0 +1,139 @@
+package sessions
+
+// Queue is the bounded FIFO of messages waiting to be sent to a session's client: while the
+// client is offline, while its inflight window is full, or while its socket is slow. It is
+// a ring buffer that grows on demand up to its limit and shrinks back when drained, so an
+// idle session holds no buffer at all.
+//
+// When the queue is full, Push drops the oldest message to make room (drop-oldest, as EMQX
+// and Mosquitto do by default) and reports it, so that the caller can count it. A limit of 0
+// means unbounded. Not safe for concurrent use: hold the session lock.
+type Queue struct {
+	buf   []Queued
+	head  int // index of the oldest element
+	n     int // number of elements
+	limit int // maximum length, 0 for no limit
+}
+
+// Queued is one message waiting in a Queue, with the QoS it will be sent at (the minimum of
+// the publish QoS and the subscription's, or upgraded) and the subscription identifiers and
+// retain flag chosen at match time.
+type Queued struct {
+	Msg    *Message
+	QoS    uint8
+	Retain bool     // the RETAIN flag to send (Retain As Published, or retained-at-subscribe)
+	SubIDs []uint32 // MQTT 5 subscription identifiers to send; shared, read-only
+}
+
+// SetLimit sets the maximum length; 0 means unbounded. Existing overflow is kept until popped.
+func (q *Queue) SetLimit(n int) { q.limit = n }
+
+// Len returns the number of queued messages.
+func (q *Queue) Len() int { return q.n }
+
+// Push appends m. If the queue is at its limit, the oldest message is removed and returned
+// with dropped=true.
+func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
+	if q.limit > 0 && q.n >= q.limit {
+		old = q.buf[q.head]
+		q.buf[q.head] = Queued{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+		dropped = true
+	}
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.n++
+	return old, dropped
+}
+
+// PushFront puts m back at the head (used when a message popped for sending cannot be sent
+// after all). It never drops: the limit may be exceeded by one.
+func (q *Queue) PushFront(m Queued) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+	q.buf[q.head] = m
+	q.n++
+}
+
+func (q *Queue) grow() {
+	size := 2 * len(q.buf)
+	if size == 0 {
+		size = 4
+	}
+	if q.limit > 0 && size > q.limit+1 {
+		size = q.limit + 1
+	}
+	if size <= q.n {
+		size = q.n + 1
+	}
+	nb := make([]Queued, size)
+	for i := 0; i < q.n; i++ {
+		nb[i] = q.buf[(q.head+i)%len(q.buf)]
+	}
+	q.buf, q.head = nb, 0
+}
+
+// Peek returns the oldest message without removing it.
+func (q *Queue) Peek() (Queued, bool) {
+	if q.n == 0 {
+		return Queued{}, false
+	}
+	return q.buf[q.head], true
+}
+
+// Pop removes and returns the oldest message. The buffer is released when the queue empties
+// after having grown, so that drained sessions give their memory back.
+func (q *Queue) Pop() (Queued, bool) {
+	if q.n == 0 {
+		return Queued{}, false
+	}
+	m := q.buf[q.head]
+	q.buf[q.head] = Queued{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	if q.n == 0 {
+		q.head = 0
+		if len(q.buf) > 64 {
+			q.buf = nil
+		}
+	}
+	return m, true
+}
+
+// Each calls fn for every queued message, oldest first, until fn returns false.
+func (q *Queue) Each(fn func(Queued) bool) {
+	for i := 0; i < q.n; i++ {
+		if !fn(q.buf[(q.head+i)%len(q.buf)]) {
+			return
+		}
+	}
+}
+
+// Filter keeps the messages for which keep returns true, in order, and returns how many were
+// removed. Used to drop expired messages.
+func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
+	j := 0
+	for i := 0; i < q.n; i++ {
+		m := q.buf[(q.head+i)%len(q.buf)]
+		if keep(m) {
+			q.buf[(q.head+j)%len(q.buf)] = m
+			j++
+		}
+	}
+	for i := j; i < q.n; i++ {
+		q.buf[(q.head+i)%len(q.buf)] = Queued{}
+	}
+	removed = q.n - j
+	q.n = j
+	return removed
+}
+
+// Clear removes everything and releases the buffer.
+func (q *Queue) Clear() {
+	q.buf, q.head, q.n = nil, 0, 0
+}

@@ -1,0 +1,112 @@
+package sessions
+
+import (
+	"sync"
+
+	"github.com/emqgo/emqgo/trie"
+)
+
+// NeverExpire is the MQTT 5 session expiry interval that means "never" (MQTT 5, 3.1.2.11.2):
+// 0xFFFFFFFF seconds.
+const NeverExpire = 0xFFFFFFFF
+
+// Subscription is one entry of a session's own subscription list: the filter exactly as the
+// client sent it (with any $share/$queue prefix) and its options. The session keeps this list
+// so that it can remove its routes on expiry and report them to the API.
+type Subscription struct {
+	Filter  string
+	Options trie.Options
+}
+
+// Session is the state MQTT keeps for a client identifier across connections. Every field
+// below mu is guarded by it: call Lock before reading or writing them. ClientID and Created
+// are immutable.
+type Session struct {
+	mu sync.Mutex
+
+	ClientID string // immutable
+	Created  int64  // unix nanoseconds, immutable
+
+	// Zone is the engine's settings for the session's last connection, kept while offline
+	// for the queue policy. Opaque to this package.
+	Zone any
+	// Owner is the engine's connection currently attached, nil while the client is offline.
+	// The sessions package never looks inside it.
+	Owner any
+	// Wake is set while the session is on its owner loop's to-do list, so that many
+	// cross-loop deliveries schedule it once.
+	Wake bool
+	// Gone is set when the session was discarded (clean start, expiry, kick): late
+	// deliveries that still hold a pointer to it drop their message.
+	Gone bool
+
+	Subs    []Subscription
+	Queue   Queue   // messages not yet sent
+	Window  Window  // outbound QoS 1/2 messages sent and not yet acknowledged
+	IDs     IDs     // outbound packet identifiers
+	Pending Pending // inbound QoS 2 identifiers awaiting PUBREL
+
+	// ExpiryInterval is the session expiry interval in seconds (MQTT 5; for 3.x, 0 for a
+	// clean session and the zone's session_expiry_interval otherwise). NeverExpire never.
+	ExpiryInterval uint32
+	// ExpiresAt is when an offline session expires (unix nanoseconds), 0 while online or
+	// never.
+	ExpiresAt int64
+	// DisconnectedAt is when the client went offline (unix nanoseconds), 0 while online.
+	DisconnectedAt int64
+	// DelayedWill is the will message waiting for its Will Delay Interval to pass (MQTT 5),
+	// due at WillAt (unix nanoseconds); nil when none. A reconnect clears it
+	// [MQTT-3.1.3-9].
+	DelayedWill *Message
+	WillAt      int64
+}
+
+// New returns an empty session for clientID.
+func New(clientID string, now int64) *Session {
+	return &Session{ClientID: clientID, Created: now}
+}
+
+// Lock takes the session lock.
+func (s *Session) Lock() { s.mu.Lock() }
+
+// Unlock releases the session lock.
+func (s *Session) Unlock() { s.mu.Unlock() }
+
+// TryLock tries to take the session lock without waiting.
+func (s *Session) TryLock() bool { return s.mu.TryLock() }
+
+// Subscribe adds or replaces the subscription to filter and reports whether it already
+// existed (MQTT 5 SUBACK and Retain Handling 1 need to know). Hold the lock.
+func (s *Session) Subscribe(filter string, o trie.Options) (existed bool) {
+	for i := range s.Subs {
+		if s.Subs[i].Filter == filter {
+			s.Subs[i].Options = o
+			return true
+		}
+	}
+	s.Subs = append(s.Subs, Subscription{Filter: filter, Options: o})
+	return false
+}
+
+// Unsubscribe removes the subscription to filter and reports whether it existed. Hold the lock.
+func (s *Session) Unsubscribe(filter string) bool {
+	for i := range s.Subs {
+		if s.Subs[i].Filter == filter {
+			copy(s.Subs[i:], s.Subs[i+1:])
+			s.Subs[len(s.Subs)-1] = Subscription{}
+			s.Subs = s.Subs[:len(s.Subs)-1]
+			return true
+		}
+	}
+	return false
+}
+
+// Reset discards everything the session holds (clean start over an existing session) but
+// keeps its identity. Hold the lock.
+func (s *Session) Reset() {
+	s.Subs = nil
+	s.Queue.Clear()
+	s.Window.Clear()
+	s.Pending.Clear()
+	s.IDs = IDs{}
+}

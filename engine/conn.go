@@ -14,10 +14,10 @@ import (
 type connState uint8
 
 const (
-	stateNew        connState = iota // socket open, no CONNECT yet
-	stateAuth                        // CONNECT parked while an authenticator decides
-	stateConnected                   // CONNACK 0 sent
-	stateClosing                     // close requested; input is ignored
+	stateNew       connState = iota // socket open, no CONNECT yet
+	stateAuth                       // CONNECT parked while an authenticator decides
+	stateConnected                  // CONNACK 0 sent
+	stateClosing                    // close requested; input is ignored
 )
 
 // conn is one MQTT connection. It belongs to its loop: only that loop's goroutine reads or
@@ -61,11 +61,11 @@ type conn struct {
 type connFlags uint16
 
 const (
-	flagDirty           connFlags = 1 << iota // in loop.dirty
-	flagProblemInfo                           // v5 Request Problem Information (default 1)
-	flagResponseInfo                          // v5 Request Response Information
-	flagNormalDisconnect                      // DISCONNECT received: no will (unless 0x04)
-	flagTakenOver                             // session moved to a new connection
+	flagDirty            connFlags = 1 << iota // in loop.dirty
+	flagProblemInfo                            // v5 Request Problem Information (default 1)
+	flagResponseInfo                           // v5 Request Response Information
+	flagNormalDisconnect                       // DISCONNECT received: no will (unless 0x04)
+	flagTakenOver                              // session moved to a new connection
 	flagSessionPresent
 	flagWillSent
 )

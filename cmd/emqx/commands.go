@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/ctl"
+)
+
+// registerCommands installs the emqx_ctl commands the node answers.
+func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop chan<- string) {
+	name := cfg.Node.Name
+	s.Register("ping", func([]string) (string, int) { return "pong\n", 0 })
+	s.Register("stop", func([]string) (string, int) {
+		select {
+		case stop <- "emqx stop":
+		default:
+		}
+		return "ok\n", 0
+	})
+	s.Register("status", func([]string) (string, int) {
+		return fmt.Sprintf("Node '%s' is started\nemqgo %s is running\n", name, engine.Version), 0
+	}, "status                  # Show broker status")
+	s.Register("broker", func(args []string) (string, int) {
+		if len(args) > 0 && args[0] == "stats" {
+			return brokerStats(n), 0
+		}
+		if len(args) > 0 {
+			return "broker                  # Show broker version, uptime and description\nbroker stats            # Show broker statistics of clients, topics, subscribers\n", 1
+		}
+		return fmt.Sprintf("sysdescr  : %s\nversion   : %s\nuptime    : %s\ndatetime  : %s\n",
+			engine.SysDescr, engine.Version, humanUptime(n.Uptime()), time.Now().Format("2006-01-02 15:04:05")), 0
+	}, "broker                  # Show broker version, uptime and description",
+		"broker stats            # Show broker statistics of clients, topics, subscribers")
+}
+
+func brokerStats(n *engine.Node) string {
+	st := n.Stats()
+	var b strings.Builder
+	row := func(k string, v int64) { fmt.Fprintf(&b, "%-28s: %d\n", k, v) }
+	row("connections.count", st.Connections)
+	row("connections.max", st.ConnectionsMax)
+	row("retained.count", st.Retained)
+	row("sessions.count", st.Sessions)
+	row("sessions.max", st.SessionsMax)
+	row("sessions.persistent.count", st.PersistentSessions)
+	row("sessions.persistent.max", st.PersistentMax)
+	row("subscriptions.count", st.Subscriptions)
+	row("subscriptions.shared.count", st.SharedSubscriptions)
+	row("topics.count", st.Topics)
+	row("topics.max", st.TopicsMax)
+	return b.String()
+}
+
+// humanUptime prints a duration as EMQX does: "1 days, 2 hours, 3 minutes, 4 seconds",
+// leaving out leading zero units.
+func humanUptime(d time.Duration) string {
+	secs := int64(d / time.Second)
+	parts := []struct {
+		n    int64
+		unit string
+	}{{secs / 86400, "days"}, {secs / 3600 % 24, "hours"}, {secs / 60 % 60, "minutes"}, {secs % 60, "seconds"}}
+	var out []string
+	for _, p := range parts {
+		if len(out) == 0 && p.n == 0 && p.unit != "seconds" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d %s", p.n, p.unit))
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/ctl"
+)
+
+// loadConfig loads emqx.conf (or the embedded default) with the environment overrides.
+func loadConfig(path string) (*config.Config, []config.Notice, error) {
+	cfg, notices, err := config.Load(path, os.Environ())
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration error:\n%w", err)
+	}
+	return cfg, notices, nil
+}
+
+type foregroundCmd struct{}
+
+func (foregroundCmd) Run(c *cli) error {
+	cfg, notices, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	for _, nt := range notices {
+		log.Info(nt.String())
+	}
+	ecfg, skipped, err := engine.FromConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("configuration error: %w", err)
+	}
+	for _, s := range skipped {
+		log.Warn("listener not started: its transport is not available in this build", "listener", s)
+	}
+	node, err := engine.New(ecfg, log)
+	if err != nil {
+		return err
+	}
+	ctlSrv := ctl.NewServer()
+	stop := make(chan string, 1)
+	registerCommands(ctlSrv, node, cfg, stop)
+	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
+		return err
+	}
+	defer ctlSrv.Close()
+	if err := node.Start(); err != nil {
+		return err
+	}
+	if err := writePidFile(cfg.Node.DataDir); err != nil {
+		log.Warn("cannot write pid file", "error", err)
+	}
+	defer os.Remove(pidPath(cfg.Node.DataDir))
+	fmt.Printf("%s %s is running now!\n", "emqgo", engine.Version)
+	log.Info("node started", "node", cfg.Node.Name, "version", engine.Version)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var why string
+	select {
+	case s := <-sigs:
+		why = "signal " + s.String()
+	case why = <-stop:
+	}
+	log.Info("node stopping", "cause", why)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := node.Stop(ctx); err != nil {
+		log.Error("node did not stop cleanly", "error", err)
+		return err
+	}
+	log.Info("node stopped")
+	return nil
+}
+
+// newLogger builds the node's logger from log.* keys: log.to = file|console|both|off,
+// log.level in EMQX's names, files rotated by size.
+func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
+	var ws []io.Writer
+	closers := []func(){}
+	to := cfg.Log.To
+	if to == "console" || to == "both" {
+		ws = append(ws, os.Stderr)
+	}
+	if to == "file" || to == "both" {
+		if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("cannot create log directory %q (log.dir): %w", cfg.Log.Dir, err)
+		}
+		lj := &lumberjack.Logger{Filename: filepath.Join(cfg.Log.Dir, cfg.Log.File)}
+		if cfg.Log.Rotation {
+			lj.MaxSize = int(max(cfg.Log.RotationSize>>20, 1))
+			lj.MaxBackups = cfg.Log.RotationCount
+		}
+		ws = append(ws, lj)
+		closers = append(closers, func() { lj.Close() })
+	}
+	var w io.Writer = io.Discard
+	if len(ws) > 0 {
+		w = io.MultiWriter(ws...)
+	}
+	opts := &slog.HandlerOptions{Level: slogLevel(cfg.Log.Level)}
+	var h slog.Handler
+	if cfg.Log.Formatter == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With("node", cfg.Node.Name), func() {
+		for _, f := range closers {
+			f()
+		}
+	}, nil
+}
+
+func slogLevel(l string) slog.Level {
+	switch l {
+	case "debug":
+		return slog.LevelDebug
+	case "info", "notice":
+		return slog.LevelInfo
+	case "warning":
+		return slog.LevelWarn
+	default: // error, critical, alert, emergency
+		return slog.LevelError
+	}
+}
+
+func pidPath(dataDir string) string { return filepath.Join(dataDir, "emqx.pid") }
+
+func writePidFile(dataDir string) error {
+	return os.WriteFile(pidPath(dataDir), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+func readPid(dataDir string) (int, error) {
+	b, err := os.ReadFile(pidPath(dataDir))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+type startCmd struct {
+	Wait time.Duration `default:"20s" help:"How long to wait for the node to answer."`
+}
+
+func (s startCmd) Run(c *cli) error {
+	cfg, _, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := ctl.Call(context.Background(), cfg.Node.DataDir, []string{"ping"}); err == nil {
+		return fmt.Errorf("node %s is already running", cfg.Node.Name)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create log directory %q: %w", cfg.Log.Dir, err)
+	}
+	// Whatever the process prints outside the logger (a panic, say) goes here.
+	out, err := os.OpenFile(filepath.Join(cfg.Log.Dir, "emqx.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	args := []string{"foreground"}
+	if c.Config != "" {
+		args = append([]string{"-c", c.Config}, args...)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cannot start the node: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(s.Wait)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the node exited during start-up (%v); see %s", err, filepath.Join(cfg.Log.Dir, "emqx.out"))
+		case <-time.After(100 * time.Millisecond):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := ctl.Call(ctx, cfg.Node.DataDir, []string{"ping"})
+		cancel()
+		if err == nil {
+			fmt.Printf("emqgo %s is started successfully!\n", engine.Version)
+			return nil
+		}
+	}
+	return fmt.Errorf("the node did not answer within %s; see %s", s.Wait, cfg.Log.Dir)
+}
+
+type stopCmd struct {
+	Wait time.Duration `default:"30s" help:"How long to wait for the node to exit."`
+}
+
+func (s stopCmd) Run(c *cli) error {
+	cfg, _, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	dir := cfg.Node.DataDir
+	pid, pidErr := readPid(dir)
+	if _, err := ctl.Call(context.Background(), dir, []string{"stop"}); err != nil {
+		if pidErr != nil || syscall.Kill(pid, syscall.SIGTERM) != nil {
+			return fmt.Errorf("node %s is not running", cfg.Node.Name)
+		}
+	}
+	deadline := time.Now().Add(s.Wait)
+	for time.Now().Before(deadline) {
+		_, err := ctl.Call(context.Background(), dir, []string{"ping"})
+		gone := pidErr != nil || syscall.Kill(pid, 0) != nil
+		if err != nil && errors.Is(err, ctl.ErrNodeDown) && gone {
+			fmt.Println("ok")
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("node %s did not stop within %s", cfg.Node.Name, s.Wait)
+}
+
+type pingCmd struct{}
+
+func (pingCmd) Run(c *cli) error {
+	cfg, _, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := ctl.Call(ctx, cfg.Node.DataDir, []string{"ping"})
+	if err != nil {
+		return fmt.Errorf("Node '%s' not responding to pings.", cfg.Node.Name)
+	}
+	fmt.Print(resp.Output)
+	return nil
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("emqgo", engine.Version)
+	return nil
+}
+
+type checkConfigCmd struct{}
+
+func (checkConfigCmd) Run(c *cli) error {
+	cfg, notices, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	for _, n := range notices {
+		fmt.Println("note:", n.String())
+	}
+	if _, skipped, err := engine.FromConfig(cfg); err != nil {
+		return err
+	} else {
+		for _, s := range skipped {
+			fmt.Println("note: not started in this build:", s)
+		}
+	}
+	fmt.Println("config is OK")
+	return nil
+}

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/engine/config"
+)
+
+// FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
+// file (the embedded default when acl_file is the default path and no such file exists),
+// and the broker and retainer settings. Listener kinds whose transport is not built yet are
+// returned in skipped, so that the caller can say so.
+func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
+	cfg = &Config{
+		NodeName:            c.Node.Name,
+		DataDir:             c.Node.DataDir,
+		AllowAnonymous:      c.ACL.AllowAnonymous,
+		ACLNoMatch:          acl.Allow,
+		SharedStrategy:      c.Broker.SharedSubscriptionStrategy,
+		RetainerMaxMessages: c.Retainer.MaxRetainedMessages,
+		RetainerMaxPayload:  int(c.Retainer.MaxPayloadSize),
+		RetainerExpiry:      int64(c.Retainer.ExpiryInterval / time.Second),
+		SysInterval:         c.Broker.SysInterval,
+		SysHeartbeat:        c.Broker.SysHeartbeat,
+		ShutdownGrace:       10 * time.Second,
+	}
+	if c.ACL.NoMatch == "deny" {
+		cfg.ACLNoMatch = acl.Deny
+	}
+	switch cfg.SharedStrategy {
+	case "hash_clientid":
+		cfg.SharedStrategy = "hash"
+	case "hash_topic", "random", "round_robin", "sticky", "hash":
+	default:
+		return nil, nil, fmt.Errorf("broker.shared_subscription_strategy: %q is not supported", cfg.SharedStrategy)
+	}
+	if c.ACL.File != "" {
+		rules, err := acl.Load(c.ACL.File)
+		switch {
+		case err == nil:
+			cfg.ACL = rules
+		case errors.Is(err, fs.ErrNotExist) && c.ACL.File == "etc/acl.conf":
+			cfg.ACL = acl.Default()
+		default:
+			return nil, nil, fmt.Errorf("acl_file: %w", err)
+		}
+	}
+	zones := map[string]*Zone{}
+	zoneFor := func(l *config.Listener) *Zone {
+		zc := c.ZoneOf(l)
+		if z, ok := zones[zc.Name]; ok {
+			return z
+		}
+		z := zoneFromConfig(zc)
+		zones[zc.Name] = z
+		return z
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Kind != config.KindTCP {
+			skipped = append(skipped, fmt.Sprintf("listener.%s.%s (%s)", l.Kind, l.Name, l.Bind))
+			continue
+		}
+		z := zoneFor(l)
+		if l.MaxPacketSize > 0 {
+			cp := *z
+			cp.MaxPacketSize = uint32(l.MaxPacketSize)
+			z = &cp
+		}
+		if l.HighWatermark > 0 {
+			cp := *z
+			cp.HighWater = int(l.HighWatermark)
+			z = &cp
+		}
+		cfg.Listeners = append(cfg.Listeners, Listener{
+			Kind:           string(l.Kind),
+			Name:           l.Name,
+			Addr:           l.Bind,
+			Zone:           z,
+			MaxConnections: l.MaxConnections,
+			MaxConnRate:    l.MaxConnRate,
+			Backlog:        l.Backlog,
+			NoDelay:        l.NoDelay,
+		})
+	}
+	if len(cfg.Listeners) == 0 {
+		return nil, skipped, errors.New("no MQTT/TCP listener is configured (listener.tcp.<name>)")
+	}
+	return cfg, skipped, nil
+}
+
+func zoneFromConfig(zc *config.Zone) *Zone {
+	z := DefaultZone()
+	z.Name = zc.Name
+	if z.Name == "" {
+		z.Name = "default"
+	}
+	z.IdleTimeout = zc.IdleTimeout
+	z.EnableACL = zc.EnableACL
+	z.ACLDenyAction = zc.ACLDenyAction
+	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
+	z.MaxClientIDLen = zc.MaxClientIDLen
+	z.MaxTopicLevels = zc.MaxTopicLevels
+	z.MaxQoSAllowed = uint8(min(max(zc.MaxQoSAllowed, 0), 2))
+	z.MaxTopicAlias = uint16(min(max(zc.MaxTopicAlias, 0), 65535))
+	z.RetainAvailable = zc.RetainAvailable
+	z.WildcardSubscription = zc.WildcardSubscription
+	z.SharedSubscription = zc.SharedSubscription
+	z.ServerKeepalive = uint16(min(zc.ServerKeepalive/time.Second, 65535))
+	z.KeepaliveBackoff = zc.KeepaliveBackoff
+	z.MaxSubscriptions = zc.MaxSubscriptions
+	z.UpgradeQoS = zc.UpgradeQoS
+	z.MaxInflight = zc.MaxInflight
+	z.RetryInterval = zc.RetryInterval
+	z.MaxAwaitingRel = zc.MaxAwaitingRel
+	z.AwaitRelTimeout = zc.AwaitRelTimeout
+	z.SessionExpiryInterval = zc.SessionExpiryInterval
+	z.MaxMqueueLen = zc.MaxMqueueLen
+	z.MqueueStoreQoS0 = zc.MqueueStoreQoS0
+	z.UseUsernameAsClientID = zc.UseUsernameAsClientID
+	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
+	z.StrictMode = zc.StrictMode
+	z.Mountpoint = zc.Mountpoint
+	return z
+}

@@ -28,7 +28,9 @@ type who struct {
 	list     []who
 }
 
-func (w *who) match(c *Client) bool {
+// match reports whether the clause matches client c, whose address normalized by peerAddr
+// is addr.
+func (w *who) match(c *Client, addr netip.Addr) bool {
 	switch w.kind {
 	case whoAll:
 		return true
@@ -37,26 +39,25 @@ func (w *who) match(c *Client) bool {
 	case whoClient:
 		return w.any || c.ClientID != "" && c.ClientID == w.value
 	case whoAddr, whoAddrs:
-		if !c.Addr.IsValid() {
+		if !addr.IsValid() {
 			return false
 		}
-		a := c.Addr.Unmap().WithZone("")
 		for _, p := range w.prefixes {
-			if p.Contains(a) {
+			if p.Contains(addr) {
 				return true
 			}
 		}
 		return false
 	case whoAnd:
 		for i := range w.list {
-			if !w.list[i].match(c) {
+			if !w.list[i].match(c, addr) {
 				return false
 			}
 		}
 		return true
 	case whoOr:
 		for i := range w.list {
-			if w.list[i].match(c) {
+			if w.list[i].match(c, addr) {
 				return true
 			}
 		}
@@ -104,25 +105,120 @@ func (r *Rules) Check(c *Client, access Access, topic []byte) Result {
 		return NoMatch
 	}
 	sub := access == Subscribe
-	for i := range r.rules {
-		ru := &r.rules[i]
-		if ru.access&access == 0 {
-			continue
-		}
-		if ru.all {
-			return ru.permission
-		}
-		if !ru.who.match(c) {
-			continue
-		}
-		strict := ru.permission == Allow
-		for j := range ru.filters {
-			if ru.filters[j].match(c, topic, sub, strict) {
-				return ru.permission
+	addr := peerAddr(c.Addr)
+	if r.byUser == nil && r.byClient == nil {
+		for i := range r.rules {
+			if res := r.rules[i].decide(c, addr, access, topic, sub); res != NoMatch {
+				return res
 			}
+		}
+		return NoMatch
+	}
+	// Only the rules that can match this client are tried, in file order: the merge of the
+	// client's username list, its client id list and the rules not keyed by either.
+	var users, clients []int32
+	if c.Username != "" {
+		users = r.byUser[c.Username]
+	}
+	if c.ClientID != "" {
+		clients = r.byClient[c.ClientID]
+	}
+	rest := r.rest
+	for {
+		next := int32(len(r.rules))
+		if len(users) > 0 {
+			next = users[0]
+		}
+		if len(clients) > 0 && clients[0] < next {
+			next = clients[0]
+		}
+		if len(rest) > 0 && rest[0] < next {
+			next = rest[0]
+		}
+		if int(next) == len(r.rules) {
+			return NoMatch
+		}
+		switch {
+		case len(users) > 0 && users[0] == next:
+			users = users[1:]
+		case len(clients) > 0 && clients[0] == next:
+			clients = clients[1:]
+		default:
+			rest = rest[1:]
+		}
+		if res := r.rules[next].decide(c, addr, access, topic, sub); res != NoMatch {
+			return res
+		}
+	}
+}
+
+// decide returns the rule's permission if it matches the request, otherwise NoMatch.
+func (ru *rule) decide(c *Client, addr netip.Addr, access Access, topic []byte, sub bool) Result {
+	if ru.access&access == 0 {
+		return NoMatch
+	}
+	if ru.all {
+		return ru.permission
+	}
+	if !ru.who.match(c, addr) {
+		return NoMatch
+	}
+	strict := ru.permission == Allow
+	for j := range ru.filters {
+		if ru.filters[j].match(c, topic, sub, strict) {
+			return ru.permission
 		}
 	}
 	return NoMatch
+}
+
+// indexMinRules is the size from which Parse indexes rules by username and client id; below
+// it a plain scan is as fast.
+const indexMinRules = 16
+
+// buildIndex files every rule that can only match one username (or one client id) under
+// that name, and every other rule in rest. A rule keyed by a username can match only a
+// client with that username, so skipping it for other clients changes no decision.
+func (r *Rules) buildIndex() {
+	if len(r.rules) < indexMinRules {
+		return
+	}
+	byUser := make(map[string][]int32)
+	byClient := make(map[string][]int32)
+	for i := range r.rules {
+		ru := &r.rules[i]
+		switch kind, key := ru.who.key(); {
+		case ru.all || kind == whoAll:
+			r.rest = append(r.rest, int32(i))
+		case kind == whoUser:
+			byUser[key] = append(byUser[key], int32(i))
+		default:
+			byClient[key] = append(byClient[key], int32(i))
+		}
+	}
+	if len(byUser) == 0 && len(byClient) == 0 {
+		r.rest = nil
+		return
+	}
+	r.byUser, r.byClient = byUser, byClient
+}
+
+// key returns (whoUser, name) when the clause matches only clients with that username,
+// (whoClient, id) when only clients with that client id, and (whoAll, "") otherwise.
+func (w *who) key() (whoKind, string) {
+	switch w.kind {
+	case whoUser, whoClient:
+		if !w.any {
+			return w.kind, w.value
+		}
+	case whoAnd:
+		for i := range w.list {
+			if k, v := w.list[i].key(); k != whoAll {
+				return k, v
+			}
+		}
+	}
+	return whoAll, ""
 }
 
 // match reports whether the rule topic f matches the request's topic. sub tells that topic
@@ -185,4 +281,13 @@ func placeholderMatch(word []byte, value string, sub bool) bool {
 		return false
 	}
 	return !(sub && (value == "+" || value == "#"))
+}
+
+// peerAddr normalizes a peer address for prefix matching: an IPv4-mapped IPv6 address
+// becomes IPv4 and an IPv6 zone is dropped (netip.Prefix.Contains rejects zoned addresses).
+func peerAddr(a netip.Addr) netip.Addr {
+	if !a.IsValid() {
+		return a
+	}
+	return a.Unmap().WithZone("")
 }

@@ -100,6 +100,10 @@ type Rule struct {
 type Rules struct {
 	name  string
 	rules []rule
+	// The index (nil maps for small sets): rule numbers in file order.
+	byUser   map[string][]int32 // rules whose Who needs this username
+	byClient map[string][]int32 // rules whose Who needs this client id
+	rest     []int32            // all other rules
 }
 
 // rule is one compiled rule.
@@ -127,7 +131,9 @@ func Parse(name string, data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rules{name: name, rules: rules}, nil
+	r := &Rules{name: name, rules: rules}
+	r.buildIndex()
+	return r, nil
 }
 
 // Load reads and compiles the acl.conf file at path. Errors name the path.

@@ -102,6 +102,7 @@ func TestCheck(t *testing.T) {
 	f(`{deny, all, all, ["t"]}.`, anyone, Subscribe, "t", Deny)
 	f(`{deny, all}.`, anyone, Publish, "$SYS/x", Deny)
 	f(`{allow, all}.`, anyone, Subscribe, "#", Allow)
+	f("\xef\xbb\xbf{'allow', 'all'}.\r\n", anyone, Subscribe, "#", Allow)
 	f(``, anyone, Subscribe, "#", NoMatch)
 
 	// First match wins.

@@ -64,7 +64,12 @@ type lexer struct {
 }
 
 func newLexer(name string, data []byte) *lexer {
-	return &lexer{name: name, data: data, line: 1, col: 1}
+	lx := &lexer{name: name, data: data, line: 1, col: 1}
+	// Editors on Windows may start the file with a UTF-8 byte order mark.
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		lx.pos = 3
+	}
+	return lx
 }
 
 func (lx *lexer) errorf(line, col int, format string, args ...any) *ParseError {

@@ -97,6 +97,10 @@ type filter struct {
 // the connection's read buffer. It is safe for concurrent use. c must not be nil; access must
 // be Publish or Subscribe (anything else is a bug in the caller and panics). See the package
 // documentation for how topics match.
+//
+// Cost: a scan of the rules in order. In sets of 16 rules or more, rules whose Who names one
+// exact username or client id (also inside 'and') are indexed, so a client only tries its own
+// rules and the rules that name no one; decisions are the same as a full scan.
 func (r *Rules) Check(c *Client, access Access, topic []byte) Result {
 	if access != Publish && access != Subscribe {
 		panic("BUG: acl.Check needs access Publish or Subscribe, got " + access.String())

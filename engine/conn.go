@@ -219,7 +219,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 	c.state = stateClosing
 	c.closeCode, c.closeWhy = code, why
 	level := slog.LevelInfo
-	if code >= 0x80 && code != codec.SessionTakenOver && code != codec.ServerShuttingDown {
+	if code >= 0x80 && code != codec.SessionTakenOver && code != codec.ServerShuttingDown && code != codec.KeepAliveTimeout {
 		level = slog.LevelWarn
 	}
 	c.loop.n.log.Log(context.Background(), level, "closing connection", "client", c.clientID, "peer", c.peer.String(), "reason", code.String(), "cause", why)

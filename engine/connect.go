@@ -82,7 +82,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 		clientID = n.newClientID()
 		assigned = true
 	}
-	if z.MaxClientIDLen > 0 && len(clientID) > z.MaxClientIDLen {
+	if !assigned && z.MaxClientIDLen > 0 && len(clientID) > z.MaxClientIDLen {
 		c.refuse(codec.ClientIdentifierNotValid, "client identifier longer than max_clientid_len ("+strconv.Itoa(z.MaxClientIDLen)+")")
 		return nil
 	}
@@ -141,8 +141,11 @@ func (c *conn) handleConnect(pkt []byte) error {
 		if assigned {
 			pr.SetAssignedClientID([]byte(clientID))
 		}
-		if z.MaxInflight > 0 && z.MaxInflight < 65535 {
-			pr.SetReceiveMaximum(uint16(z.MaxAwaitingRelOrInflight()))
+		// QoS 1 is acknowledged at once, so the only inbound messages a client can have
+		// unacknowledged are QoS 2 ones awaiting PUBREL: max_awaiting_rel is the Receive
+		// Maximum, and exceeding it is the client's protocol error [MQTT-3.3.4-9].
+		if z.MaxAwaitingRel > 0 && z.MaxAwaitingRel < 65535 {
+			pr.SetReceiveMaximum(uint16(z.MaxAwaitingRel))
 		}
 		if z.MaxTopicAlias > 0 {
 			pr.SetTopicAliasMaximum(z.MaxTopicAlias)
@@ -180,16 +183,6 @@ func (c *conn) handleConnect(pkt []byte) error {
 	}
 	s.Unlock()
 	return nil
-}
-
-// MaxAwaitingRelOrInflight is the Receive Maximum announced to MQTT 5 clients: how many QoS
-// 1/2 PUBLISH packets they may have unacknowledged. The broker acknowledges QoS 1 at once, so
-// the bound that matters is max_awaiting_rel for QoS 2; EMQX announces max_inflight.
-func (z *Zone) MaxAwaitingRelOrInflight() int {
-	if z.MaxAwaitingRel > 0 {
-		return min(max(z.MaxInflight, z.MaxAwaitingRel), 65535)
-	}
-	return min(z.MaxInflight, 65535)
 }
 
 // refuse answers CONNECT with a failure and closes the connection.

@@ -75,10 +75,6 @@ func (c *conn) handlePublish(pkt []byte) error {
 		}
 		if full {
 			l.stats.dropped++
-			if c.version == codec.V5 {
-				c.sendAck(codec.TypePubrec, p.PacketID, codec.ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL")
-				return nil
-			}
 			return errReceiveMax
 		}
 	}

@@ -21,6 +21,7 @@ type node[K comparable] struct {
 
 type child[K comparable] struct {
 	name string
+	hash uint64 // xxhash of name: in large sets, lets a lookup skip other names without touching their bytes
 	node *node[K]
 }
 
@@ -75,7 +76,7 @@ func New[K comparable]() *Index[K] {
 		smallMax: 16,
 	}
 	x.childOps = setOps[child[K]]{
-		hash:     func(c *child[K]) uint64 { return xxhash.Sum64String(c.name) },
+		hash:     func(c *child[K]) uint64 { return c.hash },
 		smallMax: 8,
 	}
 	x.groupOps = setOps[*Group[K]]{
@@ -275,7 +276,7 @@ func (x *Index[K]) unsubscribeLocked(root *node[K], f *filterLevels, group strin
 		case "#":
 			parent.hash.Store(nil)
 		default:
-			key := child[K]{name: lvl}
+			key := child[K]{name: lvl, hash: xxhash.Sum64String(lvl)}
 			ns, _ := x.childOps.del(parent.children.Load(), &key, func(c *child[K]) bool { return c.name == lvl })
 			parent.children.Store(ns)
 		}
@@ -296,7 +297,7 @@ func (x *Index[K]) childForWrite(n *node[K], name string) *node[K] {
 			return c
 		}
 		c := &node[K]{}
-		ns, _ := x.childOps.put(n.children.Load(), child[K]{name: cloneString(name), node: c},
+		ns, _ := x.childOps.put(n.children.Load(), child[K]{name: cloneString(name), hash: xxhash.Sum64String(name), node: c},
 			func(e *child[K]) bool { return e.name == name })
 		n.children.Store(ns)
 		return c
@@ -331,12 +332,13 @@ func lookupString[K comparable](s *set[child[K]], name string) *node[K] {
 		}
 		return nil
 	}
-	p := s.big.buckets[xxhash.Sum64String(name)&s.big.mask].Load()
+	h := xxhash.Sum64String(name)
+	p := s.big.buckets[h&s.big.mask].Load()
 	if p == nil {
 		return nil
 	}
 	for i := range *p {
-		if (*p)[i].name == name {
+		if (*p)[i].hash == h && (*p)[i].name == name {
 			return (*p)[i].node
 		}
 	}

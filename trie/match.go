@@ -144,12 +144,13 @@ func lookupBytes[K comparable](s *set[child[K]], name []byte) *node[K] {
 		}
 		return nil
 	}
-	p := s.big.buckets[xxhash.Sum64(name)&s.big.mask].Load()
+	h := xxhash.Sum64(name)
+	p := s.big.buckets[h&s.big.mask].Load()
 	if p == nil {
 		return nil
 	}
 	for i := range *p {
-		if (*p)[i].name == string(name) {
+		if (*p)[i].hash == h && (*p)[i].name == string(name) {
 			return (*p)[i].node
 		}
 	}

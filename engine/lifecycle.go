@@ -44,8 +44,8 @@ func (c *conn) handleDisconnect(pkt []byte) error {
 	}
 	if d.Code != codec.DisconnectWithWillMessage {
 		c.will = nil // [MQTT-3.14.4-3]
+		c.set(flagNormalDisconnect)
 	}
-	c.set(flagNormalDisconnect)
 	c.state = stateClosing
 	c.closeCode, c.closeWhy = d.Code, "client sent DISCONNECT"
 	_ = c.gc.Close()

@@ -71,7 +71,7 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 			continue
 		}
 		ack.Codes = append(ack.Codes, codec.ReasonCode(granted))
-		_, _, shared := codec.SplitShared(sub.Filter)
+		shared := isShared(sub.Filter)
 		// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
 		// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 		if !shared && n.cfg.RetainerMaxMessages >= 0 && (sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed) {
@@ -92,10 +92,12 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
 	z := c.zone
 	l := c.loop
-	group, f, shared := codec.SplitShared(sub.Filter)
-	_ = group
-	if !shared && bytes.HasPrefix(sub.Filter, []byte("$queue/")) {
-		shared, f = true, sub.Filter[len("$queue/"):]
+	_, f, shared := codec.SplitShared(sub.Filter)
+	if !shared {
+		f = sub.Filter
+		if bytes.HasPrefix(f, []byte("$queue/")) {
+			shared, f = true, f[len("$queue/"):]
+		}
 	}
 	if shared && !z.SharedSubscription {
 		l.stats.subRefused++
@@ -190,4 +192,9 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 	c.write(codec.AppendUnsuback(c.buf(), &ack, c.version))
 	l.stats.unsuback++
 	return nil
+}
+
+// isShared reports whether filter is a shared subscription ($share/<group>/... or $queue/...).
+func isShared(filter []byte) bool {
+	return bytes.HasPrefix(filter, []byte("$share/")) || bytes.HasPrefix(filter, []byte("$queue/"))
 }

@@ -64,6 +64,22 @@ func AppendFixedHeader(dst []byte, t PacketType, flags byte, remaining int) []by
 	return AppendVarint(append(dst, byte(t)<<4|flags&0x0F), uint32(remaining))
 }
 
+// body returns the bytes after a fixed header whose remaining length takes
+// one or two bytes and matches pkt exactly, which covers packets up to
+// 16 KiB; ok is false otherwise and the caller falls back to splitFixed,
+// which also reports why. It checks neither type nor flags.
+func body(pkt []byte) (b []byte, ok bool) {
+	if len(pkt) < 3 {
+		return pkt[min(len(pkt), 2):], len(pkt) == 2 && pkt[1] == 0
+	}
+	if c := pkt[1]; c < 0x80 {
+		return pkt[2:], int(c) == len(pkt)-2
+	}
+	// Two-byte length; a zero second byte would not be minimal.
+	n := int(pkt[1]&0x7F) | int(pkt[2])<<7
+	return pkt[3:], pkt[2]-1 < 0x7F && n == len(pkt)-3
+}
+
 // splitFixed checks the fixed header of a whole packet against type t and
 // returns its flags and body (the bytes after the fixed header). The
 // remaining length must match len(pkt) exactly.

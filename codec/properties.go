@@ -18,6 +18,11 @@ type UserProperty struct {
 // Byte fields of a decoded Properties are borrowed from the packet bytes.
 // User properties keep their wire order and duplicates. The zero value is
 // empty and ready to use; a Properties is not safe for concurrent use.
+//
+// Read a field only when its property is present (Has): assign fields
+// through the setters (or call Set after a direct assignment), because a
+// decode into a reused struct zeroes only the fields of properties that
+// were present.
 type Properties struct {
 	present uint64 // bit id set: property id present (single-valued ones only)
 
@@ -157,10 +162,22 @@ func (p *Properties) AddSubscriptionID(id uint32) {
 	p.SubscriptionIDs = append(p.SubscriptionIDs, id)
 }
 
+// clear empties p like Reset, but skips zeroing the fields when no
+// property is present: fields of absent properties are then already zero
+// unless assigned without their setter, which the type's contract rules out.
+func (p *Properties) clear() {
+	if p.present != 0 {
+		p.Reset()
+		return
+	}
+	p.User, p.SubscriptionIDs = p.User[:0], p.SubscriptionIDs[:0]
+}
+
 // decode parses the property bytes b (without their length prefix) of a
-// packet of the given kind into p, after resetting p.
-func (p *Properties) decode(b []byte, kind propKind) error {
-	p.Reset()
+// packet of the given kind into p, after clearing p. One switch on the
+// identifier both dispatches on the wire type and applies the value rules.
+func (p *Properties) decode(b []byte, kind propKind) (err error) {
+	p.clear()
 	if len(b) == 0 {
 		return nil
 	}
@@ -169,12 +186,15 @@ func (p *Properties) decode(b []byte, kind propKind) error {
 	for r.i < len(b) {
 		id := PropertyID(b[r.i])
 		r.i++
-		if int(id) >= len(propSpecs) || propSpecs[id].wire == wireNone {
+		if int(id) >= len(propSpecs) {
 			// Identifiers are variable byte integers, but all defined ones are
 			// single bytes below 0x80, so anything else is unknown.
 			return ErrPropertyUnknown
 		}
 		if propSpecs[id].allowed&(1<<kind) == 0 {
+			if propSpecs[id].wire == wireNone {
+				return ErrPropertyUnknown
+			}
 			return ErrPropertyNotAllowed
 		}
 		bit := uint64(1) << id
@@ -184,7 +204,79 @@ func (p *Properties) decode(b []byte, kind propKind) error {
 			return ErrPropertyDuplicate
 		}
 		seen |= bit
-		if err := p.decodeValue(&r, id); err != nil {
+		switch id {
+		case PropPayloadFormat:
+			p.PayloadFormat, err = r.flag(ErrPayloadFormat) // [MQTT-3.3.2.3.2]
+		case PropMessageExpiry:
+			p.MessageExpiry, err = r.uint32()
+		case PropContentType:
+			p.ContentType, err = r.str()
+		case PropResponseTopic:
+			if p.ResponseTopic, err = r.binary(); err == nil {
+				err = ValidTopicName(p.ResponseTopic) // a topic name [MQTT-3.3.2-14]
+			}
+		case PropCorrelationData:
+			p.CorrelationData, err = r.binary()
+		case PropSubscriptionID:
+			var v uint32
+			if v, err = r.varint(); err == nil && v == 0 {
+				err = ErrSubscriptionIDZero // [MQTT-3.8.2.1.2] [MQTT-3.3.2.3.8]
+			}
+			p.SubscriptionIDs = append(p.SubscriptionIDs, v)
+		case PropSessionExpiry:
+			p.SessionExpiry, err = r.uint32()
+		case PropAssignedClientID:
+			p.AssignedClientID, err = r.str()
+		case PropServerKeepAlive:
+			p.ServerKeepAlive, err = r.uint16()
+		case PropAuthMethod:
+			p.AuthMethod, err = r.str()
+		case PropAuthData:
+			p.AuthData, err = r.binary()
+		case PropRequestProblemInfo:
+			p.RequestProblemInfo, err = r.flag(ErrRequestProblemInfo)
+		case PropWillDelay:
+			p.WillDelay, err = r.uint32()
+		case PropRequestResponseInfo:
+			p.RequestResponseInfo, err = r.flag(ErrRequestResponseInfo)
+		case PropResponseInfo:
+			p.ResponseInfo, err = r.str()
+		case PropServerReference:
+			p.ServerReference, err = r.str()
+		case PropReasonString:
+			p.ReasonString, err = r.str()
+		case PropReceiveMaximum:
+			if p.ReceiveMaximum, err = r.uint16(); err == nil && p.ReceiveMaximum == 0 {
+				err = ErrReceiveMaximumZero // [MQTT-3.1.2.11.3] [MQTT-3.2.2.3.3]
+			}
+		case PropTopicAliasMaximum:
+			p.TopicAliasMaximum, err = r.uint16()
+		case PropTopicAlias:
+			if p.TopicAlias, err = r.uint16(); err == nil && p.TopicAlias == 0 {
+				err = ErrTopicAliasZero // [MQTT-3.3.2-8]
+			}
+		case PropMaximumQoS:
+			p.MaximumQoS, err = r.flag(ErrMaximumQoS)
+		case PropRetainAvailable:
+			p.RetainAvailable, err = r.flag(ErrAvailabilityFlag)
+		case PropUser:
+			var k, v []byte
+			if k, err = r.str(); err == nil {
+				v, err = r.str()
+			}
+			p.User = append(p.User, UserProperty{Key: k, Value: v})
+		case PropMaximumPacketSize:
+			if p.MaximumPacketSize, err = r.uint32(); err == nil && p.MaximumPacketSize == 0 {
+				err = ErrMaximumPacketSizeZero // [MQTT-3.1.2.11.4] [MQTT-3.2.2.3.6]
+			}
+		case PropWildcardSubAvailable:
+			p.WildcardSubAvailable, err = r.flag(ErrAvailabilityFlag)
+		case PropSubIDAvailable:
+			p.SubIDAvailable, err = r.flag(ErrAvailabilityFlag)
+		case PropSharedSubAvailable:
+			p.SharedSubAvailable, err = r.flag(ErrAvailabilityFlag)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -193,146 +285,6 @@ func (p *Properties) decode(b []byte, kind propKind) error {
 		return ErrAuthDataNoMethod // [MQTT-3.1.2.11.10] [MQTT-3.15.2.2.3]
 	}
 	return nil
-}
-
-// decodeValue reads the value of property id and applies the value rules
-// the specification gives for it.
-func (p *Properties) decodeValue(r *reader, id PropertyID) (err error) {
-	switch propSpecs[id].wire {
-	case wireByte:
-		var v byte
-		if v, err = r.byte(); err != nil {
-			return err
-		}
-		if v > 1 {
-			return byteRangeErr(id)
-		}
-		switch id {
-		case PropPayloadFormat:
-			p.PayloadFormat = v
-		case PropRequestProblemInfo:
-			p.RequestProblemInfo = v
-		case PropRequestResponseInfo:
-			p.RequestResponseInfo = v
-		case PropMaximumQoS:
-			p.MaximumQoS = v
-		case PropRetainAvailable:
-			p.RetainAvailable = v
-		case PropWildcardSubAvailable:
-			p.WildcardSubAvailable = v
-		case PropSubIDAvailable:
-			p.SubIDAvailable = v
-		case PropSharedSubAvailable:
-			p.SharedSubAvailable = v
-		}
-	case wireUint16:
-		var v uint16
-		if v, err = r.uint16(); err != nil {
-			return err
-		}
-		switch id {
-		case PropServerKeepAlive:
-			p.ServerKeepAlive = v
-		case PropReceiveMaximum:
-			if v == 0 {
-				return ErrReceiveMaximumZero // [MQTT-3.1.2.11.3] [MQTT-3.2.2.3.3]
-			}
-			p.ReceiveMaximum = v
-		case PropTopicAliasMaximum:
-			p.TopicAliasMaximum = v
-		case PropTopicAlias:
-			if v == 0 {
-				return ErrTopicAliasZero // [MQTT-3.3.2-8]
-			}
-			p.TopicAlias = v
-		}
-	case wireUint32:
-		var v uint32
-		if v, err = r.uint32(); err != nil {
-			return err
-		}
-		switch id {
-		case PropMessageExpiry:
-			p.MessageExpiry = v
-		case PropSessionExpiry:
-			p.SessionExpiry = v
-		case PropWillDelay:
-			p.WillDelay = v
-		case PropMaximumPacketSize:
-			if v == 0 {
-				return ErrMaximumPacketSizeZero // [MQTT-3.1.2.11.4] [MQTT-3.2.2.3.6]
-			}
-			p.MaximumPacketSize = v
-		}
-	case wireVarint: // only the subscription identifier
-		var v uint32
-		if v, err = r.varint(); err != nil {
-			return err
-		}
-		if v == 0 {
-			return ErrSubscriptionIDZero // [MQTT-3.8.2.1.2] [MQTT-3.3.2.3.8]
-		}
-		p.SubscriptionIDs = append(p.SubscriptionIDs, v)
-	case wireString:
-		var v []byte
-		if v, err = r.str(); err != nil {
-			return err
-		}
-		switch id {
-		case PropContentType:
-			p.ContentType = v
-		case PropResponseTopic:
-			// A response topic is a topic name [MQTT-3.3.2-14].
-			if err = ValidTopicName(v); err != nil {
-				return err
-			}
-			p.ResponseTopic = v
-		case PropAssignedClientID:
-			p.AssignedClientID = v
-		case PropAuthMethod:
-			p.AuthMethod = v
-		case PropResponseInfo:
-			p.ResponseInfo = v
-		case PropServerReference:
-			p.ServerReference = v
-		case PropReasonString:
-			p.ReasonString = v
-		}
-	case wireBinary:
-		var v []byte
-		if v, err = r.binary(); err != nil {
-			return err
-		}
-		if id == PropCorrelationData {
-			p.CorrelationData = v
-		} else {
-			p.AuthData = v
-		}
-	case wirePair:
-		var k, v []byte
-		if k, err = r.str(); err != nil {
-			return err
-		}
-		if v, err = r.str(); err != nil {
-			return err
-		}
-		p.User = append(p.User, UserProperty{Key: k, Value: v})
-	}
-	return nil
-}
-
-func byteRangeErr(id PropertyID) *Error {
-	switch id {
-	case PropPayloadFormat:
-		return ErrPayloadFormat
-	case PropRequestProblemInfo:
-		return ErrRequestProblemInfo
-	case PropRequestResponseInfo:
-		return ErrRequestResponseInfo
-	case PropMaximumQoS:
-		return ErrMaximumQoS
-	}
-	return ErrAvailabilityFlag
 }
 
 // Size returns the encoded size of the present properties, without the

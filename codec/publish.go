@@ -33,10 +33,16 @@ const (
 // broker must itself reject subscription identifiers from a client
 // (ErrClientSubscriptionID) and check a topic alias against its maximum.
 func (p *Publish) Decode(pkt []byte, v Version) error {
-	flags, body, err := splitFixed(pkt, TypePublish)
-	if err != nil {
-		p.Reset()
-		return err
+	var flags byte
+	b, ok := body(pkt)
+	if ok && pkt[0]>>4 == byte(TypePublish) {
+		flags = pkt[0] & 0x0F
+	} else {
+		var err error
+		if flags, b, err = splitFixed(pkt, TypePublish); err != nil {
+			p.Reset()
+			return err
+		}
 	}
 	p.Retain = flags&pubRetain != 0
 	p.QoS = flags >> pubQoSShift & 3
@@ -44,7 +50,7 @@ func (p *Publish) Decode(pkt []byte, v Version) error {
 	p.PacketID = 0
 	p.Payload = nil
 	if v < V5 {
-		p.Props.Reset()
+		p.Props.clear()
 	}
 	if p.QoS == 3 {
 		p.Topic = nil
@@ -54,7 +60,8 @@ func (p *Publish) Decode(pkt []byte, v Version) error {
 		p.Topic = nil
 		return ErrDupQoS0 // [MQTT-3.3.1-2]
 	}
-	r := reader{b: body}
+	r := reader{b: b}
+	var err error
 	if p.Topic, err = r.binary(); err != nil {
 		return err
 	}

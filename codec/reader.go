@@ -19,6 +19,19 @@ func (r *reader) byte() (byte, error) {
 	return c, nil
 }
 
+// flag reads a Byte property whose only valid values are 0 and 1.
+func (r *reader) flag(bad *Error) (byte, error) {
+	if r.i >= len(r.b) {
+		return 0, ErrTruncated
+	}
+	c := r.b[r.i]
+	r.i++
+	if c > 1 {
+		return 0, bad
+	}
+	return c, nil
+}
+
 func (r *reader) uint16() (uint16, error) {
 	if r.i+2 > len(r.b) {
 		return 0, ErrTruncated

@@ -21,14 +21,43 @@ func zeroBytes(x uint64) uint64 { return (x - lo8) &^ x & hi8 }
 // the framing's business. Pure ASCII is checked eight bytes at a time.
 // It does not retain s and is safe for concurrent use.
 func ValidUTF8String(s []byte) error {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		if (x|zeroBytes(x))&hi8 != 0 {
-			break
-		}
+	if asciiSpecial(s)&hi8 != 0 {
+		return validUTF8Tail(s)
 	}
-	return validUTF8Tail(s[i:])
+	return nil
+}
+
+// asciiSpecial returns a word with a high bit set (in some byte) when s may
+// hold a non-ASCII byte or 0x00, and none when it holds neither. Words are
+// OR-ed together and tested once, since strings are nearly always ASCII;
+// lengths that are not a multiple of the word size overlap the last word
+// (or, below eight bytes, two half words) with bytes already seen.
+func asciiSpecial(s []byte) uint64 {
+	n := len(s)
+	if n < 8 {
+		if n < 4 {
+			var acc uint64
+			for _, c := range s {
+				acc |= uint64(c) | (uint64(c)-1)&^uint64(c)
+			}
+			return acc
+		}
+		x := uint64(binary.LittleEndian.Uint32(s)) | uint64(binary.LittleEndian.Uint32(s[n-4:]))<<32
+		return x | (x-lo8)&^x
+	}
+	var acc uint64
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		y := binary.LittleEndian.Uint64(s[i+8:])
+		acc |= x | (x-lo8)&^x | y | (y-lo8)&^y
+	}
+	if i+8 <= n {
+		x := binary.LittleEndian.Uint64(s[i:])
+		acc |= x | (x-lo8)&^x
+	}
+	x := binary.LittleEndian.Uint64(s[n-8:])
+	return acc | x | (x-lo8)&^x
 }
 
 // validUTF8Tail is the byte-at-a-time path, exact for any input.

@@ -102,51 +102,154 @@ func (p *Properties) Clear(id PropertyID) {
 	}
 }
 
-// Setters: each assigns the field and marks the property present. They do
-// not validate; byte slices are stored, not copied.
+// The setters below assign a field and mark its property present. They do
+// not validate, and byte slices are stored, not copied.
 
-func (p *Properties) SetPayloadFormat(v byte)     { p.PayloadFormat = v; p.Set(PropPayloadFormat) }
-func (p *Properties) SetMessageExpiry(v uint32)   { p.MessageExpiry = v; p.Set(PropMessageExpiry) }
-func (p *Properties) SetContentType(v []byte)     { p.ContentType = v; p.Set(PropContentType) }
-func (p *Properties) SetResponseTopic(v []byte)   { p.ResponseTopic = v; p.Set(PropResponseTopic) }
-func (p *Properties) SetCorrelationData(v []byte) { p.CorrelationData = v; p.Set(PropCorrelationData) }
-func (p *Properties) SetSessionExpiry(v uint32)   { p.SessionExpiry = v; p.Set(PropSessionExpiry) }
+// SetPayloadFormat sets the Payload Format Indicator (0x01) and marks it present.
+func (p *Properties) SetPayloadFormat(v byte) {
+	p.PayloadFormat = v
+	p.Set(PropPayloadFormat)
+}
+
+// SetMessageExpiry sets the Message Expiry Interval (0x02) (seconds) and marks it present.
+func (p *Properties) SetMessageExpiry(v uint32) {
+	p.MessageExpiry = v
+	p.Set(PropMessageExpiry)
+}
+
+// SetContentType sets the Content Type (0x03) and marks it present.
+func (p *Properties) SetContentType(v []byte) {
+	p.ContentType = v
+	p.Set(PropContentType)
+}
+
+// SetResponseTopic sets the Response Topic (0x08) and marks it present.
+func (p *Properties) SetResponseTopic(v []byte) {
+	p.ResponseTopic = v
+	p.Set(PropResponseTopic)
+}
+
+// SetCorrelationData sets the Correlation Data (0x09) and marks it present.
+func (p *Properties) SetCorrelationData(v []byte) {
+	p.CorrelationData = v
+	p.Set(PropCorrelationData)
+}
+
+// SetSessionExpiry sets the Session Expiry Interval (0x11) (seconds) and marks it present.
+func (p *Properties) SetSessionExpiry(v uint32) {
+	p.SessionExpiry = v
+	p.Set(PropSessionExpiry)
+}
+
+// SetAssignedClientID sets the Assigned Client Identifier (0x12) and marks it present.
 func (p *Properties) SetAssignedClientID(v []byte) {
 	p.AssignedClientID = v
 	p.Set(PropAssignedClientID)
 }
-func (p *Properties) SetServerKeepAlive(v uint16) { p.ServerKeepAlive = v; p.Set(PropServerKeepAlive) }
-func (p *Properties) SetAuthMethod(v []byte)      { p.AuthMethod = v; p.Set(PropAuthMethod) }
-func (p *Properties) SetAuthData(v []byte)        { p.AuthData = v; p.Set(PropAuthData) }
+
+// SetServerKeepAlive sets the Server Keep Alive (0x13) (seconds) and marks it present.
+func (p *Properties) SetServerKeepAlive(v uint16) {
+	p.ServerKeepAlive = v
+	p.Set(PropServerKeepAlive)
+}
+
+// SetAuthMethod sets the Authentication Method (0x15) and marks it present.
+func (p *Properties) SetAuthMethod(v []byte) {
+	p.AuthMethod = v
+	p.Set(PropAuthMethod)
+}
+
+// SetAuthData sets the Authentication Data (0x16) and marks it present.
+func (p *Properties) SetAuthData(v []byte) {
+	p.AuthData = v
+	p.Set(PropAuthData)
+}
+
+// SetRequestProblemInfo sets Request Problem Information (0x17) and marks it present.
 func (p *Properties) SetRequestProblemInfo(v byte) {
 	p.RequestProblemInfo = v
 	p.Set(PropRequestProblemInfo)
 }
-func (p *Properties) SetWillDelay(v uint32) { p.WillDelay = v; p.Set(PropWillDelay) }
+
+// SetWillDelay sets the Will Delay Interval (0x18) (seconds) and marks it present.
+func (p *Properties) SetWillDelay(v uint32) {
+	p.WillDelay = v
+	p.Set(PropWillDelay)
+}
+
+// SetRequestResponseInfo sets Request Response Information (0x19) and marks it present.
 func (p *Properties) SetRequestResponseInfo(v byte) {
 	p.RequestResponseInfo = v
 	p.Set(PropRequestResponseInfo)
 }
-func (p *Properties) SetResponseInfo(v []byte)    { p.ResponseInfo = v; p.Set(PropResponseInfo) }
-func (p *Properties) SetServerReference(v []byte) { p.ServerReference = v; p.Set(PropServerReference) }
-func (p *Properties) SetReasonString(v []byte)    { p.ReasonString = v; p.Set(PropReasonString) }
-func (p *Properties) SetReceiveMaximum(v uint16)  { p.ReceiveMaximum = v; p.Set(PropReceiveMaximum) }
+
+// SetResponseInfo sets the Response Information (0x1A) and marks it present.
+func (p *Properties) SetResponseInfo(v []byte) {
+	p.ResponseInfo = v
+	p.Set(PropResponseInfo)
+}
+
+// SetServerReference sets the Server Reference (0x1C) and marks it present.
+func (p *Properties) SetServerReference(v []byte) {
+	p.ServerReference = v
+	p.Set(PropServerReference)
+}
+
+// SetReasonString sets the Reason String (0x1F) and marks it present.
+func (p *Properties) SetReasonString(v []byte) {
+	p.ReasonString = v
+	p.Set(PropReasonString)
+}
+
+// SetReceiveMaximum sets the Receive Maximum (0x21) and marks it present.
+func (p *Properties) SetReceiveMaximum(v uint16) {
+	p.ReceiveMaximum = v
+	p.Set(PropReceiveMaximum)
+}
+
+// SetTopicAliasMaximum sets the Topic Alias Maximum (0x22) and marks it present.
 func (p *Properties) SetTopicAliasMaximum(v uint16) {
 	p.TopicAliasMaximum = v
 	p.Set(PropTopicAliasMaximum)
 }
-func (p *Properties) SetTopicAlias(v uint16)    { p.TopicAlias = v; p.Set(PropTopicAlias) }
-func (p *Properties) SetMaximumQoS(v byte)      { p.MaximumQoS = v; p.Set(PropMaximumQoS) }
-func (p *Properties) SetRetainAvailable(v byte) { p.RetainAvailable = v; p.Set(PropRetainAvailable) }
+
+// SetTopicAlias sets the Topic Alias (0x23) and marks it present.
+func (p *Properties) SetTopicAlias(v uint16) {
+	p.TopicAlias = v
+	p.Set(PropTopicAlias)
+}
+
+// SetMaximumQoS sets the Maximum QoS (0x24) and marks it present.
+func (p *Properties) SetMaximumQoS(v byte) {
+	p.MaximumQoS = v
+	p.Set(PropMaximumQoS)
+}
+
+// SetRetainAvailable sets Retain Available (0x25) and marks it present.
+func (p *Properties) SetRetainAvailable(v byte) {
+	p.RetainAvailable = v
+	p.Set(PropRetainAvailable)
+}
+
+// SetMaximumPacketSize sets the Maximum Packet Size (0x27) and marks it present.
 func (p *Properties) SetMaximumPacketSize(v uint32) {
 	p.MaximumPacketSize = v
 	p.Set(PropMaximumPacketSize)
 }
+
+// SetWildcardSubAvailable sets Wildcard Subscription Available (0x28) and marks it present.
 func (p *Properties) SetWildcardSubAvailable(v byte) {
 	p.WildcardSubAvailable = v
 	p.Set(PropWildcardSubAvailable)
 }
-func (p *Properties) SetSubIDAvailable(v byte) { p.SubIDAvailable = v; p.Set(PropSubIDAvailable) }
+
+// SetSubIDAvailable sets Subscription Identifiers Available (0x29) and marks it present.
+func (p *Properties) SetSubIDAvailable(v byte) {
+	p.SubIDAvailable = v
+	p.Set(PropSubIDAvailable)
+}
+
+// SetSharedSubAvailable sets Shared Subscription Available (0x2A) and marks it present.
 func (p *Properties) SetSharedSubAvailable(v byte) {
 	p.SharedSubAvailable = v
 	p.Set(PropSharedSubAvailable)

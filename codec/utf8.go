@@ -5,15 +5,13 @@ import (
 	"unicode/utf8"
 )
 
-// Word-at-a-time constants: lo has 0x01 in every byte, hi 0x80.
+// Word-at-a-time constants: lo8 has 0x01 in every byte, hi8 0x80. For a
+// word x, (x-lo8)&^x&hi8 is non-zero exactly when some byte of x is 0x00
+// (borrows may flag bytes next to a zero byte, never a word without one).
 const (
 	lo8 = 0x0101010101010101
 	hi8 = 0x8080808080808080
 )
-
-// zeroBytes returns a non-zero word if some byte of x is 0x00. The exact
-// bits may flag neighbours of a real zero byte, never a word without one.
-func zeroBytes(x uint64) uint64 { return (x - lo8) &^ x & hi8 }
 
 // ValidUTF8String checks s against the rules for an MQTT UTF-8 Encoded
 // String: well-formed UTF-8 without surrogates or overlong forms

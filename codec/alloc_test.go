@@ -111,3 +111,29 @@ func TestAllocsErrors(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+var sinkPublish *Publish
+
+// TestCloneAllocs pins the cost of taking ownership: one allocation for
+// the struct, one for all byte fields, one per structured slice present.
+func TestCloneAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, c := range []struct {
+		v    Version
+		want float64
+	}{{V311, 2}, {V5, 3}} {
+		_, raw := benchPublish(c.v, 64)
+		var p Publish
+		if err := p.Decode(raw, c.v); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { sinkPublish = p.Clone() }); n != c.want {
+			t.Errorf("%v: Clone made %.0f allocations, want %.0f", c.v, n, c.want)
+		}
+		if !samePacket(sinkPublish, &p) {
+			t.Fatalf("%v: clone differs", c.v)
+		}
+	}
+}

@@ -25,9 +25,15 @@
 //
 // Packet structs are meant to be reused: Decode resets the struct first and
 // grows its slices (subscriptions, user properties, reason codes) in place,
-// so decoding into a warmed-up struct allocates nothing. No type in this
-// package is safe for concurrent use by several goroutines unless documented
-// otherwise; package-level functions and error values are.
+// so decoding into a warmed-up struct allocates nothing. After a failed
+// Decode the struct holds a partial result and must only be decoded into
+// again or Reset (Connect.Decode documents which fields stay meaningful).
+//
+// No type in this package is safe for concurrent use by several goroutines
+// unless documented otherwise. Package-level functions and error values are
+// safe; the AppendX encoders only read their packet argument, so several
+// goroutines may encode the same packet at once into their own buffers as
+// long as nobody modifies it.
 //
 // # Errors
 //

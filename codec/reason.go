@@ -131,7 +131,10 @@ const (
 // conveys it: Success→0, UnsupportedProtocolVersion→1,
 // ClientIdentifierNotValid→2, BadUserNameOrPassword and
 // BadAuthenticationMethod→4, NotAuthorized and Banned→5, anything else→3
-// (server unavailable), the only generic refusal MQTT 3 has.
+// (server unavailable), the only generic refusal MQTT 3 has. MQTT 3 has no
+// way to report a malformed packet or a protocol error: for those
+// (MalformedPacket, ProtocolError and the like) the server closes the
+// connection without a CONNACK [MQTT-4.8.0-1](3.1.1).
 func (c ReasonCode) V3ConnackCode() byte {
 	switch c {
 	case Success:

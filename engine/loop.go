@@ -55,6 +55,11 @@ type loop struct {
 	free    [][]byte // output buffers not in use
 
 	stats loopStats
+
+	// snap is a copy of stats taken at every sweep, so that Node.Stats can read the counters
+	// from other goroutines without racing the loop's plain increments.
+	snapMu sync.Mutex
+	snap   loopStats
 }
 
 func newLoop(n *Node, el gnet.EventLoop, idx int) *loop {
@@ -203,4 +208,7 @@ func (l *loop) sweep() {
 		c.tick()
 	}
 	l.end()
+	l.snapMu.Lock()
+	l.snap = l.stats
+	l.snapMu.Unlock()
 }

@@ -28,6 +28,7 @@ type loopStats struct {
 	retries, awaitRelExpired           uint64
 	willsSent, retainedSent            uint64
 	slowClosed                         uint64
+	authFailures, authOverload         uint64
 	_                                  [64]byte
 }
 
@@ -68,8 +69,8 @@ type Stats struct {
 	QoSReceived, QoSSent             [3]uint64
 }
 
-// Stats sums every loop's counters. Safe from any goroutine; loop counters are read without
-// synchronisation and may lag by a round.
+// Stats sums every loop's counters. Safe from any goroutine; loop counters come from the
+// copy each loop takes at its sweep, so they may lag by one sweep interval.
 func (n *Node) Stats() Stats {
 	var st Stats
 	st.Connections = n.stats.connections.Load()
@@ -83,17 +84,19 @@ func (n *Node) Stats() Stats {
 	st.Retained = int64(n.retained.Len())
 	st.MessagesDropped = n.stats.dropped.Load()
 	for _, l := range *n.loops.Load() {
-		ls := &l.stats
-		st.PacketsReceived += atomic.LoadUint64(&ls.packetsIn)
-		st.BytesReceived += atomic.LoadUint64(&ls.bytesIn)
-		st.BytesSent += atomic.LoadUint64(&ls.bytesOut)
-		st.MessagesReceived += atomic.LoadUint64(&ls.publishIn)
-		st.MessagesSent += atomic.LoadUint64(&ls.publishOut)
-		st.MessagesDropped += atomic.LoadUint64(&ls.dropped)
-		st.MessagesExpired += atomic.LoadUint64(&ls.expired)
+		l.snapMu.Lock()
+		ls := l.snap
+		l.snapMu.Unlock()
+		st.PacketsReceived += ls.packetsIn
+		st.BytesReceived += ls.bytesIn
+		st.BytesSent += ls.bytesOut
+		st.MessagesReceived += ls.publishIn
+		st.MessagesSent += ls.publishOut
+		st.MessagesDropped += ls.dropped
+		st.MessagesExpired += ls.expired
 		for q := 0; q < 3; q++ {
-			st.QoSReceived[q] += atomic.LoadUint64(&ls.qosIn[q])
-			st.QoSSent[q] += atomic.LoadUint64(&ls.qosOut[q])
+			st.QoSReceived[q] += ls.qosIn[q]
+			st.QoSSent[q] += ls.qosOut[q]
 		}
 	}
 	return st

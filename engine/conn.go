@@ -35,9 +35,10 @@ type conn struct {
 	version codec.Version
 	flags   connFlags
 
-	clientID string
-	username string
-	peer     netip.AddrPort
+	clientID  string
+	username  string
+	peer      netip.AddrPort
+	superuser bool // authenticated as superuser: ACL checks are skipped
 
 	opened    int64 // unix nanoseconds
 	lastRecv  int64 // unix nanoseconds of the last complete packet

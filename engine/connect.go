@@ -114,11 +114,6 @@ func (c *conn) handleConnect(pkt []byte) error {
 		wp.Props = codec.Properties{} // the will's property slices belong to l.connect
 	}
 
-	if ok, code, why := n.authenticate(c, p); !ok {
-		c.refuse(code, why)
-		return nil
-	}
-
 	expiry := uint32(0)
 	if p.Version == codec.V5 {
 		expiry = p.Props.SessionExpiry
@@ -128,15 +123,88 @@ func (c *conn) handleConnect(pkt []byte) error {
 			expiry = sessions.NeverExpire
 		}
 	}
-	present := n.attach(c, clientID, p.CleanStart, expiry)
+	req := connectRequest{clientID: clientID, assigned: assigned, clean: p.CleanStart, expiry: expiry}
+	if len(n.authChain()) == 0 {
+		req.result = n.anonymous(p.UsernameFlag)
+		c.completeConnect(&req)
+		return nil
+	}
+	// The authentication chain may block (HTTP, databases, LDAP): park the CONNECT and run it
+	// on the side pool. Input stays buffered until the answer comes back to this loop.
+	info := &ClientInfo{
+		ClientID: clientID,
+		Username: c.username,
+		Password: append([]byte(nil), p.Password...),
+		HasPass:  p.PasswordFlag,
+		Peer:     c.peer,
+		Version:  c.version,
+		Listener: c.lis.Name,
+	}
+	c.state = stateAuth
+	hasUsername := p.UsernameFlag
+	if err := n.pool.Submit(func() {
+		req.result = n.runAuth(info, hasUsername)
+		if err := l.el.Execute(context.Background(), runFunc(func() {
+			if c.state != stateAuth {
+				return // closed while waiting (idle timeout or shutdown)
+			}
+			l.begin()
+			c.state = stateNew
+			c.completeConnect(&req)
+			l.end()
+			if c.state == stateConnected {
+				l.begin()
+				_ = c.onTraffic() // packets that arrived while the CONNECT was parked
+				l.end()
+			}
+		})); err != nil {
+			n.log.Debug("authentication answer dropped: engine stopping", "client", clientID)
+		}
+	}); err != nil {
+		c.state = stateNew
+		l.stats.authOverload++
+		c.refuse(codec.ServerBusy, "authentication backlog full")
+	}
+	return nil
+}
+
+// connectRequest carries a CONNECT from its decoding to its completion, which may happen
+// later on the loop when authentication had to wait. Everything in it is owned.
+type connectRequest struct {
+	clientID string
+	assigned bool
+	clean    bool
+	expiry   uint32
+	result   AuthResult
+}
+
+// completeConnect applies the authentication result, attaches the session and answers
+// CONNACK. Runs on the connection's loop.
+func (c *conn) completeConnect(req *connectRequest) {
+	l := c.loop
+	n := l.n
+	z := c.zone
+	if req.result.Decision != AuthAllow {
+		code := req.result.Code
+		if code == 0 {
+			code = codec.NotAuthorized
+		}
+		l.stats.authFailures++
+		c.refuse(code, req.result.Reason)
+		return
+	}
+	c.superuser = req.result.Superuser
+	clientID := req.clientID
+	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	if present {
 		c.set(flagSessionPresent)
 	}
+	assigned := req.assigned
 
 	// CONNACK.
 	ack := codec.Connack{SessionPresent: present, Code: codec.Success}
-	if p.Version == codec.V5 {
+	if c.version == codec.V5 {
 		pr := &ack.Props
 		if assigned {
 			pr.SetAssignedClientID([]byte(clientID))
@@ -173,7 +241,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
 	l.stats.connack++
 	n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
-		"proto", p.Version.String(), "keepalive", c.keepAlive, "clean_start", p.CleanStart, "session_present", present)
+		"proto", c.version.String(), "keepalive", c.keepAlive, "clean_start", req.clean, "session_present", present)
 
 	// Resume the session: retransmit what is in flight, then send what is queued.
 	s := c.sess
@@ -182,7 +250,6 @@ func (c *conn) handleConnect(pkt []byte) error {
 		c.resume()
 	}
 	s.Unlock()
-	return nil
 }
 
 // refuse answers CONNECT with a failure and closes the connection.
@@ -218,19 +285,6 @@ func (n *Node) mount(z *Zone, c *conn, topic []byte) []byte {
 	}
 	out := make([]byte, 0, len(mp)+len(topic))
 	return append(append(out, mp...), topic...)
-}
-
-// authenticate runs the authentication chain. Today the chain is allow_anonymous only;
-// backends that may block arrive with the auth plugins and will park the CONNECT
-// (stateAuth) and resume it on the loop.
-func (n *Node) authenticate(c *conn, p *codec.Connect) (ok bool, code codec.ReasonCode, why string) {
-	if n.cfg.AllowAnonymous {
-		return true, 0, ""
-	}
-	if !p.UsernameFlag {
-		return false, codec.NotAuthorized, "anonymous clients are not allowed (allow_anonymous = false)"
-	}
-	return false, codec.BadUserNameOrPassword, "no authentication plugin accepted the credentials"
 }
 
 // attach binds the connection to the session of clientID, creating it or taking it over,

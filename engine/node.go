@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/panjf2000/ants/v2"
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/emqgo/emqgo/engine/acl"
@@ -48,6 +49,8 @@ type Node struct {
 	reg      sessions.Registry
 	acl      atomic.Pointer[acl.Rules]
 	timers   *timers
+	auth     atomic.Pointer[[]Authenticator] // authentication chain; empty: allow_anonymous decides
+	pool     *ants.Pool      // side pool for work that may block (authentication)
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop] // every loop seen so far, indexed by loop.idx
@@ -95,6 +98,17 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 	empty := make([]*loop, 0)
 	n.loops.Store(&empty)
 	n.timers = newTimers(n)
+	size := cfg.SidePoolSize
+	if size <= 0 {
+		size = 4096
+	}
+	pool, err := ants.NewPool(size, ants.WithNonblocking(true), ants.WithPanicHandler(func(v any) {
+		log.Error("BUG: panic on the side pool", "panic", v)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("engine: side pool: %w", err)
+	}
+	n.pool = pool
 	return n, nil
 }
 
@@ -189,6 +203,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		n.stopping.Store(true)
 		n.shutdownConns()
 		n.timers.stop()
+		n.pool.Release()
 		n.engMu.Lock()
 		eng := n.eng
 		n.engMu.Unlock()

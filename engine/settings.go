@@ -80,6 +80,7 @@ type Config struct {
 	LoopCount             int           // event loops; 0: one per CPU
 	SweepInterval         time.Duration // keep-alive/idle sweep period; 0: 1s
 	EnableOutboundAliases bool
+	SidePoolSize          int // goroutines for blocking work such as authentication; 0: 4096
 }
 
 // DefaultZone returns the settings of EMQX's default "external" zone.

@@ -50,7 +50,7 @@ type Node struct {
 	acl      atomic.Pointer[acl.Rules]
 	timers   *timers
 	auth     atomic.Pointer[[]Authenticator] // authentication chain; empty: allow_anonymous decides
-	pool     *ants.Pool      // side pool for work that may block (authentication)
+	pool     *ants.Pool                      // side pool for work that may block (authentication)
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop] // every loop seen so far, indexed by loop.idx

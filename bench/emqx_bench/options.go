@@ -24,9 +24,9 @@ type Options struct {
 	Version   codec.Version // protocol level of every client
 	Label     string        // name of the run in reports
 
-	Pubs, Subs int     // publishers and subscribers (conn: Subs is the number of connections)
-	ConnRate   float64 // new connections per second, 0 for as fast as they complete
-	ConnWorkers int    // dials in progress at once
+	Pubs, Subs  int     // publishers and subscribers (conn: Subs is the number of connections)
+	ConnRate    float64 // new connections per second, 0 for as fast as they complete
+	ConnWorkers int     // dials in progress at once
 
 	Rate     float64 // messages per second per publisher, 0 for unlimited
 	Size     int     // payload bytes (at least headerSize: the stamp)

@@ -33,22 +33,22 @@ type Result struct {
 	ConnectRate    float64 `json:"connect_rate"`
 	ConnectLatency Latency `json:"connect_latency_us"`
 
-	Seconds    float64 `json:"seconds"` // publishing window
-	Sent       uint64  `json:"sent"`    // PUBLISHes written in the window
-	Acked      uint64  `json:"acked"`   // QoS 1/2 acknowledgements, whole run
-	Received   uint64  `json:"received"`
-	SentRate   float64 `json:"sent_per_sec"`
-	RecvRate   float64 `json:"received_per_sec"` // deliveries in the window / window
-	Expected   uint64  `json:"expected"`         // first deliveries owed to the in-tool subscribers, whole run
-	Delivered  uint64  `json:"delivered"`        // of those, received
-	Lost       uint64  `json:"lost"`
-	Duplicates uint64  `json:"duplicates"`
-	OutOfOrder uint64  `json:"out_of_order"`
-	Foreign    uint64  `json:"foreign"`    // without this run's stamp
-	Unexpected uint64  `json:"unexpected"` // from a publisher the subscriber should not hear
-	Stalls     uint64  `json:"window_stalls"`
-	ProtoErrs  uint64  `json:"protocol_errors"`
-	Latency    Latency `json:"latency_us"`
+	Seconds    float64      `json:"seconds"` // publishing window
+	Sent       uint64       `json:"sent"`    // PUBLISHes written in the window
+	Acked      uint64       `json:"acked"`   // QoS 1/2 acknowledgements, whole run
+	Received   uint64       `json:"received"`
+	SentRate   float64      `json:"sent_per_sec"`
+	RecvRate   float64      `json:"received_per_sec"` // deliveries in the window / window
+	Expected   uint64       `json:"expected"`         // first deliveries owed to the in-tool subscribers, whole run
+	Delivered  uint64       `json:"delivered"`        // of those, received
+	Lost       uint64       `json:"lost"`
+	Duplicates uint64       `json:"duplicates"`
+	OutOfOrder uint64       `json:"out_of_order"`
+	Foreign    uint64       `json:"foreign"`    // without this run's stamp
+	Unexpected uint64       `json:"unexpected"` // from a publisher the subscriber should not hear
+	Stalls     uint64       `json:"window_stalls"`
+	ProtoErrs  uint64       `json:"protocol_errors"`
+	Latency    Latency      `json:"latency_us"`
 	Histogram  [][3]float64 `json:"latency_histogram_us"` // [low, high, count] per non-empty bucket, merged to ~40 per decade
 
 	BrokerDrops    *int64  `json:"broker_dropped,omitempty"`

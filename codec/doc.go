@@ -44,5 +44,6 @@
 // connection). CodeOf extracts the code from any error.
 //
 // Spec clauses are cited as [MQTT-x.y.z-n] after the MQTT 5.0 numbering,
-// marked "(3.1.1)" where only the 3.1.1 numbering applies.
+// marked "(3.1.1)" where only the 3.1.1 numbering applies; a rule without a
+// numbered normative statement cites its section, "(section x.y.z)".
 package codec

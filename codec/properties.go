@@ -309,7 +309,7 @@ func (p *Properties) decode(b []byte, kind propKind) (err error) {
 		seen |= bit
 		switch id {
 		case PropPayloadFormat:
-			p.PayloadFormat, err = r.flag(ErrPayloadFormat) // [MQTT-3.3.2.3.2]
+			p.PayloadFormat, err = r.flag(ErrPayloadFormat) // (section 3.3.2.3.2)
 		case PropMessageExpiry:
 			p.MessageExpiry, err = r.uint32()
 		case PropContentType:
@@ -323,7 +323,7 @@ func (p *Properties) decode(b []byte, kind propKind) (err error) {
 		case PropSubscriptionID:
 			var v uint32
 			if v, err = r.varint(); err == nil && v == 0 {
-				err = ErrSubscriptionIDZero // [MQTT-3.8.2.1.2] [MQTT-3.3.2.3.8]
+				err = ErrSubscriptionIDZero // (section 3.8.2.1.2) (section 3.3.2.3.8)
 			}
 			p.SubscriptionIDs = append(p.SubscriptionIDs, v)
 		case PropSessionExpiry:
@@ -350,7 +350,7 @@ func (p *Properties) decode(b []byte, kind propKind) (err error) {
 			p.ReasonString, err = r.str()
 		case PropReceiveMaximum:
 			if p.ReceiveMaximum, err = r.uint16(); err == nil && p.ReceiveMaximum == 0 {
-				err = ErrReceiveMaximumZero // [MQTT-3.1.2.11.3] [MQTT-3.2.2.3.3]
+				err = ErrReceiveMaximumZero // (section 3.1.2.11.3) (section 3.2.2.3.3)
 			}
 		case PropTopicAliasMaximum:
 			p.TopicAliasMaximum, err = r.uint16()
@@ -370,7 +370,7 @@ func (p *Properties) decode(b []byte, kind propKind) (err error) {
 			p.User = append(p.User, UserProperty{Key: k, Value: v})
 		case PropMaximumPacketSize:
 			if p.MaximumPacketSize, err = r.uint32(); err == nil && p.MaximumPacketSize == 0 {
-				err = ErrMaximumPacketSizeZero // [MQTT-3.1.2.11.4] [MQTT-3.2.2.3.6]
+				err = ErrMaximumPacketSizeZero // (section 3.1.2.11.4) (section 3.2.2.3.6)
 			}
 		case PropWildcardSubAvailable:
 			p.WildcardSubAvailable, err = r.flag(ErrAvailabilityFlag)
@@ -385,7 +385,7 @@ func (p *Properties) decode(b []byte, kind propKind) (err error) {
 	}
 	p.present = seen &^ multiMask
 	if seen&(1<<PropAuthData) != 0 && seen&(1<<PropAuthMethod) == 0 {
-		return ErrAuthDataNoMethod // [MQTT-3.1.2.11.10] [MQTT-3.15.2.2.3]
+		return ErrAuthDataNoMethod // (section 3.1.2.11.10) (section 3.15.2.2.3)
 	}
 	return nil
 }

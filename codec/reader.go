@@ -66,7 +66,7 @@ func (r *reader) varint() (uint32, error) {
 	return v, nil
 }
 
-// binary reads Binary Data: a two-byte length and that many bytes [MQTT-1.5.6].
+// binary reads Binary Data: a two-byte length and that many bytes (section 1.5.6).
 func (r *reader) binary() ([]byte, error) {
 	if r.i+2 > len(r.b) {
 		return nil, ErrTruncated

@@ -180,9 +180,9 @@ func decodeCodes(pkt []byte, v Version, t PacketType, id *uint16, props *Propert
 	}
 	if r.len() == 0 {
 		if t == TypeSuback {
-			return ErrSubackEmpty // [MQTT-3.9.3-1]
+			return ErrSubackEmpty // section 3.9.3
 		}
-		return ErrUnsubackEmpty // [MQTT-3.11.3-1]
+		return ErrUnsubackEmpty // section 3.11.3
 	}
 	for _, c := range r.rest() {
 		rc := ReasonCode(c)

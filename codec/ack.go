@@ -24,13 +24,13 @@ func (a *Ack) Decode(pkt []byte, v Version) error {
 	a.Code = Success
 	if len(pkt) == 0 {
 		a.Type, a.PacketID = 0, 0
-		a.Props.Reset()
+		a.Props.clear()
 		return ErrTruncated
 	}
 	a.Type = PacketType(pkt[0] >> 4)
 	if a.Type < TypePuback || a.Type > TypePubcomp {
 		a.PacketID = 0
-		a.Props.Reset()
+		a.Props.clear()
 		return ErrWrongPacketType
 	}
 	_, body, err := splitFixed(pkt, a.Type) // PUBREL flags are 0010 [MQTT-3.6.1-1]
@@ -39,29 +39,29 @@ func (a *Ack) Decode(pkt []byte, v Version) error {
 	}
 	if err != nil {
 		a.PacketID = 0
-		a.Props.Reset()
+		a.Props.clear()
 		return err
 	}
 	a.PacketID = uint16(body[0])<<8 | uint16(body[1])
 	if a.PacketID == 0 {
-		a.Props.Reset()
+		a.Props.clear()
 		return ErrInvalidPacketID // [MQTT-2.2.1-3]
 	}
 	if len(body) == 2 {
-		a.Props.Reset()
+		a.Props.clear()
 		return nil
 	}
 	if v < V5 {
-		a.Props.Reset()
+		a.Props.clear()
 		return ErrTrailingBytes
 	}
 	a.Code = ReasonCode(body[2])
 	if !a.Code.ValidFor(a.Type) {
-		a.Props.Reset()
+		a.Props.clear()
 		return ErrInvalidReasonCode // [MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1]
 	}
 	if len(body) == 3 {
-		a.Props.Reset()
+		a.Props.clear()
 		return nil
 	}
 	r := reader{b: body, i: 3}

@@ -53,7 +53,8 @@ type conn struct {
 	will      *sessions.Message
 	willDelay uint32 // seconds
 
-	out []byte // output of the current round, written by flush
+	out  []byte // output of the current round, written by flush
+	need int    // bytes the packet being received needs in all, when its header is known
 
 	closeCode codec.ReasonCode // reason a close was requested for, for the log
 	closeWhy  string
@@ -87,6 +88,14 @@ func (c *conn) onTraffic() gnet.Action {
 	if c.state == stateAuth {
 		return gnet.None // keep the bytes until the authenticator answers
 	}
+	if c.need > 0 {
+		// A large packet is still arriving: Peek of more than is buffered fails without
+		// copying, so the partial bytes are not copied again on every read.
+		if _, err := c.gc.Peek(c.need); err != nil {
+			return gnet.None
+		}
+		c.need = 0
+	}
 	buf, _ := c.gc.Peek(-1)
 	off := 0
 	for off < len(buf) {
@@ -96,6 +105,9 @@ func (c *conn) onTraffic() gnet.Action {
 			break
 		}
 		if h.Total == 0 {
+			if h.HeaderLen > 0 {
+				c.need = h.HeaderLen + h.Length
+			}
 			break
 		}
 		pkt := buf[off : off+h.Total]

@@ -138,3 +138,22 @@ func TestUnsupportedProtocolLevel(t *testing.T) {
 		t.Fatalf("got % x, want CONNACK return code 1", pkts)
 	}
 }
+
+func TestLargePayloadInPieces(t *testing.T) {
+	_, addr := testNode(t, nil)
+	s, _ := connectRaw(t, addr, codec.V311, "s", nil)
+	s.subscribe(1, 0, sub("big", 1))
+	p, _ := connectRaw(t, addr, codec.V311, "p", nil)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 60000) // 960 KB, under the 1 MB limit
+	pkt := codec.AppendPublish(nil, &codec.Publish{Topic: []byte("big"), QoS: 1, PacketID: 9, Payload: payload}, codec.V311)
+	for len(pkt) > 0 { // dribble it in 7 kB writes
+		n := min(7000, len(pkt))
+		p.send(pkt[:n])
+		pkt = pkt[n:]
+		time.Sleep(time.Millisecond)
+	}
+	p.recvAck(codec.TypePuback)
+	if m := s.recvPublish(); !bytes.Equal(m.Payload, payload) {
+		t.Fatalf("payload of %d bytes differs", len(m.Payload))
+	}
+}

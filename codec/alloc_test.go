@@ -137,3 +137,26 @@ func TestCloneAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestAllocsOthers(t *testing.T) {
+	for _, g := range allGoldens() {
+		raw := g.raw
+		v := g.v
+		pkt, err := decodeAny(raw, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dec func() error
+		switch p := pkt.(type) {
+		case *Connect:
+			dec = func() error { return p.Decode(raw) }
+		case interface{ Decode([]byte, Version) error }:
+			dec = func() error { return p.Decode(raw, v) }
+		default:
+			continue
+		}
+		noAllocs(t, "decode "+g.name, func() { _ = dec() })
+		buf := make([]byte, 0, 256)
+		noAllocs(t, "encode "+g.name, func() { buf = encodeAny(buf[:0], pkt, v) })
+	}
+}

@@ -99,7 +99,7 @@ func (c *Connect) Decode(pkt []byte) error {
 	if c.KeepAlive, err = r.uint16(); err != nil {
 		return err
 	}
-	if c.Version == V5 {
+	if c.Version >= V5 {
 		if err = r.props(&c.Props, propKind(TypeConnect)); err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (c *Connect) Decode(pkt []byte) error {
 		return ErrClientIDRejected
 	}
 	if c.WillFlag {
-		if c.Version == V5 {
+		if c.Version >= V5 {
 			if err = r.props(&c.WillProps, kindWill); err != nil {
 				return err
 			}
@@ -148,21 +148,27 @@ func (c *Connect) Decode(pkt []byte) error {
 	return nil
 }
 
+// Protocol names; read-only.
+var (
+	nameMQTT   = []byte("MQTT")
+	nameMQIsdp = []byte("MQIsdp")
+)
+
 func (c *Connect) protocolName() []byte {
 	if len(c.ProtocolName) != 0 {
 		return c.ProtocolName
 	}
 	if c.Version == V31 {
-		return []byte("MQIsdp")
+		return nameMQIsdp
 	}
-	return []byte("MQTT")
+	return nameMQTT
 }
 
 // AppendConnect appends c encoded for c.Version; properties are written
 // only for V5, and the will and credential fields only when their flags are set.
 func AppendConnect(dst []byte, c *Connect) []byte {
 	name := c.protocolName()
-	v5 := c.Version == V5
+	v5 := c.Version >= V5
 	n := 2 + len(name) + 1 + 1 + 2 + 2 + len(c.ClientID)
 	var pn, wn int
 	if v5 {

@@ -52,7 +52,7 @@ func (h *PublishHeader) PayloadLen() int { return h.payloadLen }
 // same packet minus its payload.
 func (h *PublishHeader) AppendTo(dst []byte, d Delivery) []byte {
 	topic := h.buf[:h.topicEnd]
-	if d.OmitTopic && d.Version == V5 {
+	if d.OmitTopic && d.Version >= V5 {
 		topic = []byte{0, 0}
 	}
 	n := len(topic) + h.payloadLen
@@ -60,7 +60,7 @@ func (h *PublishHeader) AppendTo(dst []byte, d Delivery) []byte {
 		n += 2
 	}
 	pn := 0
-	if d.Version == V5 {
+	if d.Version >= V5 {
 		pn = len(h.buf) - h.topicEnd
 		if d.TopicAlias != 0 {
 			pn += 3
@@ -76,7 +76,7 @@ func (h *PublishHeader) AppendTo(dst []byte, d Delivery) []byte {
 	if d.QoS > 0 {
 		dst = appendUint16(dst, d.PacketID)
 	}
-	if d.Version == V5 {
+	if d.Version >= V5 {
 		dst = append(AppendVarint(dst, uint32(pn)), h.buf[h.topicEnd:]...)
 		if d.TopicAlias != 0 {
 			dst = appendUint16(append(dst, byte(PropTopicAlias)), d.TopicAlias)

@@ -73,12 +73,12 @@ func (p *Publish) Decode(pkt []byte, v Version) error {
 			return ErrInvalidPacketID // [MQTT-2.2.1-3]
 		}
 	}
-	if v == V5 {
+	if v >= V5 {
 		if err = r.props(&p.Props, propKind(TypePublish)); err != nil {
 			return err
 		}
 	}
-	if len(p.Topic) == 0 && v == V5 {
+	if len(p.Topic) == 0 && v >= V5 {
 		// An empty topic name stands for the one the topic alias maps to
 		// (MQTT 5.0 section 3.3.2.3.4); without an alias it is an error.
 		if !p.Props.Has(PropTopicAlias) {
@@ -103,7 +103,7 @@ func AppendPublish(dst []byte, p *Publish, v Version) []byte {
 		n += 2
 	}
 	pn := 0
-	if v == V5 {
+	if v >= V5 {
 		pn = p.Props.Size()
 		n += VarintSize(uint32(pn)) + pn
 	}
@@ -112,7 +112,7 @@ func AppendPublish(dst []byte, p *Publish, v Version) []byte {
 	if p.QoS > 0 {
 		dst = appendUint16(dst, p.PacketID)
 	}
-	if v == V5 {
+	if v >= V5 {
 		dst = p.Props.appendBody(AppendVarint(dst, uint32(pn)), allProps, true)
 	}
 	return append(dst, p.Payload...)

@@ -48,7 +48,7 @@ func (s *Subscribe) Decode(pkt []byte, v Version) error {
 	if s.PacketID == 0 {
 		return ErrInvalidPacketID // [MQTT-2.2.1-3]
 	}
-	if v == V5 {
+	if v >= V5 {
 		if err = r.props(&s.Props, propKind(TypeSubscribe)); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (s *Subscribe) Decode(pkt []byte, v Version) error {
 // options returns the subscription options byte for version v.
 func (sub *Subscription) options(v Version) byte {
 	o := sub.QoS & 3
-	if v == V5 {
+	if v >= V5 {
 		o |= boolBit(sub.NoLocal, subNoLocal) | boolBit(sub.RetainAsPublished, subRetainAsPub) |
 			(sub.RetainHandling&3)<<subRetainHandling
 	}
@@ -109,7 +109,7 @@ func (sub *Subscription) options(v Version) byte {
 // (NoLocal, RetainAsPublished, RetainHandling) are dropped below V5.
 func AppendSubscribe(dst []byte, s *Subscribe, v Version) []byte {
 	n, pn := 2, 0
-	if v == V5 {
+	if v >= V5 {
 		pn = s.Props.Size()
 		n += VarintSize(uint32(pn)) + pn
 	}
@@ -118,7 +118,7 @@ func AppendSubscribe(dst []byte, s *Subscribe, v Version) []byte {
 	}
 	dst = AppendFixedHeader(dst, TypeSubscribe, 2, n)
 	dst = appendUint16(dst, s.PacketID)
-	if v == V5 {
+	if v >= V5 {
 		dst = s.Props.appendBody(AppendVarint(dst, uint32(pn)), allProps, true)
 	}
 	for i := range s.Subs {
@@ -168,7 +168,7 @@ func decodeCodes(pkt []byte, v Version, t PacketType, id *uint16, props *Propert
 	if *id == 0 {
 		return ErrInvalidPacketID // [MQTT-2.2.1-3]
 	}
-	if v == V5 {
+	if v >= V5 {
 		if err = r.props(props, propKind(t)); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func decodeCodes(pkt []byte, v Version, t PacketType, id *uint16, props *Propert
 	}
 	for _, c := range r.rest() {
 		rc := ReasonCode(c)
-		if v == V5 && !rc.ValidFor(t) || v < V5 && rc > GrantedQoS2 && rc != UnspecifiedError {
+		if v >= V5 && !rc.ValidFor(t) || v < V5 && rc > GrantedQoS2 && rc != UnspecifiedError {
 			return ErrInvalidReasonCode // [MQTT-3.9.3-2] [MQTT-3.11.3-2]
 		}
 		*codes = append(*codes, rc)
@@ -199,13 +199,13 @@ func appendCodes(dst []byte, v Version, t PacketType, id uint16, props *Properti
 		return append(dst, byte(t)<<4, 2, byte(id>>8), byte(id))
 	}
 	n, pn := 2+len(codes), 0
-	if v == V5 {
+	if v >= V5 {
 		pn = props.Size()
 		n += VarintSize(uint32(pn)) + pn
 	}
 	dst = AppendFixedHeader(dst, t, 0, n)
 	dst = appendUint16(dst, id)
-	if v == V5 {
+	if v >= V5 {
 		dst = props.appendBody(AppendVarint(dst, uint32(pn)), allProps, true)
 	}
 	for _, c := range codes {

@@ -30,7 +30,7 @@ func (u *Unsubscribe) Decode(pkt []byte, v Version) error {
 	if u.PacketID == 0 {
 		return ErrInvalidPacketID // [MQTT-2.2.1-3]
 	}
-	if v == V5 {
+	if v >= V5 {
 		if err = r.props(&u.Props, propKind(TypeUnsubscribe)); err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func (u *Unsubscribe) Decode(pkt []byte, v Version) error {
 // AppendUnsubscribe appends u encoded for version v.
 func AppendUnsubscribe(dst []byte, u *Unsubscribe, v Version) []byte {
 	n, pn := 2, 0
-	if v == V5 {
+	if v >= V5 {
 		pn = u.Props.Size()
 		n += VarintSize(uint32(pn)) + pn
 	}
@@ -63,7 +63,7 @@ func AppendUnsubscribe(dst []byte, u *Unsubscribe, v Version) []byte {
 	}
 	dst = AppendFixedHeader(dst, TypeUnsubscribe, 2, n)
 	dst = appendUint16(dst, u.PacketID)
-	if v == V5 {
+	if v >= V5 {
 		dst = u.Props.appendBody(AppendVarint(dst, uint32(pn)), allProps, true)
 	}
 	for _, f := range u.Filters {

@@ -103,16 +103,24 @@ func BenchmarkMatchParallel(b *testing.B) {
 		b.Run(size.name+"-mixed", func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				var m Matches[int]
+				p := new(paddedMatches) // one per goroutine, as per event loop
+				m := &p.m
 				i := rand.IntN(4096)
 				for pb.Next() {
 					m.Reset()
-					x.Match(topics[i&4095], &m)
+					x.Match(topics[i&4095], m)
 					i++
 				}
 			})
 		})
 	}
+}
+
+// paddedMatches keeps goroutines' aggregators on separate cache lines.
+type paddedMatches struct {
+	_ [128]byte
+	m Matches[int]
+	_ [128]byte
 }
 
 // BenchmarkMatchFanout publishes to one filter with many subscribers.

@@ -33,7 +33,9 @@ type Delivery struct {
 // (all but the topic alias and subscription identifiers, which are per
 // delivery) for a message whose payload has payloadLen bytes. props may be
 // nil. Below V5 AppendTo ignores the properties, so one PublishHeader
-// serves subscribers of every version.
+// serves subscribers of every version. A message sent later from a queue
+// must carry its Message Expiry Interval minus the time it waited
+// [MQTT-3.3.2-6]: Prepare again with the adjusted property for it.
 func (h *PublishHeader) Prepare(topic []byte, props *Properties, payloadLen int) {
 	h.buf = appendBinary(h.buf[:0], topic)
 	h.topicEnd = len(h.buf)

@@ -123,7 +123,10 @@ func (c *conn) onTraffic() gnet.Action {
 			break
 		}
 	}
-	_, _ = c.gc.Discard(off)
+	if off > 0 {
+		// Never Discard(0): gnet treats n <= 0 as "discard everything".
+		_, _ = c.gc.Discard(off)
+	}
 	if c.state == stateClosing {
 		return gnet.None // the close was requested asynchronously after the output is written
 	}

@@ -93,10 +93,11 @@ var (
 
 // PUBLISH.
 var (
-	ErrQoS3           = newErr(MalformedPacket, "QoS 3 [MQTT-3.3.1-4]")
-	ErrDupQoS0        = newErr(ProtocolError, "DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]")
-	ErrTopicAliasZero = newErr(TopicAliasInvalid, "topic alias 0 [MQTT-3.3.2-8]")
-	ErrTopicMissing   = newErr(ProtocolError, "empty topic name without a topic alias (section 3.3.2.3.4)")
+	ErrQoS3               = newErr(MalformedPacket, "QoS 3 [MQTT-3.3.1-4]")
+	ErrDupQoS0            = newErr(ProtocolError, "DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]")
+	ErrTopicAliasZero     = newErr(TopicAliasInvalid, "topic alias 0 [MQTT-3.3.2-8]")
+	ErrTopicAliasExceeded = newErr(TopicAliasInvalid, "topic alias above the topic alias maximum [MQTT-3.3.2-9]")
+	ErrTopicMissing       = newErr(ProtocolError, "empty topic name without a topic alias (section 3.3.2.3.4)")
 )
 
 // SUBSCRIBE and UNSUBSCRIBE, SUBACK and UNSUBACK.

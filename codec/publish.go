@@ -29,9 +29,8 @@ const (
 // Decode parses pkt, one whole PUBLISH packet (fixed header included), for
 // protocol version v. It checks QoS [MQTT-3.3.1-4], DUP [MQTT-3.3.1-2], the
 // packet identifier [MQTT-2.2.1-3], the topic name [MQTT-3.3.2-1]
-// [MQTT-3.3.2-2] and the properties. It cannot know the direction, so a
-// broker must itself reject subscription identifiers from a client
-// (ErrClientSubscriptionID) and check a topic alias against its maximum.
+// [MQTT-3.3.2-2] and the properties. It cannot know the direction or the
+// negotiated limits: a broker follows it with ValidateFromClient.
 func (p *Publish) Decode(pkt []byte, v Version) error {
 	var flags byte
 	b, ok := body(pkt)
@@ -88,6 +87,22 @@ func (p *Publish) Decode(pkt []byte, v Version) error {
 		return err // [MQTT-3.3.2-1] [MQTT-3.3.2-2]
 	}
 	p.Payload = r.rest()
+	return nil
+}
+
+// ValidateFromClient applies the PUBLISH rules that depend on the
+// direction and on the negotiated limits, which Decode cannot know: a
+// client must not send subscription identifiers [MQTT-3.3.4-6] nor a topic
+// alias above the Topic Alias Maximum the server announced in CONNACK
+// [MQTT-3.3.2-9] (0 when it announced none). The broker calls it on every
+// inbound MQTT 5 PUBLISH after Decode.
+func (p *Publish) ValidateFromClient(topicAliasMaximum uint16) error {
+	if len(p.Props.SubscriptionIDs) != 0 {
+		return ErrClientSubscriptionID
+	}
+	if p.Props.Has(PropTopicAlias) && p.Props.TopicAlias > topicAliasMaximum {
+		return ErrTopicAliasExceeded
+	}
 	return nil
 }
 

@@ -176,6 +176,26 @@ func TestValidation(t *testing.T) {
 	f("reason string in publish", V5, publish5(0x1F, 0, 1, "x"), ErrPropertyNotAllowed)
 }
 
+func TestValidateFromClient(t *testing.T) {
+	f := func(name string, p Publish, max uint16, want error) {
+		t.Helper()
+		if err := p.ValidateFromClient(max); err != want { //nolint:errorlint
+			t.Errorf("%s: got %v, want %v", name, err, want)
+		}
+	}
+	var alias, ids Properties
+	alias.SetTopicAlias(10)
+	ids.AddSubscriptionID(1)
+	f("no properties", Publish{Topic: []byte("t")}, 0, nil)
+	f("alias within maximum", Publish{Props: alias}, 10, nil)
+	f("alias above maximum", Publish{Props: alias}, 9, ErrTopicAliasExceeded)
+	f("alias without aliases", Publish{Props: alias}, 0, ErrTopicAliasExceeded)
+	f("subscription identifier", Publish{Topic: []byte("t"), Props: ids}, 0, ErrClientSubscriptionID)
+	if CodeOf(ErrTopicAliasExceeded) != TopicAliasInvalid || CodeOf(ErrClientSubscriptionID) != ProtocolError {
+		t.Fatal("codes")
+	}
+}
+
 func TestFrameValidation(t *testing.T) {
 	f := func(name string, buf []byte, max uint32, want error, wantTotal int) {
 		t.Helper()

@@ -63,7 +63,9 @@ type loopState struct {
 	el      gnet.EventLoop
 	clients []*client // every client on this loop (keep alive)
 	pubs    []*client // publishers on this loop (pacing)
-	pending atomic.Bool
+	pending atomic.Bool // the pacing task is queued
+	pingDue atomic.Bool // the next pacing task also sends keep-alive pings
+	task    gnet.Runnable
 
 	out       []byte // scratch for building PUBLISH batches
 	acks      []byte // scratch for acknowledgements written at the end of OnTraffic
@@ -211,9 +213,19 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if consumed > 0 {
 		_, _ = c.Discard(consumed)
 	}
+	// Deliveries open the publishers' closed-loop windows: top up a publisher on this loop
+	// now, and wake the loop of any other one instead of waiting for its next tick.
 	for _, p := range l.touched {
-		r.pubs[p].pub.delivered.Add(l.delivered[p])
+		pc := r.pubs[p]
+		pc.pub.delivered.Add(l.delivered[p])
 		l.delivered[p] = 0
+		if r.o.QoS == 0 && r.o.Window > 0 {
+			if pc.loop == l {
+				pc.fill(now)
+			} else if pl := pc.loop; pl != nil {
+				r.kick(pl)
+			}
+		}
 	}
 	l.touched = l.touched[:0]
 	if len(acks) > 0 {

@@ -65,7 +65,7 @@ var scenarios = []string{"conn", "pub", "sub", "p2p", "fanin", "fanout", "shared
 func defaultOptions(s string) Options {
 	o := Options{
 		Scenario: s, Broker: "127.0.0.1:1883", Transport: "tcp", Version: codec.V311,
-		ConnWorkers: 32, Size: 64, Inflight: 64, Window: 128,
+		ConnWorkers: 32, Size: 64, Inflight: 64, Window: 1000,
 		ClientID: "bench-%n-%r-%i", SharedGroup: "bench",
 		Duration: 10 * time.Second, Drain: 3 * time.Second, KeepAlive: 300 * time.Second,
 		Timeout: 60 * time.Second, Progress: true,

@@ -73,6 +73,7 @@ func (r *runner) loopFor(el gnet.EventLoop) *loopState {
 	l := r.loops[el]
 	if l == nil {
 		l = &loopState{el: el, delivered: make([]uint64, len(r.pubs))}
+		l.task = gnet.RunnableFunc(func(context.Context) error { r.tick(l); return nil })
 		r.loops[el] = l
 		r.loopList = append(r.loopList, l)
 	}
@@ -295,36 +296,48 @@ func (r *runner) pace(ctx context.Context) {
 	defer t.Stop()
 	lastPing := time.Now()
 	keep := r.o.KeepAlive / 2
+	if keep <= 0 {
+		keep = 1<<63 - 1
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			ping := keep > 0 && now.Sub(lastPing) >= time.Second
+			ping := now.Sub(lastPing) >= min(keep, time.Second)
 			if ping {
 				lastPing = now
 			}
 			for _, l := range r.loopSnapshot() {
-				if l.pending.Swap(true) {
-					continue
+				if ping {
+					l.pingDue.Store(true)
 				}
-				l := l
-				_ = l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-					r.tick(l, ping, int64(keep))
-					l.pending.Store(false)
-					return nil
-				}))
+				r.kick(l)
 			}
 		}
 	}
 }
 
-func (r *runner) tick(l *loopState, ping bool, keep int64) {
+// kick queues the pacing task on loop l unless it is queued already. Safe from any goroutine.
+func (r *runner) kick(l *loopState) {
+	if l.pending.Swap(true) {
+		return
+	}
+	_ = l.el.Execute(context.Background(), l.task)
+}
+
+func (r *runner) tick(l *loopState) {
+	l.pending.Store(false)
 	now := time.Now().UnixNano()
 	for _, cl := range l.pubs {
 		cl.fill(now)
 	}
-	if !ping || r.closing.Load() {
+	if !l.pingDue.Load() || r.closing.Load() {
+		return
+	}
+	l.pingDue.Store(false)
+	keep := int64(r.o.KeepAlive / 2)
+	if keep <= 0 {
 		return
 	}
 	m := r.mono()

@@ -2,7 +2,427 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
 )
 
-func runSuite(ctx context.Context, args []string) error { return errors.New("not yet") }
+// suiteCase is one row group of the make bench suite.
+type suiteCase struct {
+	Name     string   `json:"name"`
+	Title    string   `json:"title"`
+	Scenario string   `json:"scenario"`
+	Metrics  []string `json:"metrics"` // headline figures, see metricValue
+	apply    func(o *Options)
+}
+
+// SuiteReport is the suite's JSON document and the input of the HTML report.
+type SuiteReport struct {
+	Started  string               `json:"started"`
+	Host     map[string]string    `json:"host"`
+	Brokers  []string             `json:"brokers"`
+	Ceiling  []*Result            `json:"tool_ceiling"`
+	Cases    []suiteCase          `json:"cases"`
+	Results  map[string][]*Result `json:"results"` // case name -> one result per broker, in Brokers order (nil when it failed)
+	Failures map[string]string    `json:"failures,omitempty"`
+}
+
+// suiteCases returns the standard suite: d is the publishing window of each run, conns the
+// size of the idle-connection run.
+func suiteCases(d time.Duration, conns int) []suiteCase {
+	thr := []string{"recv_rate", "broker_us", "p99", "loss"}
+	return []suiteCase{
+		{Name: "fanin-q0", Title: "fan-in 8→1, QoS 0, 64 B", Scenario: "fanin", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 8, 1, 0 }},
+		{Name: "fanin-q1", Title: "fan-in 8→1, QoS 1, 64 B", Scenario: "fanin", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.SubQoS = 8, 1, 1, 1 }},
+		{Name: "p2p-q0", Title: "p2p 8→8, QoS 0, 64 B", Scenario: "p2p", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 8, 8, 0 }},
+		{Name: "p2p-q1", Title: "p2p 8→8, QoS 1, 64 B", Scenario: "p2p", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.SubQoS = 8, 8, 1, 1 }},
+		{Name: "fanout-100", Title: "fan-out 1→100, QoS 0, 64 B", Scenario: "fanout", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 1, 100, 0 }},
+		{Name: "fanout-1000", Title: "fan-out 1→1000, QoS 0, 64 B", Scenario: "fanout", Metrics: thr,
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 1, 1000, 0 }},
+		{Name: "p2p-4k", Title: "throughput p2p 8→8, QoS 0, 4 KiB", Scenario: "p2p", Metrics: []string{"recv_rate", "recv_mbps", "broker_us", "p99"},
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.Size = 8, 8, 0, 4096 }},
+		{Name: "lat20k-q0", Title: "latency at 20k msg/s, p2p 8→8, QoS 0, 64 B", Scenario: "p2p", Metrics: []string{"p50", "p99", "p999", "recv_rate"},
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.Rate = 8, 8, 0, 20000.0/8 }},
+		{Name: "lat20k-q1", Title: "latency at 20k msg/s, p2p 8→8, QoS 1, 64 B", Scenario: "p2p", Metrics: []string{"p50", "p99", "p999", "loss"},
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.SubQoS, o.Rate = 8, 8, 1, 1, 20000.0/8 }},
+		{Name: "conn", Title: fmt.Sprintf("%d idle connections, one subscription each", conns), Scenario: "conn",
+			Metrics: []string{"rss_per_conn", "conn_rate", "connack_p99"},
+			apply: func(o *Options) {
+				o.Subs, o.Filter, o.ConnRate, o.ConnWorkers = conns, "bench/conn/%i", 5000, 64
+				o.Duration = min(d, 3*time.Second)
+			}},
+	}
+}
+
+// metricValue returns a headline figure of r, its unit and whether more is better.
+func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
+	switch m {
+	case "recv_rate":
+		return r.RecvRate, "msg/s", true
+	case "recv_mbps":
+		return r.RecvRate * float64(r.Size) / 1e6, "MB/s", true
+	case "broker_us":
+		return r.BrokerCPUPerMs, "µs CPU/msg", false
+	case "p50":
+		return r.Latency.P50, "µs p50", false
+	case "p99":
+		return r.Latency.P99, "µs p99", false
+	case "p999":
+		return r.Latency.P999, "µs p99.9", false
+	case "loss":
+		return float64(r.Lost + r.Duplicates), "lost+dup", false
+	case "rss_per_conn":
+		return r.RSSPerConn, "B RSS/conn", false
+	case "conn_rate":
+		return r.ConnectRate, "conn/s", true
+	case "connack_p99":
+		return r.ConnectLatency.P99, "µs CONNACK p99", false
+	}
+	return 0, m, true
+}
+
+func runSuite(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("emqx_bench suite", flag.ContinueOnError)
+	self, _ := os.Executable()
+	binDir := filepath.Dir(self)
+	emqx := fs.String("emqx", filepath.Join(binDir, "emqx"), "our broker's binary")
+	mochi := fs.String("mochi", filepath.Join(binDir, "mochi_peer"), "the mochi peer's binary (bench/peers/mochi)")
+	mosq := fs.String("mosquitto", firstExisting("/usr/sbin/mosquitto", "/usr/bin/mosquitto"), "Mosquitto's binary")
+	peer := fs.String("peer", os.Getenv("PEER"), "an external peer broker `host:port` (loopback), instead of starting Mosquitto and mochi")
+	brokers := fs.String("brokers", "", "brokers to run, in order: ours,mosquitto,mochi (default: those found; with -peer: ours,peer)")
+	out := fs.String("out", "bench/results", "directory for the JSON and HTML reports")
+	d := fs.Duration("duration", 5*time.Second, "publishing window of each run")
+	conns := fs.Int("conns", 10000, "connections of the conn case (stay under ~19 k: 20,000 open files per process)")
+	only := fs.String("cases", "", "comma-separated case names to run (default: all)")
+	ceiling := fs.Bool("ceiling", true, "first measure the tool against its own sink")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kinds, err := pickBrokers(*brokers, *peer, *emqx, *mosq, *mochi)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "emqx-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	rep := &SuiteReport{Started: time.Now().Format(time.RFC3339), Host: hostInfo(), Results: map[string][]*Result{}, Failures: map[string]string{}}
+	for _, k := range kinds {
+		rep.Brokers = append(rep.Brokers, k.Name)
+	}
+	base := func(c suiteCase) Options {
+		o := defaultOptions(c.Scenario)
+		o.Duration, o.Drain, o.Progress, o.Label = *d, 2*time.Second, false, c.Name
+		o.Timeout = 60 * time.Second
+		c.apply(&o)
+		return o
+	}
+	logw := os.Stderr
+	if *ceiling {
+		for _, c := range []struct {
+			sink string
+			suiteCase
+		}{
+			{"sink", suiteCase{Name: "ceiling-pub", Title: "tool → sink: 8 publishers, QoS 0, 64 B", Scenario: "pub", apply: func(o *Options) { o.Pubs = 8 }}},
+			{"sink-echo", suiteCase{Name: "ceiling-echo", Title: "tool → sink → tool: 8 echo clients, QoS 0, 64 B", Scenario: "echo", apply: func(o *Options) { o.Pubs = 8 }}},
+		} {
+			res, err := runOne(ctx, brokerKind{Name: c.sink, Bin: self}, base(c.suiteCase), work)
+			if err != nil {
+				fmt.Fprintf(logw, "ceiling %s: %v\n", c.Name, err)
+				continue
+			}
+			fmt.Fprintf(logw, "tool ceiling %-13s sent %s/s, received %s/s, tool CPU %.2f µs/msg\n", c.Name, human(res.SentRate), human(res.RecvRate), res.ToolCPUPerMsg)
+			rep.Ceiling = append(rep.Ceiling, res)
+		}
+	}
+	cases := suiteCases(*d, *conns)
+	for i, c := range cases {
+		if *only != "" && !containsWord(*only, c.Name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		rep.Cases = append(rep.Cases, c)
+		results := make([]*Result, len(kinds))
+		// Alternate the order from case to case so that no broker always runs first
+		// (or last) on a machine whose noise drifts.
+		for j := range kinds {
+			bi := (i + j) % len(kinds)
+			k := kinds[bi]
+			o := base(c)
+			res, err := runOne(ctx, k, o, work)
+			if err != nil {
+				fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
+				rep.Failures[c.Name+"/"+k.Name] = err.Error()
+				continue
+			}
+			results[bi] = res
+			fmt.Fprintf(logw, "%-12s %-10s %s\n", c.Name, k.Name, oneLine(c, res))
+		}
+		rep.Results[c.Name] = results
+	}
+	writeSuiteTable(os.Stdout, rep)
+	stamp := time.Now().Format("20060102-150405")
+	jsonPath := filepath.Join(*out, "suite-"+stamp+".json")
+	htmlPath := filepath.Join(*out, "suite-"+stamp+".html")
+	if err := writeFileWith(jsonPath, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(rep)
+	}); err != nil {
+		return err
+	}
+	if err := writeFileWith(htmlPath, func(w io.Writer) error { return writeHTML(w, rep) }); err != nil {
+		return err
+	}
+	for _, p := range [][2]string{{jsonPath, "latest.json"}, {htmlPath, "latest.html"}} {
+		link := filepath.Join(*out, p[1])
+		_ = os.Remove(link)
+		_ = os.Symlink(filepath.Base(p[0]), link)
+	}
+	fmt.Fprintf(os.Stdout, "\nwrote %s and %s\n", jsonPath, htmlPath)
+	return nil
+}
+
+// runOne starts a fresh broker of kind k, runs o against it and stops the broker.
+func runOne(ctx context.Context, k brokerKind, o Options, work string) (*Result, error) {
+	b, err := startBroker(ctx, k, work)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	o.Broker, o.BrokerPID, o.MetricsCmd = b.addr, b.pid(), b.metricsCmd
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	time.Sleep(200 * time.Millisecond) // let the broker's start-up work settle before the baseline RSS
+	res, err := newRunner(o, nil).run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Broker = k.Name
+	return res, nil
+}
+
+func pickBrokers(list, peer, emqx, mosq, mochi string) ([]brokerKind, error) {
+	all := map[string]brokerKind{
+		"ours": {Name: "ours", Bin: emqx}, "mosquitto": {Name: "mosquitto", Bin: mosq}, "mochi": {Name: "mochi", Bin: mochi},
+	}
+	if peer != "" {
+		if err := checkLoopback(peer); err != nil {
+			return nil, err
+		}
+		all["peer"] = brokerKind{Name: "peer", Addr: peer}
+	}
+	var names []string
+	switch {
+	case list != "":
+		names = strings.Split(list, ",")
+	case peer != "":
+		names = []string{"ours", "peer"}
+	default:
+		names = []string{"ours", "mosquitto", "mochi"}
+	}
+	var out []brokerKind
+	for _, n := range names {
+		k, ok := all[strings.TrimSpace(n)]
+		if !ok {
+			return nil, fmt.Errorf("unknown broker %q (ours, mosquitto, mochi, peer with -peer)", n)
+		}
+		if k.Bin != "" && !fileExists(k.Bin) {
+			if list != "" || k.Name == "ours" {
+				return nil, fmt.Errorf("%s: %s not found (make build, make bench-deps)", k.Name, k.Bin)
+			}
+			fmt.Fprintf(os.Stderr, "suite: %s not found at %s, skipped (make bench-deps)\n", k.Name, k.Bin)
+			continue
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func oneLine(c suiteCase, r *Result) string {
+	var parts []string
+	for _, m := range c.Metrics {
+		v, unit, _ := metricValue(m, r)
+		parts = append(parts, fmtMetric(v, unit))
+	}
+	if len(r.Errors) > 0 {
+		parts = append(parts, fmt.Sprintf("errors: %v", r.Errors))
+	}
+	return strings.Join(parts, "  ")
+}
+
+func fmtMetric(v float64, unit string) string {
+	switch {
+	case strings.HasPrefix(unit, "µs"):
+		return fmtUS(v) + strings.TrimPrefix(unit, "µs")
+	case unit == "msg/s" || unit == "conn/s":
+		return human(v) + " " + unit
+	case unit == "lost+dup":
+		return fmt.Sprintf("%.0f %s", v, unit)
+	default:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	}
+}
+
+// writeSuiteTable prints every headline figure with the ratio ours/peer.
+func writeSuiteTable(w io.Writer, rep *SuiteReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w)
+	hdr := "case\tfigure\t"
+	for _, b := range rep.Brokers {
+		hdr += b + "\t"
+	}
+	for _, b := range rep.Brokers[1:] {
+		hdr += "ours/" + b + "\t"
+	}
+	fmt.Fprintln(tw, hdr)
+	for _, c := range rep.Cases {
+		rs := rep.Results[c.Name]
+		for mi, m := range c.Metrics {
+			name := ""
+			if mi == 0 {
+				name = c.Name
+			}
+			_, unit, higher := metricValue(m, &Result{})
+			line := name + "\t" + unit + "\t"
+			vals := make([]float64, len(rs))
+			ok := make([]bool, len(rs))
+			for i, r := range rs {
+				if r == nil {
+					line += "—\t"
+					continue
+				}
+				vals[i], _, _ = metricValue(m, r)
+				ok[i] = true
+				line += fmtNum(vals[i], unit) + "\t"
+			}
+			for i := 1; i < len(rs); i++ {
+				line += ratio(vals[0], vals[i], ok[0] && ok[i], higher) + "\t"
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "ratios are ours/peer; for latency, CPU, RSS and loss lower is better (marked ↓)")
+	for _, r := range rep.Ceiling {
+		fmt.Fprintf(w, "tool ceiling (%s): sent %s msg/s, received %s msg/s, tool CPU %.2f µs/msg\n", r.Label, human(r.SentRate), human(r.RecvRate), r.ToolCPUPerMsg)
+	}
+	for _, c := range rep.Cases {
+		for _, r := range rep.Results[c.Name] {
+			if r != nil && (r.Lost > 0 || r.Duplicates > 0 || r.LostConns > 0) {
+				fmt.Fprintf(w, "%s on %s: lost %d of %d, duplicates %d, out of order %d, lost connections %d%s\n", c.Name, r.Broker,
+					r.Lost, r.Expected, r.Duplicates, r.OutOfOrder, r.LostConns, dropsNote(r))
+			}
+		}
+	}
+}
+
+func dropsNote(r *Result) string {
+	if r.BrokerDrops == nil {
+		return " (broker drop counter not available)"
+	}
+	return fmt.Sprintf(" (broker counted %d dropped)", *r.BrokerDrops)
+}
+
+func fmtNum(v float64, unit string) string {
+	switch {
+	case strings.HasPrefix(unit, "µs"):
+		return fmtUS(v)
+	case unit == "msg/s" || unit == "conn/s":
+		return human(v)
+	case unit == "lost+dup" || strings.HasPrefix(unit, "B "):
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func ratio(ours, peer float64, ok, higher bool) string {
+	if !ok {
+		return "—"
+	}
+	mark := ""
+	if !higher {
+		mark = "↓"
+	}
+	if peer == 0 {
+		if ours == 0 {
+			return "=" + mark
+		}
+		return "∞" + mark
+	}
+	return fmt.Sprintf("%.2fx%s", ours/peer, mark)
+}
+
+func containsWord(list, w string) bool {
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == w {
+			return true
+		}
+	}
+	return false
+}
+
+func firstExisting(paths ...string) string {
+	for _, p := range paths {
+		if fileExists(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	return paths[0]
+}
+
+func writeFileWith(path string, f func(io.Writer) error) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := f(fh); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+func hostInfo() map[string]string {
+	h := map[string]string{"go": runtime.Version(), "cpus": fmt.Sprint(runtime.NumCPU()), "os": runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				h["cpu"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		h["commit"] = strings.TrimSpace(string(out))
+	}
+	if n, err := os.Hostname(); err == nil {
+		h["hostname"] = n
+	}
+	return h
+}

@@ -9,7 +9,7 @@ FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 3
 
-.PHONY: help build run test test-deps fmt-check vet lint fuzz bench bench-micro bench-compare clean
+.PHONY: help build run test test-deps fmt-check vet lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -46,13 +46,24 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: bench-micro bench-compare ## the benchmark suite (micro-benchmarks and peer comparisons)
+bench: bench-micro bench-compare bench-load ## the benchmark suite (micro-benchmarks, peer comparisons, load suite)
 
 bench-micro: ## codec and trie micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./codec/ ./trie/
 
 bench-compare: ## the same work through paho.golang and mochi, side by side
 	cd bench/compare && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
+
+bench-deps: ## install Mosquitto (Debian) for the load suite when missing; it is never left running as a service
+	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	  apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }; \
+	  (systemctl disable --now mosquitto || service mosquitto stop) >/dev/null 2>&1 || true; \
+	fi
+
+bench-load: build bench-deps ## load suite: our broker vs Mosquitto and mochi (or PEER=host:port), report in bench/results/
+	$(GO) build -trimpath -o $(BIN)/emqx_bench ./bench/emqx_bench
+	cd bench/peers/mochi && $(GO) build -trimpath -o $(CURDIR)/$(BIN)/mochi_peer .
+	$(BIN)/emqx_bench suite -out bench/results $(if $(PEER),-peer $(PEER)) $(BENCH_LOAD_FLAGS)
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -61,8 +61,8 @@ type publisher struct {
 // counters. Counters are single-writer atomics written by that loop only.
 type loopState struct {
 	el      gnet.EventLoop
-	clients []*client // every client on this loop (keep alive)
-	pubs    []*client // publishers on this loop (pacing)
+	clients []*client   // every client on this loop (keep alive)
+	pubs    []*client   // publishers on this loop (pacing)
 	pending atomic.Bool // the pacing task is queued
 	pingDue atomic.Bool // the next pacing task also sends keep-alive pings
 	task    gnet.Runnable

@@ -28,7 +28,7 @@ func TestResultTableAndJSON(t *testing.T) {
 	}
 	var b bytes.Buffer
 	r.WriteTable(&b)
-	for _, want := range []string{"fanin-q1 (fanin)", "100.0k msg/s", "p50 502µs", "p99 991µs", "loss", "3 of 500000", "CPU 1.00s = 2.00 µs/msg"} {
+	for _, want := range []string{"fanin-q1 (fanin)", "100.0k msg/s", "p50 502µs", "p99 991µs", "loss", "3 of 500000", "CPU 1.00s = 2.00 µs/msg", "tool  "} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

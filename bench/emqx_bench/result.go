@@ -57,6 +57,7 @@ type Result struct {
 	BrokerCPU      float64 `json:"broker_cpu_seconds,omitempty"` // in the window
 	BrokerCPUPerMs float64 `json:"broker_cpu_us_per_msg,omitempty"`
 	RSSPerConn     float64 `json:"broker_rss_per_connection,omitempty"`
+	ToolRSS        int64   `json:"tool_rss_bytes,omitempty"`
 	ToolCPU        float64 `json:"tool_cpu_seconds"`
 	ToolCPUPerMsg  float64 `json:"tool_cpu_us_per_msg,omitempty"`
 
@@ -185,7 +186,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	if r.RSSPerConn != 0 {
 		row("RSS per connection", fmt.Sprintf("%.0f B", r.RSSPerConn))
 	}
-	row("tool CPU", fmt.Sprintf("%.2fs = %.2f µs/msg", r.ToolCPU, r.ToolCPUPerMsg))
+	row("tool", fmt.Sprintf("CPU %.2fs = %.2f µs/msg, RSS %s", r.ToolCPU, r.ToolCPUPerMsg, bytesHuman(r.ToolRSS)))
 	for _, e := range r.Errors {
 		row("error", e)
 	}

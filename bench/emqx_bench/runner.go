@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -559,6 +560,7 @@ loop:
 		}
 	}
 	res.LostConns = int(r.lost.Load())
+	res.ToolRSS = readProc(os.Getpid()).RSS
 	res.Errors = r.errorList()
 	return res, nil
 }

@@ -47,7 +47,9 @@ const (
 // packet. On ErrProtocolName, c.Version is 0; on any later error c.Version
 // holds the level the client asked for, so the engine can answer in that
 // client's CONNACK format (MQTT 3.1.1 answers an unsupported level with
-// return code 1 [MQTT-3.1.2-2]). Byte fields alias pkt.
+// return code 1 [MQTT-3.1.2-2]). Protocol levels with mosquitto's bridge
+// bit (0x83, 0x84) are not supported and fail with ErrProtocolVersion.
+// Byte fields alias pkt.
 func (c *Connect) Decode(pkt []byte) error {
 	c.Reset()
 	_, body, err := splitFixed(pkt, TypeConnect)

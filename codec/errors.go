@@ -104,7 +104,7 @@ var (
 var (
 	ErrSubscribeEmpty     = newErr(ProtocolError, "SUBSCRIBE without a topic filter [MQTT-3.8.3-2]")
 	ErrSubOptionsReserved = newErr(MalformedPacket, "subscription options reserved bits set [MQTT-3.8.3-5] [MQTT-3-8.3-4](3.1.1)")
-	ErrSubQoS3            = newErr(MalformedPacket, "subscription QoS 3 [MQTT-3.8.3-5]")
+	ErrSubQoS3            = newErr(ProtocolError, "subscription maximum QoS 3 (section 3.8.3.1) [MQTT-3-8.3-4](3.1.1)")
 	ErrRetainHandling     = newErr(ProtocolError, "retain handling 3 (section 3.8.3.1)")
 	ErrSharedNoLocal      = newErr(ProtocolError, "no local set on a shared subscription [MQTT-3.8.3-4]")
 	ErrUnsubscribeEmpty   = newErr(ProtocolError, "UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]")

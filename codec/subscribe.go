@@ -77,7 +77,7 @@ func (s *Subscribe) Decode(pkt []byte, v Version) error {
 		}
 		sub.QoS = opts & 3
 		if sub.QoS == 3 {
-			return ErrSubQoS3 // [MQTT-3.8.3-5]
+			return ErrSubQoS3 // section 3.8.3.1
 		}
 		sub.NoLocal = opts&subNoLocal != 0
 		sub.RetainAsPublished = opts&subRetainAsPub != 0

@@ -41,6 +41,7 @@ type publisher struct {
 	msg      codec.Publish // template: topic, QoS, retain; payload is the client's buffer
 	payload  []byte
 	copies   uint64 // in-tool deliveries expected per message (0: none in this run)
+	window   int64  // closed loop: undelivered messages allowed (0: open loop)
 	start    int64  // wall ns when publishing began
 	next     uint64 // sequence number of the next message = messages written
 	sent     atomic.Uint64
@@ -219,7 +220,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		pc := r.pubs[p]
 		pc.pub.delivered.Add(l.delivered[p])
 		l.delivered[p] = 0
-		if r.o.QoS == 0 && r.o.Window > 0 {
+		if pc.pub.window > 0 {
 			if pc.loop == l {
 				pc.fill(now)
 			} else if pl := pc.loop; pl != nil {
@@ -315,7 +316,8 @@ func (cl *client) fill(now int64) {
 	}
 	if o.QoS > 0 {
 		n = min(n, int64(o.Inflight)-p.inflight.Load())
-	} else if o.Window > 0 && p.copies > 0 {
+	}
+	if p.window > 0 {
 		d := p.delivered.Load() / p.copies
 		if d != p.lastDelivered {
 			p.lastDelivered, p.lastProgress = d, now
@@ -323,13 +325,14 @@ func (cl *client) fill(now int64) {
 		out := int64(p.next) - int64(p.forgiven) - int64(d)
 		if out > 0 && now-p.lastProgress > stallNanos {
 			// Nothing delivered for a while: the broker dropped what is outstanding
-			// (QoS 0 allows it). Write it off so that the publisher goes on.
+			// (its queue limits). Write it off so that the publisher goes on; the
+			// loss is counted exactly by the subscribers' sequence sets.
 			p.forgiven = p.next - d
 			p.lastProgress = now
 			p.stalls.Add(1)
 			out = 0
 		}
-		n = min(n, int64(o.Window)-max(out, 0))
+		n = min(n, p.window-max(out, 0))
 	}
 	if n <= 0 {
 		if o.Count > 0 && int64(p.next) >= o.Count && p.inflight.Load() == 0 {

@@ -33,7 +33,7 @@ type Options struct {
 	QoS      byte    // publish QoS
 	SubQoS   byte    // subscription QoS
 	Inflight int     // QoS 1/2: unacknowledged PUBLISHes per publisher
-	Window   int     // unlimited QoS 0: messages per publisher not yet delivered to the in-tool subscribers; 0 for none
+	Window   int     // closed loop: messages per publisher not yet received by every in-tool subscriber; 0 for none, -1 for auto
 	Retain   bool
 
 	Topic       string // publish topic pattern
@@ -65,7 +65,7 @@ var scenarios = []string{"conn", "pub", "sub", "p2p", "fanin", "fanout", "shared
 func defaultOptions(s string) Options {
 	o := Options{
 		Scenario: s, Broker: "127.0.0.1:1883", Transport: "tcp", Version: codec.V311,
-		ConnWorkers: 32, Size: 64, Inflight: 64, Window: 1000,
+		ConnWorkers: 32, Size: 64, Inflight: 64, Window: -1,
 		ClientID: "bench-%n-%r-%i", SharedGroup: "bench",
 		Duration: 10 * time.Second, Drain: 3 * time.Second, KeepAlive: 300 * time.Second,
 		Timeout: 60 * time.Second, Progress: true,
@@ -112,7 +112,7 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	qos := fs.Int("qos", int(o.QoS), "publish QoS 0, 1 or 2")
 	subQoS := fs.Int("sub-qos", -1, "subscription QoS (default: the publish QoS)")
 	fs.IntVar(&o.Inflight, "inflight", o.Inflight, "QoS 1/2: unacknowledged messages per publisher")
-	fs.IntVar(&o.Window, "window", o.Window, "unlimited-rate QoS 0 with in-tool subscribers: undelivered messages per publisher (0: none, then TCP back-pressure alone)")
+	fs.IntVar(&o.Window, "window", o.Window, "closed loop: messages per publisher not yet received by the in-tool subscribers (-1: auto, 800 per subscriber queue and 64 k deliveries per publisher at most; 0: open loop, only -inflight and TCP back-pressure)")
 	fs.BoolVar(&o.Retain, "retain", o.Retain, "publish with the retain flag")
 	fs.StringVar(&o.Topic, "topic", o.Topic, "publish topic pattern (%i index, %r role, %c client id, %n run tag)")
 	fs.StringVar(&o.Filter, "filter", o.Filter, "subscription filter pattern (conn: empty for none)")
@@ -233,8 +233,8 @@ func (o *Options) validate() error {
 	if o.Inflight < 1 || o.Inflight > 65535 {
 		return fmt.Errorf("-inflight %d: want 1 to 65535", o.Inflight)
 	}
-	if o.Window < 0 {
-		return errors.New("-window must not be negative")
+	if o.Window < -1 {
+		return errors.New("-window: -1 (auto), 0 (open loop) or a message count")
 	}
 	if o.Duration <= 0 && o.Count == 0 {
 		return errors.New("the run needs a bound: -duration or -count")

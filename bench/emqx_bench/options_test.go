@@ -128,3 +128,20 @@ func TestParseOptions(t *testing.T) {
 		t.Fatal("127/8 is loopback")
 	}
 }
+
+func TestClosedWindow(t *testing.T) {
+	f := func(window, perScope int, copies uint64, want int) {
+		t.Helper()
+		if got := closedWindow(window, perScope, copies); got != want {
+			t.Errorf("closedWindow(%d, %d, %d) = %d, want %d", window, perScope, copies, got, want)
+		}
+	}
+	f(-1, 8, 1, 100)    // fan-in 8 → 1: 800 queued at the subscriber
+	f(-1, 1, 1, 800)    // p2p
+	f(-1, 1, 100, 655)  // fan-out 1 → 100: 64 k copies
+	f(-1, 1, 1000, 65)  // fan-out 1 → 1000
+	f(-1, 1, 10000, 16) // floor
+	f(-1, 100, 1, 16)
+	f(0, 8, 1, 0) // open loop
+	f(250, 8, 1, 250)
+}

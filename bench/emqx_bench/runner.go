@@ -166,10 +166,12 @@ func (r *runner) build() {
 		r.scopes = echo
 	}
 	copies := make([]uint64, numPubs)
+	perScope := 1
 	for _, sc := range r.scopes {
 		for _, p := range sc.expects {
 			copies[p]++
 		}
+		perScope = max(perScope, len(sc.expects))
 	}
 	payload := make([]byte, o.Size)
 	for i := range payload {
@@ -179,6 +181,9 @@ func (r *runner) build() {
 		cl := r.newClient("pub", i)
 		topic := expandPattern(o.Topic, patternVars{Index: i, Role: "pub", ClientID: string(cl.id), Run: r.runText})
 		p := &publisher{id: uint32(i), copies: copies[i], payload: append([]byte(nil), payload...)}
+		if p.copies > 0 {
+			p.window = int64(closedWindow(o.Window, perScope, p.copies))
+		}
 		p.msg = codec.Publish{QoS: o.QoS, Retain: o.Retain, Topic: []byte(topic), Payload: p.payload}
 		if o.QoS > 0 {
 			p.ids = make([]uint64, 1024)
@@ -189,6 +194,27 @@ func (r *runner) build() {
 		}
 		r.pubs = append(r.pubs, cl)
 	}
+}
+
+func (r *runner) windowOf0() int {
+	if len(r.pubs) == 0 {
+		return 0
+	}
+	return int(r.pubs[0].pub.window)
+}
+
+// closedWindow returns the closed-loop window of a publisher whose messages go to copies
+// in-tool deliveries, where a subscriber hears up to perScope publishers. Auto (-1) keeps every
+// subscriber's queue in the broker at about 800 messages, below the usual 1000-message queue
+// limits (Mosquitto's max_queued_messages, EMQX's max_mqueue_len), and a publisher's
+// undelivered copies at 64 k at most, with at least 16 messages in flight.
+func closedWindow(window, perScope int, copies uint64) int {
+	if window >= 0 {
+		return window
+	}
+	w := 800 / max(perScope, 1)
+	w = min(w, int(65536/max(copies, 1)))
+	return max(w, 16)
 }
 
 func (r *runner) newClient(role string, i int) *client {
@@ -460,7 +486,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	res := &Result{Label: o.Label, Scenario: o.Scenario, Broker: o.Broker, Version: o.Version.String(),
 		QoS: int(o.QoS), Size: o.Size, Pubs: o.Pubs, Subs: o.Subs, RatePerPub: o.Rate,
-		OfferedTotal: o.Rate * float64(o.Pubs), Window: o.Window, Inflight: o.Inflight, Start: time.Now().UTC().Format(time.RFC3339)}
+		OfferedTotal: o.Rate * float64(o.Pubs), Window: r.windowOf0(), Inflight: o.Inflight, Start: time.Now().UTC().Format(time.RFC3339)}
 	res.Broker0 = readProc(o.BrokerPID)
 	drop0 := brokerDropped(o.MetricsCmd)
 

@@ -67,7 +67,7 @@ func svgChart(series []chartSeries, xLabel, yLabel string, logX bool, yFmt func(
 		for i := 0; i <= 5; i++ {
 			v := xmin + (xmax-xmin)*float64(i)/5
 			x := L + float64(i)/5*(W-L-R)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%.0f</text>`, x, H-B+14, v)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%.3g</text>`, x, H-B+14, v)
 		}
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text>`, L+(W-L-R)/2, H-6, template.HTMLEscapeString(xLabel))
@@ -139,6 +139,24 @@ func latencyChart(rs []*Result, names []string) template.HTML {
 	return svgChart(ss, "end-to-end latency (log scale)", "% of messages", true, func(v float64) string { return fmt.Sprintf("%.1f%%", v) })
 }
 
+// ratioClass colours a ratio cell: good where ours is better by more than 2 %, bad where
+// worse by more than 2 %, nothing in between or where a value is missing.
+func ratioClass(ours, peer float64, ok, higher bool) string {
+	if !ok || (ours == 0 && peer == 0) {
+		return ""
+	}
+	if !higher {
+		ours, peer = peer, ours // lower is better: compare the other way round
+	}
+	switch {
+	case peer == 0 || ours > peer*1.02:
+		return "good"
+	case ours < peer*0.98:
+		return "bad"
+	}
+	return ""
+}
+
 func writeHTML(w io.Writer, rep *SuiteReport) error {
 	var cases []htmlCase
 	for _, c := range rep.Cases {
@@ -164,14 +182,7 @@ func writeHTML(w io.Writer, rep *SuiteReport) error {
 			for i := 1; i < len(rs); i++ {
 				ok := rs[0] != nil && rs[i] != nil
 				hr := htmlRatio{Text: ratio(vals[0], vals[i], ok, higher)}
-				if ok && vals[i] != 0 {
-					q := vals[0] / vals[i]
-					if (higher && q >= 1) || (!higher && q <= 1) {
-						hr.Class = "good"
-					} else {
-						hr.Class = "bad"
-					}
-				}
+				hr.Class = ratioClass(vals[0], vals[i], ok, higher)
 				row.Ratios = append(row.Ratios, hr)
 			}
 			hc.Summary = append(hc.Summary, row)

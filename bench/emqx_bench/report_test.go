@@ -91,6 +91,23 @@ func TestRatio(t *testing.T) {
 	f(5, 1, false, true, "—")
 }
 
+func TestRatioClass(t *testing.T) {
+	f := func(o, p float64, higher bool, want string) {
+		t.Helper()
+		if got := ratioClass(o, p, true, higher); got != want {
+			t.Errorf("ratioClass(%v, %v, higher=%v) = %q, want %q", o, p, higher, got, want)
+		}
+	}
+	f(200, 100, true, "good")
+	f(50, 100, true, "bad")
+	f(100, 101, true, "")
+	f(50, 100, false, "good")
+	f(200, 100, false, "bad")
+	f(3001, 0, false, "bad")
+	f(0, 5, false, "good")
+	f(0, 0, false, "")
+}
+
 func TestHumanFormats(t *testing.T) {
 	f := func(got, want string) {
 		t.Helper()

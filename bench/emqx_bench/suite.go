@@ -21,7 +21,10 @@ type suiteCase struct {
 	Title    string   `json:"title"`
 	Scenario string   `json:"scenario"`
 	Metrics  []string `json:"metrics"` // headline figures, see metricValue
-	apply    func(o *Options)
+	// HalfOf names an earlier case: each broker is offered half of the rate it delivered
+	// there (latency at 50 % of its own measured peak).
+	HalfOf string `json:"half_of,omitempty"`
+	apply  func(o *Options)
 }
 
 // SuiteReport is the suite's JSON document and the input of the HTML report.
@@ -52,12 +55,15 @@ func suiteCases(d time.Duration, conns int) []suiteCase {
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 1, 100, 0 }},
 		{Name: "fanout-1000", Title: "fan-out 1→1000, QoS 0, 64 B", Scenario: "fanout", Metrics: thr,
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 1, 1000, 0 }},
-		{Name: "p2p-4k", Title: "throughput p2p 8→8, QoS 0, 4 KiB", Scenario: "p2p", Metrics: []string{"recv_rate", "recv_mbps", "broker_us", "p99"},
+		{Name: "p2p-4k", Title: "throughput p2p 8→8, QoS 0, 4 KiB", Scenario: "p2p", Metrics: []string{"recv_rate", "recv_mbps", "broker_us", "p99", "loss"},
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.Size = 8, 8, 0, 4096 }},
 		{Name: "lat20k-q0", Title: "latency at 20k msg/s, p2p 8→8, QoS 0, 64 B", Scenario: "p2p", Metrics: []string{"p50", "p99", "p999", "recv_rate"},
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.Rate = 8, 8, 0, 20000.0/8 }},
 		{Name: "lat20k-q1", Title: "latency at 20k msg/s, p2p 8→8, QoS 1, 64 B", Scenario: "p2p", Metrics: []string{"p50", "p99", "p999", "loss"},
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.SubQoS, o.Rate = 8, 8, 1, 1, 20000.0/8 }},
+		{Name: "lat50-q0", Title: "latency at 50 % of each broker's own p2p-q0 peak, p2p 8→8, QoS 0, 64 B", Scenario: "p2p",
+			Metrics: []string{"p50", "p99", "p999", "recv_rate"}, HalfOf: "p2p-q0",
+			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 8, 8, 0 }},
 		{Name: "conn", Title: fmt.Sprintf("%d idle connections, one subscription each", conns), Scenario: "conn",
 			Metrics: []string{"rss_per_conn", "conn_rate", "connack_p99"},
 			apply: func(o *Options) {
@@ -169,6 +175,14 @@ func runSuite(ctx context.Context, args []string) error {
 			bi := (i + j) % len(kinds)
 			k := kinds[bi]
 			o := base(c)
+			if c.HalfOf != "" {
+				prev := rep.Results[c.HalfOf]
+				if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
+					fmt.Fprintf(logw, "%-12s %-10s skipped: no %s result to take half of\n", c.Name, k.Name, c.HalfOf)
+					continue
+				}
+				o.Rate = prev[bi].RecvRate / 2 / float64(o.Pubs)
+			}
 			res, err := runOne(ctx, k, o, work)
 			if err != nil {
 				fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
@@ -274,6 +288,8 @@ func oneLine(c suiteCase, r *Result) string {
 
 func fmtMetric(v float64, unit string) string {
 	switch {
+	case unit == "µs CPU/msg":
+		return fmt.Sprintf("%.2f %s", v, unit)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v) + strings.TrimPrefix(unit, "µs")
 	case unit == "msg/s" || unit == "conn/s":
@@ -347,6 +363,8 @@ func dropsNote(r *Result) string {
 
 func fmtNum(v float64, unit string) string {
 	switch {
+	case unit == "µs CPU/msg":
+		return fmt.Sprintf("%.2f", v)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v)
 	case unit == "msg/s" || unit == "conn/s":

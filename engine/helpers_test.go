@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine/acl"
 )
+
+var startMu sync.Mutex
 
 // testNode starts a node on a free loopback port with the default zone, after mutate (may
 // be nil) adjusted the config, and stops it when the test ends.
@@ -39,12 +43,24 @@ func testNode(t *testing.T, mutate func(*Config)) (*Node, string) {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	n, err := New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
+	var n *Node
+	for attempt := 1; ; attempt++ {
+		var err error
+		if n, err = New(cfg, log); err != nil {
+			t.Fatal(err)
+		}
+		// Start probes a free port and then binds it again in gnet: serialise the nodes of
+		// this process so they cannot pick the same port, and retry when a client socket's
+		// ephemeral port took it in between.
+		startMu.Lock()
+		err = n.Start()
+		startMu.Unlock()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -206,3 +206,23 @@ func TestACLAllowAnonymousFalse(t *testing.T) {
 		t.Fatalf("paho.mqtt.golang: %v, want %v", tok.Error(), packets.ErrorRefusedNotAuthorised)
 	}
 }
+
+func TestACLAppliesToWill(t *testing.T) {
+	t.Parallel()
+	n, addr := aclNode(t)
+	r := newReceived()
+	admin, _ := v5(t, addr, &paho.Connect{ClientID: "adm", CleanStart: true, UsernameFlag: true, Username: "admin"}, r)
+	sub5(t, admin, "#", 1)
+	// A will on a topic the client may not publish to is not published.
+	denied, _ := mustConnect(t, addr, codec.V5, "w1", withWill("ro/will", "sneaky", 1, true, nil))
+	denied.c.Close()
+	// A will on an allowed topic is.
+	allowed, _ := mustConnect(t, addr, codec.V5, "w2", withWill("open/will", "fine", 1, false, nil))
+	allowed.c.Close()
+	r.expectMsg(t, "open/will", "fine")
+	waitConns(t, n, 1)
+	fence(t, n, r, "fence")
+	if n.Stats().Retained != 0 {
+		t.Fatal("a denied retained will was stored")
+	}
+}

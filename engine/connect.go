@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/sessions"
 )
 
@@ -195,6 +196,12 @@ func (c *conn) completeConnect(req *connectRequest) {
 	}
 	c.superuser = req.result.Superuser
 	clientID := req.clientID
+	if c.will != nil && !n.allowed(c, acl.Publish, c.will.Topic) {
+		// A will may only go where its client may publish (checked at CONNECT).
+		l.stats.aclDenied++
+		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.Topic))
+		c.will = nil
+	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	if present {

@@ -134,10 +134,12 @@ func (l *Log) compact(force bool) error {
 			moves = append(moves, move{e: e, from: in, fromAt: uint32(off), to: to, toAt: uint32(at)})
 		}
 	}
+	l.opts.testHook("copied")
 	outs, err := w.commit()
 	if err != nil {
 		return err
 	}
+	l.opts.testHook("committed")
 
 	l.idxMu.Lock()
 	for _, m := range moves {
@@ -162,10 +164,14 @@ func (l *Log) compact(force bool) error {
 	}
 	l.idxMu.Unlock()
 
-	for _, in := range inputs {
+	l.opts.testHook("switched")
+	for i, in := range inputs {
 		in.f.Close()
 		if err := l.fs.Remove(in.path); err != nil {
 			l.opts.Logf("kvlog: cannot remove compacted segment %s: %v", in.path, err)
+		}
+		if i == 0 {
+			l.opts.testHook("removed-first")
 		}
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
@@ -272,6 +278,7 @@ func (w *compactWriter) commit() ([]*segment, error) {
 			return nil, fmt.Errorf("fsync %s: %w", s.path, err)
 		}
 	}
+	w.l.opts.testHook("synced")
 	for _, s := range w.outs {
 		final := filepath.Join(w.l.dir, s.name.String())
 		if err := w.l.fs.Rename(s.path, final); err != nil {
@@ -279,6 +286,9 @@ func (w *compactWriter) commit() ([]*segment, error) {
 		}
 		s.path = final
 		w.renamed++
+		if w.renamed == 1 {
+			w.l.opts.testHook("renamed-first")
+		}
 	}
 	if err := w.l.fs.SyncDir(w.l.dir); err != nil {
 		return nil, fmt.Errorf("fsync directory: %w", err)

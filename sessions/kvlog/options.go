@@ -78,7 +78,8 @@ type Options struct {
 	// writer goroutine and must not block nor call back into the Log.
 	OnState func(failed bool, err error)
 
-	fs fileSystem // tests inject faults here; nil means the operating system
+	fs       fileSystem   // tests inject faults here; nil means the operating system
+	testHook func(string) // tests: called at each step of compaction (crash points)
 }
 
 func (o *Options) withDefaults() {
@@ -114,6 +115,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.OnState == nil {
 		o.OnState = func(bool, error) {}
+	}
+	if o.testHook == nil {
+		o.testHook = func(string) {}
 	}
 	if o.fs == nil {
 		o.fs = osFS{}

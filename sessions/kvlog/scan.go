@@ -27,7 +27,9 @@ type damageError struct {
 	reason string
 }
 
-func (d *damageError) Error() string { return fmt.Sprintf("damaged record at offset %d: %s", d.off, d.reason) }
+func (d *damageError) Error() string {
+	return fmt.Sprintf("damaged record at offset %d: %s", d.off, d.reason)
+}
 
 // scanner reads the records of a segment sequentially between two offsets.
 //

@@ -81,6 +81,20 @@ func TestMalformedInputClosesOnlyThatConnection(t *testing.T) {
 	}
 }
 
+func TestClientSubscriptionIdentifierIsProtocolError(t *testing.T) {
+	t.Parallel()
+	n, addr := testNode(t, nil)
+	r := newReceived()
+	s, _ := v5(t, addr, &paho.Connect{ClientID: "sub", CleanStart: true}, r)
+	sub5(t, s, "sid/#", 1)
+	c, _ := mustConnect(t, addr, codec.V5, "sid", nil)
+	p := &codec.Publish{Topic: []byte("sid/x"), QoS: 1, PacketID: 1, Payload: []byte("x")}
+	p.Props.AddSubscriptionID(7) // only a server may send it [MQTT-3.3.4-6]
+	c.publish(p)
+	c.closedWith(codec.ProtocolError)
+	fence(t, n, r, "sid/fence")
+}
+
 func TestMalformedConnect(t *testing.T) {
 	t.Parallel()
 	_, addr := testNode(t, nil)

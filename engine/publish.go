@@ -18,6 +18,11 @@ func (c *conn) handlePublish(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
+	if c.version == codec.V5 {
+		if err := p.ValidateFromClient(z.MaxTopicAlias); err != nil {
+			return err // subscription identifier from a client, alias above the maximum
+		}
+	}
 	l.stats.publishIn++
 	l.stats.qosIn[p.QoS&3]++
 

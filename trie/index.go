@@ -8,27 +8,37 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// node is one level of the subscription tree. Every field is an atomic
-// pointer to immutable (or bucket-wise copy-on-write) data, so readers walk
-// the tree without locks while the shard's writer changes it.
+// node is one level of the subscription tree. The fields readers follow are
+// atomic pointers to immutable data (or, for big sets, data changed in place
+// one atomic slot at a time), so readers walk the tree without locks while
+// the shard's writer changes it. name and h never change after the node is
+// published. The struct is 64 bytes with int handles: one cache line for
+// everything a match reads at a level.
 type node[K comparable] struct {
-	children atomic.Pointer[set[child[K]]]
-	subs     atomic.Pointer[set[Member[K]]]
-	groups   atomic.Pointer[set[*Group[K]]]
-	plus     atomic.Pointer[node[K]] // the "+" child
-	hash     atomic.Pointer[node[K]] // the "#" child
-}
-
-type child[K comparable] struct {
-	name string
-	hash uint64 // xxhash of name: in large sets, lets a lookup skip other names without touching their bytes
-	node *node[K]
+	kids atomic.Pointer[table[K]] // named children once there are two or more (table.go)
+	only atomic.Pointer[node[K]]  // the named child while there is at most one; stale while kids is set
+	leaf atomic.Pointer[leaf[K]]  // subscriptions of the filter ending here; nil when none
+	plus atomic.Pointer[node[K]]  // the "+" child
+	hash atomic.Pointer[node[K]]  // the "#" child
+	h    uint64                   // seeded hash of name: table probes skip other children without reading their names
+	name string                   // this level's name, owned by the index
 }
 
 // empty reports whether n holds nothing and can be pruned; shard lock held.
 func (n *node[K]) empty() bool {
-	return n.children.Load() == nil && n.subs.Load() == nil && n.groups.Load() == nil &&
+	return n.kids.Load() == nil && n.only.Load() == nil && n.leaf.Load() == nil &&
 		n.plus.Load() == nil && n.hash.Load() == nil
+}
+
+// child returns the named child called name, or nil. Lock-free.
+func (n *node[K]) child(name []byte, seed maphash.Seed) *node[K] {
+	if t := n.kids.Load(); t != nil {
+		return t.find(maphash.Bytes(seed, name), name)
+	}
+	if c := n.only.Load(); c != nil && c.name == string(name) {
+		return c
+	}
+	return nil
 }
 
 // numShards shards hold the filters whose first level is a name, by xxhash of
@@ -59,9 +69,9 @@ type Index[K comparable] struct {
 	shards [numShards + 1]shard[K]
 
 	subOps   setOps[Member[K]]
-	childOps setOps[child[K]]
 	groupOps setOps[*Group[K]]
-	seed     maphash.Seed
+	seed     maphash.Seed // hashes child names and handles; per index, so crafted names cannot pile into one probe run
+	tomb     *node[K]     // marks a deleted child's table slot
 
 	filters, filtersMax       atomic.Int64
 	subscriptions, subsMax    atomic.Int64
@@ -73,12 +83,9 @@ func New[K comparable]() *Index[K] {
 	x := &Index[K]{seed: maphash.MakeSeed()}
 	x.subOps = setOps[Member[K]]{
 		hash:     func(m *Member[K]) uint64 { return maphash.Comparable(x.seed, m.Handle) },
-		smallMax: 16,
+		smallMax: smallMembers,
 	}
-	x.childOps = setOps[child[K]]{
-		hash:     func(c *child[K]) uint64 { return c.hash },
-		smallMax: 8,
-	}
+	x.tomb = newTombstone[K](x.seed)
 	x.groupOps = setOps[*Group[K]]{
 		hash:     func(g **Group[K]) uint64 { return xxhash.Sum64String((*g).name) },
 		smallMax: 8,
@@ -196,20 +203,28 @@ func (x *Index[K]) subscribeLocked(n *node[K], f *filterLevels, group, plain str
 	for i := 0; i < f.n; i++ {
 		n = x.childForWrite(n, f.lvl[i])
 	}
-	wasEmpty := n.subs.Load() == nil && n.groups.Load() == nil
+	l := n.leaf.Load()
+	wasEmpty := l == nil
 	var added bool
 	if group == "" {
-		var ns *set[Member[K]]
-		ns, added = x.subOps.put(n.subs.Load(), m, func(e *Member[K]) bool { return e.Handle == m.Handle })
-		n.subs.Store(ns)
+		var nl *leaf[K]
+		nl, added = x.withMember(l, m)
+		if nl != l {
+			n.leaf.Store(nl)
+		}
 	} else {
-		gs := n.groups.Load()
+		var gs *set[*Group[K]]
+		if l != nil {
+			gs = l.groups
+		}
 		g := findGroup(gs, group)
 		if g == nil {
 			g = &Group[K]{name: cloneString(group), filter: cloneString(plain)}
 			g.put(m)
 			ns, _ := x.groupOps.put(gs, g, func(e **Group[K]) bool { return (*e).name == group })
-			n.groups.Store(ns)
+			if ns != gs {
+				n.leaf.Store(l.withGroups(ns))
+			}
 			added = true
 		} else {
 			added = g.put(m)
@@ -232,53 +247,52 @@ func (x *Index[K]) unsubscribeLocked(root *node[K], f *filterLevels, group strin
 	n := root
 	path[0] = n
 	for i := 0; i < f.n; i++ {
-		n = childOf(n, f.lvl[i])
+		n = childOf(n, f.lvl[i], x.seed)
 		if n == nil {
 			return false
 		}
 		path[i+1] = n
 	}
-	var removed bool
+	l := n.leaf.Load()
+	if l == nil {
+		return false
+	}
 	if group == "" {
-		key := Member[K]{Handle: k}
-		var ns *set[Member[K]]
-		ns, removed = x.subOps.del(n.subs.Load(), &key, func(e *Member[K]) bool { return e.Handle == k })
-		if removed {
-			n.subs.Store(ns)
+		nl, removed := x.withoutMember(l, k)
+		if !removed {
+			return false
+		}
+		if nl != l {
+			n.leaf.Store(nl)
 		}
 	} else {
-		gs := n.groups.Load()
-		g := findGroup(gs, group)
+		g := findGroup(l.groups, group)
 		if g == nil || !g.remove(k) {
 			return false
 		}
-		removed = true
 		if g.members.Load() == nil {
-			ns, _ := x.groupOps.del(gs, &g, func(e **Group[K]) bool { return *e == g })
-			n.groups.Store(ns)
+			ns, _ := x.groupOps.del(l.groups, &g, func(e **Group[K]) bool { return *e == g })
+			if ns != l.groups {
+				n.leaf.Store(l.withGroups(ns))
+			}
 		}
 		x.sharedSubs.Add(-1)
 	}
-	if !removed {
-		return false
-	}
 	x.subscriptions.Add(-1)
-	if n.subs.Load() == nil && n.groups.Load() == nil {
+	if n.leaf.Load() == nil {
 		x.filters.Add(-1)
 	}
 	// Prune empty nodes bottom-up. Readers already inside a pruned node see it
 	// empty; writers hold the lock, so none can be adding to it.
 	for i := f.n; i > 0 && path[i].empty(); i-- {
 		parent := path[i-1]
-		switch lvl := f.lvl[i-1]; lvl {
+		switch f.lvl[i-1] {
 		case "+":
 			parent.plus.Store(nil)
 		case "#":
 			parent.hash.Store(nil)
 		default:
-			key := child[K]{name: lvl, hash: xxhash.Sum64String(lvl)}
-			ns, _ := x.childOps.del(parent.children.Load(), &key, func(c *child[K]) bool { return c.name == lvl })
-			parent.children.Store(ns)
+			x.removeChild(parent, path[i])
 		}
 	}
 	return true
@@ -293,13 +307,22 @@ func (x *Index[K]) childForWrite(n *node[K], name string) *node[K] {
 	case "#":
 		slot = &n.hash
 	default:
-		if c := lookupString(n.children.Load(), name); c != nil {
+		if c := childOf(n, name, x.seed); c != nil {
 			return c
 		}
-		c := &node[K]{}
-		ns, _ := x.childOps.put(n.children.Load(), child[K]{name: cloneString(name), hash: xxhash.Sum64String(name), node: c},
-			func(e *child[K]) bool { return e.name == name })
-		n.children.Store(ns)
+		c := &node[K]{name: cloneString(name), h: maphash.String(x.seed, name)}
+		switch t, one := n.kids.Load(), n.only.Load(); {
+		case t != nil:
+			if nt := t.insert(c, x.tomb); nt != t {
+				n.kids.Store(nt)
+			}
+		case one == nil:
+			n.only.Store(c)
+		default:
+			// Promotion: readers that loaded kids == nil still find one
+			// through only, which stays set until the table goes away.
+			n.kids.Store(newTable([]*node[K]{one, c}, minTable))
+		}
 		return c
 	}
 	if c := slot.Load(); c != nil {
@@ -310,37 +333,47 @@ func (x *Index[K]) childForWrite(n *node[K], name string) *node[K] {
 	return c
 }
 
-func childOf[K comparable](n *node[K], name string) *node[K] {
+// removeChild unlinks the named child c from n; lock held.
+func (x *Index[K]) removeChild(n, c *node[K]) {
+	t := n.kids.Load()
+	if t == nil {
+		if n.only.Load() == c {
+			n.only.Store(nil)
+		}
+		return
+	}
+	if n.only.Load() == c {
+		n.only.Store(nil) // stale pointer: let the pruned node go
+	}
+	switch nt := t.remove(c, x.tomb); {
+	case nt == nil:
+		// Demotion: only first, then kids, so a reader seeing kids == nil
+		// finds the remaining child through only.
+		var last *node[K]
+		if rest := t.children(nil, x.tomb); len(rest) > 0 {
+			last = rest[0]
+		}
+		n.only.Store(last)
+		n.kids.Store(nil)
+	case nt != t:
+		n.kids.Store(nt)
+	}
+}
+
+// childOf returns n's child for the filter level name (a wildcard or a name);
+// writers only.
+func childOf[K comparable](n *node[K], name string, seed maphash.Seed) *node[K] {
 	switch name {
 	case "+":
 		return n.plus.Load()
 	case "#":
 		return n.hash.Load()
 	}
-	return lookupString(n.children.Load(), name)
-}
-
-func lookupString[K comparable](s *set[child[K]], name string) *node[K] {
-	if s == nil {
-		return nil
+	if t := n.kids.Load(); t != nil {
+		return t.findString(maphash.String(seed, name), name)
 	}
-	if s.big == nil {
-		for i := range s.small {
-			if s.small[i].name == name {
-				return s.small[i].node
-			}
-		}
-		return nil
-	}
-	h := xxhash.Sum64String(name)
-	p := s.big.buckets[h&s.big.mask].Load()
-	if p == nil {
-		return nil
-	}
-	for i := range *p {
-		if (*p)[i].hash == h && (*p)[i].name == name {
-			return (*p)[i].node
-		}
+	if c := n.only.Load(); c != nil && c.name == name {
+		return c
 	}
 	return nil
 }

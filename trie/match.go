@@ -1,6 +1,6 @@
 package trie
 
-import "github.com/cespare/xxhash/v2"
+import "hash/maphash"
 
 // Visitor receives the results of Index.Match. Implement it on a pointer type
 // kept by the caller (one per event loop) so a match allocates nothing.
@@ -38,9 +38,9 @@ func match[K comparable, V Visitor[K]](x *Index[K], topic []byte, v V, sv setVis
 		return
 	}
 	sh := &x.shards[shardOf(topic[:l.end[0]])]
-	walk(&sh.root, topic, &l, 0, v, sv)
+	walk(&sh.root, topic, &l, 0, v, sv, x.seed)
 	if len(topic) == 0 || topic[0] != '$' {
-		walk(&x.shards[wildShard].root, topic, &l, 0, v, sv)
+		walk(&x.shards[wildShard].root, topic, &l, 0, v, sv, x.seed)
 	}
 }
 
@@ -70,10 +70,9 @@ func (f funcVisitor[K]) OnGroup(g *Group[K]) {
 }
 
 // walk visits the filters under n that match levels i.. of topic.
-func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int, v V, sv setVisitor) {
+func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int, v V, sv setVisitor, seed maphash.Seed) {
 	for {
-		h := n.hash.Load()
-		if h != nil {
+		if h := n.hash.Load(); h != nil {
 			// "x/#" matches "x/..." and also "x" itself [MQTT-4.7.1-2].
 			emit(h, v, sv)
 		}
@@ -82,10 +81,9 @@ func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int
 			return
 		}
 		if p := n.plus.Load(); p != nil {
-			walk(p, topic, l, i+1, v, sv)
+			walk(p, topic, l, i+1, v, sv, seed)
 		}
-		n = lookupBytes(n.children.Load(), topic[l.start(i):l.end[i]])
-		if n == nil {
+		if n = n.child(topic[l.start(i):l.end[i]], seed); n == nil {
 			return
 		}
 		i++
@@ -97,25 +95,31 @@ func walk[K comparable, V Visitor[K]](n *node[K], topic []byte, l *levels, i int
 type setVisitor interface{ beginSet() }
 
 func emit[K comparable, V Visitor[K]](n *node[K], v V, sv setVisitor) {
-	if s := n.subs.Load(); s != nil {
+	l := n.leaf.Load()
+	if l == nil {
+		return
+	}
+	if l.small > 0 {
 		if sv != nil {
 			sv.beginSet()
 		}
-		if s.big == nil {
-			for i := range s.small {
-				v.OnSubscriber(s.small[i].Handle, s.small[i].Options)
-			}
-		} else {
-			for b := range s.big.buckets {
-				if p := s.big.buckets[b].Load(); p != nil {
-					for i := range *p {
-						v.OnSubscriber((*p)[i].Handle, (*p)[i].Options)
-					}
+		v.OnSubscriber(l.first.Handle, l.first.Options)
+		for i := range l.rest {
+			v.OnSubscriber(l.rest[i].Handle, l.rest[i].Options)
+		}
+	} else if l.big != nil {
+		if sv != nil {
+			sv.beginSet()
+		}
+		for b := range l.big.buckets {
+			if p := l.big.buckets[b].Load(); p != nil {
+				for i := range *p {
+					v.OnSubscriber((*p)[i].Handle, (*p)[i].Options)
 				}
 			}
 		}
 	}
-	if s := n.groups.Load(); s != nil {
+	if s := l.groups; s != nil {
 		if s.big == nil {
 			for _, g := range s.small {
 				v.OnGroup(g)
@@ -130,29 +134,4 @@ func emit[K comparable, V Visitor[K]](n *node[K], v V, sv setVisitor) {
 			}
 		}
 	}
-}
-
-func lookupBytes[K comparable](s *set[child[K]], name []byte) *node[K] {
-	if s == nil {
-		return nil
-	}
-	if s.big == nil {
-		for i := range s.small {
-			if s.small[i].name == string(name) {
-				return s.small[i].node
-			}
-		}
-		return nil
-	}
-	h := xxhash.Sum64(name)
-	p := s.big.buckets[h&s.big.mask].Load()
-	if p == nil {
-		return nil
-	}
-	for i := range *p {
-		if (*p)[i].hash == h && (*p)[i].name == string(name) {
-			return (*p)[i].node
-		}
-	}
-	return nil
 }

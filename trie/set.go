@@ -25,7 +25,7 @@ type set[E any] struct {
 type bigSet[E any] struct {
 	buckets []atomic.Pointer[[]E] // each bucket is an immutable slice
 	mask    uint64
-	n       int // number of entries; written and read by writers only
+	count   atomic.Int64 // number of entries; written by writers, read by anyone
 }
 
 const (
@@ -39,7 +39,7 @@ func (s *set[E]) length() int {
 	case s == nil:
 		return 0
 	case s.big != nil:
-		return s.big.n
+		return int(s.big.count.Load())
 	}
 	return len(s.small)
 }
@@ -96,8 +96,7 @@ func (o *setOps[E]) put(s *set[E], e E, same func(*E) bool) (*set[E], bool) {
 	copy(nb, cur)
 	nb[len(cur)] = e
 	slot.Store(&nb)
-	b.n++
-	if b.n > len(b.buckets)*bigLoad {
+	if b.count.Add(1) > int64(len(b.buckets)*bigLoad) {
 		return &set[E]{big: o.build(o.all(b), len(b.buckets)*2)}, true
 	}
 	return s, true
@@ -139,8 +138,7 @@ func (o *setOps[E]) del(s *set[E], key *E, same func(*E) bool) (*set[E], bool) {
 				nb = append(append(nb, cur[:i]...), cur[i+1:]...)
 				slot.Store(&nb)
 			}
-			b.n--
-			if b.n <= o.smallMax/2 {
+			if b.count.Add(-1) <= int64(o.smallMax/2) {
 				return &set[E]{small: o.all(b)}, true
 			}
 			return s, true
@@ -151,7 +149,7 @@ func (o *setOps[E]) del(s *set[E], key *E, same func(*E) bool) (*set[E], bool) {
 
 // all returns a fresh slice with every entry of b.
 func (o *setOps[E]) all(b *bigSet[E]) []E {
-	out := make([]E, 0, b.n)
+	out := make([]E, 0, b.count.Load())
 	for i := range b.buckets {
 		if p := b.buckets[i].Load(); p != nil {
 			out = append(out, *p...)
@@ -166,7 +164,8 @@ func (o *setOps[E]) build(entries []E, nb int) *bigSet[E] {
 	for nb*bigLoad < len(entries) {
 		nb *= 2
 	}
-	b := &bigSet[E]{buckets: make([]atomic.Pointer[[]E], nb), mask: uint64(nb - 1), n: len(entries)}
+	b := &bigSet[E]{buckets: make([]atomic.Pointer[[]E], nb), mask: uint64(nb - 1)}
+	b.count.Store(int64(len(entries)))
 	hashes := make([]uint64, len(entries))
 	counts := make([]int32, nb)
 	for i := range entries {

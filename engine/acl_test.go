@@ -41,11 +41,12 @@ func aclNode(t *testing.T) (*Node, string) {
 func TestACLSubscribeDenied(t *testing.T) {
 	t.Parallel()
 	_, addr := aclNode(t)
-	subs := []codec.Subscription{sub("secret/x", 1), sub("open/x", 1), sub("nomatch/x", 0), sub("ro/#", 2)}
+	subs := []codec.Subscription{sub("secret/x", 1), sub("open/x", 1), sub("nomatch/x", 0), sub("ro/#", 2),
+		sub("$share/g/secret/x", 1), sub("$queue/secret/x", 1), sub("$share/g/open/x", 1)}
 	t.Run("v5", func(t *testing.T) {
 		c, _ := mustConnect(t, addr, codec.V5, "s5", nil)
 		codes := c.subscribe(1, 0, subs...)
-		want := []codec.ReasonCode{codec.NotAuthorized, 1, codec.NotAuthorized, 2}
+		want := []codec.ReasonCode{codec.NotAuthorized, 1, codec.NotAuthorized, 2, codec.NotAuthorized, codec.NotAuthorized, 1}
 		if !equalCodes(codes, want) {
 			t.Fatalf("SUBACK %v, want %v", codes, want)
 		}
@@ -53,7 +54,7 @@ func TestACLSubscribeDenied(t *testing.T) {
 	t.Run("v311", func(t *testing.T) {
 		c, _ := mustConnect(t, addr, codec.V311, "s3", nil)
 		codes := c.subscribe(1, 0, subs...)
-		want := []codec.ReasonCode{0x80, 1, 0x80, 2}
+		want := []codec.ReasonCode{0x80, 1, 0x80, 2, 0x80, 0x80, 1}
 		if !equalCodes(codes, want) {
 			t.Fatalf("SUBACK %v, want %v", codes, want)
 		}

@@ -138,8 +138,27 @@ func TestMessageExpiry(t *testing.T) {
 			t.Fatalf("%s: expiry not passed on: %+v", m.payload, p.Properties)
 		}
 	}
+	// Retained copies expire too.
+	if _, err := pub.Publish(ctx5(t), &paho.Publish{Topic: "exp/kept/short", QoS: 1, Retain: true, Payload: []byte("short"),
+		Properties: &paho.PublishProperties{MessageExpiry: u32(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx5(t), &paho.Publish{Topic: "exp/kept/long", QoS: 1, Retain: true, Payload: []byte("long"),
+		Properties: &paho.PublishProperties{MessageExpiry: u32(100)}}); err != nil {
+		t.Fatal(err)
+	}
+	live.expectMsg(t, "exp/kept/short", "short")
+	live.expectMsg(t, "exp/kept/long", "long")
 	expiredBefore := n.Stats().MessagesExpired
 	time.Sleep(1500 * time.Millisecond) // the time that passes is what is tested
+	rr := newReceived()
+	late, _ := v5(t, addr, &paho.Connect{ClientID: "late", CleanStart: true}, rr)
+	sub5(t, late, "fence/late", 1)
+	sub5(t, late, "exp/kept/#", 1)
+	if p := rr.expectMsg(t, "exp/kept/long", "long"); !p.Retain || p.Properties == nil || p.Properties.MessageExpiry == nil || *p.Properties.MessageExpiry > 99 {
+		t.Fatalf("retained message with expiry: retain %v properties %+v", p.Retain, p.Properties)
+	}
+	fence(t, n, rr, "fence/late") // the expired retained message was not sent
 	r := newReceived()
 	persistent5(t, addr, "away", r)
 	p := r.expectMsg(t, "exp/x", "long") // "short" expired in the queue
@@ -152,6 +171,7 @@ func TestMessageExpiry(t *testing.T) {
 	if p := r.expectMsg(t, "exp/x", "forever"); p.Properties != nil && p.Properties.MessageExpiry != nil {
 		t.Fatalf("expiry %d added to a message without one", *p.Properties.MessageExpiry)
 	}
+	r.expectMsg(t, "exp/kept/long", "long")
 	fence(t, n, r, "exp/fence")
 	waitFor(t, 5*time.Second, "the expired message counted", func() bool { return n.Stats().MessagesExpired > expiredBefore })
 }

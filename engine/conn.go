@@ -229,7 +229,15 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 		if c.has(flagProblemInfo) && why != "" && code >= 0x80 {
 			d.Props.SetReasonString([]byte(why))
 		}
-		c.write(codec.AppendDisconnect(c.buf(), d, c.version))
+		b := c.buf()
+		start := len(b)
+		b = codec.AppendDisconnect(b, d, c.version)
+		if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
+			// The reason string goes when it would exceed the client's maximum [MQTT-3.14.2-3].
+			d.Props.Clear(codec.PropReasonString)
+			b = codec.AppendDisconnect(b[:start], d, c.version)
+		}
+		c.write(b)
 		c.loop.stats.disconnectSent++
 	}
 	c.state = stateClosing

@@ -269,7 +269,15 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 	if v == codec.V5 && c.has(flagProblemInfo) && why != "" {
 		ack.Props.SetReasonString([]byte(why))
 	}
-	c.write(codec.AppendConnack(c.buf(), &ack, v))
+	b := c.buf()
+	start := len(b)
+	b = codec.AppendConnack(b, &ack, v)
+	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
+		// The reason string goes when it would exceed the client's maximum [MQTT-3.2.2-19].
+		ack.Props.Clear(codec.PropReasonString)
+		b = codec.AppendConnack(b[:start], &ack, v)
+	}
+	c.write(b)
 	c.loop.stats.connack++
 	c.loop.stats.connRefused++
 	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)

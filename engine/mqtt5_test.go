@@ -307,3 +307,44 @@ func TestAuthPacketRejected(t *testing.T) {
 		b.check()
 	})
 }
+
+func TestReasonStringWithinClientMaximumPacketSize(t *testing.T) {
+	t.Parallel()
+	_, addr := testNode(t, nil)
+	// A PUBACK 0x99 with its reason string would exceed 16 bytes: the string must go
+	// [MQTT-3.4.2-2] [MQTT-3.14.2-3].
+	c, _ := mustConnect(t, addr, codec.V5, "tiny", func(p *codec.Connect) { p.Props.SetMaximumPacketSize(16) })
+	bad := &codec.Publish{Topic: []byte("pf/x"), QoS: 1, PacketID: 1, Payload: []byte{0xFF}}
+	bad.Props.SetPayloadFormat(1)
+	c.publish(bad)
+	pkt := c.expect(codec.TypePuback)
+	if len(pkt) > 16 {
+		t.Fatalf("PUBACK of %d bytes to a client whose maximum is 16: % x", len(pkt), pkt)
+	}
+	var a codec.Ack
+	if err := a.Decode(pkt, codec.V5); err != nil || a.Code != codec.PayloadFormatInvalid {
+		t.Fatalf("PUBACK % x: %v %v", pkt, a.Code, err)
+	}
+	// The same for the DISCONNECT that closes the connection.
+	bad.QoS, bad.PacketID = 0, 0
+	c.publish(bad)
+	pkts := c.closed()
+	if len(pkts) != 1 || len(pkts[0]) > 16 {
+		t.Fatalf("got % x before close, want one DISCONNECT of at most 16 bytes", pkts)
+	}
+}
+
+func TestConnackReasonStringWithinClientMaximumPacketSize(t *testing.T) {
+	t.Parallel()
+	_, addr := testNode(t, func(c *Config) { c.AllowAnonymous = false })
+	r := dialRaw(t, addr)
+	r.send(connectPacket(codec.V5, "tiny", func(p *codec.Connect) { p.Props.SetMaximumPacketSize(16) }))
+	pkts := r.closed()
+	var ack codec.Connack
+	if len(pkts) != 1 || ack.Decode(pkts[0], codec.V5) != nil || ack.Code != codec.NotAuthorized {
+		t.Fatalf("got % x, want one CONNACK 0x87", pkts)
+	}
+	if len(pkts[0]) > 16 {
+		t.Fatalf("CONNACK of %d bytes to a client whose maximum is 16 [MQTT-3.2.2-19]: % x", len(pkts[0]), pkts[0])
+	}
+}

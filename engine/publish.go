@@ -145,7 +145,15 @@ func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why
 	if c.version == codec.V5 && why != "" && c.has(flagProblemInfo) {
 		a.Props.SetReasonString([]byte(why))
 	}
-	c.write(codec.AppendAck(c.buf(), a, c.version))
+	b := c.buf()
+	start := len(b)
+	b = codec.AppendAck(b, a, c.version)
+	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
+		// The reason string goes when it would exceed the client's maximum [MQTT-3.4.2-2].
+		a.Props.Clear(codec.PropReasonString)
+		b = codec.AppendAck(b[:start], a, c.version)
+	}
+	c.write(b)
 	c.loop.stats.acksOut[t-codec.TypePuback]++
 }
 

@@ -145,3 +145,20 @@ func TestMqueueStoreQoS0(t *testing.T) {
 		})
 	}
 }
+
+func TestDropsCountedForBrokerPublishedMessages(t *testing.T) {
+	t.Parallel()
+	n, addr := testNode(t, func(c *Config) { c.Listeners[0].Zone.MaxMqueueLen = 1 })
+	offlineSub5(t, n, addr, "small", "q/#", 1)
+	before := n.Stats().MessagesDropped
+	// Node.Publish routes outside the event loops (as wills, $SYS and the API do).
+	for i := 0; i < 3; i++ {
+		if _, err := n.Publish("q/x", []byte(fmt.Sprint(i)), 1, false, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "2 drops counted", func() bool { return n.Stats().MessagesDropped-before == 2 })
+	r := newReceived()
+	persistent5(t, addr, "small", r)
+	r.expectMsg(t, "q/x", "2")
+}

@@ -83,10 +83,24 @@ func (n *Node) Stats() Stats {
 	st.Topics, st.TopicsMax = ts.Filters, ts.FiltersMax
 	st.Retained = int64(n.retained.Len())
 	st.MessagesDropped = n.stats.dropped.Load()
-	for _, l := range *n.loops.Load() {
-		l.snapMu.Lock()
-		ls := l.snap
-		l.snapMu.Unlock()
+	loops := *n.loops.Load()
+	n.loopsMu.Lock()
+	if n.side != nil {
+		loops = append(loops[:len(loops):len(loops)], n.side)
+	}
+	n.loopsMu.Unlock()
+	for _, l := range loops {
+		var ls loopStats
+		if l.el == nil {
+			// The side loop (wills, Node.Publish): its users hold l.side while counting.
+			l.side.Lock()
+			ls = l.stats
+			l.side.Unlock()
+		} else {
+			l.snapMu.Lock()
+			ls = l.snap
+			l.snapMu.Unlock()
+		}
 		st.PacketsReceived += ls.packetsIn
 		st.BytesReceived += ls.bytesIn
 		st.BytesSent += ls.bytesOut

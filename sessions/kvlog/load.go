@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // entry locates the latest record of a live key. Guarded by Log.idxMu.
@@ -99,7 +98,7 @@ func load(fsys fileSystem, dir string, repair bool, logf func(string, ...any)) (
 			}
 			d := Damage{File: name, Bytes: size, Reason: "bad segment header: " + err.Error()}
 			if tail, rerr := readTail(f, 0, size); rerr == nil && len(tail) > headerSize {
-				d.RecordsLost = countIntact(tail[headerSize:]) - 1
+				d.RecordsLost = countValid(tail[headerSize:])
 			}
 			f.Close()
 			if repair {
@@ -354,5 +353,3 @@ func quarantineFile(fsys fileSystem, dir, name string) (string, error) {
 	}
 	return rel, fsys.SyncDir(filepath.Join(dir, quarantine))
 }
-
-var _ = strings.TrimSpace

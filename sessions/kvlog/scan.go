@@ -105,18 +105,24 @@ func (s *scanner) next() (record, int64, error) {
 	return rec, off, nil
 }
 
-// countIntact estimates how many records a damaged tail held: it counts the damaged record
-// itself plus every checksum-valid record found after it, resynchronising byte by byte.
+// countIntact estimates how many records a damaged tail held: the damaged record itself
+// plus every checksum-valid record found after it.
 func countIntact(tail []byte) int {
 	if len(tail) == 0 {
 		return 0
 	}
-	count := 1
-	for pos := 1; pos+recordPrefix+minBody <= len(tail); {
-		bodyLen := binary.LittleEndian.Uint32(tail[pos:])
-		if bodyLenOK(bodyLen, int64(len(tail)-pos)) {
+	return 1 + countValid(tail[1:])
+}
+
+// countValid counts the checksum-valid records in b, resynchronising byte by byte after
+// anything that is not one.
+func countValid(b []byte) int {
+	count := 0
+	for pos := 0; pos+recordPrefix+minBody <= len(b); {
+		bodyLen := binary.LittleEndian.Uint32(b[pos:])
+		if bodyLenOK(bodyLen, int64(len(b)-pos)) {
 			n := recordPrefix + int(bodyLen)
-			if _, err := decodeRecord(tail[pos : pos+n]); err == nil {
+			if _, err := decodeRecord(b[pos : pos+n]); err == nil {
 				count++
 				pos += n
 				continue

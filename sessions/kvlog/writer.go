@@ -28,7 +28,7 @@ func (l *Log) runWriter() {
 		case <-syncC:
 			if l.dirty && !l.wfailed {
 				if err := l.syncActive(); err != nil {
-					l.fail(fmt.Errorf("fsync %s: %w", l.active.path, err), -1)
+					l.fail(err, -1)
 				}
 			}
 		case <-retry.C:
@@ -81,7 +81,7 @@ func (l *Log) process(b *batch) {
 		sealRecords(b.buf)
 		seg, base := l.active, l.writeOff
 		if _, err := seg.f.WriteAt(b.buf, base); err != nil {
-			l.fail(fmt.Errorf("write %s: %w", seg.path, err), base)
+			l.fail(err, base)
 			l.drop(b, l.failure())
 			return
 		}
@@ -94,7 +94,7 @@ func (l *Log) process(b *batch) {
 			if err := l.syncActive(); err != nil {
 				// The batch was never acknowledged: cut it off so that the file holds
 				// exactly the acknowledged records.
-				l.fail(fmt.Errorf("fsync %s: %w", seg.path, err), base)
+				l.fail(err, base)
 				l.drop(b, l.failure())
 				return
 			}
@@ -312,7 +312,7 @@ func (l *Log) finish() {
 	}
 	if l.dirty && !l.wfailed {
 		if err := l.syncActive(); err != nil {
-			l.fail(fmt.Errorf("fsync %s: %w", l.active.path, err), -1)
+			l.fail(err, -1)
 		}
 	}
 }

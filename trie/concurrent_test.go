@@ -138,3 +138,63 @@ func TestConcurrentMatch(t *testing.T) {
 		t.Fatalf("big/fan has %d subscribers", len(c.seen))
 	}
 }
+
+// TestConcurrentFormChanges drives a level between its one-child and table
+// forms and a filter's subscribers between the inline and hash-set forms
+// while matches run: the subscription no writer touches must be reported
+// exactly once by every match.
+func TestConcurrentFormChanges(t *testing.T) {
+	x := New[int]()
+	x.Subscribe("one/stable", 0, Options{}) // the level "one" alternates: 1 child, a table, 1 child
+	x.Subscribe("fan/x", 0, Options{})      // 1 stable subscriber; others cross smallMembers both ways
+	iterations := 4000
+	if testing.Short() {
+		iterations = 1000
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &countVisitor{seen: map[int]int{}}
+			for !stop.Load() {
+				for _, topic := range []string{"one/stable", "fan/x"} {
+					clear(c.seen)
+					x.Match([]byte(topic), c)
+					if c.seen[0] != 1 {
+						errs <- fmt.Errorf("%s: stable subscriber reported %d times", topic, c.seen[0])
+						return
+					}
+					for k, v := range c.seen {
+						if v != 1 {
+							errs <- fmt.Errorf("%s: handle %d reported %d times", topic, k, v)
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	for n := range iterations {
+		sib := fmt.Sprintf("one/c%d", n%5)
+		h := 1 + n%40
+		if (n/5)%2 == 0 {
+			x.Subscribe(sib, 1, Options{})
+		} else {
+			x.Unsubscribe(sib, 1)
+		}
+		if (n/40)%2 == 0 {
+			x.Subscribe("fan/x", h, Options{})
+		} else {
+			x.Unsubscribe("fan/x", h)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

@@ -77,6 +77,19 @@ func TestSuiteTableAndHTML(t *testing.T) {
 	}
 }
 
+func TestMedian(t *testing.T) {
+	rs := []*Result{sampleResult("a", 300), sampleResult("b", 100), sampleResult("c", 200)}
+	if got := median(rs, "recv_rate"); got.Broker != "c" {
+		t.Fatalf("median is %s, want c", got.Broker)
+	}
+	if got := median(rs[:2], "recv_rate"); got.Broker != "b" {
+		t.Fatalf("median of two is %s, want the lower, b", got.Broker)
+	}
+	if median(nil, "p99") != nil {
+		t.Fatal("median of nothing")
+	}
+}
+
 func TestRatio(t *testing.T) {
 	f := func(o, p float64, ok, higher bool, want string) {
 		t.Helper()

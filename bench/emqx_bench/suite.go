@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,13 +30,15 @@ type suiteCase struct {
 
 // SuiteReport is the suite's JSON document and the input of the HTML report.
 type SuiteReport struct {
-	Started  string               `json:"started"`
-	Host     map[string]string    `json:"host"`
-	Brokers  []string             `json:"brokers"`
-	Ceiling  []*Result            `json:"tool_ceiling"`
-	Cases    []suiteCase          `json:"cases"`
-	Results  map[string][]*Result `json:"results"` // case name -> one result per broker, in Brokers order (nil when it failed)
-	Failures map[string]string    `json:"failures,omitempty"`
+	Started  string                 `json:"started"`
+	Host     map[string]string      `json:"host"`
+	Brokers  []string               `json:"brokers"`
+	Ceiling  []*Result              `json:"tool_ceiling"`
+	Cases    []suiteCase            `json:"cases"`
+	Results  map[string][]*Result   `json:"results"` // case name -> one result per broker, in Brokers order (nil when it failed): the median round
+	Rounds   int                    `json:"rounds"`
+	Runs     map[string][][]*Result `json:"runs,omitempty"` // with several rounds: case -> broker -> every round
+	Failures map[string]string      `json:"failures,omitempty"`
 }
 
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
@@ -114,6 +117,7 @@ func runSuite(ctx context.Context, args []string) error {
 	conns := fs.Int("conns", 10000, "connections of the conn case (stay under ~19 k: 20,000 open files per process)")
 	only := fs.String("cases", "", "comma-separated case names to run (default: all)")
 	ceiling := fs.Bool("ceiling", true, "first measure the tool against its own sink")
+	rounds := fs.Int("rounds", 1, "runs of each case per broker; the report keeps the median by the case's first figure")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,7 +134,9 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(work)
 
-	rep := &SuiteReport{Started: time.Now().Format(time.RFC3339), Host: hostInfo(), Results: map[string][]*Result{}, Failures: map[string]string{}}
+	*rounds = max(*rounds, 1)
+	rep := &SuiteReport{Started: time.Now().Format(time.RFC3339), Host: hostInfo(), Results: map[string][]*Result{},
+		Failures: map[string]string{}, Rounds: *rounds, Runs: map[string][][]*Result{}}
 	for _, k := range kinds {
 		rep.Brokers = append(rep.Brokers, k.Name)
 	}
@@ -169,28 +175,37 @@ func runSuite(ctx context.Context, args []string) error {
 		}
 		rep.Cases = append(rep.Cases, c)
 		results := make([]*Result, len(kinds))
-		// Alternate the order from case to case so that no broker always runs first
-		// (or last) on a machine whose noise drifts.
-		for j := range kinds {
-			bi := (i + j) % len(kinds)
-			k := kinds[bi]
-			o := base(c)
-			if c.HalfOf != "" {
-				prev := rep.Results[c.HalfOf]
-				if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
-					fmt.Fprintf(logw, "%-12s %-10s skipped: no %s result to take half of\n", c.Name, k.Name, c.HalfOf)
+		all := make([][]*Result, len(kinds))
+		// Alternate the order from case to case and round to round so that no broker
+		// always runs first (or last) on a machine whose noise drifts.
+		for round := 0; round < *rounds && ctx.Err() == nil; round++ {
+			for j := range kinds {
+				bi := (i + j + round) % len(kinds)
+				k := kinds[bi]
+				o := base(c)
+				if c.HalfOf != "" {
+					prev := rep.Results[c.HalfOf]
+					if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
+						fmt.Fprintf(logw, "%-12s %-10s skipped: no %s result to take half of\n", c.Name, k.Name, c.HalfOf)
+						continue
+					}
+					o.Rate = prev[bi].RecvRate / 2 / float64(o.Pubs)
+				}
+				res, err := runOne(ctx, k, o, work)
+				if err != nil {
+					fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
+					rep.Failures[fmt.Sprintf("%s/%s/%d", c.Name, k.Name, round+1)] = err.Error()
 					continue
 				}
-				o.Rate = prev[bi].RecvRate / 2 / float64(o.Pubs)
+				all[bi] = append(all[bi], res)
+				fmt.Fprintf(logw, "%-12s %-10s %s\n", c.Name, k.Name, oneLine(c, res))
 			}
-			res, err := runOne(ctx, k, o, work)
-			if err != nil {
-				fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
-				rep.Failures[c.Name+"/"+k.Name] = err.Error()
-				continue
-			}
-			results[bi] = res
-			fmt.Fprintf(logw, "%-12s %-10s %s\n", c.Name, k.Name, oneLine(c, res))
+		}
+		for bi := range kinds {
+			results[bi] = median(all[bi], c.Metrics[0])
+		}
+		if *rounds > 1 {
+			rep.Runs[c.Name] = all
 		}
 		rep.Results[c.Name] = results
 	}
@@ -215,6 +230,20 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stdout, "\nwrote %s and %s\n", jsonPath, htmlPath)
 	return nil
+}
+
+// median returns the run whose figure m is the median (the lower middle for an even count).
+func median(rs []*Result, m string) *Result {
+	if len(rs) == 0 {
+		return nil
+	}
+	sorted := append([]*Result(nil), rs...)
+	sort.SliceStable(sorted, func(a, b int) bool {
+		va, _, _ := metricValue(m, sorted[a])
+		vb, _, _ := metricValue(m, sorted[b])
+		return va < vb
+	})
+	return sorted[(len(sorted)-1)/2]
 }
 
 // runOne starts a fresh broker of kind k, runs o against it and stops the broker.

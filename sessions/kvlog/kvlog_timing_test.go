@@ -2,6 +2,7 @@ package kvlog
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,7 +107,11 @@ func BenchmarkOpenReplay1M(b *testing.B) {
 	buildBenchStore(b, dir, n, 100, 0)
 	b.Run("open", func(b *testing.B) {
 		b.ReportAllocs()
+		var perKey float64
 		for i := 0; i < b.N; i++ {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
 			l, rec, err := Open(dir, Options{CompactRatio: -1})
 			if err != nil {
 				b.Fatal(err)
@@ -114,8 +119,14 @@ func BenchmarkOpenReplay1M(b *testing.B) {
 			if rec.LiveKeys != n {
 				b.Fatalf("%d keys", rec.LiveKeys)
 			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perKey = float64(after.HeapAlloc-before.HeapAlloc) / n
+			b.StartTimer()
 			l.Close()
 		}
+		b.ReportMetric(perKey, "heapB/key")
 	})
 	l, _, err := Open(dir, Options{CompactRatio: -1})
 	if err != nil {

@@ -3,6 +3,7 @@ package kvlog
 import (
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Replay calls fn for every live key with its latest value, in log order (the order in which
@@ -22,12 +23,21 @@ func (l *Log) Replay(fn func(key, value []byte) error) error {
 	}
 	l.idxMu.RLock()
 	defer l.idxMu.RUnlock()
+	// One pass over the index collects the live offsets of each segment (4 bytes per live
+	// key, for the duration of Replay); the segments are then read sequentially and merged
+	// with the sorted offsets, which avoids a hash lookup per record read.
+	live := make(map[*segment][]uint32, len(l.segs))
+	for _, e := range l.index {
+		live[e.seg] = append(live[e.seg], e.off)
+	}
 	for _, s := range l.segs {
-		if s.live == 0 {
+		offs := live[s]
+		if len(offs) == 0 {
 			continue
 		}
-		sc := newScanner(s.f, headerSize, s.size)
-		for {
+		slices.Sort(offs)
+		sc := newScanner(s.f, int64(offs[0]), s.size)
+		for len(offs) > 0 {
 			rec, off, err := sc.next()
 			if err == io.EOF {
 				break
@@ -35,14 +45,16 @@ func (l *Log) Replay(fn func(key, value []byte) error) error {
 			if err != nil {
 				return fmt.Errorf("kvlog: replaying %s: %w", s.path, err)
 			}
-			if rec.kind != recPut {
+			if int64(offs[0]) != off {
 				continue
 			}
-			if e := l.index[string(rec.key)]; e != nil && e.seg == s && int64(e.off) == off {
-				if err := fn(rec.key, rec.value); err != nil {
-					return err
-				}
+			offs = offs[1:]
+			if err := fn(rec.key, rec.value); err != nil {
+				return err
 			}
+		}
+		if len(offs) > 0 {
+			panic(fmt.Sprintf("BUG: %d live records of %s not found by Replay", len(offs), s.path))
 		}
 	}
 	return nil

@@ -65,7 +65,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 		if pr.Has(codec.PropReceiveMaximum) {
 			c.clientRecvMax = pr.ReceiveMaximum
 		}
-		c.clientAliasMax = pr.TopicAliasMaximum
+		if pr.Has(codec.PropTopicAliasMaximum) {
+			c.clientAliasMax = pr.TopicAliasMaximum
+		}
 		if pr.Has(codec.PropAuthMethod) {
 			// No enhanced authentication method is configured [MQTT-4.12.0-1].
 			c.refuse(codec.BadAuthenticationMethod, "enhanced authentication method "+strconv.Quote(string(pr.AuthMethod))+" is not supported")
@@ -109,7 +111,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload
 		if p.Version == codec.V5 {
 			wp.Props = p.WillProps
-			c.willDelay = p.WillProps.WillDelay
+			if p.WillProps.Has(codec.PropWillDelay) {
+				c.willDelay = p.WillProps.WillDelay
+			}
 		}
 		c.will = sessions.NewMessage(wp, topic, clientID, l.now)
 		wp.Props = codec.Properties{} // the will's property slices belong to l.connect
@@ -117,7 +121,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 
 	expiry := uint32(0)
 	if p.Version == codec.V5 {
-		expiry = p.Props.SessionExpiry
+		if p.Props.Has(codec.PropSessionExpiry) {
+			expiry = p.Props.SessionExpiry
+		}
 	} else if !p.CleanStart {
 		expiry = uint32(z.SessionExpiryInterval.Seconds())
 		if expiry == 0 {

@@ -33,7 +33,7 @@ func (l *Log) runCompactor() {
 // Compact seals the active segment and rewrites every sealed segment into compacted ones
 // holding only the live records, then removes the old files. It blocks until done; Put,
 // Delete and Commit keep working meanwhile. Safe for concurrent use (compactions are
-// serialized with the background one).
+// serialized with the background one); must not be called from a Commit callback.
 func (l *Log) Compact() error {
 	ch := make(chan error, 1)
 	l.mu.Lock()

@@ -310,3 +310,94 @@ func TestReplayOrder(t *testing.T) {
 		t.Fatalf("replay order differs from write order")
 	}
 }
+
+// TestLargeValues crosses the scanner's buffer size (values read outside bufio).
+func TestLargeValues(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openT(t, dir, Options{SegmentSize: 1 << 20, MaxPending: 8 << 20})
+	want := map[string]string{}
+	for i := 0; i < 6; i++ {
+		v := strings.Repeat(string(rune('a'+i)), (i+1)*300<<10)
+		k := fmt.Sprintf("big%d", i%4)
+		if err := l.Put([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+		syncT(t, l)
+	}
+	sameMap(t, replayMap(t, l), want)
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	sameMap(t, replayMap(t, l), want)
+	l.Close()
+	l, rec := openT(t, dir, Options{})
+	defer l.Close()
+	if !rec.Clean() || rec.DeadRecords != 0 {
+		t.Fatalf("recovery %+v", rec)
+	}
+	sameMap(t, replayMap(t, l), want)
+}
+
+// TestCompactWhileWriting runs forced compactions and Replay against concurrent writers.
+func TestCompactWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Fsync: FsyncNever, SegmentSize: 8 << 10, CompactMinSize: 16 << 10, CompactRatio: 0.2}
+	l, _ := openT(t, dir, opts)
+	var wg sync.WaitGroup
+	final := make([]map[string]string, 4)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := map[string]string{}
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for i := 0; i < 3000; i++ {
+				k := fmt.Sprintf("w%d/%d", w, rng.IntN(100))
+				if rng.IntN(5) == 0 {
+					l.Delete([]byte(k))
+					delete(m, k)
+				} else {
+					v := fmt.Sprintf("%d-%s", i, strings.Repeat("x", rng.IntN(100)))
+					for errors.Is(l.Put([]byte(k), []byte(v)), ErrBusy) {
+					}
+					m[k] = v
+				}
+			}
+			final[w] = m
+		}()
+	}
+	stop := make(chan struct{})
+	var cwg sync.WaitGroup
+	cwg.Add(1)
+	go func() {
+		defer cwg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := l.Compact(); err != nil {
+				t.Error(err)
+				return
+			}
+			l.Replay(func(k, v []byte) error { return nil })
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	cwg.Wait()
+	syncT(t, l)
+	want := map[string]string{}
+	for _, m := range final {
+		for k, v := range m {
+			want[k] = v
+		}
+	}
+	sameMap(t, replayMap(t, l), want)
+	l.Close()
+	l, _ = openT(t, dir, opts)
+	defer l.Close()
+	sameMap(t, replayMap(t, l), want)
+}

@@ -148,6 +148,23 @@
 // Compaction needs, for the duration of one run, about 40 bytes per live record moved, and
 // disk space for the live data of the sealed segments.
 //
+// # Performance (2-core shared VM, fsync ≈ 0.1–0.3 ms; kvlog_timing_test.go)
+//
+// Put+Commit where each writer waits for its callback before the next message:
+//
+//	policy    value  1 writer   8 writers  64 writers   (msgs/s)
+//	always    64 B   3.7–8.6k   31–36k     228–245k
+//	always    1 KiB  7.3–8.6k   8.7–28k    67–92k
+//	interval  64 B   295–378k   297–356k   340–354k
+//	interval  1 KiB  181–190k   175–179k   186–204k
+//	never     64 B   394–441k   393–442k   356–440k
+//	never     1 KiB  241–245k   220–226k   216–232k
+//
+// With FsyncAlways one fsync serves every writer waiting, so throughput grows with the
+// number of concurrent writers until the write bandwidth is the limit. Start-up with 1 M
+// live keys (100-byte values, 123 MB): Open 2.3 s (index build, ~104 heap bytes per key with
+// 23-byte keys), Replay 0.36 s. Full compaction: ~93 MB/s of input.
+//
 // # Offline tools
 //
 // Verify reports what Open would load and repair without changing anything; Compact opens,

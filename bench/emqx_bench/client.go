@@ -30,8 +30,9 @@ type client struct {
 	conn    gnet.Conn
 	loop    *loopState
 	state   uint8
-	dialAt  int64 // monotonic ns since the run's base, when the dial started
-	lastOut int64 // monotonic ns of the last write, for keep alive
+	dead    atomic.Bool // stateFailed, readable by the runner
+	dialAt  int64       // monotonic ns since the run's base, when the dial started
+	lastOut int64       // monotonic ns of the last write, for keep alive
 }
 
 // publisher is the sending half of a client. Counters the runner reads are single-writer
@@ -117,6 +118,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		h.r.lostConn(cl, err)
 	}
 	cl.state = stateFailed
+	cl.dead.Store(true)
 	return gnet.None
 }
 

@@ -99,6 +99,7 @@ func (r *runner) fail(cl *client, why string) {
 		r.lost.Add(1)
 	}
 	cl.state = stateFailed
+	cl.dead.Store(true)
 	r.addError(why)
 }
 
@@ -402,7 +403,7 @@ func (r *runner) totals() totals {
 	for _, cl := range r.pubs {
 		t.inflight += cl.pub.inflight.Load()
 		t.stalls += cl.pub.stalls.Load()
-		t.allDone = t.allDone && (cl.pub.done.Load() || cl.state == stateFailed)
+		t.allDone = t.allDone && (cl.pub.done.Load() || cl.dead.Load())
 	}
 	return t
 }
@@ -516,12 +517,18 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	r.publishing.Store(true)
 	prev, prevT := r.totals(), start
 	tick := time.NewTicker(time.Second)
+	check := time.NewTicker(20 * time.Millisecond)
+	defer check.Stop()
 	var sec int
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-check.C:
+			if time.Since(start) >= o.Duration || (o.Count > 0 && r.totals().allDone) {
+				break loop
+			}
 		case now := <-tick.C:
 			sec++
 			t := r.totals()
@@ -535,12 +542,6 @@ loop:
 					human(s.SentRate), human(s.RecvRate), fmtDur(lat.Quantile(0.99)), t.inflight, r.lossNote(t))
 			}
 			prev, prevT = t, now
-			if time.Since(start) >= o.Duration || (o.Count > 0 && t.allDone) {
-				break loop
-			}
-		}
-		if time.Since(start) >= o.Duration {
-			break
 		}
 	}
 	tick.Stop()

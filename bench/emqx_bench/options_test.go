@@ -145,3 +145,12 @@ func TestClosedWindow(t *testing.T) {
 	f(0, 8, 1, 0) // open loop
 	f(250, 8, 1, 250)
 }
+
+func TestCheckFileLimit(t *testing.T) {
+	if err := checkFileLimit(10); err != nil {
+		t.Fatalf("10 clients refused: %v", err)
+	}
+	if err := checkFileLimit(1 << 40); err == nil {
+		t.Fatal("2^40 clients accepted")
+	}
+}

@@ -463,6 +463,9 @@ func brokerDropped(cmd string) int64 {
 // run carries out the whole run and returns its result.
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	o := &r.o
+	if err := checkFileLimit(o.Pubs + o.Subs); err != nil {
+		return nil, err
+	}
 	r.build()
 	loops := o.Loops
 	if loops <= 0 {
@@ -623,6 +626,20 @@ func (r *runner) errorSummary() string {
 		l = l[:3]
 	}
 	return fmt.Sprint(l)
+}
+
+// checkFileLimit refuses a run that cannot open its sockets: every client holds one file,
+// plus a few dozen for the runtime, gnet's pollers and the reports. (Go raises the soft limit
+// to the hard one at start-up; beyond the hard limit only root and fs.nr_open help.)
+func checkFileLimit(clients int) error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return nil
+	}
+	if need := uint64(clients) + 64; need > rl.Cur {
+		return fmt.Errorf("%d clients need about %d open files, the limit is %d (ulimit -n; see bench/README.md for large runs)", clients, need, rl.Cur)
+	}
+	return nil
 }
 
 // quietLogger keeps gnet from logging to stdout; errors reach stderr.

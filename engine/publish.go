@@ -192,5 +192,5 @@ func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
 	if res == acl.NoMatch {
 		res = n.cfg.ACLNoMatch
 	}
-	return res == acl.Allow
+	return res != acl.Deny // acl_nomatch unset (NoMatch) allows, as EMQX's default
 }

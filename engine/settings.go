@@ -66,7 +66,7 @@ type Config struct {
 	Listeners []Listener
 
 	AllowAnonymous bool
-	ACLNoMatch     acl.Result // Allow or Deny when no rule matches
+	ACLNoMatch     acl.Result // Allow or Deny when no rule matches; the zero value allows
 	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
 
 	SharedStrategy string // random, round_robin, sticky, hash

@@ -12,16 +12,23 @@ import (
 // atomic pointers to immutable data (or, for big sets, data changed in place
 // one atomic slot at a time), so readers walk the tree without locks while
 // the shard's writer changes it. name and h never change after the node is
-// published. The struct is 64 bytes with int handles: one cache line for
-// everything a match reads at a level.
+// published. The struct is 56 bytes, and with a name of up to 8 bytes stored
+// after it one 64-byte object: one cache line for everything a match reads
+// at a level.
 type node[K comparable] struct {
 	kids atomic.Pointer[table[K]] // named children once there are two or more (table.go)
 	only atomic.Pointer[node[K]]  // the named child while there is at most one; stale while kids is set
 	leaf atomic.Pointer[leaf[K]]  // subscriptions of the filter ending here; nil when none
 	plus atomic.Pointer[node[K]]  // the "+" child
 	hash atomic.Pointer[node[K]]  // the "#" child
-	h    uint64                   // seeded hash of name: table probes skip other children without reading their names
-	name string                   // this level's name, owned by the index
+
+	// The level name, set by newNode before publication and never changed:
+	// nameLen bytes at name, in this node's own allocation when short
+	// (names.go). h is its seeded hash, so table probes skip other children
+	// without comparing names.
+	name    *byte
+	nameLen uint32
+	h       uint32
 }
 
 // empty reports whether n holds nothing and can be pruned; shard lock held.
@@ -33,9 +40,9 @@ func (n *node[K]) empty() bool {
 // child returns the named child called name, or nil. Lock-free.
 func (n *node[K]) child(name []byte, seed maphash.Seed) *node[K] {
 	if t := n.kids.Load(); t != nil {
-		return t.find(maphash.Bytes(seed, name), name)
+		return t.find(uint32(maphash.Bytes(seed, name)), name)
 	}
-	if c := n.only.Load(); c != nil && c.name == string(name) {
+	if c := n.only.Load(); c != nil && c.nameString() == string(name) {
 		return c
 	}
 	return nil
@@ -310,7 +317,7 @@ func (x *Index[K]) childForWrite(n *node[K], name string) *node[K] {
 		if c := childOf(n, name, x.seed); c != nil {
 			return c
 		}
-		c := &node[K]{name: cloneString(name), h: maphash.String(x.seed, name)}
+		c := newNode[K](name, uint32(maphash.String(x.seed, name)))
 		switch t, one := n.kids.Load(), n.only.Load(); {
 		case t != nil:
 			if nt := t.insert(c, x.tomb); nt != t {
@@ -370,9 +377,9 @@ func childOf[K comparable](n *node[K], name string, seed maphash.Seed) *node[K] 
 		return n.hash.Load()
 	}
 	if t := n.kids.Load(); t != nil {
-		return t.findString(maphash.String(seed, name), name)
+		return t.findString(uint32(maphash.String(seed, name)), name)
 	}
-	if c := n.only.Load(); c != nil && c.name == name {
+	if c := n.only.Load(); c != nil && c.nameString() == name {
 		return c
 	}
 	return nil

@@ -2,7 +2,9 @@ package trie
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -360,3 +362,30 @@ func TestMatchAllocs(t *testing.T) {
 var subCount int
 
 func countSub(int, Options) { subCount++ }
+
+// TestLevelNameLengths covers every inline name size class of newNode and the
+// out-of-line one, in one-child and table form.
+func TestLevelNameLengths(t *testing.T) {
+	x := New[int]()
+	for l := range 100 {
+		name := strings.Repeat(string(rune('a'+l%26)), l)
+		x.Subscribe("n/"+name+"/x", l, Options{})
+		x.Subscribe("solo"+strconv.Itoa(l)+"/"+name, l, Options{})
+	}
+	for l := range 100 {
+		name := strings.Repeat(string(rune('a'+l%26)), l)
+		if c := matchAll(x, "n/"+name+"/x"); len(c.subs) != 1 || c.subs[0] != strconv.Itoa(l)+":q0:id0" {
+			t.Fatalf("length %d: got %v", l, c.subs)
+		}
+		if c := matchAll(x, "solo"+strconv.Itoa(l)+"/"+name); len(c.subs) != 1 {
+			t.Fatalf("solo length %d: got %v", l, c.subs)
+		}
+		// Same length, different bytes: no match.
+		if c := matchAll(x, "n/"+strings.Repeat("Z", l)+"/x"); l > 0 && len(c.subs) != 0 {
+			t.Fatalf("length %d: wrong name matched: %v", l, c.subs)
+		}
+	}
+	if got := reflect.TypeFor[node[int]]().Size(); got != 56 {
+		t.Fatalf("node[int] is %d bytes; 56 keeps a node with a short name in one cache line", got)
+	}
+}

@@ -43,11 +43,11 @@ func (x *Index[K]) filtersUnder(n *node[K], path []byte, root bool, fn func(stri
 	}
 	if t := n.kids.Load(); t != nil {
 		for i := range t.slots {
-			if c := t.slots[i].Load(); c != nil && c != x.tomb && !sub(c, c.name) {
+			if c := t.slots[i].Load(); c != nil && c != x.tomb && !sub(c, c.nameString()) {
 				return false
 			}
 		}
-	} else if c := n.only.Load(); c != nil && !sub(c, c.name) {
+	} else if c := n.only.Load(); c != nil && !sub(c, c.nameString()) {
 		return false
 	}
 	if c := n.plus.Load(); c != nil && !sub(c, "+") {

@@ -40,14 +40,14 @@ const minTable = 4
 
 // find returns the child named name, whose seeded hash is h, or nil.
 // Lock-free. A tombstone's name ("/") never equals a level name.
-func (t *table[K]) find(h uint64, name []byte) *node[K] {
+func (t *table[K]) find(h uint32, name []byte) *node[K] {
 	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := uint64(h) & mask; ; i = (i + 1) & mask {
 		c := t.slots[i].Load()
 		if c == nil {
 			return nil
 		}
-		if c.h == h && c.name == string(name) {
+		if c.h == h && c.nameString() == string(name) {
 			return c
 		}
 	}
@@ -68,7 +68,7 @@ func newTable[K comparable](children []*node[K], size int) *table[K] {
 	t := &table[K]{slots: make([]atomic.Pointer[node[K]], size), live: len(children), used: len(children)}
 	mask := uint64(size - 1)
 	for _, c := range children {
-		i := c.h & mask
+		i := uint64(c.h) & mask
 		for t.slots[i].Load() != nil {
 			i = (i + 1) & mask
 		}
@@ -96,7 +96,7 @@ func (t *table[K]) insert(c, tomb *node[K]) *table[K] {
 		return newTable(all, tableSize(len(all)))
 	}
 	mask := uint64(len(t.slots) - 1)
-	i := c.h & mask
+	i := uint64(c.h) & mask
 	for {
 		old := t.slots[i].Load()
 		if old == nil || old == tomb {
@@ -117,7 +117,7 @@ func (t *table[K]) insert(c, tomb *node[K]) *table[K] {
 // Shard lock held.
 func (t *table[K]) remove(c, tomb *node[K]) *table[K] {
 	mask := uint64(len(t.slots) - 1)
-	for i := c.h & mask; ; i = (i + 1) & mask {
+	for i := uint64(c.h) & mask; ; i = (i + 1) & mask {
 		old := t.slots[i].Load()
 		if old == nil {
 			panic("BUG: trie: removing a child that is not in its table")
@@ -140,18 +140,18 @@ func (t *table[K]) remove(c, tomb *node[K]) *table[K] {
 // newTombstone returns the marker stored in the slot of a deleted child. Its
 // name contains '/', which no level name does, so lookups skip it.
 func newTombstone[K comparable](seed maphash.Seed) *node[K] {
-	return &node[K]{name: "/", h: maphash.String(seed, "/")}
+	return newNode[K]("/", uint32(maphash.String(seed, "/")))
 }
 
 // findString is find for a name held as a string (the writer path).
-func (t *table[K]) findString(h uint64, name string) *node[K] {
+func (t *table[K]) findString(h uint32, name string) *node[K] {
 	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := uint64(h) & mask; ; i = (i + 1) & mask {
 		c := t.slots[i].Load()
 		if c == nil {
 			return nil
 		}
-		if c.h == h && c.name == name {
+		if c.h == h && c.nameString() == name {
 			return c
 		}
 	}

@@ -2,15 +2,16 @@ package trie
 
 import "sync/atomic"
 
-// set is the collection behind every fan-out point of the index: the children
-// of a node, the subscribers of a filter and the shared groups of a filter.
+// set is the collection behind the large subscriber sets of a filter (the
+// big form of a leaf, leaf.go) and behind a filter's shared groups. Named
+// children use their own table (table.go), laid out for lookups.
 //
-// Readers load a *set through an atomic pointer and never lock. A small set is
+// Readers reach a set through an atomic pointer and never lock. A small set is
 // an immutable slice, replaced as a whole by the writer (copying at most
 // smallMax entries). A large set is a hash table whose buckets are immutable
 // slices behind their own atomic pointers: a write copies one bucket (a few
-// entries) and stores it, so a level with a million children or a filter with
-// a hundred thousand subscribers costs O(bucket) per change, never O(n).
+// entries) and stores it, so a filter with a hundred thousand subscribers
+// costs O(bucket) per change, never O(n).
 // Every entry lives in the bucket chosen by its key's hash, so a reader walking
 // the table sees each entry exactly once, old or new. Growing the table builds
 // a new table and publishes a new *set; the old one is never written again,

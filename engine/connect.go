@@ -318,6 +318,7 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 			old.Lock()
 			if oc, _ := old.Owner.(*conn); oc != nil {
 				old.Owner = nil
+				old.Home.Store(-1)
 				n.kick(c.loop, oc, codec.SessionTakenOver, "session taken over by a new connection")
 			}
 			old.DelayedWill = nil // the client is back before its will was due [MQTT-3.1.3-9]
@@ -339,6 +340,7 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		s.Lock()
 		wasPersistent := present && s.ExpiryInterval != 0
 		s.Owner = c
+		s.Home.Store(int32(c.loop.idx))
 		s.Zone = c.zone
 		s.ExpiresAt, s.DisconnectedAt = 0, 0
 		s.ExpiryInterval = expiry

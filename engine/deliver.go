@@ -47,31 +47,54 @@ func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int 
 }
 
 // deliverTo hands msg to session s at the subscription's QoS. ids is scratch owned by the
-// caller: it is copied if the message has to wait in the session's queue.
+// caller: it is copied if the message has to travel or wait.
+//
+// A session owned by another loop is not touched here: the delivery joins that loop's batch
+// and the owner applies it, so cross-loop fan-out takes no session lock on the publisher's
+// loop and the owner's lock stays uncontended.
 func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
+	if home := int(s.Home.Load()); home >= 0 && home != l.idx {
+		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids)})
+		return
+	}
 	s.Lock()
+	l.apply(s, msg, subQoS, retain, ids)
+	s.Unlock()
+}
+
+// apply delivers to s with its lock held: written now when s's connection is on this loop,
+// forwarded when another loop owns it, queued when s is offline.
+func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
 	if s.Gone {
-		s.Unlock()
 		return
 	}
 	c, _ := s.Owner.(*conn)
-	qos := min(msg.QoS, subQoS)
-	if c != nil && c.zone.UpgradeQoS {
-		qos = subQoS
-	}
-	q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids}
 	switch {
-	case c != nil && c.loop == l && c.state == stateConnected:
-		c.send(q)
+	case c != nil && c.loop == l:
+		if msg == nil {
+			c.drain()
+			return
+		}
+		qos := min(msg.QoS, subQoS)
+		if c.zone.UpgradeQoS {
+			qos = subQoS
+		}
+		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids}
+		if c.state == stateConnected {
+			c.send(q)
+		} else {
+			q.SubIDs = ownIDs(ids)
+			l.enqueue(s, q, true)
+		}
 	case c != nil:
-		q.SubIDs = ownIDs(ids)
-		l.enqueue(s, q, true)
-		l.enqueueRemote(s, c.loop)
-	default:
-		q.SubIDs = ownIDs(ids)
-		l.enqueue(s, q, false)
+		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids)})
+	case msg != nil:
+		qos := min(msg.QoS, subQoS)
+		if z := l.n.zoneOf(s); z != nil && z.UpgradeQoS {
+			qos = subQoS
+		}
+		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids)}, false)
 	}
-	s.Unlock()
 }
 
 func ownIDs(ids []uint32) []uint32 {
@@ -109,11 +132,13 @@ func (n *Node) zoneOf(s *sessions.Session) *Zone {
 func (c *conn) send(q sessions.Queued) {
 	s := c.sess
 	if s.Queue.Len() > 0 {
+		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
 		c.loop.enqueue(s, q, true)
 		c.drain()
 		return
 	}
 	if !c.trySend(q) {
+		q.SubIDs = ownIDs(q.SubIDs)
 		c.loop.enqueue(s, q, true)
 	}
 }

@@ -87,6 +87,7 @@ func (c *conn) onClose(err error) {
 	ended := false
 	if mine {
 		s.Owner = nil
+		s.Home.Store(-1)
 		s.DisconnectedAt = now
 		if s.ExpiryInterval == 0 {
 			ended = true

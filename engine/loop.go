@@ -27,15 +27,15 @@ type loop struct {
 	dirty []*conn // connections with output waiting for the end of this round
 	now   int64   // unix nanoseconds, read once per round
 
-	// outbox[i] collects sessions owned by loop i that got messages this round; touched
+	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
-	outbox  [][]*sessions.Session
+	outbox  [][]delivery
 	touched []int
 
-	// inbox receives sessions from other loops; guarded by inboxMu.
+	// inbox receives deliveries from other loops; guarded by inboxMu.
 	inboxMu   sync.Mutex
-	inbox     []*sessions.Session
-	spare     []*sessions.Session // swapped with inbox when processing
+	inbox     []delivery
+	spare     []delivery // swapped with inbox when processing
 	scheduled bool                // an inbox task is queued on the loop
 	inboxTask gnet.Runnable
 	sweepTask gnet.Runnable
@@ -95,41 +95,62 @@ func (l *loop) end() {
 	l.touched = l.touched[:0]
 }
 
-// enqueueRemote notes that session s, owned by loop owner, has work; the owner is woken at
-// the end of this round. Call with s locked.
-func (l *loop) enqueueRemote(s *sessions.Session, owner *loop) {
-	if s.Wake {
-		return
-	}
-	s.Wake = true
-	for len(l.outbox) <= owner.idx {
-		l.outbox = append(l.outbox, nil)
-	}
-	if len(l.outbox[owner.idx]) == 0 {
-		l.touched = append(l.touched, owner.idx)
-	}
-	l.outbox[owner.idx] = append(l.outbox[owner.idx], s)
+// delivery is one message on its way to a session owned by another loop (msg nil: only
+// drain the session's queue). Everything in it is owned: ids is a copy.
+type delivery struct {
+	s      *sessions.Session
+	msg    *sessions.Message
+	subQoS uint8
+	retain bool
+	ids    []uint32
 }
 
-// receive appends sessions to the inbox and schedules one task on the loop if none is
+// push adds d to the batch for loop owner, sent at the end of this round.
+func (l *loop) push(owner int, d delivery) {
+	for len(l.outbox) <= owner {
+		l.outbox = append(l.outbox, nil)
+	}
+	if len(l.outbox[owner]) == 0 {
+		l.touched = append(l.touched, owner)
+	}
+	l.outbox[owner] = append(l.outbox[owner], d)
+}
+
+// receive appends deliveries to the inbox and schedules one task on the loop if none is
 // pending. Safe from any goroutine.
-func (l *loop) receive(batch []*sessions.Session) {
+func (l *loop) receive(batch []delivery) {
 	l.inboxMu.Lock()
 	l.inbox = append(l.inbox, batch...)
 	schedule := !l.scheduled
 	l.scheduled = true
 	l.inboxMu.Unlock()
-	if schedule {
-		if err := l.el.Execute(context.Background(), l.inboxTask); err != nil {
-			// The engine is shutting down: the sessions keep their queued messages.
-			l.inboxMu.Lock()
-			l.scheduled = false
-			l.inboxMu.Unlock()
+	if !schedule {
+		return
+	}
+	if err := l.el.Execute(context.Background(), l.inboxTask); err != nil {
+		// The engine is shutting down: the messages wait in their sessions' queues.
+		l.inboxMu.Lock()
+		pending := l.inbox
+		l.inbox = nil
+		l.scheduled = false
+		l.inboxMu.Unlock()
+		for _, d := range pending {
+			if d.msg == nil {
+				continue
+			}
+			d.s.Lock()
+			if !d.s.Gone {
+				qos := min(d.msg.QoS, d.subQoS)
+				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids}); dropped {
+					l.n.stats.dropped.Add(1)
+				}
+			}
+			d.s.Unlock()
 		}
 	}
 }
 
-// runInbox runs on the loop: every session in the inbox sends what it has queued.
+// runInbox runs on the loop: it applies every delivery other loops sent it.
 func (l *loop) runInbox() {
 	l.inboxMu.Lock()
 	batch := l.inbox
@@ -138,19 +159,12 @@ func (l *loop) runInbox() {
 	l.inboxMu.Unlock()
 
 	l.begin()
-	for i, s := range batch {
-		s.Lock()
-		s.Wake = false
-		if c, _ := s.Owner.(*conn); c != nil {
-			if c.loop == l {
-				c.drain()
-			} else {
-				// The session moved to another loop (takeover) after it was queued here.
-				l.enqueueRemote(s, c.loop)
-			}
-		}
-		s.Unlock()
-		batch[i] = nil
+	for i := range batch {
+		d := &batch[i]
+		d.s.Lock()
+		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids)
+		d.s.Unlock()
+		*d = delivery{}
 	}
 	l.spare = batch[:0]
 	l.end()

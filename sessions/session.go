@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/emqgo/emqgo/trie"
 )
@@ -27,15 +28,18 @@ type Session struct {
 	ClientID string // immutable
 	Created  int64  // unix nanoseconds, immutable
 
+	// Home is the index of the event loop that owns the attached connection, -1 while
+	// offline. It is written with the lock held and read without it, so that other loops can
+	// hand a message to the owner without touching the session; a stale read is harmless
+	// because the receiving loop checks Owner under the lock.
+	Home atomic.Int32
+
 	// Zone is the engine's settings for the session's last connection, kept while offline
 	// for the queue policy. Opaque to this package.
 	Zone any
 	// Owner is the engine's connection currently attached, nil while the client is offline.
 	// The sessions package never looks inside it.
 	Owner any
-	// Wake is set while the session is on its owner loop's to-do list, so that many
-	// cross-loop deliveries schedule it once.
-	Wake bool
 	// Gone is set when the session was discarded (clean start, expiry, kick): late
 	// deliveries that still hold a pointer to it drop their message.
 	Gone bool
@@ -63,7 +67,9 @@ type Session struct {
 
 // New returns an empty session for clientID.
 func New(clientID string, now int64) *Session {
-	return &Session{ClientID: clientID, Created: now}
+	s := &Session{ClientID: clientID, Created: now}
+	s.Home.Store(-1)
+	return s
 }
 
 // Lock takes the session lock.

@@ -36,7 +36,7 @@ type loop struct {
 	inboxMu   sync.Mutex
 	inbox     []delivery
 	spare     []delivery // swapped with inbox when processing
-	scheduled bool                // an inbox task is queued on the loop
+	scheduled bool       // an inbox task is queued on the loop
 	inboxTask gnet.Runnable
 	sweepTask gnet.Runnable
 

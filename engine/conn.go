@@ -113,8 +113,8 @@ func (c *conn) onTraffic() gnet.Action {
 		pkt := buf[off : off+h.Total]
 		off += h.Total
 		c.lastRecv = c.loop.now
-		c.loop.stats.packetsIn++
-		c.loop.stats.bytesIn += uint64(h.Total)
+		c.loop.stats.PacketsIn++
+		c.loop.stats.BytesIn += uint64(h.Total)
 		if err := c.handle(h.Type, pkt); err != nil {
 			c.protocolError(err)
 			break
@@ -155,7 +155,7 @@ func (c *conn) handle(t codec.PacketType, pkt []byte) error {
 		if err := codec.DecodePingreq(pkt); err != nil {
 			return err
 		}
-		c.loop.stats.pingreq++
+		c.loop.stats.Pingreq++
 		c.write(codec.AppendPingresp(c.buf()))
 		return nil
 	case codec.TypeDisconnect:
@@ -192,7 +192,7 @@ func (c *conn) flush() {
 	if len(c.out) == 0 {
 		return
 	}
-	c.loop.stats.bytesOut += uint64(len(c.out))
+	c.loop.stats.BytesOut += uint64(len(c.out))
 	if _, err := c.gc.Write(c.out); err != nil {
 		c.loop.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
 	}
@@ -211,7 +211,7 @@ func (c *conn) protocolError(err error) {
 	if code < 0x80 {
 		code = codec.UnspecifiedError
 	}
-	c.loop.stats.protocolErrors++
+	c.loop.stats.ProtocolErrors++
 	c.closeWith(code, err.Error())
 }
 
@@ -238,7 +238,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 			b = codec.AppendDisconnect(b[:start], d, c.version)
 		}
 		c.write(b)
-		c.loop.stats.disconnectSent++
+		c.loop.stats.DisconnectSent++
 	}
 	c.state = stateClosing
 	c.closeCode, c.closeWhy = code, why
@@ -258,7 +258,7 @@ func (c *conn) tick() {
 	switch c.state {
 	case stateNew, stateAuth:
 		if d := c.zone.IdleTimeout; d > 0 && now-c.opened > int64(d) {
-			c.loop.stats.idleTimeouts++
+			c.loop.stats.IdleTimeouts++
 			c.closeWith(0, "no CONNECT within idle_timeout")
 		}
 	case stateConnected:
@@ -267,7 +267,7 @@ func (c *conn) tick() {
 			// [MQTT-3.1.2-24].
 			limit := int64(float64(c.keepAlive) * 2 * c.zone.KeepaliveBackoff * 1e9)
 			if now-c.lastRecv > limit {
-				c.loop.stats.keepaliveTimeouts++
+				c.loop.stats.KeepaliveTimeouts++
 				c.closeWith(codec.KeepAliveTimeout, "keep alive timeout")
 				return
 			}

@@ -35,7 +35,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 	l := c.loop
 	n := l.n
 	p := &l.connect
-	l.stats.connect++
+	l.stats.Connect++
 	if err := p.Decode(pkt); err != nil {
 		c.version = p.Version
 		code := codec.CodeOf(err)
@@ -169,7 +169,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 		}
 	}); err != nil {
 		c.state = stateNew
-		l.stats.authOverload++
+		l.stats.AuthOverload++
 		c.refuse(codec.ServerBusy, "authentication backlog full")
 	}
 	return nil
@@ -196,7 +196,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 		if code == 0 {
 			code = codec.NotAuthorized
 		}
-		l.stats.authFailures++
+		l.stats.AuthFailures++
 		c.refuse(code, req.result.Reason)
 		return
 	}
@@ -204,7 +204,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 	clientID := req.clientID
 	if c.will != nil && !n.allowed(c, acl.Publish, c.will.Topic) {
 		// A will may only go where its client may publish (checked at CONNECT).
-		l.stats.aclDenied++
+		l.stats.AclDenied++
 		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.Topic))
 		c.will = nil
 	}
@@ -252,7 +252,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 		}
 	}
 	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
-	l.stats.connack++
+	l.stats.Connack++
 	n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
 		"proto", c.version.String(), "keepalive", c.keepAlive, "clean_start", req.clean, "session_present", present)
 
@@ -284,8 +284,8 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 		b = codec.AppendConnack(b[:start], &ack, v)
 	}
 	c.write(b)
-	c.loop.stats.connack++
-	c.loop.stats.connRefused++
+	c.loop.stats.Connack++
+	c.loop.stats.ConnRefused++
 	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
 }
 

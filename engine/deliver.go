@@ -42,7 +42,7 @@ func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int 
 		l.deliverTo(mem.Handle, msg, mem.Options.QoS, mem.Options.RetainAsPublished && msg.Retain, l.ids)
 		count++
 	}
-	l.stats.routed += uint64(count)
+	l.stats.Routed += uint64(count)
 	return count
 }
 
@@ -109,13 +109,13 @@ func ownIDs(ids []uint32) []uint32 {
 func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 	if !online && q.QoS == 0 {
 		if c := l.n.zoneOf(s); c != nil && !c.MqueueStoreQoS0 {
-			l.stats.dropped++
+			l.stats.Dropped++
 			return
 		}
 	}
 	if _, dropped := s.Queue.Push(q); dropped {
-		l.stats.dropped++
-		l.stats.queueDropped++
+		l.stats.Dropped++
+		l.stats.QueueDropped++
 	}
 }
 
@@ -148,20 +148,20 @@ func (c *conn) send(q sessions.Queued) {
 func (c *conn) trySend(q sessions.Queued) bool {
 	l := c.loop
 	if q.Msg.Expired(l.now) {
-		l.stats.expired++
+		l.stats.Expired++
 		return true
 	}
 	pending := c.pending()
 	if pending > c.zone.CloseWater && c.zone.CloseWater > 0 {
-		l.stats.slowClosed++
+		l.stats.SlowClosed++
 		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
 		return true
 	}
 	slow := pending > c.zone.HighWater && c.zone.HighWater > 0
 	if q.QoS == 0 {
 		if slow {
-			l.stats.dropped++
-			l.stats.slowDropped++
+			l.stats.Dropped++
+			l.stats.SlowDropped++
 			return true
 		}
 		c.writePublish(q, 0, false)
@@ -238,7 +238,7 @@ func (c *conn) resume() {
 		})
 		for _, id := range expired {
 			s.Window.Remove(id)
-			l.stats.expired++
+			l.stats.Expired++
 		}
 	}
 	c.drain()
@@ -272,16 +272,16 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	p.Props.User = nil // shared with the message: never let a later Reset reuse it
 	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
 		c.write(b[:start])
-		l.stats.dropped++
-		l.stats.tooLarge++
+		l.stats.Dropped++
+		l.stats.TooLarge++
 		if id != 0 {
 			c.sess.Window.Remove(id) // as if delivered [MQTT-3.1.2-25]
 		}
 		return
 	}
 	c.write(b)
-	l.stats.publishOut++
-	l.stats.qosOut[q.QoS&3]++
+	l.stats.PublishOut++
+	l.stats.QosOut[q.QoS&3]++
 }
 
 // unmount strips the zone's mountpoint from a topic before it goes to a client of that zone.
@@ -301,7 +301,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		return err
 	}
 	id := a.PacketID
-	l.stats.acksIn[t-codec.TypePuback]++
+	l.stats.AcksIn[t-codec.TypePuback]++
 	s := c.sess
 	s.Lock()
 	defer s.Unlock()
@@ -313,13 +313,13 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPuback {
 			s.Window.Remove(id)
 		} else {
-			l.stats.acksMissed[0]++
+			l.stats.AcksMissed[0]++
 		}
 	case codec.TypePubrec:
 		f := s.Window.Find(id)
 		switch {
 		case f == nil || f.Stage == sessions.AwaitPuback:
-			l.stats.acksMissed[1]++
+			l.stats.AcksMissed[1]++
 			c.sendAck(codec.TypePubrel, id, codec.PacketIdentifierNotFound, "")
 		case a.Code >= 0x80:
 			s.Window.Remove(id) // the receiver refused it: the flow ends [MQTT-4.3.3-?]
@@ -333,14 +333,14 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		if s.Pending.Remove(id) {
 			c.sendAck(codec.TypePubcomp, id, codec.Success, "")
 		} else {
-			l.stats.acksMissed[2]++
+			l.stats.AcksMissed[2]++
 			c.sendAck(codec.TypePubcomp, id, codec.PacketIdentifierNotFound, "")
 		}
 	case codec.TypePubcomp:
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPubcomp {
 			s.Window.Remove(id)
 		} else {
-			l.stats.acksMissed[3]++
+			l.stats.AcksMissed[3]++
 		}
 	}
 	c.drain()
@@ -364,7 +364,7 @@ func (c *conn) sessionTick() {
 	}
 	if z.AwaitRelTimeout > 0 && s.Pending.Len() > 0 {
 		if k := s.Pending.Expire(l.now - int64(z.AwaitRelTimeout)); k > 0 {
-			l.stats.awaitRelExpired += uint64(k)
+			l.stats.AwaitRelExpired += uint64(k)
 		}
 	}
 	if c.version != codec.V5 && z.RetryInterval > 0 && s.Window.Len() > 0 {
@@ -374,7 +374,7 @@ func (c *conn) sessionTick() {
 				return true
 			}
 			f.SentAt = l.now
-			l.stats.retries++
+			l.stats.Retries++
 			if f.Stage == sessions.AwaitPubcomp {
 				c.sendAck(codec.TypePubrel, f.PacketID, codec.Success, "")
 			} else {

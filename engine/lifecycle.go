@@ -29,7 +29,7 @@ func (c *conn) handleDisconnect(pkt []byte) error {
 	if err := d.Decode(pkt, c.version); err != nil {
 		return err
 	}
-	l.stats.disconnectIn++
+	l.stats.DisconnectIn++
 	if c.version == codec.V5 && d.Props.Has(codec.PropSessionExpiry) {
 		s := c.sess
 		s.Lock()
@@ -59,6 +59,7 @@ func (c *conn) handleAuth(pkt []byte) error {
 		return errServerPacket
 	}
 	a := &c.loop.auth
+	c.loop.stats.AuthIn++
 	if err := a.Decode(pkt, c.version); err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func (c *conn) onClose(err error) {
 		n.endSession(s)
 	}
 	if will != nil {
-		l.stats.willsSent++
+		l.stats.WillsSent++
 		n.publishWill(l, will, s)
 	}
 	c.will = nil

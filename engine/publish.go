@@ -23,8 +23,8 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return err // subscription identifier from a client, alias above the maximum
 		}
 	}
-	l.stats.publishIn++
-	l.stats.qosIn[p.QoS&3]++
+	l.stats.PublishIn++
+	l.stats.QosIn[p.QoS&3]++
 
 	topic := p.Topic
 	if c.version == codec.V5 && p.Props.Has(codec.PropTopicAlias) {
@@ -55,7 +55,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 	}
 	if c.version == codec.V5 && p.Props.Has(codec.PropPayloadFormat) && p.Props.PayloadFormat == 1 && codec.ValidUTF8String(p.Payload) != nil {
 		// The payload claims to be UTF-8 and is not [MQTT-3.3.2-4]: refuse it.
-		l.stats.dropped++
+		l.stats.Dropped++
 		if p.QoS > 0 {
 			c.sendAck(ackType(p.QoS), p.PacketID, codec.PayloadFormatInvalid, "payload is not valid UTF-8")
 			return nil
@@ -79,7 +79,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return nil
 		}
 		if full {
-			l.stats.dropped++
+			l.stats.Dropped++
 			return errReceiveMax
 		}
 	}
@@ -88,8 +88,8 @@ func (c *conn) handlePublish(pkt []byte) error {
 		topic = n.mount(z, c, topic)
 	}
 	if !n.allowed(c, acl.Publish, topic) {
-		l.stats.aclDenied++
-		l.stats.dropped++
+		l.stats.AclDenied++
+		l.stats.Dropped++
 		if z.ACLDenyAction == "disconnect" {
 			c.closeWith(codec.NotAuthorized, "publish to "+string(topic)+" denied by ACL")
 			return nil
@@ -113,7 +113,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 	matched := l.route(msg, s, z)
 	code := codec.Success
 	if matched == 0 {
-		l.stats.noSubscribers++
+		l.stats.NoSubscribers++
 		if c.version == codec.V5 {
 			code = codec.NoMatchingSubscribers
 		}
@@ -154,7 +154,7 @@ func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why
 		b = codec.AppendAck(b[:start], a, c.version)
 	}
 	c.write(b)
-	c.loop.stats.acksOut[t-codec.TypePuback]++
+	c.loop.stats.AcksOut[t-codec.TypePuback]++
 }
 
 // retain stores or deletes (empty payload) the retained message of msg's topic.

@@ -157,3 +157,35 @@ func TestLargePayloadInPieces(t *testing.T) {
 		t.Fatalf("payload of %d bytes differs", len(m.Payload))
 	}
 }
+
+func TestMetricsCountTraffic(t *testing.T) {
+	n, addr := testNode(t, nil)
+	s, _ := connectRaw(t, addr, codec.V311, "s", nil)
+	s.subscribe(1, 0, sub("m", 1))
+	p, _ := connectRaw(t, addr, codec.V311, "p", nil)
+	for i := range 3 {
+		p.publish(&codec.Publish{Topic: []byte("m"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")})
+		p.recvAck(codec.TypePuback)
+		s.ack(codec.TypePuback, s.recvPublish().PacketID)
+	}
+	want := map[string]uint64{"packets.connect": 2, "packets.connack": 2, "packets.subscribe": 1, "messages.received": 3,
+		"messages.sent": 3, "messages.qos1.received": 3, "packets.puback.sent": 3}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := map[string]uint64{}
+		for _, m := range n.Metrics() {
+			got[m.Name] = m.Value
+		}
+		ok := got["packets.puback.received"] == 3
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics %v, want %v and puback.received 3", got, want)
+		}
+		time.Sleep(50 * time.Millisecond) // loop counters are copied at each sweep
+	}
+}

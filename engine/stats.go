@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -11,24 +12,25 @@ import (
 // loopStats are counters owned by one loop (plain increments, no atomics on the hot path).
 // Readers on other goroutines may see slightly stale values; Node.Stats sums them.
 type loopStats struct {
-	packetsIn, bytesIn, bytesOut       uint64
-	connect, connack, connRefused      uint64
-	publishIn, publishOut              uint64
-	qosIn, qosOut                      [4]uint64
-	acksIn, acksOut, acksMissed        [4]uint64 // PUBACK, PUBREC, PUBREL, PUBCOMP
-	subscribe, suback, subRefused      uint64
-	unsubscribe, unsuback              uint64
-	pingreq                            uint64
-	disconnectIn, disconnectSent       uint64
-	routed, noSubscribers              uint64
-	dropped, queueDropped, slowDropped uint64
-	expired, tooLarge                  uint64
-	aclDenied, protocolErrors          uint64
-	idleTimeouts, keepaliveTimeouts    uint64
-	retries, awaitRelExpired           uint64
-	willsSent, retainedSent            uint64
-	slowClosed                         uint64
-	authFailures, authOverload         uint64
+	PacketsIn, BytesIn, BytesOut       uint64
+	Connect, Connack, ConnRefused      uint64
+	PublishIn, PublishOut              uint64
+	QosIn, QosOut                      [4]uint64
+	AcksIn, AcksOut, AcksMissed        [4]uint64 // PUBACK, PUBREC, PUBREL, PUBCOMP
+	Subscribe, Suback, SubRefused      uint64
+	Unsubscribe, Unsuback              uint64
+	Pingreq                            uint64
+	DisconnectIn, DisconnectSent       uint64
+	Routed, NoSubscribers              uint64
+	Dropped, QueueDropped, SlowDropped uint64
+	Expired, TooLarge                  uint64
+	AclDenied, ProtocolErrors          uint64
+	IdleTimeouts, KeepaliveTimeouts    uint64
+	Retries, AwaitRelExpired           uint64
+	WillsSent, RetainedSent            uint64
+	SlowClosed                         uint64
+	AuthFailures, AuthOverload         uint64
+	AuthIn                             uint64
 	_                                  [64]byte
 }
 
@@ -83,12 +85,49 @@ func (n *Node) Stats() Stats {
 	st.Topics, st.TopicsMax = ts.Filters, ts.FiltersMax
 	st.Retained = int64(n.retained.Len())
 	st.MessagesDropped = n.stats.dropped.Load()
+	ls := n.sumLoops()
+	st.PacketsReceived = ls.PacketsIn
+	st.BytesReceived = ls.BytesIn
+	st.BytesSent = ls.BytesOut
+	st.MessagesReceived = ls.PublishIn
+	st.MessagesSent = ls.PublishOut
+	st.MessagesDropped += ls.Dropped
+	st.MessagesExpired = ls.Expired
+	for q := 0; q < 3; q++ {
+		st.QoSReceived[q] = ls.QosIn[q]
+		st.QoSSent[q] = ls.QosOut[q]
+	}
+	return st
+}
+
+// add adds every counter of o to s. It uses reflection: it runs for the API and $SYS, never on
+// the hot path, and cannot forget a counter added later.
+func (s *loopStats) add(o *loopStats) {
+	sv, ov := reflect.ValueOf(s).Elem(), reflect.ValueOf(o).Elem()
+	for i := range sv.NumField() {
+		f := sv.Field(i)
+		switch f.Kind() {
+		case reflect.Uint64:
+			f.SetUint(f.Uint() + ov.Field(i).Uint())
+		case reflect.Array:
+			if f.Type().Elem().Kind() == reflect.Uint64 {
+				for j := range f.Len() {
+					f.Index(j).SetUint(f.Index(j).Uint() + ov.Field(i).Index(j).Uint())
+				}
+			}
+		}
+	}
+}
+
+// sumLoops adds up the counters of every loop (their sweep-time copies) and the side loop.
+func (n *Node) sumLoops() loopStats {
 	loops := *n.loops.Load()
 	n.loopsMu.Lock()
 	if n.side != nil {
 		loops = append(loops[:len(loops):len(loops)], n.side)
 	}
 	n.loopsMu.Unlock()
+	var sum loopStats
 	for _, l := range loops {
 		var ls loopStats
 		if l.el == nil {
@@ -101,19 +140,80 @@ func (n *Node) Stats() Stats {
 			ls = l.snap
 			l.snapMu.Unlock()
 		}
-		st.PacketsReceived += ls.packetsIn
-		st.BytesReceived += ls.bytesIn
-		st.BytesSent += ls.bytesOut
-		st.MessagesReceived += ls.publishIn
-		st.MessagesSent += ls.publishOut
-		st.MessagesDropped += ls.dropped
-		st.MessagesExpired += ls.expired
-		for q := 0; q < 3; q++ {
-			st.QoSReceived[q] += ls.qosIn[q]
-			st.QoSSent[q] += ls.qosOut[q]
-		}
+		sum.add(&ls)
 	}
-	return st
+	return sum
+}
+
+// Metric is one named counter, with EMQX's metric names (emqx_ctl metrics, $SYS
+// .../metrics/..., Prometheus).
+type Metric struct {
+	Name  string
+	Value uint64
+}
+
+// Metrics returns the node's counters under EMQX's names, in a stable order. Safe from any
+// goroutine; loop counters may lag by one sweep interval.
+func (n *Node) Metrics() []Metric {
+	ls := n.sumLoops()
+	dropped := ls.Dropped + n.stats.dropped.Load()
+	pingresp := ls.Pingreq
+	packetsSent := ls.Connack + ls.PublishOut + ls.AcksOut[0] + ls.AcksOut[1] + ls.AcksOut[2] + ls.AcksOut[3] +
+		ls.Suback + ls.Unsuback + pingresp + ls.DisconnectSent
+	return []Metric{
+		{"bytes.received", ls.BytesIn},
+		{"bytes.sent", ls.BytesOut},
+		{"packets.received", ls.PacketsIn},
+		{"packets.sent", packetsSent},
+		{"packets.connect", ls.Connect},
+		{"packets.connack", ls.Connack},
+		{"packets.publish.received", ls.PublishIn},
+		{"packets.publish.sent", ls.PublishOut},
+		{"packets.puback.received", ls.AcksIn[0]},
+		{"packets.puback.sent", ls.AcksOut[0]},
+		{"packets.puback.missed", ls.AcksMissed[0]},
+		{"packets.pubrec.received", ls.AcksIn[1]},
+		{"packets.pubrec.sent", ls.AcksOut[1]},
+		{"packets.pubrec.missed", ls.AcksMissed[1]},
+		{"packets.pubrel.received", ls.AcksIn[2]},
+		{"packets.pubrel.sent", ls.AcksOut[2]},
+		{"packets.pubrel.missed", ls.AcksMissed[2]},
+		{"packets.pubcomp.received", ls.AcksIn[3]},
+		{"packets.pubcomp.sent", ls.AcksOut[3]},
+		{"packets.pubcomp.missed", ls.AcksMissed[3]},
+		{"packets.subscribe", ls.Subscribe},
+		{"packets.suback", ls.Suback},
+		{"packets.unsubscribe", ls.Unsubscribe},
+		{"packets.unsuback", ls.Unsuback},
+		{"packets.pingreq", ls.Pingreq},
+		{"packets.pingresp", pingresp},
+		{"packets.disconnect.received", ls.DisconnectIn},
+		{"packets.disconnect.sent", ls.DisconnectSent},
+		{"packets.auth", ls.AuthIn},
+		{"messages.received", ls.PublishIn},
+		{"messages.sent", ls.PublishOut},
+		{"messages.expired", ls.Expired},
+		{"messages.retained", n.stats.retained.Load()},
+		{"messages.dropped", dropped},
+		{"messages.dropped.queue_full", ls.QueueDropped},
+		{"messages.dropped.slow_consumer", ls.SlowDropped},
+		{"messages.dropped.too_large", ls.TooLarge},
+		{"messages.forward", 0},
+		{"messages.qos0.received", ls.QosIn[0]},
+		{"messages.qos0.sent", ls.QosOut[0]},
+		{"messages.qos1.received", ls.QosIn[1]},
+		{"messages.qos1.sent", ls.QosOut[1]},
+		{"messages.qos2.received", ls.QosIn[2]},
+		{"messages.qos2.sent", ls.QosOut[2]},
+		{"client.auth.failure", ls.AuthFailures},
+		{"client.acl.deny", ls.AclDenied},
+		{"protocol.errors", ls.ProtocolErrors},
+		{"connections.keepalive_timeout", ls.KeepaliveTimeouts},
+		{"connections.idle_timeout", ls.IdleTimeouts},
+		{"connections.slow_closed", ls.SlowClosed},
+		{"connections.refused.max_connections", n.stats.refusedMaxConn.Load()},
+		{"connections.refused.max_conn_rate", n.stats.refusedRate.Load()},
+	}
 }
 
 // rateLimiter is a token bucket for new connections per second on one listener. It is only

@@ -20,7 +20,7 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
-	l.stats.subscribe++
+	l.stats.Subscribe++
 	var subID uint32
 	if len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
@@ -58,7 +58,7 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 		if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
 			s.Unlock()
 			ack.Codes = append(ack.Codes, c.subFailure(codec.QuotaExceeded))
-			l.stats.subRefused++
+			l.stats.SubRefused++
 			continue
 		}
 		s.Subscribe(filter, o)
@@ -79,7 +79,7 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 		}
 	}
 	c.write(codec.AppendSuback(c.buf(), ack, c.version))
-	l.stats.suback++
+	l.stats.Suback++
 
 	for _, r := range wantRetained {
 		c.sendRetained(r.filter, r.qos, r.subID)
@@ -100,20 +100,20 @@ func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
 		}
 	}
 	if shared && !z.SharedSubscription {
-		l.stats.subRefused++
+		l.stats.SubRefused++
 		return c.subFailure(codec.SharedSubscriptionsNotSupported)
 	}
 	if !z.WildcardSubscription && bytes.ContainsAny(f, "+#") {
-		l.stats.subRefused++
+		l.stats.SubRefused++
 		return c.subFailure(codec.WildcardSubscriptionsNotSupported)
 	}
 	if z.MaxTopicLevels > 0 && bytes.Count(f, slash)+1 > z.MaxTopicLevels {
-		l.stats.subRefused++
+		l.stats.SubRefused++
 		return c.subFailure(codec.TopicFilterInvalid)
 	}
 	if !l.n.allowed(c, acl.Subscribe, c.mountBytes(f)) {
-		l.stats.aclDenied++
-		l.stats.subRefused++
+		l.stats.AclDenied++
+		l.stats.SubRefused++
 		return c.subFailure(codec.NotAuthorized)
 	}
 	return 0
@@ -161,7 +161,7 @@ func (c *conn) sendRetained(filter string, qos uint8, subID uint32) {
 			c.send(sessions.Queued{Msg: m, QoS: min(m.QoS, qos), Retain: true, SubIDs: ids})
 		}
 		s.Unlock()
-		l.stats.retainedSent++
+		l.stats.RetainedSent++
 		return true
 	})
 }
@@ -174,7 +174,7 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
-	l.stats.unsubscribe++
+	l.stats.Unsubscribe++
 	ack := codec.Unsuback{PacketID: p.PacketID}
 	s := c.sess
 	for _, f := range p.Filters {
@@ -190,7 +190,7 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		}
 	}
 	c.write(codec.AppendUnsuback(c.buf(), &ack, c.version))
-	l.stats.unsuback++
+	l.stats.Unsuback++
 	return nil
 }
 

@@ -21,6 +21,8 @@ func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop ch
 		}
 		return "ok\n", 0
 	})
+	s.Register("metrics", func([]string) (string, int) { return metrics(n), 0 },
+		"metrics                 # Show broker metrics")
 	s.Register("status", func([]string) (string, int) {
 		return fmt.Sprintf("Node '%s' is started\nemqgo %s is running\n", name, engine.Version), 0
 	}, "status                  # Show broker status")
@@ -35,6 +37,14 @@ func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop ch
 			engine.SysDescr, engine.Version, humanUptime(n.Uptime()), time.Now().Format("2006-01-02 15:04:05")), 0
 	}, "broker                  # Show broker version, uptime and description",
 		"broker stats            # Show broker statistics of clients, topics, subscribers")
+}
+
+func metrics(n *engine.Node) string {
+	var b strings.Builder
+	for _, m := range n.Metrics() {
+		fmt.Fprintf(&b, "%-37s: %d\n", m.Name, m.Value)
+	}
+	return b.String()
 }
 
 func brokerStats(n *engine.Node) string {

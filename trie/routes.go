@@ -9,9 +9,11 @@ package trie
 // API that pages should sort or resume by filter.
 //
 // Filters takes no lock: matches and writers run on undisturbed. A filter
-// added or removed while the walk is running may or may not be listed; a
-// filter no write touches is listed exactly once, and counts are read one by
-// one, so they may be off by the writes in flight. filter is a fresh string
+// no write touches is listed exactly once. One added or removed while the
+// walk is running may be missed, and one removed and added again may be
+// listed twice (its new node can take a table slot the walk has yet to
+// reach); counts are read one by one, so they may be off by the writes in
+// flight. filter is a fresh string
 // owned by fn. fn may call any method of x, writers included (they wait for
 // no one here), though what they change may or may not be listed. Safe for
 // concurrent use with every other method.

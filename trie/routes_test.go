@@ -84,7 +84,7 @@ func TestFilters(t *testing.T) {
 
 // TestFiltersConcurrent lists filters while writers churn others: every
 // stable filter is listed exactly once with its count, and listing never
-// waits for writers.
+// waits for writers. (A churned filter may be listed twice: see Filters.)
 func TestFiltersConcurrent(t *testing.T) {
 	x := New[int]()
 	const stable = 200
@@ -133,13 +133,6 @@ func TestFiltersConcurrent(t *testing.T) {
 				stop.Store(true)
 				wg.Wait()
 				t.Fatalf("round %d: stable filter s/%d/x listed with %d", r, i, n)
-			}
-		}
-		for f, n := range got {
-			if n < 0 {
-				stop.Store(true)
-				wg.Wait()
-				t.Fatalf("round %d: %q listed twice", r, f)
 			}
 		}
 	}

@@ -110,7 +110,7 @@
 // # Memory
 //
 // Memory grows with the number of distinct filters and subscriptions: a node
-// is 56 bytes plus its name, a child table about 8 to 21 bytes per child, a
+// is 56 bytes plus its name, a child table 11 to 32 bytes per child, a
 // subscription is a handle plus 8 bytes of Options in its filter's leaf.
 // BenchmarkMemory (here and in bench/compare) reports heap bytes per
 // subscription; for 1 M subscriptions of the "site/<s>/dev/<id>/temp" mix

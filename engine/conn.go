@@ -53,8 +53,9 @@ type conn struct {
 	will      *sessions.Message
 	willDelay uint32 // seconds
 
-	out  []byte // output of the current round, written by flush
-	need int    // bytes the packet being received needs in all, when its header is known
+	out       []byte // output of the current round, written by flush
+	need      int    // bytes the packet being received needs in all, when its header is known
+	slowSince int64  // unix nanoseconds when the backlog first went above HighWater
 
 	closeCode codec.ReasonCode // reason a close was requested for, for the log
 	closeWhy  string
@@ -70,6 +71,7 @@ const (
 	flagTakenOver                              // session moved to a new connection
 	flagSessionPresent
 	flagWillSent
+	flagSlow // output backlog above the high-water mark: in loop.slow
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -272,6 +274,22 @@ func (c *conn) tick() {
 				return
 			}
 		}
+		if c.has(flagSlow) && c.zone.SendTimeout > 0 && now-c.slowSince > int64(c.zone.SendTimeout) {
+			c.loop.stats.SlowClosed++
+			c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog not drained within send_timeout")
+			return
+		}
 		c.sessionTick()
 	}
+}
+
+// markSlow puts the connection on its loop's list of slow consumers, checked at the end of
+// every round: gnet has no "drained" callback.
+func (c *conn) markSlow() {
+	if c.has(flagSlow) {
+		return
+	}
+	c.set(flagSlow)
+	c.slowSince = c.loop.now
+	c.loop.slow = append(c.loop.slow, c)
 }

@@ -158,6 +158,9 @@ func (c *conn) trySend(q sessions.Queued) bool {
 		return true
 	}
 	slow := pending > c.zone.HighWater && c.zone.HighWater > 0
+	if slow {
+		c.markSlow()
+	}
 	if q.QoS == 0 {
 		if slow {
 			l.stats.Dropped++

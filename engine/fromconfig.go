@@ -71,6 +71,14 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 			cp.MaxPacketSize = uint32(l.MaxPacketSize)
 			z = &cp
 		}
+		if l.SendTimeoutClose && l.SendTimeout != z.SendTimeout || !l.SendTimeoutClose && z.SendTimeout != 0 {
+			cp := *z
+			cp.SendTimeout = 0
+			if l.SendTimeoutClose {
+				cp.SendTimeout = l.SendTimeout
+			}
+			z = &cp
+		}
 		if l.HighWatermark > 0 {
 			cp := *z
 			cp.HighWater = int(l.HighWatermark)

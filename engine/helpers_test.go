@@ -174,6 +174,15 @@ func (r *rawConn) packet() (codec.Header, []byte) {
 		if h.Total > 0 {
 			return h, buf[:h.Total]
 		}
+		if h.HeaderLen > 0 { // the length is known: read the rest at once
+			full := make([]byte, h.HeaderLen+h.Length)
+			copy(full, buf)
+			if _, err := io.ReadFull(r.r, full[len(buf):]); err != nil {
+				r.t.Fatalf("reading packet body: %v", err)
+			}
+			buf = full
+			continue
+		}
 		b, err := r.r.ReadByte()
 		if err != nil {
 			r.t.Fatalf("reading packet: %v (have % x)", err, buf)

@@ -23,9 +23,11 @@ type loop struct {
 
 	side sync.Mutex // held by side-loop users for the whole routing call
 
-	conns []*conn // every connection on this loop, for sweeps; conn.slot indexes it
-	dirty []*conn // connections with output waiting for the end of this round
-	now   int64   // unix nanoseconds, read once per round
+	conns     []*conn // every connection on this loop, for sweeps; conn.slot indexes it
+	dirty     []*conn // connections with output waiting for the end of this round
+	slow      []*conn // connections whose output backlog is above the high-water mark
+	spareSlow []*conn
+	now       int64 // unix nanoseconds, read once per round
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -80,6 +82,9 @@ func (l *loop) end() {
 		l.dirty[i] = nil
 	}
 	l.dirty = l.dirty[:0]
+	if len(l.slow) > 0 {
+		l.resumeSlow()
+	}
 	if len(l.touched) == 0 {
 		return
 	}
@@ -168,6 +173,46 @@ func (l *loop) runInbox() {
 	}
 	l.spare = batch[:0]
 	l.end()
+}
+
+// resumeSlow sends queued messages to slow consumers whose backlog fell to half the
+// high-water mark, and forgets closed ones.
+func (l *loop) resumeSlow() {
+	list := l.slow
+	l.slow = l.spareSlow[:0] // draining may mark connections slow again
+	for i, c := range list {
+		list[i] = nil
+		if c.state != stateConnected {
+			c.unset(flagSlow)
+			continue
+		}
+		if c.gc.OutboundBuffered() > c.zone.HighWater/2 {
+			l.slow = append(l.slow, c)
+			continue
+		}
+		c.unset(flagSlow)
+		s := c.sess
+		s.Lock()
+		if s.Owner == c {
+			c.drain()
+		}
+		s.Unlock()
+		if c.has(flagDirty) {
+			c.flush() // drained output goes out in this round
+			l.removeDirty(c)
+		}
+	}
+	l.spareSlow = list[:0]
+}
+
+// removeDirty drops c from the dirty list after an early flush.
+func (l *loop) removeDirty(c *conn) {
+	for i, d := range l.dirty {
+		if d == c {
+			l.dirty = append(l.dirty[:i], l.dirty[i+1:]...)
+			return
+		}
+	}
 }
 
 // getBuf returns an empty output buffer.

@@ -41,9 +41,13 @@ type Zone struct {
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the
-	// session; past CloseWater the client is disconnected (v5: 0x97).
-	HighWater  int
-	CloseWater int
+	// session (bounded by max_mqueue_len); output resumes once the backlog falls to half of
+	// HighWater. A client whose backlog stays above HighWater for SendTimeout (EMQX's
+	// send_timeout with send_timeout_close) is disconnected (v5: 0x97), and so is one whose
+	// backlog passes CloseWater (one huge message).
+	HighWater   int
+	CloseWater  int
+	SendTimeout time.Duration // 0: never close a slow consumer for being slow
 }
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
@@ -108,5 +112,6 @@ func DefaultZone() *Zone {
 		ACLDenyAction:         "ignore",
 		HighWater:             1 << 20,
 		CloseWater:            64 << 20,
+		SendTimeout:           15 * time.Second,
 	}
 }

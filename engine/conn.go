@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/netip"
 
 	"github.com/panjf2000/gnet/v2"
@@ -27,9 +28,9 @@ type conn struct {
 	gc   gnet.Conn
 	loop *loop
 	lis  *listenerState
-	zone *Zone
 	sess *sessions.Session
-	slot int // index in loop.conns, -1 when not registered
+	slot int32 // index in loop.conns, -1 when not registered
+	need int32 // bytes the packet being received needs in all, when its header is known
 
 	state   connState
 	version codec.Version
@@ -37,7 +38,7 @@ type conn struct {
 
 	clientID  string
 	username  string
-	peer      netip.AddrPort
+	peer      netip.Addr // remote address, for ACL rules and logs
 	superuser bool // authenticated as superuser: ACL checks are skipped
 
 	opened    int64 // unix nanoseconds
@@ -54,11 +55,9 @@ type conn struct {
 	willDelay uint32 // seconds
 
 	out       []byte // output of the current round, written by flush
-	need      int    // bytes the packet being received needs in all, when its header is known
 	slowSince int64  // unix nanoseconds when the backlog first went above HighWater
 
-	closeCode codec.ReasonCode // reason a close was requested for, for the log
-	closeWhy  string
+	closeCode codec.ReasonCode // reason a close was requested for, for the log (the cause is logged by closeWith)
 }
 
 type connFlags uint16
@@ -78,8 +77,16 @@ func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
 func (c *conn) set(f connFlags)      { c.flags |= f }
 func (c *conn) unset(f connFlags)    { c.flags &^= f }
 
+// remote returns the peer's address and port (the port only for logs and authenticators).
+func (c *conn) remote() netip.AddrPort {
+	if ta, ok := c.gc.RemoteAddr().(*net.TCPAddr); ok {
+		return netip.AddrPortFrom(c.peer, uint16(ta.Port))
+	}
+	return netip.AddrPortFrom(c.peer, 0)
+}
+
 // maxInbound is the largest packet accepted from this client.
-func (c *conn) maxInbound() uint32 { return c.zone.MaxPacketSize }
+func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 
 // onTraffic decodes and handles every complete packet in the connection's input.
 func (c *conn) onTraffic() gnet.Action {
@@ -93,7 +100,7 @@ func (c *conn) onTraffic() gnet.Action {
 	if c.need > 0 {
 		// A large packet is still arriving: Peek of more than is buffered fails without
 		// copying, so the partial bytes are not copied again on every read.
-		if _, err := c.gc.Peek(c.need); err != nil {
+		if _, err := c.gc.Peek(int(c.need)); err != nil {
 			return gnet.None
 		}
 		c.need = 0
@@ -108,7 +115,7 @@ func (c *conn) onTraffic() gnet.Action {
 		}
 		if h.Total == 0 {
 			if h.HeaderLen > 0 {
-				c.need = h.HeaderLen + h.Length
+				c.need = int32(h.HeaderLen + h.Length)
 			}
 			break
 		}
@@ -243,7 +250,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 		c.loop.stats.DisconnectSent++
 	}
 	c.state = stateClosing
-	c.closeCode, c.closeWhy = code, why
+	c.closeCode = code
 	level := slog.LevelInfo
 	if code >= 0x80 && code != codec.SessionTakenOver && code != codec.ServerShuttingDown && code != codec.KeepAliveTimeout {
 		level = slog.LevelWarn
@@ -259,7 +266,7 @@ func (c *conn) tick() {
 	now := c.loop.now
 	switch c.state {
 	case stateNew, stateAuth:
-		if d := c.zone.IdleTimeout; d > 0 && now-c.opened > int64(d) {
+		if d := c.lis.Zone.IdleTimeout; d > 0 && now-c.opened > int64(d) {
 			c.loop.stats.IdleTimeouts++
 			c.closeWith(0, "no CONNECT within idle_timeout")
 		}
@@ -267,14 +274,14 @@ func (c *conn) tick() {
 		if c.keepAlive > 0 {
 			// EMQX enforces keep alive × backoff × 2 (1.5× with the default 0.75)
 			// [MQTT-3.1.2-24].
-			limit := int64(float64(c.keepAlive) * 2 * c.zone.KeepaliveBackoff * 1e9)
+			limit := int64(float64(c.keepAlive) * 2 * c.lis.Zone.KeepaliveBackoff * 1e9)
 			if now-c.lastRecv > limit {
 				c.loop.stats.KeepaliveTimeouts++
 				c.closeWith(codec.KeepAliveTimeout, "keep alive timeout")
 				return
 			}
 		}
-		if c.has(flagSlow) && c.zone.SendTimeout > 0 && now-c.slowSince > int64(c.zone.SendTimeout) {
+		if c.has(flagSlow) && c.lis.Zone.SendTimeout > 0 && now-c.slowSince > int64(c.lis.Zone.SendTimeout) {
 			c.loop.stats.SlowClosed++
 			c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog not drained within send_timeout")
 			return

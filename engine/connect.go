@@ -74,7 +74,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 			return nil
 		}
 	}
-	z := c.zone
+	z := c.lis.Zone
 	c.username = string(p.Username)
 	clientID := string(p.ClientID)
 	if z.UseUsernameAsClientID && p.UsernameFlag && len(p.Username) > 0 {
@@ -143,7 +143,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 		Username: c.username,
 		Password: append([]byte(nil), p.Password...),
 		HasPass:  p.PasswordFlag,
-		Peer:     c.peer,
+		Peer:     c.remote(),
 		Version:  c.version,
 		Listener: c.lis.Name,
 	}
@@ -190,7 +190,7 @@ type connectRequest struct {
 func (c *conn) completeConnect(req *connectRequest) {
 	l := c.loop
 	n := l.n
-	z := c.zone
+	z := c.lis.Zone
 	if req.result.Decision != AuthAllow {
 		code := req.result.Code
 		if code == 0 {
@@ -332,7 +332,7 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		}
 		if old == nil {
 			s = sessions.New(clientID, now)
-			s.Queue.SetLimit(c.zone.MaxMqueueLen)
+			s.Queue.SetLimit(c.lis.Zone.MaxMqueueLen)
 		} else {
 			s = old
 			present = true
@@ -341,8 +341,8 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		wasPersistent := present && s.ExpiryInterval != 0
 		s.Owner = c
 		s.Home.Store(int32(c.loop.idx))
-		s.Zone = c.zone
-		s.ExpiresAt, s.DisconnectedAt = 0, 0
+		s.StoreQoS0, s.UpgradeQoS = c.lis.Zone.MqueueStoreQoS0, c.lis.Zone.UpgradeQoS
+		s.ExpiresAt = 0
 		s.ExpiryInterval = expiry
 		s.Window.SetCap(c.window())
 		s.Unlock()
@@ -362,7 +362,7 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 // window is the outbound inflight window for this connection: the zone's max_inflight,
 // lowered to the client's MQTT 5 Receive Maximum [MQTT-3.3.4-7].
 func (c *conn) window() int {
-	w := c.zone.MaxInflight
+	w := c.lis.Zone.MaxInflight
 	if w <= 0 || w > 65535 {
 		w = 65535
 	}

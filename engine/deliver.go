@@ -76,7 +76,7 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 			return
 		}
 		qos := min(msg.QoS, subQoS)
-		if c.zone.UpgradeQoS {
+		if c.lis.Zone.UpgradeQoS {
 			qos = subQoS
 		}
 		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids}
@@ -90,7 +90,7 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids)})
 	case msg != nil:
 		qos := min(msg.QoS, subQoS)
-		if z := l.n.zoneOf(s); z != nil && z.UpgradeQoS {
+		if s.UpgradeQoS {
 			qos = subQoS
 		}
 		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids)}, false)
@@ -108,7 +108,7 @@ func ownIDs(ids []uint32) []uint32 {
 // Hold s's lock.
 func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 	if !online && q.QoS == 0 {
-		if c := l.n.zoneOf(s); c != nil && !c.MqueueStoreQoS0 {
+		if !s.StoreQoS0 {
 			l.stats.Dropped++
 			return
 		}
@@ -117,14 +117,6 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 		l.stats.Dropped++
 		l.stats.QueueDropped++
 	}
-}
-
-// zoneOf returns the zone of the session's last connection (offline sessions keep it).
-func (n *Node) zoneOf(s *sessions.Session) *Zone {
-	if z, ok := s.Zone.(*Zone); ok {
-		return z
-	}
-	return nil
 }
 
 // send delivers q on the owner loop: written now if the window and the socket allow,
@@ -152,12 +144,12 @@ func (c *conn) trySend(q sessions.Queued) bool {
 		return true
 	}
 	pending := c.pending()
-	if pending > c.zone.CloseWater && c.zone.CloseWater > 0 {
+	if pending > c.lis.Zone.CloseWater && c.lis.Zone.CloseWater > 0 {
 		l.stats.SlowClosed++
 		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
 		return true
 	}
-	slow := pending > c.zone.HighWater && c.zone.HighWater > 0
+	slow := pending > c.lis.Zone.HighWater && c.lis.Zone.HighWater > 0
 	if slow {
 		c.markSlow()
 	}
@@ -253,7 +245,7 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	l := c.loop
 	msg := q.Msg
 	topic := msg.Topic
-	if mp := c.zone.Mountpoint; mp != "" {
+	if mp := c.lis.Zone.Mountpoint; mp != "" {
 		topic = c.unmount(topic)
 	}
 	p := &l.outPub
@@ -289,7 +281,7 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 
 // unmount strips the zone's mountpoint from a topic before it goes to a client of that zone.
 func (c *conn) unmount(topic []byte) []byte {
-	mp := c.loop.n.mount(c.zone, c, nil)
+	mp := c.loop.n.mount(c.lis.Zone, c, nil)
 	if len(topic) >= len(mp) && string(topic[:len(mp)]) == string(mp) {
 		return topic[len(mp):]
 	}
@@ -357,7 +349,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 func (c *conn) sessionTick() {
 	l := c.loop
 	s := c.sess
-	z := c.zone
+	z := c.lis.Zone
 	if !s.TryLock() {
 		return // busy elsewhere this instant; next sweep
 	}

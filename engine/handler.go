@@ -50,14 +50,13 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		gc:     gc,
 		loop:   l,
 		lis:    ls,
-		zone:   ls.Zone,
 		slot:   -1,
 		opened: time.Now().UnixNano(),
 	}
 	c.lastRecv = c.opened
 	if ta, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
-			c.peer = netip.AddrPortFrom(a.Unmap(), uint16(ta.Port))
+			c.peer = a.Unmap()
 		}
 	}
 	gc.SetContext(c)

@@ -47,7 +47,7 @@ func (c *conn) handleDisconnect(pkt []byte) error {
 		c.set(flagNormalDisconnect)
 	}
 	c.state = stateClosing
-	c.closeCode, c.closeWhy = d.Code, "client sent DISCONNECT"
+	c.closeCode = d.Code
 	_ = c.gc.Close()
 	return nil
 }
@@ -74,13 +74,18 @@ func (c *conn) onClose(err error) {
 	if c.state == stateNew || c.sess == nil {
 		return
 	}
-	if c.closeWhy == "" && err != nil {
-		c.closeWhy = err.Error()
+	var reason string
+	switch {
+	case c.has(flagNormalDisconnect) || c.closeCode == codec.DisconnectWithWillMessage && c.state == stateClosing && err == nil:
+		reason = "client sent DISCONNECT"
+	case c.closeCode != 0:
+		reason = c.closeCode.String()
+	case err != nil:
+		reason = err.Error()
+	default:
+		reason = "closed by the broker"
 	}
-	if c.closeWhy == "" {
-		c.closeWhy = "connection closed"
-	}
-	n.log.Info("client disconnected", "client", c.clientID, "peer", c.peer.String(), "reason", c.closeWhy)
+	n.log.Info("client disconnected", "client", c.clientID, "peer", c.peer.String(), "reason", reason)
 	s := c.sess
 	now := l.now
 	s.Lock()
@@ -89,7 +94,6 @@ func (c *conn) onClose(err error) {
 	if mine {
 		s.Owner = nil
 		s.Home.Store(-1)
-		s.DisconnectedAt = now
 		if s.ExpiryInterval == 0 {
 			ended = true
 		} else if s.ExpiryInterval != sessions.NeverExpire {

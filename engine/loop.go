@@ -186,7 +186,7 @@ func (l *loop) resumeSlow() {
 			c.unset(flagSlow)
 			continue
 		}
-		if c.gc.OutboundBuffered() > c.zone.HighWater/2 {
+		if c.gc.OutboundBuffered() > c.lis.Zone.HighWater/2 {
 			l.slow = append(l.slow, c)
 			continue
 		}
@@ -236,14 +236,14 @@ func (l *loop) putBuf(b []byte) {
 
 // addConn registers a new connection for sweeps.
 func (l *loop) addConn(c *conn) {
-	c.slot = len(l.conns)
+	c.slot = int32(len(l.conns))
 	l.conns = append(l.conns, c)
 }
 
 // removeConn unregisters a closed connection (swap-remove).
 func (l *loop) removeConn(c *conn) {
 	i := c.slot
-	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+	if i < 0 || int(i) >= len(l.conns) || l.conns[i] != c {
 		return
 	}
 	last := len(l.conns) - 1

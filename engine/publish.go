@@ -13,7 +13,7 @@ import (
 func (c *conn) handlePublish(pkt []byte) error {
 	l := c.loop
 	n := l.n
-	z := c.zone
+	z := c.lis.Zone
 	p := &l.publish
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
@@ -180,13 +180,13 @@ func (n *Node) retain(msg *sessions.Message) {
 
 // allowed runs the ACL check for one publish or subscribe.
 func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
-	if !c.zone.EnableACL || c.superuser {
+	if !c.lis.Zone.EnableACL || c.superuser {
 		return true
 	}
 	r := n.acl.Load()
 	res := acl.NoMatch
 	if r != nil {
-		cl := acl.Client{Username: c.username, ClientID: c.clientID, Addr: c.peer.Addr()}
+		cl := acl.Client{Username: c.username, ClientID: c.clientID, Addr: c.peer}
 		res = r.Check(&cl, access, topic)
 	}
 	if res == acl.NoMatch {

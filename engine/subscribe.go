@@ -15,7 +15,7 @@ import (
 func (c *conn) handleSubscribe(pkt []byte) error {
 	l := c.loop
 	n := l.n
-	z := c.zone
+	z := c.lis.Zone
 	p := &l.sub
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 // checkFilter applies the zone's rules and the ACL to one requested subscription and
 // returns 0 when it may be granted, or the SUBACK failure code.
 func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
-	z := c.zone
+	z := c.lis.Zone
 	l := c.loop
 	_, f, shared := codec.SplitShared(sub.Filter)
 	if !shared {
@@ -129,7 +129,7 @@ func (c *conn) subFailure(code codec.ReasonCode) codec.ReasonCode {
 
 // mountFilter applies the mountpoint to a filter, inside a $share/$queue prefix.
 func (c *conn) mountFilter(filter []byte) string {
-	if c.zone.Mountpoint == "" {
+	if c.lis.Zone.Mountpoint == "" {
 		return string(filter)
 	}
 	if group, f, ok := codec.SplitShared(filter); ok {
@@ -141,7 +141,7 @@ func (c *conn) mountFilter(filter []byte) string {
 	return string(c.mountBytes(filter))
 }
 
-func (c *conn) mountBytes(f []byte) []byte { return c.loop.n.mount(c.zone, c, f) }
+func (c *conn) mountBytes(f []byte) []byte { return c.loop.n.mount(c.lis.Zone, c, f) }
 
 // sendRetained delivers the retained messages matching filter with the RETAIN flag set
 // [MQTT-3.3.1-8].

@@ -10,9 +10,9 @@ package sessions
 // means unbounded. Not safe for concurrent use: hold the session lock.
 type Queue struct {
 	buf   []Queued
-	head  int // index of the oldest element
-	n     int // number of elements
-	limit int // maximum length, 0 for no limit
+	head  int32 // index of the oldest element
+	n     int32 // number of elements
+	limit int32 // maximum length, 0 for no limit
 }
 
 // Queued is one message waiting in a Queue, with the QoS it will be sent at (the minimum of
@@ -26,10 +26,13 @@ type Queued struct {
 }
 
 // SetLimit sets the maximum length; 0 means unbounded. Existing overflow is kept until popped.
-func (q *Queue) SetLimit(n int) { q.limit = n }
+func (q *Queue) SetLimit(n int) { q.limit = int32(min(n, 1<<30)) }
 
 // Len returns the number of queued messages.
-func (q *Queue) Len() int { return q.n }
+func (q *Queue) Len() int { return int(q.n) }
+
+// at returns the index in buf of the i-th element from the head.
+func (q *Queue) at(i int) int { return (int(q.head) + i) % len(q.buf) }
 
 // Push appends m. If the queue is at its limit, the oldest message is removed and returned
 // with dropped=true.
@@ -37,14 +40,14 @@ func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 	if q.limit > 0 && q.n >= q.limit {
 		old = q.buf[q.head]
 		q.buf[q.head] = Queued{}
-		q.head = (q.head + 1) % len(q.buf)
+		q.head = int32(q.at(1))
 		q.n--
 		dropped = true
 	}
-	if q.n == len(q.buf) {
+	if int(q.n) == len(q.buf) {
 		q.grow()
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.buf[q.at(int(q.n))] = m
 	q.n++
 	return old, dropped
 }
@@ -52,10 +55,10 @@ func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 // PushFront puts m back at the head (used when a message popped for sending cannot be sent
 // after all). It never drops: the limit may be exceeded by one.
 func (q *Queue) PushFront(m Queued) {
-	if q.n == len(q.buf) {
+	if int(q.n) == len(q.buf) {
 		q.grow()
 	}
-	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+	q.head = int32(q.at(len(q.buf) - 1))
 	q.buf[q.head] = m
 	q.n++
 }
@@ -65,15 +68,15 @@ func (q *Queue) grow() {
 	if size == 0 {
 		size = 4
 	}
-	if q.limit > 0 && size > q.limit+1 {
-		size = q.limit + 1
+	if q.limit > 0 && size > int(q.limit)+1 {
+		size = int(q.limit) + 1
 	}
-	if size <= q.n {
-		size = q.n + 1
+	if size <= int(q.n) {
+		size = int(q.n) + 1
 	}
 	nb := make([]Queued, size)
-	for i := 0; i < q.n; i++ {
-		nb[i] = q.buf[(q.head+i)%len(q.buf)]
+	for i := 0; i < int(q.n); i++ {
+		nb[i] = q.buf[q.at(i)]
 	}
 	q.buf, q.head = nb, 0
 }
@@ -94,7 +97,7 @@ func (q *Queue) Pop() (Queued, bool) {
 	}
 	m := q.buf[q.head]
 	q.buf[q.head] = Queued{}
-	q.head = (q.head + 1) % len(q.buf)
+	q.head = int32(q.at(1))
 	q.n--
 	if q.n == 0 {
 		q.head = 0
@@ -107,8 +110,8 @@ func (q *Queue) Pop() (Queued, bool) {
 
 // Each calls fn for every queued message, oldest first, until fn returns false.
 func (q *Queue) Each(fn func(Queued) bool) {
-	for i := 0; i < q.n; i++ {
-		if !fn(q.buf[(q.head+i)%len(q.buf)]) {
+	for i := 0; i < int(q.n); i++ {
+		if !fn(q.buf[q.at(i)]) {
 			return
 		}
 	}
@@ -118,19 +121,19 @@ func (q *Queue) Each(fn func(Queued) bool) {
 // removed. Used to drop expired messages.
 func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
 	j := 0
-	for i := 0; i < q.n; i++ {
-		m := q.buf[(q.head+i)%len(q.buf)]
+	n := int(q.n)
+	for i := 0; i < n; i++ {
+		m := q.buf[q.at(i)]
 		if keep(m) {
-			q.buf[(q.head+j)%len(q.buf)] = m
+			q.buf[q.at(j)] = m
 			j++
 		}
 	}
-	for i := j; i < q.n; i++ {
-		q.buf[(q.head+i)%len(q.buf)] = Queued{}
+	for i := j; i < n; i++ {
+		q.buf[q.at(i)] = Queued{}
 	}
-	removed = q.n - j
-	q.n = j
-	return removed
+	q.n = int32(j)
+	return n - j
 }
 
 // Clear removes everything and releases the buffer.

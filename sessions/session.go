@@ -33,31 +33,29 @@ type Session struct {
 	// hand a message to the owner without touching the session; a stale read is harmless
 	// because the receiving loop checks Owner under the lock.
 	Home atomic.Int32
+	// ExpiryInterval is the session expiry interval in seconds (MQTT 5; for 3.x, 0 for a
+	// clean session and the zone's session_expiry_interval otherwise). NeverExpire never.
+	ExpiryInterval uint32
 
-	// Zone is the engine's settings for the session's last connection, kept while offline
-	// for the queue policy. Opaque to this package.
-	Zone any
 	// Owner is the engine's connection currently attached, nil while the client is offline.
 	// The sessions package never looks inside it.
 	Owner any
 	// Gone is set when the session was discarded (clean start, expiry, kick): late
 	// deliveries that still hold a pointer to it drop their message.
 	Gone bool
+	// StoreQoS0 and UpgradeQoS are the zone settings of the session's last connection
+	// (mqueue_store_qos0, upgrade_qos), kept for deliveries while it is offline.
+	StoreQoS0, UpgradeQoS bool
+	IDs                   IDs // outbound packet identifiers
 
 	Subs    []Subscription
 	Queue   Queue   // messages not yet sent
 	Window  Window  // outbound QoS 1/2 messages sent and not yet acknowledged
-	IDs     IDs     // outbound packet identifiers
 	Pending Pending // inbound QoS 2 identifiers awaiting PUBREL
 
-	// ExpiryInterval is the session expiry interval in seconds (MQTT 5; for 3.x, 0 for a
-	// clean session and the zone's session_expiry_interval otherwise). NeverExpire never.
-	ExpiryInterval uint32
 	// ExpiresAt is when an offline session expires (unix nanoseconds), 0 while online or
 	// never.
 	ExpiresAt int64
-	// DisconnectedAt is when the client went offline (unix nanoseconds), 0 while online.
-	DisconnectedAt int64
 	// DelayedWill is the will message waiting for its Will Delay Interval to pass (MQTT 5),
 	// due at WillAt (unix nanoseconds); nil when none. A reconnect clears it
 	// [MQTT-3.1.3-9].

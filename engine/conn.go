@@ -39,7 +39,7 @@ type conn struct {
 	clientID  string
 	username  string
 	peer      netip.Addr // remote address, for ACL rules and logs
-	superuser bool // authenticated as superuser: ACL checks are skipped
+	superuser bool       // authenticated as superuser: ACL checks are skipped
 
 	opened    int64 // unix nanoseconds
 	lastRecv  int64 // unix nanoseconds of the last complete packet

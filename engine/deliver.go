@@ -412,8 +412,10 @@ func (n *Node) pick(g *trie.Group[*sessions.Session], msg *sessions.Message) (tr
 				}
 			}
 		}
-	case "hash":
+	case "hash": // of the publisher's client id (EMQX hash / hash_clientid)
 		i = int(hashString(msg.From) % uint64(len(members)))
+	case "hash_topic":
+		i = int(hashBytes(msg.Topic) % uint64(len(members)))
 	default: // random
 		i = int(fastrand() % uint64(len(members)))
 	}

@@ -206,43 +206,35 @@ func TestSharedStrategies(t *testing.T) {
 			t.Fatalf("hash: every publisher went to one member: %v", got)
 		}
 	})
-}
-
-func TestSharedAllMembersOffline(t *testing.T) {
-	t.Parallel()
-	for _, filter := range []string{"$share/g/off/#", "$queue/off/#"} {
-		t.Run(filter, func(t *testing.T) {
-			t.Parallel()
-			n, addr := testNode(t, nil)
-			persistent := func(id string, r *received) *paho.Client {
-				c, _ := v5(t, addr, &paho.Connect{ClientID: id, CleanStart: false,
-					Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(60)}}, r)
-				return c
+	t.Run("hash_topic", func(t *testing.T) {
+		t.Parallel()
+		_, _, ms, pub := run(t, "hash_topic")
+		const topics, each = 8, 5
+		for k := 0; k < topics; k++ {
+			for i := 0; i < each; i++ {
+				pub5(t, pub, fmt.Sprintf("st/%d", k), 1, fmt.Sprint(k*each+i))
 			}
-			for _, id := range []string{"off0", "off1"} {
-				c := persistent(id, nil)
-				sub5(t, c, filter, 1)
-				if err := c.Disconnect(&paho.Disconnect{}); err != nil {
-					t.Fatal(err)
+		}
+		got := collect(t, ms, topics*each)
+		exactlyOnce(t, got, topics*each)
+		// Same topic, same member; different topics spread.
+		owner := map[int]int{}
+		for i, g := range got {
+			for _, s := range g {
+				var n int
+				fmt.Sscan(s, &n)
+				if o, ok := owner[n/each]; ok && o != i {
+					t.Fatalf("hash_topic: topic %d went to members %d and %d: %v", n/each, o, i, got)
 				}
+				owner[n/each] = i
 			}
-			waitConns(t, n, 0)
-			pub, _ := v5(t, addr, &paho.Connect{ClientID: "pub", CleanStart: true}, nil)
-			const total = 6
-			for i := 0; i < total; i++ {
-				resp, err := pub.Publish(ctx5(t), &paho.Publish{Topic: "off/x", QoS: 1, Payload: []byte(fmt.Sprint(i))})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.ReasonCode != 0 {
-					t.Fatalf("publish to an offline group: reason %#x, want 0 (a member was picked)", resp.ReasonCode)
-				}
-			}
-			ms := []*member{{name: "off0", r: newReceived()}, {name: "off1", r: newReceived()}}
-			for _, m := range ms {
-				m.c = persistent(m.name, m.r)
-			}
-			exactlyOnce(t, collect(t, ms, total), total)
-		})
-	}
+		}
+		used := map[int]bool{}
+		for _, o := range owner {
+			used[o] = true
+		}
+		if len(used) < 2 {
+			t.Fatalf("hash_topic: every topic went to one member: %v", got)
+		}
+	})
 }

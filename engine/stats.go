@@ -235,6 +235,8 @@ func (r *rateLimiter) allow(perSecond int, now int64) bool {
 
 func hashString(s string) uint64 { return xxhash.Sum64String(s) }
 
+func hashBytes(b []byte) uint64 { return xxhash.Sum64(b) }
+
 var randState atomic.Uint64
 
 // fastrand is a lock-free xorshift for the random shared-subscription strategy.

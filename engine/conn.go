@@ -55,6 +55,7 @@ type conn struct {
 	willDelay uint32 // seconds
 
 	out       []byte // output of the current round, written by flush
+	iov       *iovec // payloads referenced by out this round, nil when none
 	slowSince int64  // unix nanoseconds when the backlog first went above HighWater
 
 	closeCode codec.ReasonCode // reason a close was requested for, for the log (the cause is logged by closeWith)
@@ -195,14 +196,53 @@ func (c *conn) write(b []byte) {
 	}
 }
 
-// flush hands the round's output to the socket (one write call) and recycles the buffer.
+// writevThreshold is the payload size from which a PUBLISH payload is not copied into the
+// connection's output buffer but handed to the socket by reference (writev), since the
+// message's bytes are immutable and shared.
+const writevThreshold = 2048
+
+// iovec lists, for one round, the output of a connection that carries large payloads by
+// reference: bufs alternates slices of out (headers and small packets) with payloads.
+type iovec struct {
+	bufs  [][]byte
+	mark  int // end of the part of out already referenced in bufs
+	bytes int // payload bytes referenced
+}
+
+// writeRef is write plus a payload sent by reference after b's last bytes.
+func (c *conn) writeRef(b, payload []byte) {
+	iv := c.iov
+	if iv == nil {
+		iv = c.loop.getIovec()
+		c.iov = iv
+	}
+	iv.bufs = append(iv.bufs, b[iv.mark:], payload)
+	iv.mark = len(b)
+	iv.bytes += len(payload)
+	c.write(b)
+}
+
+// flush hands the round's output to the socket (one write or writev call) and recycles the
+// buffers.
 func (c *conn) flush() {
 	c.unset(flagDirty)
 	if len(c.out) == 0 {
 		return
 	}
-	c.loop.stats.BytesOut += uint64(len(c.out))
-	if _, err := c.gc.Write(c.out); err != nil {
+	var err error
+	if iv := c.iov; iv != nil {
+		if iv.mark < len(c.out) {
+			iv.bufs = append(iv.bufs, c.out[iv.mark:])
+		}
+		c.loop.stats.BytesOut += uint64(len(c.out) + iv.bytes)
+		_, err = c.gc.Writev(iv.bufs)
+		c.iov = nil
+		c.loop.putIovec(iv)
+	} else {
+		c.loop.stats.BytesOut += uint64(len(c.out))
+		_, err = c.gc.Write(c.out)
+	}
+	if err != nil {
 		c.loop.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
 	}
 	c.loop.putBuf(c.out)
@@ -211,7 +251,13 @@ func (c *conn) flush() {
 
 // pending returns the bytes waiting to reach the socket: this round's output plus gnet's
 // outbound buffer. The slow-consumer policy reads it.
-func (c *conn) pending() int { return len(c.out) + c.gc.OutboundBuffered() }
+func (c *conn) pending() int {
+	n := len(c.out) + c.gc.OutboundBuffered()
+	if c.iov != nil {
+		n += c.iov.bytes
+	}
+	return n
+}
 
 // protocolError closes the connection because of bad input: an MQTT 5 client gets a
 // DISCONNECT with the reason code first (a CONNACK if the CONNECT itself was bad).

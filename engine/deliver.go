@@ -263,9 +263,27 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	}
 	b := c.buf()
 	start := len(b)
-	b = codec.AppendPublish(b, p, c.version)
+	large := len(msg.Payload) >= writevThreshold
+	if large {
+		// Header only: the shared payload goes to the socket by reference (writev).
+		ids := p.Props.SubscriptionIDs
+		p.Props.SubscriptionIDs = nil
+		var props *codec.Properties
+		if c.version == codec.V5 {
+			props = &p.Props
+		}
+		l.hdr.Prepare(topic, props, len(msg.Payload))
+		p.Props.SubscriptionIDs = ids
+		b = l.hdr.AppendTo(b, codec.Delivery{Version: c.version, QoS: q.QoS, Dup: dup, Retain: q.Retain, PacketID: id, SubscriptionIDs: ids})
+	} else {
+		b = codec.AppendPublish(b, p, c.version)
+	}
 	p.Props.User = nil // shared with the message: never let a later Reset reuse it
-	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
+	size := len(b) - start
+	if large {
+		size += len(msg.Payload)
+	}
+	if c.clientMaxPacket > 0 && size > int(c.clientMaxPacket) {
 		c.write(b[:start])
 		l.stats.Dropped++
 		l.stats.TooLarge++
@@ -274,7 +292,11 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		}
 		return
 	}
-	c.write(b)
+	if large {
+		c.writeRef(b, msg.Payload)
+	} else {
+		c.write(b)
+	}
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++
 }

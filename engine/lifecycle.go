@@ -136,6 +136,10 @@ func (c *conn) onClose(err error) {
 		l.putBuf(c.out)
 		c.out = nil
 	}
+	if c.iov != nil {
+		l.putIovec(c.iov)
+		c.iov = nil
+	}
 }
 
 // endSession removes a session that ended (expiry interval 0 on close, or expired) from the

@@ -55,6 +55,8 @@ type loop struct {
 	matches trie.Matches[*sessions.Session]
 	ids     []uint32
 	free    [][]byte // output buffers not in use
+	freeIov []*iovec
+	hdr     codec.PublishHeader // shared part of the PUBLISH being written
 
 	stats loopStats
 
@@ -212,6 +214,25 @@ func (l *loop) removeDirty(c *conn) {
 			l.dirty = append(l.dirty[:i], l.dirty[i+1:]...)
 			return
 		}
+	}
+}
+
+// getIovec returns an empty iovec.
+func (l *loop) getIovec() *iovec {
+	if n := len(l.freeIov); n > 0 {
+		iv := l.freeIov[n-1]
+		l.freeIov = l.freeIov[:n-1]
+		return iv
+	}
+	return &iovec{}
+}
+
+// putIovec takes back an iovec, dropping its references to payloads.
+func (l *loop) putIovec(iv *iovec) {
+	clear(iv.bufs)
+	iv.bufs, iv.mark, iv.bytes = iv.bufs[:0], 0, 0
+	if len(l.freeIov) < 64 {
+		l.freeIov = append(l.freeIov, iv)
 	}
 }
 

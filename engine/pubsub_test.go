@@ -189,3 +189,41 @@ func TestMetricsCountTraffic(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // loop counters are copied at each sweep
 	}
 }
+
+// Large payloads are sent by reference (writev) between small packets: contents, properties
+// and order must be exactly as with copied ones.
+func TestLargeAndSmallPayloadsInterleaved(t *testing.T) {
+	_, addr := testNode(t, nil)
+	s, _ := connectRaw(t, addr, codec.V5, "s", nil)
+	s.subscribe(1, 42, sub("mix/#", 1))
+	p, _ := connectRaw(t, addr, codec.V5, "p", nil)
+	var batch []byte
+	var want [][]byte
+	for i := range 40 {
+		size := 10
+		if i%3 == 1 {
+			size = 3000 + i*100
+		}
+		payload := bytes.Repeat([]byte{byte('a' + i%26)}, size)
+		want = append(want, payload)
+		pub := &codec.Publish{Topic: []byte(fmt.Sprintf("mix/%d", i)), QoS: byte(i % 2), Payload: payload}
+		if pub.QoS > 0 {
+			pub.PacketID = uint16(i + 1)
+		}
+		pub.Props.AddUser([]byte("n"), []byte(fmt.Sprint(i)))
+		batch = codec.AppendPublish(batch, pub, codec.V5)
+	}
+	p.send(batch) // one write: the broker handles them in one round
+	for i := range 40 {
+		m := s.recvPublish()
+		if string(m.Topic) != fmt.Sprintf("mix/%d", i) || !bytes.Equal(m.Payload, want[i]) {
+			t.Fatalf("message %d: topic %q, %d bytes, want mix/%d with %d bytes", i, m.Topic, len(m.Payload), i, len(want[i]))
+		}
+		if len(m.Props.User) != 1 || string(m.Props.User[0].Value) != fmt.Sprint(i) || len(m.Props.SubscriptionIDs) != 1 || m.Props.SubscriptionIDs[0] != 42 {
+			t.Fatalf("message %d: properties %+v", i, m.Props)
+		}
+		if m.QoS > 0 {
+			s.ack(codec.TypePuback, m.PacketID)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type conn struct {
 	state   connState
 	version codec.Version
 	flags   connFlags
+	held    int32 // acknowledgements waiting for the durable store (ackDurable)
 
 	clientID  string
 	username  string

@@ -65,7 +65,8 @@ type Node struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 
-	stats nodeStats
+	stats   nodeStats
+	persist persistState
 }
 
 type listenerState struct {
@@ -147,6 +148,9 @@ func (n *Node) Start() error {
 	if len(addrs) == 0 {
 		return errors.New("engine: no TCP listener configured")
 	}
+	if err := n.loadRetained(); err != nil {
+		return fmt.Errorf("engine: loading retained messages from the durable store: %w", err)
+	}
 	loops := n.cfg.LoopCount
 	if loops <= 0 {
 		loops = runtime.NumCPU()
@@ -196,10 +200,12 @@ func listenKey(a *net.TCPAddr) string {
 }
 
 // Stop stops accepting, tells MQTT 5 clients DISCONNECT 0x8B (server shutting down), closes
-// every connection and stops the loops, waiting at most until ctx is done.
+// every connection and stops the loops, waiting at most until ctx is done, then flushes and
+// closes the durable store.
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
+		defer n.closeStore()
 		n.stopping.Store(true)
 		n.shutdownConns()
 		n.timers.stop()

@@ -75,6 +75,10 @@ func (c *conn) handlePublish(pkt []byte) error {
 		if dup {
 			// A retransmission of a message already routed: acknowledge again, route nothing
 			// [MQTT-4.3.3-9].
+			if c.held > 0 {
+				c.ackDurable(codec.TypePubrec, p.PacketID, codec.Success)
+				return nil
+			}
 			c.sendAck(codec.TypePubrec, p.PacketID, codec.Success, "")
 			return nil
 		}
@@ -107,8 +111,9 @@ func (c *conn) handlePublish(pkt []byte) error {
 	}
 
 	msg := sessions.NewMessage(p, topic, c.clientID, l.now)
+	durable := false
 	if p.Retain {
-		n.retain(msg)
+		durable = n.retain(msg)
 	}
 	matched := l.route(msg, s, z)
 	code := codec.Success
@@ -117,6 +122,11 @@ func (c *conn) handlePublish(pkt []byte) error {
 		if c.version == codec.V5 {
 			code = codec.NoMatchingSubscribers
 		}
+	}
+	if p.QoS > 0 && (durable || c.held > 0) {
+		// The retained message must be on disk first (or an earlier acknowledgement is).
+		c.ackDurable(ackType(p.QoS), p.PacketID, code)
+		return nil
 	}
 	switch p.QoS {
 	case 1:
@@ -157,12 +167,14 @@ func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why
 	c.loop.stats.AcksOut[t-codec.TypePuback]++
 }
 
-// retain stores or deletes (empty payload) the retained message of msg's topic.
-func (n *Node) retain(msg *sessions.Message) {
+// retain stores or deletes (empty payload) the retained message of msg's topic, in memory
+// and in the durable store when there is one. It reports whether the store accepted the
+// write (a following Commit covers it).
+func (n *Node) retain(msg *sessions.Message) (durable bool) {
 	topic := string(msg.Topic)
 	if len(msg.Payload) == 0 {
 		n.retained.Delete(topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
-		return
+		return n.persistRetained(topic, nil)
 	}
 	if n.cfg.RetainerExpiry > 0 && msg.Expiry == 0 {
 		// The retainer's expiry applies to retained copies without their own expiry.
@@ -173,9 +185,10 @@ func (n *Node) retain(msg *sessions.Message) {
 	if err := n.retained.Set(topic, msg, len(msg.Payload)); err != nil {
 		n.stats.retainRefused.Add(1)
 		n.log.Warn("retained message not stored", "topic", topic, "client", msg.From, "cause", err)
-		return
+		return false
 	}
 	n.stats.retained.Add(1)
+	return n.persistRetained(topic, msg)
 }
 
 // allowed runs the ACL check for one publish or subscribe.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/sessions"
 )
 
 // Zone is the resolved set of MQTT and session settings a listener applies to its clients
@@ -85,6 +86,10 @@ type Config struct {
 	SweepInterval         time.Duration // keep-alive/idle sweep period; 0: 1s
 	EnableOutboundAliases bool
 	SidePoolSize          int // goroutines for blocking work such as authentication; 0: 4096
+
+	// Store is the durable store (persistence.*): retained messages are loaded from it by
+	// Start and written to it as they change; Stop closes it. nil keeps everything in memory.
+	Store *sessions.Store
 }
 
 // DefaultZone returns the settings of EMQX's default "external" zone.

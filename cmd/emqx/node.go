@@ -53,6 +53,14 @@ func (foregroundCmd) Run(c *cli) error {
 	for _, s := range skipped {
 		log.Warn("listener not started: its transport is not available in this build", "listener", s)
 	}
+	if cfg.Persistence.Enable {
+		st, err := openStore(cfg, log)
+		if err != nil {
+			return err
+		}
+		ecfg.Store = st
+		defer st.Close() // after node.Stop, which closed it already; covers early returns
+	}
 	node, err := engine.New(ecfg, log)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Command emqx_ctl manages a running node over its local control channel (a Unix socket in
 // the node's data directory), as EMQX's bin/emqx_ctl does: `emqx_ctl status`,
 // `emqx_ctl broker`, and the other commands the node lists when called with no arguments.
+// `emqx_ctl data verify|compact [DIR]` work locally on the durable store's files instead.
 package main
 
 import (
@@ -27,6 +28,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "configuration error:\n%v\n", err)
 		os.Exit(1)
+	}
+	if len(args) > 0 && args[0] == "data" {
+		// Offline commands: they work on the store's files, with or without a running node.
+		os.Exit(runData(cfg, args[1:], os.Stdout, os.Stderr))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -75,8 +75,8 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 	})
 }
 
-// loadRetained fills the retained index from the store, skipping expired messages. Called by
-// Start before any listener accepts.
+// loadRetained fills the retained index from the store, skipping (and deleting from the
+// store) expired messages. Called by Start before any listener accepts.
 func (n *Node) loadRetained() error {
 	st := n.cfg.Store
 	if st == nil {
@@ -89,6 +89,7 @@ func (n *Node) loadRetained() error {
 	err := st.LoadRetained(func(topic string, m *sessions.Message) {
 		if m.Expired(now) {
 			expired++
+			_ = st.DeleteRetained(topic) // Replay holds back the writer, not Put and Delete
 			return
 		}
 		if err := n.retained.Set(topic, m, len(m.Payload)); err != nil {

@@ -53,7 +53,8 @@ func TestRetainedSurviveRestart(t *testing.T) {
 	}
 	time.Sleep(1100 * time.Millisecond) // "short" expires
 
-	_, addr2 := testNode(t, func(c *Config) { c.Store = open() })
+	st2 := open()
+	_, addr2 := testNode(t, func(c *Config) { c.Store = st2 })
 	r := newReceived()
 	sub, _ := v5(t, addr2, &paho.Connect{ClientID: "sub", CleanStart: true}, r)
 	sub5(t, sub, "#", 1)
@@ -88,6 +89,13 @@ func TestRetainedSurviveRestart(t *testing.T) {
 	if p == nil || p.Properties == nil || p.Properties.ContentType != "application/json" || p.Properties.ResponseTopic != "re" ||
 		string(p.Properties.CorrelationData) != "\x01\x02" || len(p.Properties.User) != 2 || p.Properties.User[1].Value != "w" {
 		t.Fatalf("props: %+v", p)
+	}
+	// The expired message was deleted from the store as it was skipped.
+	if err := st2.Log().Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st2.Log().Get([]byte("rshort")); ok {
+		t.Fatal("expired retained message still in the store")
 	}
 }
 

@@ -102,7 +102,6 @@ func retainedSnapshot(t *testing.T, port int) map[string]string {
 		case byte(codec.TypeSuback):
 			if !fenced {
 				fenced = true
-				m.publish("$fence", "", 0, false, 0) // not matched by '#'
 				m.publish("fence/end", "end", 0, false, 0)
 			}
 		case byte(codec.TypePublish):

@@ -29,26 +29,6 @@ func (l *leaf[K]) members() int {
 	return int(l.small)
 }
 
-// each calls fn for every ordinary subscription. Safe for readers.
-func (l *leaf[K]) each(fn func(*Member[K])) {
-	if l.big == nil {
-		if l.small > 0 {
-			fn(&l.first)
-			for i := range l.rest {
-				fn(&l.rest[i])
-			}
-		}
-		return
-	}
-	for b := range l.big.buckets {
-		if p := l.big.buckets[b].Load(); p != nil {
-			for i := range *p {
-				fn(&(*p)[i])
-			}
-		}
-	}
-}
-
 // empty reports whether l delivers to no one.
 func (l *leaf[K]) empty() bool {
 	return l.small == 0 && l.big == nil && l.groups == nil

@@ -34,17 +34,6 @@ const (
 	minBuckets = 16 // buckets of a freshly promoted table
 )
 
-// length returns the number of entries. Writers only for big sets.
-func (s *set[E]) length() int {
-	switch {
-	case s == nil:
-		return 0
-	case s.big != nil:
-		return int(s.big.count.Load())
-	}
-	return len(s.small)
-}
-
 // setOps carries the key functions of one kind of entry for the writer path.
 type setOps[E any] struct {
 	hash     func(*E) uint64

@@ -262,7 +262,9 @@ func (pingCmd) Run(c *cli) error {
 	defer cancel()
 	resp, err := ctl.Call(ctx, cfg.Node.DataDir, []string{"ping"})
 	if err != nil {
-		return fmt.Errorf("Node '%s' not responding to pings.", cfg.Node.Name)
+		// The wording of EMQX's bin/emqx ping, on stderr, exit status 1.
+		fmt.Fprintf(os.Stderr, "Node '%s' not responding to pings.\n", cfg.Node.Name)
+		os.Exit(1)
 	}
 	fmt.Print(resp.Output)
 	return nil

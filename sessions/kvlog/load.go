@@ -289,7 +289,8 @@ func damageTail(fsys fileSystem, dir string, s *segment, de *damageError, repair
 		logf("kvlog: cannot quarantine damaged tail of %s: %v (left in place, ignored)", s.path, err)
 		return d
 	}
-	if err := s.f.Truncate(de.off); err == nil {
+	err = s.f.Truncate(de.off)
+	if err == nil {
 		err = s.f.Sync()
 	}
 	if err != nil {

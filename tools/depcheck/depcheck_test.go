@@ -22,7 +22,6 @@ type pkg struct {
 type rule struct {
 	pkg   string
 	allow []string // allowed non-std import prefixes (module-relative ones start with module)
-	deny  []string // forbidden prefixes even if allowed above
 }
 
 var rules = []rule{

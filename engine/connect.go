@@ -333,6 +333,10 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		if old == nil {
 			s = sessions.New(clientID, now)
 			s.Queue.SetLimit(c.lis.Zone.MaxMqueueLen)
+			if n.cfg.Store != nil {
+				s.SeqBase = n.newSeqBase()
+				s.Seq.Store(s.SeqBase)
+			}
 		} else {
 			s = old
 			present = true
@@ -345,6 +349,14 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		s.ExpiresAt = 0
 		s.ExpiryInterval = expiry
 		s.Window.SetCap(c.window())
+		switch durable := expiry != 0 && n.canPersist(clientID); {
+		case durable && !s.Durable.Load():
+			n.makeDurable(s)
+		case !durable:
+			n.dropRecords(s)
+		default:
+			n.saveState(s) // online now, no delayed will
+		}
 		s.Unlock()
 		if isPersistent := expiry != 0; isPersistent != wasPersistent {
 			if isPersistent {
@@ -385,6 +397,7 @@ func (n *Node) discardLocked(s *sessions.Session) {
 	if s.ExpiryInterval != 0 {
 		n.reg.AddPersistent(-1)
 	}
+	n.dropRecords(s)
 	dropped := s.Queue.Len() + s.Window.Len()
 	if dropped > 0 {
 		n.stats.dropped.Add(uint64(dropped))

@@ -52,19 +52,32 @@ func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int 
 // A session owned by another loop is not touched here: the delivery joins that loop's batch
 // and the owner applies it, so cross-loop fan-out takes no session lock on the publisher's
 // loop and the owner's lock stays uncontended.
+//
+// A QoS 1/2 delivery to a durable session takes its sequence number and writes its record
+// here, on the publisher's loop, so that the publisher's acknowledgement can wait for every
+// write its message caused (see sessionpersist.go).
 func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
+	var seq uint64
+	if msg.QoS > 0 && subQoS > 0 && s.Durable.Load() {
+		seq = l.persistRouted(s, msg, subQoS, retain, ids)
+	}
 	if home := int(s.Home.Load()); home >= 0 && home != l.idx {
-		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids)})
+		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq})
 		return
 	}
 	s.Lock()
-	l.apply(s, msg, subQoS, retain, ids)
+	l.apply(s, msg, subQoS, retain, ids, seq)
 	s.Unlock()
 }
 
 // apply delivers to s with its lock held: written now when s's connection is on this loop,
 // forwarded when another loop owns it, queued when s is offline.
-func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
+func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32, seq uint64) {
+	if seq != 0 && (s.Gone || !s.Durable.Load()) {
+		// Stored on the way, but the session ended or stopped being durable meanwhile.
+		l.n.stored(l.n.cfg.Store.DeleteEntry(s.ClientID, seq, msg))
+		seq = 0
+	}
 	if s.Gone {
 		return
 	}
@@ -79,7 +92,7 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 		if c.lis.Zone.UpgradeQoS {
 			qos = subQoS
 		}
-		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids}
+		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids, Seq: seq}
 		if c.state == stateConnected {
 			c.send(q)
 		} else {
@@ -87,13 +100,13 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 			l.enqueue(s, q, true)
 		}
 	case c != nil:
-		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids)})
+		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq})
 	case msg != nil:
 		qos := min(msg.QoS, subQoS)
 		if s.UpgradeQoS {
 			qos = subQoS
 		}
-		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids)}, false)
+		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids), Seq: seq}, false)
 	}
 }
 
@@ -113,9 +126,13 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 			return
 		}
 	}
-	if _, dropped := s.Queue.Push(q); dropped {
+	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
+		l.adopt(s, &q)
+	}
+	if old, dropped := s.Queue.Push(q); dropped {
 		l.stats.Dropped++
 		l.stats.QueueDropped++
+		l.n.forget(s, old.Seq, old.Msg)
 	}
 }
 
@@ -123,6 +140,10 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 // otherwise queued. Hold the session lock.
 func (c *conn) send(q sessions.Queued) {
 	s := c.sess
+	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
+		q.SubIDs = ownIDs(q.SubIDs)
+		c.loop.adopt(s, &q)
+	}
 	if s.Queue.Len() > 0 {
 		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
 		c.loop.enqueue(s, q, true)
@@ -141,13 +162,15 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	l := c.loop
 	if q.Msg.Expired(l.now) {
 		l.stats.Expired++
+		l.n.forget(c.sess, q.Seq, q.Msg)
 		return true
 	}
 	pending := c.pending()
 	if pending > c.lis.Zone.CloseWater && c.lis.Zone.CloseWater > 0 {
 		l.stats.SlowClosed++
 		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
-		return true
+		// A stored delivery stays with its session for the next connection.
+		return q.Seq == 0 || !c.sess.Durable.Load()
 	}
 	slow := pending > c.lis.Zone.HighWater && c.lis.Zone.HighWater > 0
 	if slow {
@@ -166,11 +189,20 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	if slow || s.Window.Full() {
 		return false
 	}
-	id := s.IDs.Next(&s.Window)
-	if id == 0 {
+	var id uint16
+	if q.Seq != 0 {
+		// Derived from the sequence number; an older message still holding it goes first.
+		if id = sessions.PacketIDFor(q.Seq); s.Window.InUse(id) {
+			return false
+		}
+	} else if id = s.IDs.Next(&s.Window); id == 0 {
 		return false
 	}
 	s.Window.Add(sessions.Inflight{Queued: q, PacketID: id, Stage: stageFor(q.QoS), SentAt: l.now})
+	if q.Seq != 0 && s.Durable.Load() {
+		// Sent: after a restart it goes again with DUP.
+		l.n.stored(l.n.cfg.Store.PutEntry(s.ClientID, q.Seq, &q, stageFor(q.QoS), false))
+	}
 	c.writePublish(q, id, false)
 	return true
 }
@@ -232,7 +264,9 @@ func (c *conn) resume() {
 			return true
 		})
 		for _, id := range expired {
-			s.Window.Remove(id)
+			if f, ok := s.Window.Remove(id); ok {
+				l.n.forget(s, f.Seq, f.Msg)
+			}
 			l.stats.Expired++
 		}
 	}
@@ -288,7 +322,9 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		l.stats.Dropped++
 		l.stats.TooLarge++
 		if id != 0 {
-			c.sess.Window.Remove(id) // as if delivered [MQTT-3.1.2-25]
+			if f, ok := c.sess.Window.Remove(id); ok { // as if delivered [MQTT-3.1.2-25]
+				l.n.forget(c.sess, f.Seq, f.Msg)
+			}
 		}
 		return
 	}
@@ -328,7 +364,8 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 	switch t {
 	case codec.TypePuback:
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPuback {
-			s.Window.Remove(id)
+			f, _ := s.Window.Remove(id)
+			l.n.forget(s, f.Seq, f.Msg)
 		} else {
 			l.stats.AcksMissed[0]++
 		}
@@ -339,23 +376,38 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 			l.stats.AcksMissed[1]++
 			c.sendAck(codec.TypePubrel, id, codec.PacketIdentifierNotFound, "")
 		case a.Code >= 0x80:
-			s.Window.Remove(id) // the receiver refused it: the flow ends [MQTT-4.3.3-?]
+			f, _ := s.Window.Remove(id) // the receiver refused it: the flow ends [MQTT-4.3.3-?]
+			l.n.forget(s, f.Seq, f.Msg)
 		default:
+			msg := f.Msg
 			f.Stage = sessions.AwaitPubcomp
 			f.Msg = nil
 			f.SentAt = l.now
+			if f.Seq != 0 && s.Durable.Load() {
+				// Written without waiting; the body is released after it (see sessionpersist.go).
+				st := l.n.cfg.Store
+				l.n.stored(st.PutEntry(s.ClientID, f.Seq, &f.Queued, sessions.AwaitPubcomp, false))
+				l.n.stored(st.Release(msg))
+			}
 			c.sendAck(codec.TypePubrel, id, codec.Success, "")
 		}
 	case codec.TypePubrel:
 		if s.Pending.Remove(id) {
-			c.sendAck(codec.TypePubcomp, id, codec.Success, "")
+			if s.Durable.Load() {
+				// PUBCOMP once the deletion is durable: the client may reuse the identifier.
+				l.n.stored(l.n.cfg.Store.DeletePending(s.ClientID, id))
+				c.ackDurable(codec.TypePubcomp, id, codec.Success)
+			} else {
+				c.sendAck(codec.TypePubcomp, id, codec.Success, "")
+			}
 		} else {
 			l.stats.AcksMissed[2]++
 			c.sendAck(codec.TypePubcomp, id, codec.PacketIdentifierNotFound, "")
 		}
 	case codec.TypePubcomp:
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPubcomp {
-			s.Window.Remove(id)
+			f, _ := s.Window.Remove(id)
+			l.n.forget(s, f.Seq, nil)
 		} else {
 			l.stats.AcksMissed[3]++
 		}
@@ -380,7 +432,14 @@ func (c *conn) sessionTick() {
 		return
 	}
 	if z.AwaitRelTimeout > 0 && s.Pending.Len() > 0 {
-		if k := s.Pending.Expire(l.now - int64(z.AwaitRelTimeout)); k > 0 {
+		before := l.now - int64(z.AwaitRelTimeout)
+		var k int
+		if s.Durable.Load() {
+			k = s.Pending.ExpireEach(before, func(id uint16) { l.n.stored(l.n.cfg.Store.DeletePending(s.ClientID, id)) })
+		} else {
+			k = s.Pending.Expire(before)
+		}
+		if k > 0 {
 			l.stats.AwaitRelExpired += uint64(k)
 		}
 	}

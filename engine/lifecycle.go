@@ -123,6 +123,9 @@ func (c *conn) onClose(err error) {
 	if mine && !ended && s.ExpiresAt != 0 {
 		n.timers.add(s.ExpiresAt, s)
 	}
+	if mine && !ended {
+		n.saveState(s) // offline: expiry deadline, delayed will
+	}
 	s.Unlock()
 	if ended && mine {
 		n.endSession(s)

@@ -60,6 +60,10 @@ type loop struct {
 
 	stats loopStats
 
+	// wrote is set when routing wrote to the durable store (a delivery to a durable
+	// session): the publisher's acknowledgement then waits for the store (ackDurable).
+	wrote bool
+
 	// snap is a copy of stats taken at every sweep, so that Node.Stats can read the counters
 	// from other goroutines without racing the loop's plain increments.
 	snapMu sync.Mutex
@@ -110,6 +114,7 @@ type delivery struct {
 	subQoS uint8
 	retain bool
 	ids    []uint32
+	seq    uint64 // the delivery's sequence number in a durable session, 0 when not stored
 }
 
 // push adds d to the batch for loop owner, sent at the end of this round.
@@ -148,7 +153,7 @@ func (l *loop) receive(batch []delivery) {
 			d.s.Lock()
 			if !d.s.Gone {
 				qos := min(d.msg.QoS, d.subQoS)
-				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids}); dropped {
+				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids, Seq: d.seq}); dropped {
 					l.n.stats.dropped.Add(1)
 				}
 			}
@@ -169,7 +174,7 @@ func (l *loop) runInbox() {
 	for i := range batch {
 		d := &batch[i]
 		d.s.Lock()
-		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids)
+		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids, d.seq)
 		d.s.Unlock()
 		*d = delivery{}
 	}

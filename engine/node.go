@@ -67,6 +67,7 @@ type Node struct {
 
 	stats   nodeStats
 	persist persistState
+	seqBase atomic.Uint64 // see newSeqBase
 }
 
 type listenerState struct {
@@ -148,8 +149,8 @@ func (n *Node) Start() error {
 	if len(addrs) == 0 {
 		return errors.New("engine: no TCP listener configured")
 	}
-	if err := n.loadRetained(); err != nil {
-		return fmt.Errorf("engine: loading retained messages from the durable store: %w", err)
+	if err := n.loadStore(); err != nil {
+		return fmt.Errorf("engine: loading retained messages and sessions from the durable store: %w", err)
 	}
 	loops := n.cfg.LoopCount
 	if loops <= 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/sessions"
@@ -73,46 +72,6 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 			n.log.Debug("acknowledgement dropped: engine stopping", "client", c.clientID)
 		}
 	})
-}
-
-// loadRetained fills the retained index from the store, skipping (and deleting from the
-// store) expired messages. Called by Start before any listener accepts.
-func (n *Node) loadRetained() error {
-	st := n.cfg.Store
-	if st == nil {
-		return nil
-	}
-	start := time.Now()
-	now := start.UnixNano()
-	var loaded, expired, refused int
-	skipped := st.Skipped()
-	err := st.LoadRetained(func(topic string, m *sessions.Message) {
-		if m.Expired(now) {
-			expired++
-			_ = st.DeleteRetained(topic) // Replay holds back the writer, not Put and Delete
-			return
-		}
-		if err := n.retained.Set(topic, m, len(m.Payload)); err != nil {
-			refused++
-			return
-		}
-		loaded++
-	})
-	if err != nil {
-		return err
-	}
-	skipped = st.Skipped() - skipped
-	args := []any{"count", loaded, "expired", expired, "duration", time.Since(start).Round(time.Millisecond).String()}
-	if refused > 0 {
-		args = append(args, "refused_by_limits", refused)
-	}
-	if skipped > 0 {
-		args = append(args, "undecodable", skipped)
-		n.log.Warn("retained messages loaded; some stored records could not be decoded and were skipped", args...)
-	} else {
-		n.log.Info("retained messages loaded", args...)
-	}
-	return nil
 }
 
 // closeStore flushes and closes the store once the loops have stopped.

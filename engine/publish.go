@@ -115,7 +115,13 @@ func (c *conn) handlePublish(pkt []byte) error {
 	if p.Retain {
 		durable = n.retain(msg)
 	}
+	l.wrote = false
 	matched := l.route(msg, s, z)
+	if p.QoS == 2 && s.Durable.Load() {
+		// After the deliveries' records: a durable 'p' implies durable deliveries.
+		n.stored(n.cfg.Store.PutPending(s.ClientID, p.PacketID))
+		l.wrote = true
+	}
 	code := codec.Success
 	if matched == 0 {
 		l.stats.NoSubscribers++
@@ -123,8 +129,9 @@ func (c *conn) handlePublish(pkt []byte) error {
 			code = codec.NoMatchingSubscribers
 		}
 	}
-	if p.QoS > 0 && (durable || c.held > 0) {
-		// The retained message must be on disk first (or an earlier acknowledgement is).
+	if p.QoS > 0 && (durable || l.wrote || c.held > 0) {
+		// The retained message or the stored deliveries must be on disk first (or an
+		// earlier acknowledgement is).
 		c.ackDurable(ackType(p.QoS), p.PacketID, code)
 		return nil
 	}

@@ -62,10 +62,16 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 			continue
 		}
 		s.Subscribe(filter, o)
+		if s.Durable.Load() {
+			n.stored(n.cfg.Store.PutSub(s.ClientID, filter, o))
+		}
 		s.Unlock()
 		if _, err := n.subs.Subscribe(filter, s, o); err != nil {
 			s.Lock()
 			s.Unsubscribe(filter)
+			if s.Durable.Load() {
+				n.stored(n.cfg.Store.DeleteSub(s.ClientID, filter))
+			}
 			s.Unlock()
 			ack.Codes = append(ack.Codes, c.subFailure(codec.TopicFilterInvalid))
 			continue
@@ -181,6 +187,9 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		filter := c.mountFilter(f)
 		s.Lock()
 		existed := s.Unsubscribe(filter)
+		if existed && s.Durable.Load() {
+			n.stored(n.cfg.Store.DeleteSub(s.ClientID, filter))
+		}
 		s.Unlock()
 		if existed {
 			n.subs.Unsubscribe(filter, s)

@@ -125,6 +125,9 @@ func (t *timers) fire(s *sessions.Session, now int64) {
 		// The session ends before the will delay: the will goes now [MQTT-3.1.3-9].
 		will, s.DelayedWill = s.DelayedWill, nil
 	}
+	if will != nil && !expired {
+		n.saveState(s)
+	}
 	s.Unlock()
 	if will != nil {
 		n.stats.willsSent.Add(1)

@@ -99,6 +99,12 @@ func (w *Window) Each(fn func(*Inflight) bool) {
 // Clear removes everything.
 func (w *Window) Clear() { w.list = nil }
 
+// PacketIDFor is the packet identifier of the stored delivery with sequence number seq:
+// derived, never persisted, so that a message still in flight at a crash is sent again with
+// the identifier the client saw. Consecutive deliveries get consecutive identifiers; one whose
+// identifier still belongs to an older unacknowledged message waits for it.
+func PacketIDFor(seq uint64) uint16 { return uint16(seq%65535) + 1 }
+
 // IDs allocates packet identifiers for outbound messages: increasing, wrapping from 65535 to
 // 1, never 0 and never one still in flight [MQTT-2.2.1-3].
 type IDs struct {
@@ -185,6 +191,16 @@ func (p *Pending) Expire(before int64) (n int) {
 		p.ids = nil
 	}
 	return n
+}
+
+// ExpireEach is Expire calling fn with each identifier it removes.
+func (p *Pending) ExpireEach(before int64, fn func(id uint16)) (n int) {
+	for _, e := range p.ids {
+		if e.at < before {
+			fn(e.id)
+		}
+	}
+	return p.Expire(before)
 }
 
 // Each calls fn for every identifier, oldest first.

@@ -25,6 +25,12 @@ type Message struct {
 	// Expiry is when the message expires (unix nanoseconds), 0 for never (MQTT 5 Message
 	// Expiry Interval, or the retainer's expiry for retained copies).
 	Expiry int64
+
+	// id and refs belong to the durable store (Store.PutEntry): the message's identifier in
+	// the store, 0 until first stored, and how many stored session entries reference its
+	// body. Accessed atomically. A Message may be copied only before it is first stored.
+	id   uint64
+	refs int32
 }
 
 // forwarded lists the properties of an inbound PUBLISH that subscribers receive.

@@ -17,8 +17,7 @@ import (
 const (
 	// KindRetained: key 'r' + topic, value a Message (encodeMessage).
 	KindRetained byte = 'r'
-	// Reserved for persistent sessions (a later slice): 's' session state, 'u' subscription,
-	// 'q' queued or inflight message, 'w' pending delayed will.
+	// Persistent sessions: see sessionstore.go ('s', 'u', 'q', 'm', 'p').
 )
 
 // messageVersion is the first byte of an encoded Message. A decoder refuses versions it does
@@ -46,6 +45,7 @@ var ErrBadRecord = errors.New("sessions: bad stored record")
 type Store struct {
 	log     *kvlog.Log
 	skipped atomic.Int64
+	sess    sessionStore
 }
 
 // NewStore wraps an open log. The Store owns it from then on (Close closes it).

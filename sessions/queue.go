@@ -23,6 +23,9 @@ type Queued struct {
 	QoS    uint8
 	Retain bool     // the RETAIN flag to send (Retain As Published, or retained-at-subscribe)
 	SubIDs []uint32 // MQTT 5 subscription identifiers to send; shared, read-only
+	// Seq is the delivery's sequence number in a durable session (its record in the store,
+	// and its packet identifier, PacketIDFor), 0 when not stored.
+	Seq uint64
 }
 
 // SetLimit sets the maximum length; 0 means unbounded. Existing overflow is kept until popped.
@@ -139,4 +142,12 @@ func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
 // Clear removes everything and releases the buffer.
 func (q *Queue) Clear() {
 	q.buf, q.head, q.n = nil, 0, 0
+}
+
+// Update calls fn with a pointer to every queued message, oldest first; fn may modify the
+// entry in place.
+func (q *Queue) Update(fn func(*Queued)) {
+	for i := 0; i < int(q.n); i++ {
+		fn(&q.buf[q.at(i)])
+	}
 }

@@ -33,6 +33,15 @@ type Session struct {
 	// hand a message to the owner without touching the session; a stale read is harmless
 	// because the receiving loop checks Owner under the lock.
 	Home atomic.Int32
+	// Durable is set while the session's state is kept in the durable store (persistent
+	// session and a store configured). Written with the lock held, read without it by
+	// publishers that route to the session.
+	Durable atomic.Bool
+	// Seq numbers the session's stored QoS 1/2 deliveries (Queued.Seq): taken with Add(1)
+	// by whichever loop routes a message to the session. SeqBase is the first value of this
+	// incarnation of the session (records below it in the store belong to an older one).
+	Seq     atomic.Uint64
+	SeqBase uint64
 	// ExpiryInterval is the session expiry interval in seconds (MQTT 5; for 3.x, 0 for a
 	// clean session and the zone's session_expiry_interval otherwise). NeverExpire never.
 	ExpiryInterval uint32

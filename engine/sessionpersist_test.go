@@ -196,3 +196,62 @@ func TestPersistentSessionsSurviveRestart(t *testing.T) {
 		return st.Log().Stats().LiveKeys == 3+2
 	})
 }
+
+// TestPersistentSessionWillAndEnd: a delayed will pending at a graceful stop is published
+// after the restart when due, by a session that is still there with its subscription; a
+// clean start over a stored session deletes every record it had; a session with expiry 0
+// never writes any.
+func TestPersistentSessionWillAndEnd(t *testing.T) {
+	dir := t.TempDir()
+	n1, addr := testNode(t, func(c *Config) { c.Store = openTestStore(t, dir) })
+	w, _ := mustConnect(t, addr, codec.V5, "w", func(c *codec.Connect) {
+		c.Props.SetSessionExpiry(60)
+		c.WillFlag, c.WillTopic, c.WillPayload, c.WillQoS = true, []byte("will/w"), []byte("gone"), 1
+		c.WillProps.SetWillDelay(2)
+	})
+	w.subscribe(1, 0, sub("w/in", 1))
+	volatile, _ := mustConnect(t, addr, codec.V5, "v", nil)
+	volatile.subscribe(1, 0, sub("w/in", 1))
+	w.c.Close() // no DISCONNECT: the will is delayed
+	waitFor(t, 5*time.Second, "w offline", func() bool {
+		s := n1.reg.Get("w")
+		s.Lock()
+		defer s.Unlock()
+		return s.Owner == nil && s.DelayedWill != nil
+	})
+	pub, _ := mustConnect(t, addr, codec.V311, "pub", nil)
+	pubAcked(t, pub, "w/in", 1, 1, "queued")
+	volatile.recvAll(1)
+	stopNode(t, n1)
+
+	st := openTestStore(t, dir)
+	n2, addr2 := testNode(t, func(c *Config) { c.Store = st })
+	r, _ := mustConnect(t, addr2, codec.V311, "r", nil)
+	r.subscribe(1, 0, sub("will/w", 1))
+	start := time.Now()
+	if got := r.recvAll(1); got[0] != "gone" {
+		t.Fatalf("will %q", got)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("will late")
+	}
+	s := n2.reg.Get("w")
+	if s == nil {
+		t.Fatal("session ended with its will")
+	}
+	s.Lock()
+	q := s.Queue.Len()
+	s.Unlock()
+	if q != 1 {
+		t.Fatalf("%d queued, want 1", q)
+	}
+	// A clean start over it deletes everything it stored.
+	w, ack := mustConnect(t, addr2, codec.V5, "w", nil)
+	if ack.SessionPresent {
+		t.Fatal("clean start: session present")
+	}
+	w.silent(200 * time.Millisecond)
+	waitFor(t, 5*time.Second, "records deleted", func() bool {
+		return st.Log().Sync() == nil && st.Log().Stats().LiveKeys == 0
+	})
+}

@@ -38,7 +38,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*sessions.Store, error) {
 	opts.Logf = func(format string, args ...any) { sl.Info(fmt.Sprintf(format, args...)) }
 	opts.OnState = func(failed bool, err error) {
 		if failed {
-			sl.Error("alarm raised: durable store failed; retained messages are kept in memory only until it recovers", "alarm", "store_failed", "error", err)
+			sl.Error("alarm raised: durable store failed; retained messages and persistent sessions are kept in memory only until it recovers", "alarm", "store_failed", "error", err)
 		} else {
 			sl.Warn("alarm cleared: durable store recovered", "alarm", "store_failed")
 		}

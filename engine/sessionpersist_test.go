@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -254,4 +255,48 @@ func TestPersistentSessionWillAndEnd(t *testing.T) {
 	waitFor(t, 5*time.Second, "records deleted", func() bool {
 		return st.Log().Sync() == nil && st.Log().Stats().LiveKeys == 0
 	})
+}
+
+// TestSessionBecomesPersistent: a message in flight on a session with expiry 0 keeps its
+// packet identifier when a clean-start-false connection with an expiry takes the session
+// over, and keeps it again after a restart.
+func TestSessionBecomesPersistent(t *testing.T) {
+	dir := t.TempDir()
+	n1, addr := testNode(t, func(c *Config) { c.Store = openTestStore(t, dir) })
+	x, _ := mustConnect(t, addr, codec.V5, "x", nil)
+	x.subscribe(1, 0, sub("x/t", 1))
+	pub, _ := mustConnect(t, addr, codec.V311, "pub", nil)
+	for i := range 3 {
+		pubAcked(t, pub, "x/t", 1, uint16(i+1), fmt.Sprint("m", i))
+	}
+	var ids []uint16
+	for range 3 {
+		ids = append(ids, x.recvPublish().PacketID)
+	}
+	x.ack(codec.TypePuback, ids[1])
+	persistent := func(c *codec.Connect) { c.CleanStart = false; c.Props.SetSessionExpiry(60) }
+	x2, ack := mustConnect(t, addr, codec.V5, "x", persistent)
+	if !ack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	for _, i := range []int{0, 2} {
+		if p := x2.recvPublish(); !p.Dup || p.PacketID != ids[i] || string(p.Payload) != fmt.Sprint("m", i) {
+			t.Fatalf("resent %+v, want m%d id %d", p, i, ids[i])
+		}
+	}
+	x2.c.Close()
+	pub.c.Close()
+	waitConns(t, n1, 0)
+	stopNode(t, n1)
+
+	_, addr2 := testNode(t, func(c *Config) { c.Store = openTestStore(t, dir) })
+	x3, ack := mustConnect(t, addr2, codec.V5, "x", persistent)
+	if !ack.SessionPresent {
+		t.Fatal("session not present after the restart")
+	}
+	for _, i := range []int{0, 2} {
+		if p := x3.recvPublish(); !p.Dup || p.PacketID != ids[i] || string(p.Payload) != fmt.Sprint("m", i) {
+			t.Fatalf("after restart: %+v, want m%d id %d", p, i, ids[i])
+		}
+	}
 }

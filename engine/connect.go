@@ -24,6 +24,7 @@ var (
 	errRetainNotAllowed = &codec.Error{Code: codec.RetainNotSupported, Reason: "retained PUBLISH while retain_available is false [MQTT-3.2.2-14]"}
 	errTopicLevels      = &codec.Error{Code: codec.TopicNameInvalid, Reason: "topic has more levels than max_topic_levels"}
 	errReceiveMax       = &codec.Error{Code: codec.ReceiveMaximumExceeded, Reason: "more QoS 2 messages awaiting PUBREL than max_awaiting_rel [MQTT-3.3.4-9]"}
+	errStoreDown        = errors.New("the durable store is failed")
 	errExpiryOnClose    = &codec.Error{Code: codec.ProtocolError, Reason: "DISCONNECT sets a session expiry on a session that had none [MQTT-3.14.2-2]"}
 )
 

@@ -58,6 +58,7 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 	n.cfg.Store.Commit(func(err error) {
 		if err != nil {
 			n.persist.failed.Add(1)
+			n.persist.refusing.Store(true)
 		}
 		// On the store's writer goroutine: hand the acknowledgement back to the loop.
 		if xerr := l.el.Execute(context.Background(), runFunc(func() {
@@ -66,12 +67,70 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 				return
 			}
 			l.begin()
-			c.sendAck(t, id, code, "")
+			if err != nil && t != codec.TypePubcomp {
+				// Not durable: refuse it, so that the publisher keeps the message. (A PUBCOMP
+				// has no failure code to give; its PUBREL was handled in memory.)
+				c.refuseUndurable(t, id, err)
+			} else {
+				c.sendAck(t, id, code, "")
+			}
 			l.end()
 		})); xerr != nil {
 			n.log.Debug("acknowledgement dropped: engine stopping", "client", c.clientID)
 		}
 	})
+}
+
+// storeDown reports whether the store is failed; it is asked only after a write or commit
+// failed (persist.refusing), and clears that flag once the store recovered.
+func (n *Node) storeDown() bool {
+	if n.cfg.Store.Failed() {
+		return true
+	}
+	n.persist.refusing.Store(false)
+	return false
+}
+
+// needsDurability reports whether a publish to topic would have to be written to the store:
+// it is retained, or a durable session subscribes to it.
+func (l *loop) needsDurability(topic []byte, retain bool) bool {
+	if retain {
+		return true
+	}
+	m := &l.matches
+	m.Reset()
+	l.n.subs.Match(topic, m)
+	for i := range m.Subscribers {
+		if m.Subscribers[i].Handle.Durable.Load() {
+			return true
+		}
+	}
+	for _, g := range m.Groups {
+		for _, mem := range g.Members() {
+			if mem.Handle.Durable.Load() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refuseUndurable answers a QoS 1/2 publish that cannot be made durable: MQTT 5 gets
+// PUBACK/PUBREC 0x97 with a reason string, MQTT 3.x (which has no such code) a closed
+// connection, so that the publisher keeps the message and sends it again later.
+func (c *conn) refuseUndurable(t codec.PacketType, id uint16, cause error) {
+	c.loop.stats.StoreRefused++
+	if t == codec.TypePubrec {
+		s := c.sess
+		s.Lock()
+		s.Pending.Remove(id) // the flow ends with the error code
+		s.Unlock()
+	}
+	if c.version == codec.V5 {
+		c.sendAck(t, id, codec.QuotaExceeded, "message store unavailable (disk full or unwritable): "+cause.Error())
+		return
+	}
+	c.closeWith(0, "message store unavailable: a QoS 1/2 publish cannot be made durable: "+cause.Error())
 }
 
 // closeStore flushes and closes the store once the loops have stopped.

@@ -110,6 +110,10 @@ func (c *conn) handlePublish(pkt []byte) error {
 		return nil
 	}
 
+	if p.QoS > 0 && n.cfg.Store != nil && n.persist.refusing.Load() && n.storeDown() && l.needsDurability(topic, p.Retain) {
+		c.refuseUndurable(ackType(p.QoS), p.PacketID, errStoreDown)
+		return nil
+	}
 	msg := sessions.NewMessage(p, topic, c.clientID, l.now)
 	durable := false
 	if p.Retain {

@@ -31,6 +31,7 @@ type loopStats struct {
 	SlowClosed                         uint64
 	AuthFailures, AuthOverload         uint64
 	AuthIn                             uint64
+	StoreRefused                       uint64 // QoS 1/2 publishes refused: store failed
 	_                                  [64]byte
 }
 
@@ -205,6 +206,7 @@ func (n *Node) Metrics() []Metric {
 		{"messages.qos1.sent", ls.QosOut[1]},
 		{"messages.qos2.received", ls.QosIn[2]},
 		{"messages.qos2.sent", ls.QosOut[2]},
+		{"messages.refused.store_unavailable", ls.StoreRefused},
 		{"client.auth.failure", ls.AuthFailures},
 		{"client.acl.deny", ls.AclDenied},
 		{"protocol.errors", ls.ProtocolErrors},

@@ -125,6 +125,9 @@ func (s *Store) Skipped() int64 { return s.skipped.Load() }
 // Stats returns the log's figures.
 func (s *Store) Stats() kvlog.Stats { return s.log.Stats() }
 
+// Failed reports whether the store is failed (disk full or unwritable) and refusing writes.
+func (s *Store) Failed() bool { return s.log.Failed() }
+
 // Close flushes and fsyncs everything submitted and closes the log.
 func (s *Store) Close() error { return s.log.Close() }
 

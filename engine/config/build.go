@@ -102,8 +102,24 @@ func (l *loader) buildListeners(c *Config) {
 			l.fail(l.set[k].src, k, id.key()+" (its address) is not set, so this listener does not exist")
 		}
 	}
-	binds := map[string]string{}
+	// In the order the listeners were written (file, then environment), so that a duplicate
+	// address is reported on the later one, deterministically.
+	order := make([]listenerID, 0, len(ids))
 	for id := range ids {
+		order = append(order, id)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		a, b := l.set[order[i].key()].src, l.set[order[j].key()].src
+		if (a.env == "") != (b.env == "") {
+			return a.env == "" // the file's settings first
+		}
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return order[i].key() < order[j].key()
+	})
+	binds := map[string]string{}
+	for _, id := range order {
 		lis := l.buildListener(c, id)
 		c.Listeners = append(c.Listeners, lis)
 		src := l.set[id.key()].src

@@ -300,6 +300,14 @@ type Stats struct {
 	Compactions  int64 // compactions finished since Open
 }
 
+// Failed reports whether the store is failed (a write or fsync error it is still retrying):
+// Put and Delete refuse records until it recovers. Safe for concurrent use; one lock, no I/O.
+func (l *Log) Failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failErr != nil
+}
+
 // Stats returns current figures. Safe for concurrent use; cheap (no I/O).
 func (l *Log) Stats() Stats {
 	l.mu.Lock()

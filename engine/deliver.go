@@ -384,10 +384,17 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 			f.Msg = nil
 			f.SentAt = l.now
 			if f.Seq != 0 && s.Durable.Load() {
-				// Written without waiting; the body is released after it (see sessionpersist.go).
+				// The body is released after the stage change (see sessionpersist.go). PUBREL
+				// waits until the stage change is durable: once the receiver has PUBREL it
+				// forgets the packet identifier, so a PUBLISH resent after a crash that lost the
+				// stage change would be a second delivery.
 				st := l.n.cfg.Store
-				l.n.stored(st.PutEntry(s.ClientID, f.Seq, &f.Queued, sessions.AwaitPubcomp, false))
+				ok := l.n.stored(st.PutEntry(s.ClientID, f.Seq, &f.Queued, sessions.AwaitPubcomp, false))
 				l.n.stored(st.Release(msg))
+				if ok {
+					c.ackDurable(codec.TypePubrel, id, codec.Success)
+					break
+				}
 			}
 			c.sendAck(codec.TypePubrel, id, codec.Success, "")
 		}

@@ -67,9 +67,9 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 				return
 			}
 			l.begin()
-			if err != nil && t != codec.TypePubcomp {
-				// Not durable: refuse it, so that the publisher keeps the message. (A PUBCOMP
-				// has no failure code to give; its PUBREL was handled in memory.)
+			if err != nil && (t == codec.TypePuback || t == codec.TypePubrec) {
+				// Not durable: refuse it, so that the publisher keeps the message. (PUBREL and
+				// PUBCOMP have no failure code to give; the flow goes on from memory.)
 				c.refuseUndurable(t, id, err)
 			} else {
 				c.sendAck(t, id, code, "")

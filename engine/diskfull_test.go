@@ -89,6 +89,15 @@ func TestDiskFullRefusesUndurablePublishes(t *testing.T) {
 			}
 		}
 		if count >= 3 {
+			var failed uint64
+			for _, m := range n.Metrics() {
+				if m.Name == "store.commits_failed" || m.Name == "store.writes_refused" {
+					failed += m.Value
+				}
+			}
+			if failed == 0 {
+				t.Fatal("store.commits_failed and store.writes_refused are both 0 after the disk filled")
+			}
 			break
 		}
 		if time.Now().After(wait) {

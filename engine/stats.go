@@ -207,6 +207,8 @@ func (n *Node) Metrics() []Metric {
 		{"messages.qos2.received", ls.QosIn[2]},
 		{"messages.qos2.sent", ls.QosOut[2]},
 		{"messages.refused.store_unavailable", ls.StoreRefused},
+		{"store.writes_refused", n.persist.refused.Load()},
+		{"store.commits_failed", n.persist.failed.Load()},
 		{"client.auth.failure", ls.AuthFailures},
 		{"client.acl.deny", ls.AclDenied},
 		{"protocol.errors", ls.ProtocolErrors},

@@ -72,7 +72,8 @@ const (
 	flagTakenOver                              // session moved to a new connection
 	flagSessionPresent
 	flagWillSent
-	flagSlow // output backlog above the high-water mark: in loop.slow
+	flagSlow        // output backlog above the high-water mark: in loop.slow
+	flagWaitDurable // a stored delivery waits for its record to be durable: a Commit is pending
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }

@@ -57,26 +57,26 @@ func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int 
 // here, on the publisher's loop, so that the publisher's acknowledgement can wait for every
 // write its message caused (see sessionpersist.go).
 func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
-	var seq uint64
+	var seq, logSeq uint64
 	if msg.QoS > 0 && subQoS > 0 && s.Durable.Load() {
-		seq = l.persistRouted(s, msg, subQoS, retain, ids)
+		seq, logSeq = l.persistRouted(s, msg, subQoS, retain, ids)
 	}
 	if home := int(s.Home.Load()); home >= 0 && home != l.idx {
-		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq})
+		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq, logSeq: logSeq})
 		return
 	}
 	s.Lock()
-	l.apply(s, msg, subQoS, retain, ids, seq)
+	l.apply(s, msg, subQoS, retain, ids, seq, logSeq)
 	s.Unlock()
 }
 
 // apply delivers to s with its lock held: written now when s's connection is on this loop,
 // forwarded when another loop owns it, queued when s is offline.
-func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32, seq uint64) {
+func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32, seq, logSeq uint64) {
 	if seq != 0 && (s.Gone || !s.Durable.Load()) {
 		// Stored on the way, but the session ended or stopped being durable meanwhile.
 		l.n.stored(l.n.cfg.Store.DeleteEntry(s.ClientID, seq, msg))
-		seq = 0
+		seq, logSeq = 0, 0
 	}
 	if s.Gone {
 		return
@@ -92,7 +92,7 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 		if c.lis.Zone.UpgradeQoS {
 			qos = subQoS
 		}
-		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids, Seq: seq}
+		q := sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ids, Seq: seq, LogSeq: logSeq}
 		if c.state == stateConnected {
 			c.send(q)
 		} else {
@@ -100,13 +100,13 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 			l.enqueue(s, q, true)
 		}
 	case c != nil:
-		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq})
+		l.push(c.loop.idx, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq, logSeq: logSeq})
 	case msg != nil:
 		qos := min(msg.QoS, subQoS)
 		if s.UpgradeQoS {
 			qos = subQoS
 		}
-		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids), Seq: seq}, false)
+		l.enqueue(s, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids), Seq: seq, LogSeq: logSeq}, false)
 	}
 }
 
@@ -187,6 +187,13 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	}
 	s := c.sess
 	if slow || s.Window.Full() {
+		return false
+	}
+	if q.LogSeq != 0 && q.LogSeq > l.n.cfg.Store.DurableSeq() {
+		// Its record is not durable yet: sent now, a crash could lose the record while the
+		// client keeps the packet identifier (awaiting PUBREL for QoS 2), and a later message
+		// with the same identifier would then be taken for a duplicate. It waits, in order.
+		c.waitDurable()
 		return false
 	}
 	var id uint16

@@ -115,6 +115,7 @@ type delivery struct {
 	retain bool
 	ids    []uint32
 	seq    uint64 // the delivery's sequence number in a durable session, 0 when not stored
+	logSeq uint64 // the store's log position of its record (see sessions.Queued.LogSeq)
 }
 
 // push adds d to the batch for loop owner, sent at the end of this round.
@@ -153,7 +154,7 @@ func (l *loop) receive(batch []delivery) {
 			d.s.Lock()
 			if !d.s.Gone {
 				qos := min(d.msg.QoS, d.subQoS)
-				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids, Seq: d.seq}); dropped {
+				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids, Seq: d.seq, LogSeq: d.logSeq}); dropped {
 					l.n.stats.dropped.Add(1)
 				}
 			}
@@ -174,7 +175,7 @@ func (l *loop) runInbox() {
 	for i := range batch {
 		d := &batch[i]
 		d.s.Lock()
-		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids, d.seq)
+		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids, d.seq, d.logSeq)
 		d.s.Unlock()
 		*d = delivery{}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/sessions"
@@ -78,6 +79,37 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 		})); xerr != nil {
 			n.log.Debug("acknowledgement dropped: engine stopping", "client", c.clientID)
 		}
+	})
+}
+
+// waitDurable arranges for the connection's queue to drain again once the store has made
+// durable everything written so far (at most one pending Commit per connection). On a store
+// error it tries again a second later, when the store may have recovered.
+func (c *conn) waitDurable() {
+	if c.has(flagWaitDurable) {
+		return
+	}
+	c.set(flagWaitDurable)
+	l := c.loop
+	run := runFunc(func() {
+		l.begin()
+		c.unset(flagWaitDurable)
+		if c.state == stateConnected {
+			s := c.sess
+			s.Lock()
+			if s.Owner == c {
+				c.drain()
+			}
+			s.Unlock()
+		}
+		l.end()
+	})
+	l.n.cfg.Store.Commit(func(err error) {
+		if err != nil {
+			time.AfterFunc(time.Second, func() { _ = l.el.Execute(context.Background(), run) })
+			return
+		}
+		_ = l.el.Execute(context.Background(), run)
 	})
 }
 

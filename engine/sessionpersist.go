@@ -73,19 +73,25 @@ func (n *Node) newSeqBase() uint64 { return n.seqBase.Add(1 << 32) }
 
 // persistRouted takes the next sequence number of durable session s for msg and writes the
 // entry. On the publisher's loop, without s's lock.
-func (l *loop) persistRouted(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) uint64 {
-	seq := s.Seq.Add(1)
+func (l *loop) persistRouted(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) (seq, logSeq uint64) {
+	seq = s.Seq.Add(1)
 	q := sessions.Queued{Msg: msg, QoS: subQoS, Retain: retain, SubIDs: ids}
-	l.n.stored(l.n.cfg.Store.PutEntry(s.ClientID, seq, &q, sessions.StageQueued, true))
+	st := l.n.cfg.Store
+	if l.n.stored(st.PutEntry(s.ClientID, seq, &q, sessions.StageQueued, true)) {
+		logSeq = st.LastSeq()
+	}
 	l.wrote = true
-	return seq
+	return seq, logSeq
 }
 
 // adopt gives q, a QoS 1/2 delivery entering durable session s without a record, its sequence
 // number and record. Hold s's lock.
 func (l *loop) adopt(s *sessions.Session, q *sessions.Queued) {
 	q.Seq = s.Seq.Add(1)
-	l.n.stored(l.n.cfg.Store.PutEntry(s.ClientID, q.Seq, q, sessions.StageQueued, true))
+	st := l.n.cfg.Store
+	if l.n.stored(st.PutEntry(s.ClientID, q.Seq, q, sessions.StageQueued, true)) {
+		q.LogSeq = st.LastSeq()
+	}
 	l.wrote = true
 }
 

@@ -125,6 +125,13 @@ func (s *Store) Skipped() int64 { return s.skipped.Load() }
 // Stats returns the log's figures.
 func (s *Store) Stats() kvlog.Stats { return s.log.Stats() }
 
+// LastSeq returns the log position of the last record accepted so far (see kvlog.LastSeq):
+// taken right after a write, it bounds that write's position.
+func (s *Store) LastSeq() uint64 { return s.log.LastSeq() }
+
+// DurableSeq returns the log position up to which every record is durable.
+func (s *Store) DurableSeq() uint64 { return s.log.DurableSeq() }
+
 // Failed reports whether the store is failed (disk full or unwritable) and refusing writes.
 func (s *Store) Failed() bool { return s.log.Failed() }
 

@@ -26,6 +26,10 @@ type Queued struct {
 	// Seq is the delivery's sequence number in a durable session (its record in the store,
 	// and its packet identifier, PacketIDFor), 0 when not stored.
 	Seq uint64
+	// LogSeq is the store's log position of the entry's record when it was written in this
+	// process, 0 when the record is known durable (loaded at start-up) or there is none: the
+	// entry may only be sent once the store is durable up to it.
+	LogSeq uint64
 }
 
 // SetLimit sets the maximum length; 0 means unbounded. Existing overflow is kept until popped.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,14 +23,15 @@ type Log struct {
 	lock *os.File
 
 	// mu guards the pending batch and the flags the callers read.
-	mu       sync.Mutex
-	pending  *batch
-	spare    *batch // the writer's other batch, nil while it is being written
-	inflight int64  // bytes of the batch being written
-	seq      uint64 // last assigned sequence number
-	failErr  error  // non-nil (wrapping ErrUnavailable) while the store is failed
-	lostErr  error  // uncommitted records were dropped: reported to the next Commit
-	closing  bool
+	mu         sync.Mutex
+	pending    *batch
+	spare      *batch        // the writer's other batch, nil while it is being written
+	inflight   int64         // bytes of the batch being written
+	durableSeq atomic.Uint64 // see DurableSeq; written by the writer goroutine only
+	seq        uint64        // last assigned sequence number
+	failErr    error         // non-nil (wrapping ErrUnavailable) while the store is failed
+	lostErr    error         // uncommitted records were dropped: reported to the next Commit
+	closing    bool
 
 	kick        chan struct{} // wakes the writer
 	compactKick chan struct{} // wakes the compactor
@@ -63,8 +65,9 @@ type Log struct {
 type batch struct {
 	buf       []byte // encoded records, checksums filled by the writer
 	commits   []commitReq
-	uncovered bool // records after the last commit request
-	rotate    bool // seal the active segment before completing the commits
+	uncovered bool   // records after the last commit request
+	rotate    bool   // seal the active segment before completing the commits
+	maxSeq    uint64 // sequence number of the last record in buf
 }
 
 type commitReq struct {
@@ -126,6 +129,7 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 		nextMajor:   ld.maxMajor + 1,
 		truncTo:     -1,
 	}
+	l.durableSeq.Store(ld.maxSeq) // everything loaded is on disk
 	for _, s := range l.segs {
 		l.total += s.size
 		l.live += s.live
@@ -237,6 +241,7 @@ func (l *Log) add(kind byte, key, value []byte) error {
 	b := l.pending
 	wake := b.empty()
 	l.seq++
+	b.maxSeq = l.seq
 	b.buf = appendRecord(b.buf, kind, l.seq, key, value)
 	b.uncovered = true
 	l.mu.Unlock()
@@ -307,6 +312,20 @@ func (l *Log) Failed() bool {
 	defer l.mu.Unlock()
 	return l.failErr != nil
 }
+
+// LastSeq returns the sequence number of the last record accepted by Put or Delete so far.
+// A record accepted before the call has a sequence number at most this. Safe for concurrent
+// use.
+func (l *Log) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
+// DurableSeq returns the sequence number up to which every record is durable under the
+// fsync policy (fsynced with FsyncAlways, written to the operating system otherwise), as
+// Commit would report it. It only grows. Safe for concurrent use, lock-free.
+func (l *Log) DurableSeq() uint64 { return l.durableSeq.Load() }
 
 // Stats returns current figures. Safe for concurrent use; cheap (no I/O).
 func (l *Log) Stats() Stats {

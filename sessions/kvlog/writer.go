@@ -100,6 +100,9 @@ func (l *Log) process(b *batch) {
 			}
 		}
 		l.apply(b.buf, seg, base)
+		if b.maxSeq > l.durableSeq.Load() {
+			l.durableSeq.Store(b.maxSeq)
+		}
 	}
 	var err error
 	if b.rotate {

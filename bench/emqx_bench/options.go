@@ -47,7 +47,10 @@ type Options struct {
 	Count     int64         // messages per publisher, 0 for no limit (then Duration bounds the run)
 	Drain     time.Duration // at most this long after publishing stops to wait for late deliveries
 	KeepAlive time.Duration
-	Timeout   time.Duration // connect + subscribe phase bound
+	// SessionExpiry > 0 makes the clients' sessions persistent: MQTT 5 Session Expiry Interval,
+	// MQTT 3.x clean session false (the broker's own expiry then applies).
+	SessionExpiry time.Duration
+	Timeout       time.Duration // connect + subscribe phase bound
 
 	IfAddrs []net.IP // local source addresses, round robin; empty for the kernel's choice
 	Loops   int      // event loops of the tool
@@ -124,6 +127,7 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs.Int64Var(&o.Count, "count", o.Count, "messages per publisher (0: until -duration)")
 	fs.DurationVar(&o.Drain, "drain", o.Drain, "longest wait for late deliveries once publishing stops")
 	fs.DurationVar(&o.KeepAlive, "keepalive", o.KeepAlive, "MQTT keep alive")
+	fs.DurationVar(&o.SessionExpiry, "session-expiry", 0, "persistent sessions: clean session false (3.x) / this Session Expiry Interval (5); 0 for clean sessions")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound of the connect and subscribe phase")
 	ifaddr := fs.String("ifaddr", "", "local source addresses, e.g. 127.0.0.1,127.0.0.2-127.0.0.16 (round robin)")
 	fs.IntVar(&o.Loops, "loops", o.Loops, "event loops of the tool (default: one per CPU)")

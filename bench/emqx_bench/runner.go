@@ -226,6 +226,12 @@ func (r *runner) newClient(role string, i int) *client {
 // connectPacket returns the CONNECT of cl (called on its loop from OnOpen).
 func (r *runner) connectPacket(cl *client) []byte {
 	c := codec.Connect{Version: r.o.Version, CleanStart: true, KeepAlive: uint16(r.o.KeepAlive / time.Second), ClientID: cl.id}
+	if r.o.SessionExpiry > 0 {
+		c.CleanStart = false
+		if c.Version == codec.V5 {
+			c.Props.SetSessionExpiry(uint32(r.o.SessionExpiry / time.Second))
+		}
+	}
 	if r.o.Username != "" {
 		c.UsernameFlag, c.Username = true, []byte(r.o.Username)
 		if r.o.Password != "" {

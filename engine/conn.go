@@ -303,7 +303,9 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 	if code >= 0x80 && code != codec.SessionTakenOver && code != codec.ServerShuttingDown && code != codec.KeepAliveTimeout {
 		level = slog.LevelWarn
 	}
-	c.loop.n.log.Log(context.Background(), level, "closing connection", "client", c.clientID, "peer", c.peer.String(), "reason", code.String(), "cause", why)
+	if log := c.loop.n.log; log.Enabled(context.Background(), level) { // no argument garbage when off
+		log.Log(context.Background(), level, "closing connection", "client", c.clientID, "peer", c.peer.String(), "reason", code.String(), "cause", why)
+	}
 	// Closing asynchronously lets the end of the round write the DISCONNECT first; gnet
 	// flushes its outbound buffer before it closes the socket.
 	_ = c.gc.Close()

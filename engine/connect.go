@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -254,8 +255,10 @@ func (c *conn) completeConnect(req *connectRequest) {
 	}
 	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
 	l.stats.Connack++
-	n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
-		"proto", c.version.String(), "keepalive", c.keepAlive, "clean_start", req.clean, "session_present", present)
+	if n.log.Enabled(context.Background(), slog.LevelInfo) { // no argument garbage when off
+		n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
+			"proto", c.version.String(), "keepalive", c.keepAlive, "clean_start", req.clean, "session_present", present)
+	}
 
 	// Resume the session: retransmit what is in flight, then send what is queued.
 	s := c.sess

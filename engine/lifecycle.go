@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -85,7 +86,9 @@ func (c *conn) onClose(err error) {
 	default:
 		reason = "closed by the broker"
 	}
-	n.log.Info("client disconnected", "client", c.clientID, "peer", c.peer.String(), "reason", reason)
+	if n.log.Enabled(context.Background(), slog.LevelInfo) { // no argument garbage when off
+		n.log.Info("client disconnected", "client", c.clientID, "peer", c.peer.String(), "reason", reason)
+	}
 	s := c.sess
 	now := l.now
 	s.Lock()

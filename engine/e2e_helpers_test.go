@@ -2,10 +2,7 @@ package engine
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -52,14 +49,6 @@ func (r *rawConn) closedSilently() {
 	if pkts := r.closed(); len(pkts) != 0 {
 		r.t.Fatalf("got packets % x before close, want none", pkts)
 	}
-}
-
-// isClosed reports whether the peer closed the connection (EOF or reset) within d.
-func isClosed(c net.Conn, d time.Duration) bool {
-	_ = c.SetReadDeadline(time.Now().Add(d))
-	_, err := io.Copy(io.Discard, c)
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // sub5 subscribes a paho v5 client and requires the granted QoS.
@@ -167,4 +156,3 @@ func (b *bystander) check() {
 func inCI() bool { return os.Getenv("CI") != "" }
 
 func u32(v uint32) *uint32 { return &v }
-func u16(v uint16) *uint16 { return &v }

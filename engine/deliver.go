@@ -345,12 +345,27 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 }
 
 // unmount strips the zone's mountpoint from a topic before it goes to a client of that zone.
+// It compares the mountpoint template piece by piece (%c and %u expanded in place), so a
+// delivery allocates nothing.
 func (c *conn) unmount(topic []byte) []byte {
-	mp := c.loop.n.mount(c.lis.Zone, c, nil)
-	if len(topic) >= len(mp) && string(topic[:len(mp)]) == string(mp) {
-		return topic[len(mp):]
+	mp := c.lis.Zone.Mountpoint
+	rest := topic
+	for i := 0; i < len(mp); i++ {
+		piece := mp[i : i+1]
+		if mp[i] == '%' && i+1 < len(mp) && (mp[i+1] == 'c' || mp[i+1] == 'u') {
+			if mp[i+1] == 'c' {
+				piece = c.clientID
+			} else {
+				piece = c.username
+			}
+			i++
+		}
+		if len(rest) < len(piece) || string(rest[:len(piece)]) != piece {
+			return topic // not under this client's mountpoint: sent as is
+		}
+		rest = rest[len(piece):]
 	}
-	return topic
+	return rest
 }
 
 // handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP from the client.

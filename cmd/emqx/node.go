@@ -31,12 +31,21 @@ func loadConfig(path string) (*config.Config, []config.Notice, error) {
 	return cfg, notices, nil
 }
 
-type foregroundCmd struct{}
+type foregroundCmd struct {
+	Pprof string `name:"pprof" placeholder:"HOST:PORT" env:"EMQX_PPROF" help:"Serve net/http/pprof on this loopback address (profiling; off when empty)."`
+}
 
-func (foregroundCmd) Run(c *cli) error {
+func (f foregroundCmd) Run(c *cli) error {
 	cfg, notices, err := loadConfig(c.Config)
 	if err != nil {
 		return err
+	}
+	if f.Pprof != "" {
+		stopProf, err := servePprof(f.Pprof)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
 	}
 	log, closeLog, err := newLogger(cfg)
 	if err != nil {

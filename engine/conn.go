@@ -60,6 +60,7 @@ type conn struct {
 	slowSince int64  // unix nanoseconds when the backlog first went above HighWater
 
 	closeCode codec.ReasonCode // reason a close was requested for, for the log (the cause is logged by closeWith)
+	carry     int32            // input bytes gnet kept from the last round, in its ring buffer (onTraffic)
 }
 
 type connFlags uint16
@@ -92,23 +93,70 @@ func (c *conn) remote() netip.AddrPort {
 func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 
 // onTraffic decodes and handles every complete packet in the connection's input.
+//
+// gnet hands over each read in place, but bytes left unconsumed at the end of a round (the
+// start of a packet) move to its ring buffer, and a Peek spanning them and the next read
+// copies everything into a temporary buffer: up to a whole read per round for a stream of
+// 4 KiB packets. So the packets that begin in the leftover (carry) are taken one at a time,
+// a Peek copying at most that packet, and the rest of the read is then peeked in place.
 func (c *conn) onTraffic() gnet.Action {
 	if c.state == stateClosing {
 		_, _ = c.gc.Discard(-1)
+		c.carry = 0
 		return gnet.None
 	}
 	if c.state == stateAuth {
 		return gnet.None // keep the bytes until the authenticator answers
 	}
 	if c.need > 0 {
-		// A large packet is still arriving: Peek of more than is buffered fails without
-		// copying, so the partial bytes are not copied again on every read.
-		if _, err := c.gc.Peek(int(c.need)); err != nil {
+		// A large packet is still arriving: wait for all of it without looking at (and so
+		// without copying) the partial bytes on every read.
+		if c.gc.InboundBuffered() < int(c.need) {
+			c.carry = int32(c.gc.InboundBuffered())
 			return gnet.None
 		}
 		c.need = 0
 	}
-	buf, _ := c.gc.Peek(-1)
+	for c.carry > 0 && c.state != stateClosing && c.state != stateAuth {
+		avail := c.gc.InboundBuffered()
+		hdr, _ := c.gc.Peek(min(avail, 5))
+		h, err := codec.Frame(hdr, c.maxInbound())
+		if err != nil {
+			c.protocolError(err)
+			break
+		}
+		size := h.HeaderLen + h.Length
+		if h.HeaderLen == 0 || size > avail {
+			if h.HeaderLen > 0 {
+				c.need = int32(size)
+			}
+			c.carry = int32(avail)
+			return gnet.None
+		}
+		pkt, _ := c.gc.Peek(size)
+		off := c.consume(pkt)
+		if off == 0 {
+			break // closing, or waiting for the authenticator
+		}
+		_, _ = c.gc.Discard(off)
+		c.carry -= int32(off)
+	}
+	if c.state != stateClosing && c.state != stateAuth {
+		if buf, _ := c.gc.Peek(-1); len(buf) > 0 {
+			if off := c.consume(buf); off > 0 {
+				// Never Discard(0): gnet treats n <= 0 as "discard everything".
+				_, _ = c.gc.Discard(off)
+			}
+		}
+	}
+	c.carry = int32(c.gc.InboundBuffered()) // what gnet keeps for the next round
+	return gnet.None
+}
+
+// consume handles the complete packets at the start of buf and returns the bytes they took.
+// It stops at an incomplete packet (noting its size in need when the header is known), on a
+// protocol error, and when the connection starts closing or waits for its authenticator.
+func (c *conn) consume(buf []byte) int {
 	off := 0
 	for off < len(buf) {
 		h, err := codec.Frame(buf[off:], c.maxInbound())
@@ -135,14 +183,7 @@ func (c *conn) onTraffic() gnet.Action {
 			break
 		}
 	}
-	if off > 0 {
-		// Never Discard(0): gnet treats n <= 0 as "discard everything".
-		_, _ = c.gc.Discard(off)
-	}
-	if c.state == stateClosing {
-		return gnet.None // the close was requested asynchronously after the output is written
-	}
-	return gnet.None
+	return off
 }
 
 // handle dispatches one complete packet.
@@ -207,48 +248,59 @@ const writevThreshold = 2048
 // reference: bufs alternates slices of out (headers and small packets) with payloads.
 type iovec struct {
 	bufs  [][]byte
-	mark  int // end of the part of out already referenced in bufs
-	bytes int // payload bytes referenced
+	msgs  []*sessions.Message // the messages whose payloads bufs references, held until written
+	mark  int                 // end of the part of out already referenced in bufs
+	bytes int                 // payload bytes referenced
 }
 
-// writeRef is write plus a payload sent by reference after b's last bytes.
-func (c *conn) writeRef(b, payload []byte) {
+// writeRef is write plus msg's payload sent by reference after b's last bytes. The message
+// is held until the iovec is written or dropped (putIovec).
+func (c *conn) writeRef(b []byte, msg *sessions.Message) {
 	iv := c.iov
 	if iv == nil {
 		iv = c.loop.getIovec()
 		c.iov = iv
 	}
-	iv.bufs = append(iv.bufs, b[iv.mark:], payload)
+	msg.Hold()
+	iv.msgs = append(iv.msgs, msg)
+	iv.bufs = append(iv.bufs, b[iv.mark:], msg.Payload)
 	iv.mark = len(b)
-	iv.bytes += len(payload)
+	iv.bytes += len(msg.Payload)
 	c.write(b)
 }
 
 // flush hands the round's output to the socket (one write or writev call) and recycles the
 // buffers.
+//
+// A failed write makes gnet close the connection at once, inside the call (OnClose runs
+// nested), so the buffers are detached from the connection before writing.
 func (c *conn) flush() {
 	c.unset(flagDirty)
-	if len(c.out) == 0 {
+	out, iv := c.out, c.iov
+	c.out, c.iov = nil, nil
+	if len(out) == 0 {
+		if iv != nil {
+			c.loop.putIovec(iv)
+		}
 		return
 	}
+	l := c.loop
 	var err error
-	if iv := c.iov; iv != nil {
-		if iv.mark < len(c.out) {
-			iv.bufs = append(iv.bufs, c.out[iv.mark:])
+	if iv != nil {
+		if iv.mark < len(out) {
+			iv.bufs = append(iv.bufs, out[iv.mark:])
 		}
-		c.loop.stats.BytesOut += uint64(len(c.out) + iv.bytes)
+		l.stats.BytesOut += uint64(len(out) + iv.bytes)
 		_, err = c.gc.Writev(iv.bufs)
-		c.iov = nil
-		c.loop.putIovec(iv)
+		l.putIovec(iv)
 	} else {
-		c.loop.stats.BytesOut += uint64(len(c.out))
-		_, err = c.gc.Write(c.out)
+		l.stats.BytesOut += uint64(len(out))
+		_, err = c.gc.Write(out)
 	}
 	if err != nil {
-		c.loop.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
+		l.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
 	}
-	c.loop.putBuf(c.out)
-	c.out = nil
+	l.putBuf(out)
 }
 
 // pending returns the bytes waiting to reach the socket: this round's output plus gnet's

@@ -248,20 +248,25 @@ func (c *conn) drain() {
 func (c *conn) resume() {
 	s := c.sess
 	l := c.loop
+	// Collected first: writePublish may remove an entry (larger than the client now accepts).
+	var again []sessions.Inflight
 	s.Window.Each(func(f *sessions.Inflight) bool {
 		f.SentAt = l.now
-		if f.Stage == sessions.AwaitPubcomp {
-			c.sendAck(codec.TypePubrel, f.PacketID, codec.Success, "")
-			return true
-		}
-		if f.Msg.Expired(l.now) && c.version == codec.V5 {
+		if f.Stage != sessions.AwaitPubcomp && f.Msg.Expired(l.now) && c.version == codec.V5 {
 			// Expired while the client was away: MQTT 5 lets it go; the window slot is freed
 			// below.
 			return true
 		}
-		c.writePublish(f.Queued, f.PacketID, true)
+		again = append(again, *f)
 		return true
 	})
+	for _, f := range again {
+		if f.Stage == sessions.AwaitPubcomp {
+			c.sendAck(codec.TypePubrel, f.PacketID, codec.Success, "")
+			continue
+		}
+		c.writePublish(f.Queued, f.PacketID, true)
+	}
 	if c.version == codec.V5 {
 		var expired []uint16
 		s.Window.Each(func(f *sessions.Inflight) bool {
@@ -273,6 +278,7 @@ func (c *conn) resume() {
 		for _, id := range expired {
 			if f, ok := s.Window.Remove(id); ok {
 				l.n.forget(s, f.Seq, f.Msg)
+				f.Msg.Release()
 			}
 			l.stats.Expired++
 		}
@@ -331,12 +337,13 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		if id != 0 {
 			if f, ok := c.sess.Window.Remove(id); ok { // as if delivered [MQTT-3.1.2-25]
 				l.n.forget(c.sess, f.Seq, f.Msg)
+				f.Msg.Release()
 			}
 		}
 		return
 	}
 	if large {
-		c.writeRef(b, msg.Payload)
+		c.writeRef(b, msg)
 	} else {
 		c.write(b)
 	}
@@ -388,6 +395,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPuback {
 			f, _ := s.Window.Remove(id)
 			l.n.forget(s, f.Seq, f.Msg)
+			f.Msg.Release()
 		} else {
 			l.stats.AcksMissed[0]++
 		}
@@ -400,6 +408,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		case a.Code >= 0x80:
 			f, _ := s.Window.Remove(id) // the receiver refused it: the flow ends [MQTT-4.3.3-?]
 			l.n.forget(s, f.Seq, f.Msg)
+			f.Msg.Release()
 		default:
 			msg := f.Msg
 			f.Stage = sessions.AwaitPubcomp
@@ -413,10 +422,13 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 				st := l.n.cfg.Store
 				ok := l.n.stored(st.PutEntry(s.ClientID, f.Seq, &f.Queued, sessions.AwaitPubcomp, false))
 				l.n.stored(st.Release(msg))
+				msg.Release() // the window's hold
 				if ok {
 					c.ackDurable(codec.TypePubrel, id, codec.Success)
 					break
 				}
+			} else {
+				msg.Release() // the window's hold
 			}
 			c.sendAck(codec.TypePubrel, id, codec.Success, "")
 		}

@@ -64,6 +64,9 @@ type loop struct {
 	// session): the publisher's acknowledgement then waits for the store (ackDurable).
 	wrote bool
 
+	// ending is set while end runs (see end).
+	ending bool
+
 	// snap is a copy of stats taken at every sweep, so that Node.Stats can read the counters
 	// from other goroutines without racing the loop's plain increments.
 	snapMu sync.Mutex
@@ -82,15 +85,20 @@ func (l *loop) begin() { l.now = time.Now().UnixNano() }
 
 // end finishes a round: writes every dirty connection's output with one call each, and wakes
 // every remote loop that received sessions, once each.
+//
+// A write that fails closes its connection inside the call, and OnClose ends its own round:
+// that nested end returns at once and this one carries on with whatever the close added.
 func (l *loop) end() {
-	for i, c := range l.dirty {
-		c.flush()
-		l.dirty[i] = nil
+	if l.ending {
+		return
 	}
-	l.dirty = l.dirty[:0]
+	l.ending = true
+	l.flushDirty()
 	if len(l.slow) > 0 {
 		l.resumeSlow()
+		l.flushDirty()
 	}
+	l.ending = false
 	if len(l.touched) == 0 {
 		return
 	}
@@ -104,6 +112,17 @@ func (l *loop) end() {
 		l.outbox[i] = batch[:0]
 	}
 	l.touched = l.touched[:0]
+}
+
+// flushDirty writes the output of every connection that has some. Connections may join the
+// list while it runs (a close inside a write publishes a will).
+func (l *loop) flushDirty() {
+	for i := 0; i < len(l.dirty); i++ {
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.flush()
+	}
+	l.dirty = l.dirty[:0]
 }
 
 // delivery is one message on its way to a session owned by another loop (msg nil: only
@@ -125,6 +144,9 @@ func (l *loop) push(owner int, d delivery) {
 	}
 	if len(l.outbox[owner]) == 0 {
 		l.touched = append(l.touched, owner)
+	}
+	if d.msg != nil {
+		d.msg.Hold() // released by the owner loop once applied
 	}
 	l.outbox[owner] = append(l.outbox[owner], d)
 }
@@ -159,6 +181,7 @@ func (l *loop) receive(batch []delivery) {
 				}
 			}
 			d.s.Unlock()
+			d.msg.Release() // the queue pinned it
 		}
 	}
 }
@@ -177,6 +200,9 @@ func (l *loop) runInbox() {
 		d.s.Lock()
 		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids, d.seq, d.logSeq)
 		d.s.Unlock()
+		if d.msg != nil {
+			d.msg.Release() // the hold push took
+		}
 		*d = delivery{}
 	}
 	l.spare = batch[:0]
@@ -233,10 +259,15 @@ func (l *loop) getIovec() *iovec {
 	return &iovec{}
 }
 
-// putIovec takes back an iovec, dropping its references to payloads.
+// putIovec takes back an iovec, dropping its references to payloads and releasing their
+// messages (gnet has written them or copied what the socket did not take).
 func (l *loop) putIovec(iv *iovec) {
+	for i, m := range iv.msgs {
+		m.Release()
+		iv.msgs[i] = nil
+	}
 	clear(iv.bufs)
-	iv.bufs, iv.mark, iv.bytes = iv.bufs[:0], 0, 0
+	iv.bufs, iv.msgs, iv.mark, iv.bytes = iv.bufs[:0], iv.msgs[:0], 0, 0
 	if len(l.freeIov) < 64 {
 		l.freeIov = append(l.freeIov, iv)
 	}

@@ -114,13 +114,15 @@ func (c *conn) handlePublish(pkt []byte) error {
 		c.refuseUndurable(ackType(p.QoS), p.PacketID, errStoreDown)
 		return nil
 	}
-	msg := sessions.NewMessage(p, topic, c.clientID, l.now)
+	// Pooled: whoever keeps it beyond this call holds or pins it (see NewPooledMessage).
+	msg := sessions.NewPooledMessage(p, topic, c.clientID, l.now)
 	durable := false
 	if p.Retain {
 		durable = n.retain(msg)
 	}
 	l.wrote = false
 	matched := l.route(msg, s, z)
+	msg.Release()
 	if p.QoS == 2 && s.Durable.Load() {
 		// After the deliveries' records: a durable 'p' implies durable deliveries.
 		n.stored(n.cfg.Store.PutPending(s.ClientID, p.PacketID))
@@ -189,9 +191,11 @@ func (n *Node) retain(msg *sessions.Message) (durable bool) {
 	}
 	if n.cfg.RetainerExpiry > 0 && msg.Expiry == 0 {
 		// The retainer's expiry applies to retained copies without their own expiry.
-		cp := *msg
+		cp := msg.Share()
 		cp.Expiry = msg.Created + n.cfg.RetainerExpiry*1e9
-		msg = &cp
+		msg = cp
+	} else {
+		msg.Pin() // the retained index keeps it
 	}
 	if err := n.retained.Set(topic, msg, len(msg.Payload)); err != nil {
 		n.stats.retainRefused.Add(1)

@@ -24,10 +24,17 @@ type Inflight struct {
 // Window is a session's outbound inflight window: messages in the order they were sent,
 // at most Cap of them (zone max_inflight, bounded by the client's MQTT 5 Receive Maximum).
 // Acknowledgements almost always arrive in order, so lookups scan from the oldest entry and
-// usually stop at the first. Not safe for concurrent use: hold the session lock.
+// usually stop at the first, and the entries live in a ring so that removing the oldest moves
+// nothing. Not safe for concurrent use: hold the session lock.
+//
+// The window holds its messages (Message.Hold): Remove hands that hold to the caller, who
+// releases it (Message.Release) when done with the entry; an entry whose Msg the caller sets
+// to nil (QoS 2 after PUBREC) must have been released the same way.
 type Window struct {
-	list []Inflight
-	cap  int
+	ring []Inflight
+	head int32 // index in ring of the oldest entry
+	n    int32 // entries in flight
+	cap  int32
 }
 
 // SetCap sets the maximum number of messages in flight; 0 means 65535 (the protocol maximum).
@@ -35,7 +42,7 @@ func (w *Window) SetCap(n int) {
 	if n <= 0 || n > 65535 {
 		n = 65535
 	}
-	w.cap = n
+	w.cap = int32(n)
 }
 
 // Cap returns the window size.
@@ -43,61 +50,103 @@ func (w *Window) Cap() int {
 	if w.cap == 0 {
 		return 65535
 	}
-	return w.cap
+	return int(w.cap)
 }
 
 // Len returns the number of messages in flight.
-func (w *Window) Len() int { return len(w.list) }
+func (w *Window) Len() int { return int(w.n) }
 
 // Full reports whether no further message may be sent.
-func (w *Window) Full() bool { return len(w.list) >= w.Cap() }
+func (w *Window) Full() bool { return int(w.n) >= w.Cap() }
 
-// Add records a sent message.
-func (w *Window) Add(f Inflight) { w.list = append(w.list, f) }
+// at returns the ring index of the i-th entry from the oldest.
+func (w *Window) at(i int) int {
+	j := int(w.head) + i
+	if j >= len(w.ring) {
+		j -= len(w.ring)
+	}
+	return j
+}
+
+// Add records a sent message, holding it.
+func (w *Window) Add(f Inflight) {
+	if f.Msg != nil {
+		f.Msg.Hold()
+	}
+	if int(w.n) == len(w.ring) {
+		size := 2 * len(w.ring)
+		if size == 0 {
+			size = 4
+		}
+		nr := make([]Inflight, size)
+		for i := 0; i < int(w.n); i++ {
+			nr[i] = w.ring[w.at(i)]
+		}
+		w.ring, w.head = nr, 0
+	}
+	w.ring[w.at(int(w.n))] = f
+	w.n++
+}
+
+// index returns the position (from the oldest) of the entry with the packet identifier, -1
+// when there is none.
+func (w *Window) index(id uint16) int {
+	for i := 0; i < int(w.n); i++ {
+		if w.ring[w.at(i)].PacketID == id {
+			return i
+		}
+	}
+	return -1
+}
 
 // Find returns the entry with the packet identifier, or nil. The pointer is valid until the
 // next call that modifies the window.
 func (w *Window) Find(id uint16) *Inflight {
-	for i := range w.list {
-		if w.list[i].PacketID == id {
-			return &w.list[i]
-		}
+	if i := w.index(id); i >= 0 {
+		return &w.ring[w.at(i)]
 	}
 	return nil
 }
 
-// Remove deletes the entry with the packet identifier and reports whether it was there.
+// Remove deletes the entry with the packet identifier and reports whether it was there. The
+// window's hold on the entry's message passes to the caller.
 func (w *Window) Remove(id uint16) (Inflight, bool) {
-	for i := range w.list {
-		if w.list[i].PacketID == id {
-			f := w.list[i]
-			copy(w.list[i:], w.list[i+1:])
-			w.list[len(w.list)-1] = Inflight{}
-			w.list = w.list[:len(w.list)-1]
-			if len(w.list) == 0 && cap(w.list) > 64 {
-				w.list = nil
-			}
-			return f, true
+	i := w.index(id)
+	if i < 0 {
+		return Inflight{}, false
+	}
+	f := w.ring[w.at(i)]
+	for ; i > 0; i-- { // the older entries move up one place; none when acks come in order
+		w.ring[w.at(i)] = w.ring[w.at(i-1)]
+	}
+	w.ring[w.head] = Inflight{}
+	w.head = int32(w.at(1))
+	w.n--
+	if w.n == 0 {
+		w.head = 0
+		if len(w.ring) > 64 {
+			w.ring = nil // a burst's buffer goes back once drained
 		}
 	}
-	return Inflight{}, false
+	return f, true
 }
 
 // InUse reports whether the packet identifier belongs to a message in flight.
-func (w *Window) InUse(id uint16) bool { return w.Find(id) != nil }
+func (w *Window) InUse(id uint16) bool { return w.index(id) >= 0 }
 
 // Each calls fn with a pointer to every entry, oldest first, until fn returns false. fn may
 // modify the entry (e.g. its SentAt) but not the window.
 func (w *Window) Each(fn func(*Inflight) bool) {
-	for i := range w.list {
-		if !fn(&w.list[i]) {
+	for i := 0; i < int(w.n); i++ {
+		if !fn(&w.ring[w.at(i)]) {
 			return
 		}
 	}
 }
 
-// Clear removes everything.
-func (w *Window) Clear() { w.list = nil }
+// Clear removes everything. The messages' holds are not given back (they may still be in
+// use by the caller); the garbage collector takes them.
+func (w *Window) Clear() { w.ring, w.head, w.n = nil, 0, 0 }
 
 // PacketIDFor is the packet identifier of the stored delivery with sequence number seq:
 // derived, never persisted, so that a message still in flight at a crash is sent again with

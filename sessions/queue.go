@@ -41,9 +41,12 @@ func (q *Queue) Len() int { return int(q.n) }
 // at returns the index in buf of the i-th element from the head.
 func (q *Queue) at(i int) int { return (int(q.head) + i) % len(q.buf) }
 
-// Push appends m. If the queue is at its limit, the oldest message is removed and returned
+// Push appends m, pinning its message (see NewPooledMessage). If the queue is at its limit, the oldest message is removed and returned
 // with dropped=true.
 func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
+	if m.Msg != nil {
+		m.Msg.Pin()
+	}
 	if q.limit > 0 && q.n >= q.limit {
 		old = q.buf[q.head]
 		q.buf[q.head] = Queued{}
@@ -62,6 +65,9 @@ func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 // PushFront puts m back at the head (used when a message popped for sending cannot be sent
 // after all). It never drops: the limit may be exceeded by one.
 func (q *Queue) PushFront(m Queued) {
+	if m.Msg != nil {
+		m.Msg.Pin()
+	}
 	if int(q.n) == len(q.buf) {
 		q.grow()
 	}

@@ -133,6 +133,7 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 		l.stats.Dropped++
 		l.stats.QueueDropped++
 		l.n.forget(s, old.Seq, old.Msg)
+		old.Msg.Release()
 	}
 }
 
@@ -236,6 +237,7 @@ func (c *conn) drain() {
 			return
 		}
 		s.Queue.Pop()
+		q.Msg.Release() // the queue's hold; the window took its own if it keeps the message
 		if c.state != stateConnected {
 			return
 		}

@@ -176,12 +176,13 @@ func (l *loop) receive(batch []delivery) {
 			d.s.Lock()
 			if !d.s.Gone {
 				qos := min(d.msg.QoS, d.subQoS)
-				if _, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids, Seq: d.seq, LogSeq: d.logSeq}); dropped {
+				if old, dropped := d.s.Queue.Push(sessions.Queued{Msg: d.msg, QoS: qos, Retain: d.retain, SubIDs: d.ids, Seq: d.seq, LogSeq: d.logSeq}); dropped {
 					l.n.stats.dropped.Add(1)
+					old.Msg.Release()
 				}
 			}
 			d.s.Unlock()
-			d.msg.Release() // the queue pinned it
+			d.msg.Release() // the hold push took; the queue has its own
 		}
 	}
 }

@@ -133,11 +133,11 @@ func (m *Message) fill(p *codec.Publish, topic []byte, from string, now int64, b
 //   - NewPooledMessage returns a message with one hold, the publisher's.
 //   - A holder that keeps the message only for a while (a delivery on its way to another
 //     loop, a payload waiting in a writev batch) calls Hold and later Release.
-//   - A holder that may keep it for good (a session's queue, the retained index, a delayed
-//     will) calls Pin: the message is then never reused and the garbage collector frees it
-//     as it frees any other.
-//   - A session's inflight window holds its messages (Window.Add) and hands the hold to
-//     whoever removes the entry (Window.Remove), who releases it when done.
+//   - A holder that may keep it for good (the retained index, a delayed will) calls Pin: the
+//     message is then never reused and the garbage collector frees it as it frees any other.
+//   - A session's queue and inflight window hold their messages (Queue.Push, Window.Add) and
+//     hand the hold to whoever takes the entry out (Queue.Pop, a dropped oldest entry,
+//     Window.Remove), who releases it when done.
 //
 // Forgetting a Release only costs the reuse; forgetting a Hold or Pin lets the bytes be
 // overwritten by the next publish, so every structure that stores a *Message must hold or

@@ -41,11 +41,12 @@ func (q *Queue) Len() int { return int(q.n) }
 // at returns the index in buf of the i-th element from the head.
 func (q *Queue) at(i int) int { return (int(q.head) + i) % len(q.buf) }
 
-// Push appends m, pinning its message (see NewPooledMessage). If the queue is at its limit, the oldest message is removed and returned
-// with dropped=true.
+// Push appends m, holding its message (see NewPooledMessage). If the queue is at its limit,
+// the oldest message is removed and returned with dropped=true; its hold passes to the
+// caller, who releases it.
 func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 	if m.Msg != nil {
-		m.Msg.Pin()
+		m.Msg.Hold()
 	}
 	if q.limit > 0 && q.n >= q.limit {
 		old = q.buf[q.head]
@@ -62,11 +63,11 @@ func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 	return old, dropped
 }
 
-// PushFront puts m back at the head (used when a message popped for sending cannot be sent
+// PushFront (holding m's message) puts m back at the head (used when a message popped for sending cannot be sent
 // after all). It never drops: the limit may be exceeded by one.
 func (q *Queue) PushFront(m Queued) {
 	if m.Msg != nil {
-		m.Msg.Pin()
+		m.Msg.Hold()
 	}
 	if int(q.n) == len(q.buf) {
 		q.grow()
@@ -102,7 +103,7 @@ func (q *Queue) Peek() (Queued, bool) {
 	return q.buf[q.head], true
 }
 
-// Pop removes and returns the oldest message. The buffer is released when the queue empties
+// Pop removes and returns the oldest message, whose hold passes to the caller. The buffer is released when the queue empties
 // after having grown, so that drained sessions give their memory back.
 func (q *Queue) Pop() (Queued, bool) {
 	if q.n == 0 {
@@ -131,7 +132,7 @@ func (q *Queue) Each(fn func(Queued) bool) {
 }
 
 // Filter keeps the messages for which keep returns true, in order, and returns how many were
-// removed. Used to drop expired messages.
+// removed (their messages released). Used to drop expired messages.
 func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
 	j := 0
 	n := int(q.n)
@@ -140,6 +141,8 @@ func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
 		if keep(m) {
 			q.buf[q.at(j)] = m
 			j++
+		} else {
+			m.Msg.Release()
 		}
 	}
 	for i := j; i < n; i++ {
@@ -149,7 +152,8 @@ func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
 	return n - j
 }
 
-// Clear removes everything and releases the buffer.
+// Clear removes everything and releases the buffer. The messages' holds are not given back
+// (the caller may still use them); the garbage collector takes them.
 func (q *Queue) Clear() {
 	q.buf, q.head, q.n = nil, 0, 0
 }

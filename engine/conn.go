@@ -29,38 +29,42 @@ type conn struct {
 	loop *loop
 	lis  *listenerState
 	sess *sessions.Session
-	slot int32 // index in loop.conns, -1 when not registered
-	need int32 // bytes the packet being received needs in all, when its header is known
 
-	state   connState
-	version codec.Version
-	flags   connFlags
-	held    int32 // acknowledgements waiting for the durable store (ackDurable)
+	clientID string
+	username string
+	peer     netip.Addr // remote address, for ACL rules and logs
 
-	clientID  string
-	username  string
-	peer      netip.Addr // remote address, for ACL rules and logs
-	superuser bool       // authenticated as superuser: ACL checks are skipped
-
-	opened    int64 // unix nanoseconds
-	lastRecv  int64 // unix nanoseconds of the last complete packet
-	keepAlive uint16
-
-	// MQTT 5 limits announced by the client.
-	clientMaxPacket uint32 // 0: protocol maximum
-	clientRecvMax   uint16
-	clientAliasMax  uint16
-	aliases         map[uint16][]byte // inbound topic aliases, values owned
-
-	will      *sessions.Message
-	willDelay uint32 // seconds
+	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
+	// handled it stays the time the connection opened (idle_timeout).
+	lastRecv int64
+	aliases  map[uint16][]byte // inbound topic aliases, values owned
+	will     *connWill         // the will, nil when none
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none
 	slowSince int64  // unix nanoseconds when the backlog first went above HighWater
 
+	slot  int32 // index in loop.conns, -1 when not registered
+	need  int32 // bytes the packet being received needs in all, when its header is known
+	carry int32 // input bytes gnet kept from the last round, in its ring buffer (onTraffic)
+	held  int32 // acknowledgements waiting for the durable store (ackDurable)
+
+	// MQTT 5 limits announced by the client. (Its Topic Alias Maximum is not kept: the
+	// server never sends topic aliases.)
+	clientMaxPacket uint32 // 0: protocol maximum
+	clientRecvMax   uint16
+	keepAlive       uint16
+
+	state     connState
+	version   codec.Version
+	flags     connFlags
 	closeCode codec.ReasonCode // reason a close was requested for, for the log (the cause is logged by closeWith)
-	carry     int32            // input bytes gnet kept from the last round, in its ring buffer (onTraffic)
+}
+
+// connWill is a connection's will message and its MQTT 5 Will Delay Interval in seconds.
+type connWill struct {
+	msg   *sessions.Message
+	delay uint32
 }
 
 type connFlags uint16
@@ -75,6 +79,7 @@ const (
 	flagWillSent
 	flagSlow        // output backlog above the high-water mark: in loop.slow
 	flagWaitDurable // a stored delivery waits for its record to be durable: a Commit is pending
+	flagSuperuser   // authenticated as superuser: ACL checks are skipped
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -172,7 +177,9 @@ func (c *conn) consume(buf []byte) int {
 		}
 		pkt := buf[off : off+h.Total]
 		off += h.Total
-		c.lastRecv = c.loop.now
+		if c.state == stateConnected {
+			c.lastRecv = c.loop.now
+		}
 		c.loop.stats.PacketsIn++
 		c.loop.stats.BytesIn += uint64(h.Total)
 		if err := c.handle(h.Type, pkt); err != nil {
@@ -368,7 +375,7 @@ func (c *conn) tick() {
 	now := c.loop.now
 	switch c.state {
 	case stateNew, stateAuth:
-		if d := c.lis.Zone.IdleTimeout; d > 0 && now-c.opened > int64(d) {
+		if d := c.lis.Zone.IdleTimeout; d > 0 && now-c.lastRecv > int64(d) {
 			c.loop.stats.IdleTimeouts++
 			c.closeWith(0, "no CONNECT within idle_timeout")
 		}

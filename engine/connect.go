@@ -67,9 +67,6 @@ func (c *conn) handleConnect(pkt []byte) error {
 		if pr.Has(codec.PropReceiveMaximum) {
 			c.clientRecvMax = pr.ReceiveMaximum
 		}
-		if pr.Has(codec.PropTopicAliasMaximum) {
-			c.clientAliasMax = pr.TopicAliasMaximum
-		}
 		if pr.Has(codec.PropAuthMethod) {
 			// No enhanced authentication method is configured [MQTT-4.12.0-1].
 			c.refuse(codec.BadAuthenticationMethod, "enhanced authentication method "+strconv.Quote(string(pr.AuthMethod))+" is not supported")
@@ -111,13 +108,14 @@ func (c *conn) handleConnect(pkt []byte) error {
 		wp := &l.publish
 		wp.Reset()
 		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload
+		c.will = &connWill{}
 		if p.Version == codec.V5 {
 			wp.Props = p.WillProps
 			if p.WillProps.Has(codec.PropWillDelay) {
-				c.willDelay = p.WillProps.WillDelay
+				c.will.delay = p.WillProps.WillDelay
 			}
 		}
-		c.will = sessions.NewMessage(wp, topic, clientID, l.now)
+		c.will.msg = sessions.NewMessage(wp, topic, clientID, l.now)
 		wp.Props = codec.Properties{} // the will's property slices belong to l.connect
 	}
 
@@ -202,16 +200,19 @@ func (c *conn) completeConnect(req *connectRequest) {
 		c.refuse(code, req.result.Reason)
 		return
 	}
-	c.superuser = req.result.Superuser
+	if req.result.Superuser {
+		c.set(flagSuperuser)
+	}
 	clientID := req.clientID
-	if c.will != nil && !n.allowed(c, acl.Publish, c.will.Topic) {
+	if c.will != nil && !n.allowed(c, acl.Publish, c.will.msg.Topic) {
 		// A will may only go where its client may publish (checked at CONNECT).
 		l.stats.AclDenied++
-		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.Topic))
+		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.msg.Topic))
 		c.will = nil
 	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
+	c.lastRecv = l.now // keep alive counts from the CONNACK
 	if present {
 		c.set(flagSessionPresent)
 	}

@@ -47,13 +47,12 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	ls.conns.Add(1)
 	l := n.loopFor(gc.EventLoop())
 	c := &conn{
-		gc:     gc,
-		loop:   l,
-		lis:    ls,
-		slot:   -1,
-		opened: time.Now().UnixNano(),
+		gc:       gc,
+		loop:     l,
+		lis:      ls,
+		slot:     -1,
+		lastRecv: time.Now().UnixNano(), // the open time until CONNECT is handled
 	}
-	c.lastRecv = c.opened
 	if ta, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
 			c.peer = a.Unmap()

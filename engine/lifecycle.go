@@ -110,16 +110,16 @@ func (c *conn) onClose(err error) {
 	var will *sessions.Message
 	if c.will != nil && !c.has(flagNormalDisconnect) {
 		switch {
-		case c.willDelay == 0 || ended:
-			will = c.will
+		case c.will.delay == 0 || ended:
+			will = c.will.msg
 		case c.has(flagTakenOver) && !s.Gone:
 			// The session continues on the new connection within the delay: no will.
 		case mine:
-			delay := int64(c.willDelay) * 1e9
+			delay := int64(c.will.delay) * 1e9
 			if s.ExpiresAt != 0 && s.ExpiresAt-now < delay {
 				delay = s.ExpiresAt - now
 			}
-			s.DelayedWill, s.WillAt = c.will, now+delay
+			s.DelayedWill, s.WillAt = c.will.msg, now+delay
 			n.timers.add(s.WillAt, s)
 		}
 	}

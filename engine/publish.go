@@ -208,7 +208,7 @@ func (n *Node) retain(msg *sessions.Message) (durable bool) {
 
 // allowed runs the ACL check for one publish or subscribe.
 func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
-	if !c.lis.Zone.EnableACL || c.superuser {
+	if !c.lis.Zone.EnableACL || c.has(flagSuperuser) {
 		return true
 	}
 	r := n.acl.Load()

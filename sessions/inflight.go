@@ -31,10 +31,14 @@ type Inflight struct {
 // releases it (Message.Release) when done with the entry; an entry whose Msg the caller sets
 // to nil (QoS 2 after PUBREC) must have been released the same way.
 type Window struct {
+	r   *windowRing // nil until the first Add
+	cap int32
+}
+
+type windowRing struct {
 	ring []Inflight
 	head int32 // index in ring of the oldest entry
 	n    int32 // entries in flight
-	cap  int32
 }
 
 // SetCap sets the maximum number of messages in flight; 0 means 65535 (the protocol maximum).
@@ -54,16 +58,21 @@ func (w *Window) Cap() int {
 }
 
 // Len returns the number of messages in flight.
-func (w *Window) Len() int { return int(w.n) }
+func (w *Window) Len() int {
+	if w.r == nil {
+		return 0
+	}
+	return int(w.r.n)
+}
 
 // Full reports whether no further message may be sent.
-func (w *Window) Full() bool { return int(w.n) >= w.Cap() }
+func (w *Window) Full() bool { return w.Len() >= w.Cap() }
 
 // at returns the ring index of the i-th entry from the oldest.
-func (w *Window) at(i int) int {
-	j := int(w.head) + i
-	if j >= len(w.ring) {
-		j -= len(w.ring)
+func (r *windowRing) at(i int) int {
+	j := int(r.head) + i
+	if j >= len(r.ring) {
+		j -= len(r.ring)
 	}
 	return j
 }
@@ -73,26 +82,30 @@ func (w *Window) Add(f Inflight) {
 	if f.Msg != nil {
 		f.Msg.Hold()
 	}
-	if int(w.n) == len(w.ring) {
-		size := 2 * len(w.ring)
+	if w.r == nil {
+		w.r = &windowRing{}
+	}
+	r := w.r
+	if int(r.n) == len(r.ring) {
+		size := 2 * len(r.ring)
 		if size == 0 {
 			size = 4
 		}
 		nr := make([]Inflight, size)
-		for i := 0; i < int(w.n); i++ {
-			nr[i] = w.ring[w.at(i)]
+		for i := 0; i < int(r.n); i++ {
+			nr[i] = r.ring[r.at(i)]
 		}
-		w.ring, w.head = nr, 0
+		r.ring, r.head = nr, 0
 	}
-	w.ring[w.at(int(w.n))] = f
-	w.n++
+	r.ring[r.at(int(r.n))] = f
+	r.n++
 }
 
 // index returns the position (from the oldest) of the entry with the packet identifier, -1
 // when there is none.
 func (w *Window) index(id uint16) int {
-	for i := 0; i < int(w.n); i++ {
-		if w.ring[w.at(i)].PacketID == id {
+	for i := 0; i < w.Len(); i++ {
+		if w.r.ring[w.r.at(i)].PacketID == id {
 			return i
 		}
 	}
@@ -103,7 +116,7 @@ func (w *Window) index(id uint16) int {
 // next call that modifies the window.
 func (w *Window) Find(id uint16) *Inflight {
 	if i := w.index(id); i >= 0 {
-		return &w.ring[w.at(i)]
+		return &w.r.ring[w.r.at(i)]
 	}
 	return nil
 }
@@ -115,17 +128,18 @@ func (w *Window) Remove(id uint16) (Inflight, bool) {
 	if i < 0 {
 		return Inflight{}, false
 	}
-	f := w.ring[w.at(i)]
+	r := w.r
+	f := r.ring[r.at(i)]
 	for ; i > 0; i-- { // the older entries move up one place; none when acks come in order
-		w.ring[w.at(i)] = w.ring[w.at(i-1)]
+		r.ring[r.at(i)] = r.ring[r.at(i-1)]
 	}
-	w.ring[w.head] = Inflight{}
-	w.head = int32(w.at(1))
-	w.n--
-	if w.n == 0 {
-		w.head = 0
-		if len(w.ring) > 64 {
-			w.ring = nil // a burst's buffer goes back once drained
+	r.ring[r.head] = Inflight{}
+	r.head = int32(r.at(1))
+	r.n--
+	if r.n == 0 {
+		r.head = 0
+		if len(r.ring) > 64 {
+			w.r = nil // a burst's buffer goes back once drained
 		}
 	}
 	return f, true
@@ -137,8 +151,8 @@ func (w *Window) InUse(id uint16) bool { return w.index(id) >= 0 }
 // Each calls fn with a pointer to every entry, oldest first, until fn returns false. fn may
 // modify the entry (e.g. its SentAt) but not the window.
 func (w *Window) Each(fn func(*Inflight) bool) {
-	for i := 0; i < int(w.n); i++ {
-		if !fn(&w.ring[w.at(i)]) {
+	for i := 0; i < w.Len(); i++ {
+		if !fn(&w.r.ring[w.r.at(i)]) {
 			return
 		}
 	}
@@ -146,7 +160,7 @@ func (w *Window) Each(fn func(*Inflight) bool) {
 
 // Clear removes everything. The messages' holds are not given back (they may still be in
 // use by the caller); the garbage collector takes them.
-func (w *Window) Clear() { w.ring, w.head, w.n = nil, 0, 0 }
+func (w *Window) Clear() { w.r = nil }
 
 // PacketIDFor is the packet identifier of the stored delivery with sequence number seq:
 // derived, never persisted, so that a message still in flight at a crash is sent again with
@@ -180,6 +194,10 @@ func (p *IDs) Next(w *Window) uint16 {
 // is a retransmission and must not be routed again [MQTT-4.3.3-9]. Bounded by the zone's
 // max_awaiting_rel; each entry remembers when it arrived for await_rel_timeout.
 type Pending struct {
+	p *pendingSet // nil while empty
+}
+
+type pendingSet struct {
 	ids []pendingID
 }
 
@@ -189,12 +207,37 @@ type pendingID struct {
 }
 
 // Len returns the number of identifiers awaiting PUBREL.
-func (p *Pending) Len() int { return len(p.ids) }
+func (p *Pending) Len() int {
+	if p.p == nil {
+		return 0
+	}
+	return len(p.p.ids)
+}
+
+// list returns the identifiers, nil when none.
+func (p *Pending) list() []pendingID {
+	if p.p == nil {
+		return nil
+	}
+	return p.p.ids
+}
+
+// set replaces the identifiers, dropping the set when it is empty.
+func (p *Pending) set(ids []pendingID) {
+	switch {
+	case len(ids) == 0:
+		p.p = nil
+	case p.p == nil:
+		p.p = &pendingSet{ids: ids}
+	default:
+		p.p.ids = ids
+	}
+}
 
 // Has reports whether id awaits PUBREL.
 func (p *Pending) Has(id uint16) bool {
-	for i := range p.ids {
-		if p.ids[i].id == id {
+	for _, e := range p.list() {
+		if e.id == id {
 			return true
 		}
 	}
@@ -205,19 +248,17 @@ func (p *Pending) Has(id uint16) bool {
 // the first time.
 func (p *Pending) Add(id uint16, at int64) {
 	if !p.Has(id) {
-		p.ids = append(p.ids, pendingID{id, at})
+		p.set(append(p.list(), pendingID{id, at}))
 	}
 }
 
 // Remove deletes id and reports whether it was present.
 func (p *Pending) Remove(id uint16) bool {
-	for i := range p.ids {
-		if p.ids[i].id == id {
-			copy(p.ids[i:], p.ids[i+1:])
-			p.ids = p.ids[:len(p.ids)-1]
-			if len(p.ids) == 0 {
-				p.ids = nil
-			}
+	ids := p.list()
+	for i := range ids {
+		if ids[i].id == id {
+			copy(ids[i:], ids[i+1:])
+			p.set(ids[:len(ids)-1])
 			return true
 		}
 	}
@@ -227,24 +268,21 @@ func (p *Pending) Remove(id uint16) bool {
 // Expire removes identifiers that arrived before the unix-nanosecond time before and returns
 // how many it removed.
 func (p *Pending) Expire(before int64) (n int) {
+	ids := p.list()
 	j := 0
-	for _, e := range p.ids {
+	for _, e := range ids {
 		if e.at >= before {
-			p.ids[j] = e
+			ids[j] = e
 			j++
 		}
 	}
-	n = len(p.ids) - j
-	p.ids = p.ids[:j]
-	if j == 0 {
-		p.ids = nil
-	}
-	return n
+	p.set(ids[:j])
+	return len(ids) - j
 }
 
 // ExpireEach is Expire calling fn with each identifier it removes.
 func (p *Pending) ExpireEach(before int64, fn func(id uint16)) (n int) {
-	for _, e := range p.ids {
+	for _, e := range p.list() {
 		if e.at < before {
 			fn(e.id)
 		}
@@ -254,10 +292,10 @@ func (p *Pending) ExpireEach(before int64, fn func(id uint16)) (n int) {
 
 // Each calls fn for every identifier, oldest first.
 func (p *Pending) Each(fn func(id uint16, at int64)) {
-	for _, e := range p.ids {
+	for _, e := range p.list() {
 		fn(e.id, e.at)
 	}
 }
 
 // Clear removes everything.
-func (p *Pending) Clear() { p.ids = nil }
+func (p *Pending) Clear() { p.p = nil }

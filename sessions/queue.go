@@ -9,10 +9,14 @@ package sessions
 // and Mosquitto do by default) and reports it, so that the caller can count it. A limit of 0
 // means unbounded. Not safe for concurrent use: hold the session lock.
 type Queue struct {
-	buf   []Queued
-	head  int32 // index of the oldest element
-	n     int32 // number of elements
-	limit int32 // maximum length, 0 for no limit
+	r     *queueRing // nil until the first Push: most sessions of an idle fleet never queue
+	limit int32      // maximum length, 0 for no limit
+}
+
+type queueRing struct {
+	buf  []Queued
+	head int32 // index of the oldest element
+	n    int32 // number of elements
 }
 
 // Queued is one message waiting in a Queue, with the QoS it will be sent at (the minimum of
@@ -36,10 +40,15 @@ type Queued struct {
 func (q *Queue) SetLimit(n int) { q.limit = int32(min(n, 1<<30)) }
 
 // Len returns the number of queued messages.
-func (q *Queue) Len() int { return int(q.n) }
+func (q *Queue) Len() int {
+	if q.r == nil {
+		return 0
+	}
+	return int(q.r.n)
+}
 
 // at returns the index in buf of the i-th element from the head.
-func (q *Queue) at(i int) int { return (int(q.head) + i) % len(q.buf) }
+func (r *queueRing) at(i int) int { return (int(r.head) + i) % len(r.buf) }
 
 // Push appends m, holding its message (see NewPooledMessage). If the queue is at its limit,
 // the oldest message is removed and returned with dropped=true; its hold passes to the
@@ -48,75 +57,86 @@ func (q *Queue) Push(m Queued) (old Queued, dropped bool) {
 	if m.Msg != nil {
 		m.Msg.Hold()
 	}
-	if q.limit > 0 && q.n >= q.limit {
-		old = q.buf[q.head]
-		q.buf[q.head] = Queued{}
-		q.head = int32(q.at(1))
-		q.n--
+	r := q.ring()
+	if q.limit > 0 && r.n >= q.limit {
+		old = r.buf[r.head]
+		r.buf[r.head] = Queued{}
+		r.head = int32(r.at(1))
+		r.n--
 		dropped = true
 	}
-	if int(q.n) == len(q.buf) {
-		q.grow()
+	if int(r.n) == len(r.buf) {
+		r.grow(q.limit)
 	}
-	q.buf[q.at(int(q.n))] = m
-	q.n++
+	r.buf[r.at(int(r.n))] = m
+	r.n++
 	return old, dropped
 }
 
-// PushFront (holding m's message) puts m back at the head (used when a message popped for sending cannot be sent
-// after all). It never drops: the limit may be exceeded by one.
+// PushFront (holding m's message) puts m back at the head (used when a message popped for
+// sending cannot be sent after all). It never drops: the limit may be exceeded by one.
 func (q *Queue) PushFront(m Queued) {
 	if m.Msg != nil {
 		m.Msg.Hold()
 	}
-	if int(q.n) == len(q.buf) {
-		q.grow()
+	r := q.ring()
+	if int(r.n) == len(r.buf) {
+		r.grow(q.limit)
 	}
-	q.head = int32(q.at(len(q.buf) - 1))
-	q.buf[q.head] = m
-	q.n++
+	r.head = int32(r.at(len(r.buf) - 1))
+	r.buf[r.head] = m
+	r.n++
 }
 
-func (q *Queue) grow() {
-	size := 2 * len(q.buf)
+func (q *Queue) ring() *queueRing {
+	if q.r == nil {
+		q.r = &queueRing{}
+	}
+	return q.r
+}
+
+func (r *queueRing) grow(limit int32) {
+	size := 2 * len(r.buf)
 	if size == 0 {
 		size = 4
 	}
-	if q.limit > 0 && size > int(q.limit)+1 {
-		size = int(q.limit) + 1
+	if limit > 0 && size > int(limit)+1 {
+		size = int(limit) + 1
 	}
-	if size <= int(q.n) {
-		size = int(q.n) + 1
+	if size <= int(r.n) {
+		size = int(r.n) + 1
 	}
 	nb := make([]Queued, size)
-	for i := 0; i < int(q.n); i++ {
-		nb[i] = q.buf[q.at(i)]
+	for i := 0; i < int(r.n); i++ {
+		nb[i] = r.buf[r.at(i)]
 	}
-	q.buf, q.head = nb, 0
+	r.buf, r.head = nb, 0
 }
 
 // Peek returns the oldest message without removing it.
 func (q *Queue) Peek() (Queued, bool) {
-	if q.n == 0 {
+	if q.Len() == 0 {
 		return Queued{}, false
 	}
-	return q.buf[q.head], true
+	return q.r.buf[q.r.head], true
 }
 
-// Pop removes and returns the oldest message, whose hold passes to the caller. The buffer is released when the queue empties
-// after having grown, so that drained sessions give their memory back.
+// Pop removes and returns the oldest message, whose hold passes to the caller. The buffer is
+// released when the queue empties after having grown, so that drained sessions give their
+// memory back.
 func (q *Queue) Pop() (Queued, bool) {
-	if q.n == 0 {
+	if q.Len() == 0 {
 		return Queued{}, false
 	}
-	m := q.buf[q.head]
-	q.buf[q.head] = Queued{}
-	q.head = int32(q.at(1))
-	q.n--
-	if q.n == 0 {
-		q.head = 0
-		if len(q.buf) > 64 {
-			q.buf = nil
+	r := q.r
+	m := r.buf[r.head]
+	r.buf[r.head] = Queued{}
+	r.head = int32(r.at(1))
+	r.n--
+	if r.n == 0 {
+		r.head = 0
+		if len(r.buf) > 64 {
+			q.r = nil
 		}
 	}
 	return m, true
@@ -124,8 +144,8 @@ func (q *Queue) Pop() (Queued, bool) {
 
 // Each calls fn for every queued message, oldest first, until fn returns false.
 func (q *Queue) Each(fn func(Queued) bool) {
-	for i := 0; i < int(q.n); i++ {
-		if !fn(q.buf[q.at(i)]) {
+	for i := 0; i < q.Len(); i++ {
+		if !fn(q.r.buf[q.r.at(i)]) {
 			return
 		}
 	}
@@ -134,34 +154,36 @@ func (q *Queue) Each(fn func(Queued) bool) {
 // Filter keeps the messages for which keep returns true, in order, and returns how many were
 // removed (their messages released). Used to drop expired messages.
 func (q *Queue) Filter(keep func(Queued) bool) (removed int) {
+	n := q.Len()
+	if n == 0 {
+		return 0
+	}
+	r := q.r
 	j := 0
-	n := int(q.n)
 	for i := 0; i < n; i++ {
-		m := q.buf[q.at(i)]
+		m := r.buf[r.at(i)]
 		if keep(m) {
-			q.buf[q.at(j)] = m
+			r.buf[r.at(j)] = m
 			j++
 		} else {
 			m.Msg.Release()
 		}
 	}
 	for i := j; i < n; i++ {
-		q.buf[q.at(i)] = Queued{}
+		r.buf[r.at(i)] = Queued{}
 	}
-	q.n = int32(j)
+	r.n = int32(j)
 	return n - j
 }
 
 // Clear removes everything and releases the buffer. The messages' holds are not given back
 // (the caller may still use them); the garbage collector takes them.
-func (q *Queue) Clear() {
-	q.buf, q.head, q.n = nil, 0, 0
-}
+func (q *Queue) Clear() { q.r = nil }
 
 // Update calls fn with a pointer to every queued message, oldest first; fn may modify the
 // entry in place.
 func (q *Queue) Update(fn func(*Queued)) {
-	for i := 0; i < int(q.n); i++ {
-		fn(&q.buf[q.at(i)])
+	for i := 0; i < q.Len(); i++ {
+		fn(&q.r.buf[q.r.at(i)])
 	}
 }

@@ -300,7 +300,6 @@ func (r *runner) dial(cl *client, k int) {
 			return serr
 		}
 	}
-	cl.dialAt = r.mono()
 	nc, err := d.Dial("tcp", r.o.Broker)
 	if err != nil {
 		r.failed.Add(1)

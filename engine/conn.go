@@ -37,8 +37,8 @@ type conn struct {
 	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
 	// handled it stays the time the connection opened (idle_timeout).
 	lastRecv int64
-	aliases  map[uint16][]byte // inbound topic aliases, values owned
-	will     *connWill         // the will, nil when none
+	ext      *connExt  // state few connections need, nil until one does (extra)
+	will     *connWill // the will, nil when none
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none
@@ -59,6 +59,29 @@ type conn struct {
 	version   codec.Version
 	flags     connFlags
 	closeCode codec.ReasonCode // reason a close was requested for, for the log (the cause is logged by closeWith)
+}
+
+// connExt holds what only some connections need, so that an idle one does not carry it.
+type connExt struct {
+	aliases map[uint16][]byte // inbound topic aliases, values owned
+	acl     aclCache          // recent publish decisions (enable_acl_cache)
+}
+
+// extra returns c's connExt, allocating it on first use.
+func (c *conn) extra() *connExt {
+	if c.ext == nil {
+		c.ext = &connExt{}
+	}
+	return c.ext
+}
+
+// alias returns the topic of inbound topic alias a.
+func (c *conn) alias(a uint16) ([]byte, bool) {
+	if c.ext == nil {
+		return nil, false
+	}
+	t, ok := c.ext.aliases[a]
+	return t, ok
 }
 
 // connWill is a connection's will message and its MQTT 5 Will Delay Interval in seconds.

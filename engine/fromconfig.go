@@ -31,6 +31,9 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	if c.ACL.NoMatch == "deny" {
 		cfg.ACLNoMatch = acl.Deny
 	}
+	if c.ACL.EnableCache && c.ACL.CacheTTL > 0 {
+		cfg.ACLCacheSize, cfg.ACLCacheTTL = c.ACL.CacheMaxSize, c.ACL.CacheTTL
+	}
 	switch cfg.SharedStrategy {
 	case "hash_clientid":
 		cfg.SharedStrategy = "hash"

@@ -33,12 +33,13 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return errTopicAlias // [MQTT-3.3.2-9]
 		}
 		if len(topic) > 0 {
-			if c.aliases == nil {
-				c.aliases = make(map[uint16][]byte)
+			x := c.extra()
+			if x.aliases == nil {
+				x.aliases = make(map[uint16][]byte)
 			}
-			old := c.aliases[a]
-			c.aliases[a] = append(old[:0], topic...)
-		} else if t, ok := c.aliases[a]; ok {
+			old := x.aliases[a]
+			x.aliases[a] = append(old[:0], topic...)
+		} else if t, ok := c.alias(a); ok {
 			topic = t
 		} else {
 			return errTopicAliasUnset
@@ -212,6 +213,12 @@ func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
 		return true
 	}
 	r := n.acl.Load()
+	cache := access == acl.Publish && n.cfg.ACLCacheSize > 0
+	if cache && c.ext != nil {
+		if allow, ok := c.ext.acl.get(r, topic, c.loop.now); ok {
+			return allow
+		}
+	}
 	res := acl.NoMatch
 	if r != nil {
 		cl := acl.Client{Username: c.username, ClientID: c.clientID, Addr: c.peer}
@@ -220,5 +227,9 @@ func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
 	if res == acl.NoMatch {
 		res = n.cfg.ACLNoMatch
 	}
-	return res != acl.Deny // acl_nomatch unset (NoMatch) allows, as EMQX's default
+	allow := res != acl.Deny // acl_nomatch unset (NoMatch) allows, as EMQX's default
+	if cache {
+		c.extra().acl.put(r, topic, allow, c.loop.now, int64(n.cfg.ACLCacheTTL), n.cfg.ACLCacheSize)
+	}
+	return allow
 }

@@ -73,6 +73,10 @@ type Config struct {
 	AllowAnonymous bool
 	ACLNoMatch     acl.Result // Allow or Deny when no rule matches; the zero value allows
 	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
+	// ACLCacheSize is how many publish decisions each connection remembers, for
+	// ACLCacheTTL (enable_acl_cache, acl_cache_max_size, acl_cache_ttl); 0 disables it.
+	ACLCacheSize int
+	ACLCacheTTL  time.Duration
 
 	SharedStrategy string // random, round_robin, sticky, hash
 

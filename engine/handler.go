@@ -108,7 +108,7 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	if d <= 0 {
 		d = time.Second
 	}
-	return d, gnet.None
+	return d / sweepSlices, gnet.None
 }
 
 // listenerOf maps a connection's local address to its listener.

@@ -66,6 +66,8 @@ type loop struct {
 
 	// ending is set while end runs (see end).
 	ending bool
+	// sweepAt is the index in conns where the next sweep slice starts.
+	sweepAt int
 
 	// snap is a copy of stats taken at every sweep, so that Node.Stats can read the counters
 	// from other goroutines without racing the loop's plain increments.
@@ -316,14 +318,28 @@ func (l *loop) removeConn(c *conn) {
 	}
 }
 
-// sweep runs on the loop about once a second: keep-alive and idle timeouts, await-rel
+// sweepSlices is how many sweep tasks share one sweep interval: each checks the next slice
+// of the loop's connections, so that with half a million connections on a loop no single
+// task holds it for tens of milliseconds.
+const sweepSlices = 10
+
+// sweep runs on the loop sweepSlices times per sweep interval (about once a second) and
+// checks the next slice of its connections: keep-alive and idle timeouts, await-rel
 // timeouts, retries of unacknowledged messages, and resuming output to connections whose
-// socket drained.
+// socket drained. Every connection is checked once per interval (a connection moved by a
+// removal in between may be checked twice or wait one more interval).
 func (l *loop) sweep() {
 	l.begin()
-	for i := 0; i < len(l.conns); i++ {
-		c := l.conns[i]
-		c.tick()
+	if n := len(l.conns); n > 0 {
+		count := (n + sweepSlices - 1) / sweepSlices
+		if l.sweepAt >= n {
+			l.sweepAt = 0
+		}
+		for k := 0; k < count && l.sweepAt < len(l.conns); k++ {
+			c := l.conns[l.sweepAt]
+			l.sweepAt++
+			c.tick()
+		}
 	}
 	l.end()
 	l.snapMu.Lock()

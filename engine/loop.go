@@ -69,6 +69,13 @@ type loop struct {
 	// sweepAt is the index in conns where the next sweep slice starts.
 	sweepAt int
 
+	// Acknowledgements released by the durable store, sent by durTask (see ackDurable).
+	durMu        sync.Mutex
+	durAcks      []heldAck
+	durSpare     []heldAck
+	durScheduled bool
+	durTask      gnet.Runnable
+
 	// snap is a copy of stats taken at every sweep, so that Node.Stats can read the counters
 	// from other goroutines without racing the loop's plain increments.
 	snapMu sync.Mutex
@@ -79,6 +86,7 @@ func newLoop(n *Node, el gnet.EventLoop, idx int) *loop {
 	l := &loop{n: n, el: el, idx: idx}
 	l.inboxTask = gnet.RunnableFunc(func(context.Context) error { l.runInbox(); return nil })
 	l.sweepTask = gnet.RunnableFunc(func(context.Context) error { l.sweep(); return nil })
+	l.durTask = gnet.RunnableFunc(func(context.Context) error { l.sendDurableAcks(); return nil })
 	return l
 }
 

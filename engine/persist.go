@@ -52,6 +52,9 @@ func (n *Node) persistRetained(topic string, msg *sessions.Message) bool {
 // message survives a crash. While such an acknowledgement is held, later ones of the same
 // connection queue behind it (Commit callbacks run in order), which keeps acknowledgements in
 // the order of the publishes. Called on c's loop; the loop never waits.
+//
+// The acknowledgements a commit releases go back to the loop in one batch (one task, one write
+// per connection), not one task and one write each.
 func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) {
 	l := c.loop
 	n := l.n
@@ -62,24 +65,54 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) 
 			n.persist.refusing.Store(true)
 		}
 		// On the store's writer goroutine: hand the acknowledgement back to the loop.
-		if xerr := l.el.Execute(context.Background(), runFunc(func() {
-			c.held--
-			if c.state != stateConnected {
-				return
-			}
-			l.begin()
-			if err != nil && (t == codec.TypePuback || t == codec.TypePubrec) {
-				// Not durable: refuse it, so that the publisher keeps the message. (PUBREL and
-				// PUBCOMP have no failure code to give; the flow goes on from memory.)
-				c.refuseUndurable(t, id, err)
-			} else {
-				c.sendAck(t, id, code, "")
-			}
-			l.end()
-		})); xerr != nil {
-			n.log.Debug("acknowledgement dropped: engine stopping", "client", c.clientID)
+		l.durMu.Lock()
+		l.durAcks = append(l.durAcks, heldAck{c: c, t: t, id: id, code: code, err: err})
+		schedule := !l.durScheduled
+		l.durScheduled = true
+		l.durMu.Unlock()
+		if !schedule {
+			return
+		}
+		if xerr := l.el.Execute(context.Background(), l.durTask); xerr != nil {
+			n.log.Debug("acknowledgements dropped: engine stopping", "loop", l.idx)
 		}
 	})
+}
+
+// heldAck is an acknowledgement that waited for the durable store.
+type heldAck struct {
+	c    *conn
+	t    codec.PacketType
+	id   uint16
+	code codec.ReasonCode
+	err  error // the commit failed: refuse instead
+}
+
+// sendDurableAcks runs on the loop: it sends every acknowledgement whose commit completed.
+func (l *loop) sendDurableAcks() {
+	l.durMu.Lock()
+	batch := l.durAcks
+	l.durAcks = l.durSpare[:0]
+	l.durScheduled = false
+	l.durMu.Unlock()
+	l.begin()
+	for i := range batch {
+		a := &batch[i]
+		c := a.c
+		c.held--
+		if c.state == stateConnected {
+			if a.err != nil && (a.t == codec.TypePuback || a.t == codec.TypePubrec) {
+				// Not durable: refuse it, so that the publisher keeps the message. (PUBREL and
+				// PUBCOMP have no failure code to give; the flow goes on from memory.)
+				c.refuseUndurable(a.t, a.id, a.err)
+			} else {
+				c.sendAck(a.t, a.id, a.code, "")
+			}
+		}
+		*a = heldAck{}
+	}
+	l.durSpare = batch[:0]
+	l.end()
 }
 
 // waitDurable arranges for the connection's queue to drain again once the store has made

@@ -39,6 +39,11 @@ type windowRing struct {
 	ring []Inflight
 	head int32 // index in ring of the oldest entry
 	n    int32 // entries in flight
+	// ids counts the entries by packet identifier modulo 64, so that InUse answers "no"
+	// without a scan in the common case (a new identifier whose bucket is empty). Once a
+	// count would pass 255 the filter is off (full) until the window empties.
+	ids  [64]uint8
+	full bool
 }
 
 // SetCap sets the maximum number of messages in flight; 0 means 65535 (the protocol maximum).
@@ -99,6 +104,11 @@ func (w *Window) Add(f Inflight) {
 	}
 	r.ring[r.at(int(r.n))] = f
 	r.n++
+	if b := f.PacketID & 63; r.ids[b] == 255 {
+		r.full = true
+	} else {
+		r.ids[b]++
+	}
 }
 
 // index returns the position (from the oldest) of the entry with the packet identifier, -1
@@ -136,8 +146,12 @@ func (w *Window) Remove(id uint16) (Inflight, bool) {
 	r.ring[r.head] = Inflight{}
 	r.head = int32(r.at(1))
 	r.n--
+	if !r.full {
+		r.ids[f.PacketID&63]--
+	}
 	if r.n == 0 {
 		r.head = 0
+		r.ids, r.full = [64]uint8{}, false
 		if len(r.ring) > 64 {
 			w.r = nil // a burst's buffer goes back once drained
 		}
@@ -146,7 +160,12 @@ func (w *Window) Remove(id uint16) (Inflight, bool) {
 }
 
 // InUse reports whether the packet identifier belongs to a message in flight.
-func (w *Window) InUse(id uint16) bool { return w.index(id) >= 0 }
+func (w *Window) InUse(id uint16) bool {
+	if r := w.r; r == nil || !r.full && r.ids[id&63] == 0 {
+		return false
+	}
+	return w.index(id) >= 0
+}
 
 // Each calls fn with a pointer to every entry, oldest first, until fn returns false. fn may
 // modify the entry (e.g. its SentAt) but not the window.

@@ -49,10 +49,26 @@ func TestWindowRingAgainstModel(t *testing.T) {
 		if len(model) > 0 && w.Find(model[len(model)-1]) == nil {
 			t.Fatalf("step %d: newest entry not found", step)
 		}
+		for _, probe := range [...]uint16{next, next - 1, next - 64, next - 128, model0(model)} {
+			want := false
+			for _, id := range model {
+				want = want || id == probe
+			}
+			if got := w.InUse(probe); got != want {
+				t.Fatalf("step %d: InUse(%d) = %v, want %v", step, probe, got, want)
+			}
+		}
 	}
 	if _, ok := w.Remove(60000); ok {
 		t.Fatal("removed an identifier that is not in flight")
 	}
+}
+
+func model0(m []uint16) uint16 {
+	if len(m) == 0 {
+		return 1
+	}
+	return m[0]
 }
 
 // A pooled message goes back to the pool only after its last holder released it, and a
@@ -104,5 +120,34 @@ func TestPinnedMessageStaysOutOfPool(t *testing.T) {
 	plain.Release() // no-op on messages not from the pool
 	if string(plain.Payload) != "hello" {
 		t.Fatal("Release changed a message not from the pool")
+	}
+}
+
+// Past 255 entries in one identifier bucket the window stops trusting its filter and scans;
+// once empty it trusts it again.
+func TestWindowInUseSaturated(t *testing.T) {
+	var w Window
+	for i := 1; i <= 300; i++ {
+		w.Add(Inflight{PacketID: uint16(i * 64)})
+	}
+	for i := 1; i <= 300; i++ {
+		if !w.InUse(uint16(i * 64)) {
+			t.Fatalf("%d not in use", i*64)
+		}
+	}
+	if w.InUse(65) || w.InUse(64*301) {
+		t.Fatal("an identifier never added is in use")
+	}
+	for i := 300; i >= 1; i-- { // newest first: every removal moves the older entries
+		if _, ok := w.Remove(uint16(i * 64)); !ok {
+			t.Fatalf("%d not removed", i*64)
+		}
+		if w.InUse(uint16(i * 64)) {
+			t.Fatalf("%d still in use after removal", i*64)
+		}
+	}
+	w.Add(Inflight{PacketID: 7})
+	if !w.InUse(7) || w.InUse(64) || w.r.full {
+		t.Fatal("the filter did not reset when the window emptied")
 	}
 }

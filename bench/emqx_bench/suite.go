@@ -70,7 +70,7 @@ func suiteCases(d time.Duration, conns int) []suiteCase {
 		{Name: "conn", Title: fmt.Sprintf("%d idle connections, one subscription each", conns), Scenario: "conn",
 			Metrics: []string{"rss_per_conn", "conn_rate", "connack_p99"},
 			apply: func(o *Options) {
-				o.Subs, o.Filter, o.ConnRate, o.ConnWorkers = conns, "bench/conn/%i", 5000, 64
+				o.Subs, o.Filter, o.ConnRate, o.ConnWorkers = conns, "bench/conn/%i", 5000, 8
 				o.Duration = min(d, 3*time.Second)
 			}},
 	}

@@ -159,7 +159,10 @@ func (n *Node) Start() error {
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(loops),
-		gnet.WithReusePort(len(addrs) == 1 && loops > 1),
+		// Every loop listens on every address (SO_REUSEPORT) and accepts for itself: without
+		// it gnet runs one more goroutine that accepts and hands connections over, and three
+		// busy goroutines on two cores made connects wait up to a scheduler time slice (10 ms).
+		gnet.WithReusePort(loops > 1),
 		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),

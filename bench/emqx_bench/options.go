@@ -18,11 +18,15 @@ import (
 // Options is one load run, as parsed from the command line or built by the suite.
 // It is read-only once the run starts.
 type Options struct {
-	Scenario  string        // conn, pub, sub, p2p, fanin, fanout, shared
-	Broker    string        // host:port, loopback only
-	Transport string        // tcp (tls, ws and wss are reserved: the broker has no such listener yet)
-	Version   codec.Version // protocol level of every client
-	Label     string        // name of the run in reports
+	Scenario   string        // conn, pub, sub, p2p, fanin, fanout, shared
+	Broker     string        // host:port, loopback only
+	Transport  string        // tcp, tls, ws or wss
+	CAFile     string        // tls, wss: PEM certificates to trust instead of the system's
+	Insecure   bool          // tls, wss: do not verify the broker's certificate
+	ServerName string        // tls, wss: name to verify (default: the -broker host)
+	WSPath     string        // ws, wss: the HTTP path, /mqtt by default
+	Version    codec.Version // protocol level of every client
+	Label      string        // name of the run in reports
 
 	Pubs, Subs  int     // publishers and subscribers (conn: Subs is the number of connections)
 	ConnRate    float64 // new connections per second, 0 for as fast as they complete
@@ -67,7 +71,7 @@ var scenarios = []string{"conn", "pub", "sub", "p2p", "fanin", "fanout", "shared
 // defaultOptions returns the options of scenario s before flags override them.
 func defaultOptions(s string) Options {
 	o := Options{
-		Scenario: s, Broker: "127.0.0.1:1883", Transport: "tcp", Version: codec.V311,
+		Scenario: s, Broker: "127.0.0.1:1883", Transport: "tcp", WSPath: "/mqtt", Version: codec.V311,
 		ConnWorkers: 32, Size: 64, Inflight: 64, Window: -1,
 		ClientID: "bench-%n-%r-%i", SharedGroup: "bench",
 		Duration: 10 * time.Second, Drain: 3 * time.Second, KeepAlive: 300 * time.Second,
@@ -101,7 +105,11 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("emqx_bench "+s, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.Broker, "broker", o.Broker, "broker `host:port` (loopback only)")
-	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp; tls, ws and wss are reserved for when the broker has those listeners")
+	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp, tls, ws or wss (MQTT over WebSocket, subprotocol mqtt)")
+	fs.StringVar(&o.CAFile, "ca", o.CAFile, "tls/wss: PEM file of the certificates to trust")
+	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "tls/wss: do not verify the broker's certificate")
+	fs.StringVar(&o.ServerName, "server-name", o.ServerName, "tls/wss: certificate name to verify (default: the -broker host)")
+	fs.StringVar(&o.WSPath, "ws-path", o.WSPath, "ws/wss: HTTP path of the WebSocket endpoint")
 	fs.Var((*versionValue)(&o.Version), "version", "MQTT version: 3.1, 3.1.1 or 5")
 	fs.StringVar(&o.Label, "label", o.Label, "name of the run in the reports")
 	fs.IntVar(&o.Pubs, "pubs", o.Pubs, "publishers")
@@ -194,9 +202,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("unknown scenario %q (known: %s)", o.Scenario, strings.Join(scenarios, ", "))
 	}
 	switch o.Transport {
-	case "tcp":
-	case "tls", "ws", "wss":
-		return fmt.Errorf("transport %s is designed in but not implemented: the broker has no such listener yet", o.Transport)
+	case "tcp", "tls", "ws", "wss":
 	default:
 		return fmt.Errorf("unknown transport %q (tcp, tls, ws, wss)", o.Transport)
 	}

@@ -34,10 +34,11 @@ type runner struct {
 	base    time.Time
 	log     io.Writer // progress and notes
 
-	cli    *gnet.Client
-	pubs   []*client // by publisher id
-	subs   []*client
-	scopes []*scope
+	cli       *gnet.Client
+	transport *transportConfig // tls, ws, wss; nil for tcp
+	pubs      []*client        // by publisher id
+	subs      []*client
+	scopes    []*scope
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loopState
@@ -300,7 +301,13 @@ func (r *runner) dial(cl *client, k int) {
 			return serr
 		}
 	}
-	nc, err := d.Dial("tcp", r.o.Broker)
+	var nc net.Conn
+	var err error
+	if r.transport != nil {
+		nc, err = r.transport.dialTransport(context.Background(), &d, r.o.Transport, r.o.Broker)
+	} else {
+		nc, err = d.Dial("tcp", r.o.Broker)
+	}
 	if err != nil {
 		r.failed.Add(1)
 		r.addError("dial: " + trimErr(err))
@@ -468,7 +475,16 @@ func brokerDropped(cmd string) int64 {
 // run carries out the whole run and returns its result.
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	o := &r.o
-	if err := checkFileLimit(o.Pubs + o.Subs); err != nil {
+	perClient := 1
+	if o.Transport != "tcp" {
+		perClient = 3 // the real connection and both ends of the socket pair
+		tc, err := newTransportConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		r.transport = tc
+	}
+	if err := checkFileLimit((o.Pubs + o.Subs) * perClient); err != nil {
 		return nil, err
 	}
 	r.build()

@@ -108,7 +108,7 @@ func TestParseOptions(t *testing.T) {
 		{"-ifaddr", "192.168.1.1"},
 		{"-qos", "3"},
 		{"-size", "10"},
-		{"-transport", "ws"},
+		{"-transport", "quic"},
 		{"-topic", "a/%z"},
 		{"-clients", "3"}, // ambiguous for fanin
 		{"-duration", "0s"},

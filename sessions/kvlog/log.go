@@ -91,7 +91,11 @@ func (b *batch) reset() {
 	clear(b.commits)
 	b.commits = b.commits[:0]
 	b.uncovered, b.rotate = false, false
-	clear(b.latest)
+	if len(b.latest) > 1<<16 {
+		b.latest = nil // like buf: a burst's map is not kept
+	} else {
+		clear(b.latest)
+	}
 }
 
 // Open opens the store in dir, creating the directory if needed, and rebuilds the index by

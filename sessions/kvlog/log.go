@@ -91,11 +91,7 @@ func (b *batch) reset() {
 	clear(b.commits)
 	b.commits = b.commits[:0]
 	b.uncovered, b.rotate = false, false
-	if len(b.latest) > 1<<16 {
-		b.latest = nil // like buf: a burst's map is not kept
-	} else {
-		clear(b.latest)
-	}
+	clear(b.latest)
 }
 
 // Open opens the store in dir, creating the directory if needed, and rebuilds the index by

@@ -19,17 +19,13 @@
 //
 // Put, Delete, Commit, Sync, Get, Replay, Stats and Compact are safe from any number of
 // goroutines. Put and Delete copy key and value into the pending batch under a mutex (a
-// memcpy and a hash-map update, no I/O) and return. One writer
+// memcpy, no I/O, no allocation once the batch buffer has grown) and return. One writer
 // goroutine owns the active segment file: it swaps the pending batch for an empty one,
 // fills the checksums, writes the whole batch with one pwrite, fsyncs when the policy says
 // so, updates the index and calls the Commit callbacks of that batch. Everything submitted
 // while it writes and fsyncs becomes the next batch: that is the group commit, one write and
-// at most one fsync per batch whatever the number of submitting goroutines. A put that a
-// later put or delete of the same key overrides within the pending batch is dropped before
-// the batch is written (Stats.Superseded): nobody was told it was durable, and the state
-// after the batch is the same; the later record is always written, since an older batch may
-// hold a put it overrides. Memory waiting for the disk is bounded by Options.MaxPending
-// (ErrBusy past it). A compactor goroutine
+// at most one fsync per batch whatever the number of submitting goroutines. Memory waiting
+// for the disk is bounded by Options.MaxPending (ErrBusy past it). A compactor goroutine
 // rewrites old segments; it reads them with pread and never blocks Put.
 //
 // Callbacks (Commit's done, Options.OnState, Options.Logf) run on the store's goroutines

@@ -23,9 +23,6 @@ const (
 
 	recPut    = 1
 	recDelete = 2
-	// recVoid marks, in a batch not yet written, a put that a later record of its key
-	// supersedes; dropVoid removes it before the batch is sealed, so it never reaches a file.
-	recVoid = 0
 
 	// MaxKeySize and MaxValueSize bound one record so that offsets stay within 32 bits and
 	// a damaged length field can never make a reader allocate gigabytes.
@@ -164,33 +161,6 @@ func appendRecord(dst []byte, kind byte, seq uint64, key, value []byte) []byte {
 func recordCRC(rec []byte) uint32 {
 	c := crc32.Update(0, castagoli, rec[0:4])
 	return crc32.Update(c, castagoli, rec[recordPrefix:])
-}
-
-// recordHasKey reports whether the unsealed record at the start of rec has key.
-func recordHasKey(rec, key []byte) bool {
-	klen, w := binary.Uvarint(rec[recordPrefix+9:])
-	if w <= 0 || int(klen) != len(key) {
-		return false
-	}
-	start := recordPrefix + 9 + w
-	return string(rec[start:start+len(key)]) == string(key)
-}
-
-// dropVoid removes the void records from buf, a concatenation of whole unsealed records, in
-// place.
-func dropVoid(buf []byte) []byte {
-	out := 0
-	for p := 0; p < len(buf); {
-		n := recordPrefix + int(binary.LittleEndian.Uint32(buf[p:]))
-		if buf[p+recordPrefix] != recVoid {
-			if out != p {
-				copy(buf[out:], buf[p:p+n])
-			}
-			out += n
-		}
-		p += n
-	}
-	return buf[:out]
 }
 
 // sealRecords fills the checksum of every record in buf, a concatenation of whole records.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 func openT(t *testing.T, dir string, opts Options) (*Log, Recovery) {
@@ -116,70 +115,10 @@ func TestPutDeleteReopen(t *testing.T) {
 	}
 	l, rec = openT(t, dir, Options{})
 	defer l.Close()
-	// Puts overridden within the batch that carried them (a=1 by a=4, b=2 by its delete,
-	// when the writer took them together) were never written.
-	if !rec.Clean() || rec.LiveKeys != 3 || int64(rec.Records)+st.Superseded != 6 {
-		t.Fatalf("recovery %+v, %d superseded", rec, st.Superseded)
-	}
-	sameMap(t, replayMap(t, l), want)
-}
-
-// A put overridden by a later put or delete of its key in the same batch never reaches the
-// file; the state after reopening is the same as if it had, and a delete still overrides a
-// put of an earlier batch.
-func TestSupersededPutsAreNotWritten(t *testing.T) {
-	dir := t.TempDir()
-	l, _ := openT(t, dir, Options{Fsync: FsyncNever})
-	if err := l.Put([]byte("old"), []byte("durable")); err != nil {
-		t.Fatal(err)
-	}
-	syncT(t, l) // "old" is in an earlier batch
-	// Hold the writer back so that everything below forms one batch: fill it while a
-	// Commit's callback blocks the writer goroutine.
-	block := make(chan struct{})
-	l.Commit(func(error) { <-block })
-	if err := l.Put([]byte("x"), []byte("held")); err != nil { // written with the blocked batch or the next
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	big := make([]byte, 10000)
-	for i := range 50 {
-		if err := l.Put([]byte("tmp"), append(big, byte(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Delete([]byte("tmp")); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Put([]byte("old"), []byte("replaced")); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Delete([]byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Put([]byte("keep"), []byte("v2")); err != nil {
-		t.Fatal(err)
-	}
-	close(block)
-	syncT(t, l)
-	st := l.Stats()
-	if st.Superseded < 51 {
-		t.Fatalf("%d puts superseded, want at least 51", st.Superseded)
-	}
-	if st.TotalBytes > 10000 {
-		t.Fatalf("%d bytes on disk: superseded 10 kB values were written", st.TotalBytes)
-	}
-	want := map[string]string{"x": "held", "keep": "v2"}
-	sameMap(t, replayMap(t, l), want)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, rec := openT(t, dir, Options{})
-	defer l.Close()
-	if !rec.Clean() || rec.LiveKeys != 2 {
+	if !rec.Clean() || rec.LiveKeys != 3 || rec.Records != 6 {
 		t.Fatalf("recovery %+v", rec)
 	}
-	sameMap(t, replayMap(t, l), want) // "old" stays deleted: its delete was written
+	sameMap(t, replayMap(t, l), want)
 }
 
 func TestLocked(t *testing.T) {

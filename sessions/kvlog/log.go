@@ -3,7 +3,6 @@ package kvlog
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,8 +29,6 @@ type Log struct {
 	inflight   int64         // bytes of the batch being written
 	durableSeq atomic.Uint64 // see DurableSeq; written by the writer goroutine only
 	seq        uint64        // last assigned sequence number
-	superseded int64         // puts voided before being written (add)
-	hashSeed   maphash.Seed  // for batch.latest
 	failErr    error         // non-nil (wrapping ErrUnavailable) while the store is failed
 	lostErr    error         // uncommitted records were dropped: reported to the next Commit
 	closing    bool
@@ -71,9 +68,6 @@ type batch struct {
 	uncovered bool   // records after the last commit request
 	rotate    bool   // seal the active segment before completing the commits
 	maxSeq    uint64 // sequence number of the last record in buf
-	// latest maps a key's hash to the offset in buf of the key's last put in this batch, so
-	// that a later put or delete of the same key voids it (see add).
-	latest map[uint64]int
 }
 
 type commitReq struct {
@@ -91,7 +85,6 @@ func (b *batch) reset() {
 	clear(b.commits)
 	b.commits = b.commits[:0]
 	b.uncovered, b.rotate = false, false
-	clear(b.latest)
 }
 
 // Open opens the store in dir, creating the directory if needed, and rebuilds the index by
@@ -125,7 +118,6 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 		opts:        opts,
 		fs:          fsys,
 		lock:        lock,
-		hashSeed:    maphash.MakeSeed(),
 		pending:     &batch{},
 		spare:       &batch{},
 		seq:         ld.maxSeq,
@@ -250,28 +242,8 @@ func (l *Log) add(kind byte, key, value []byte) error {
 	wake := b.empty()
 	l.seq++
 	b.maxSeq = l.seq
-	start := len(b.buf)
 	b.buf = appendRecord(b.buf, kind, l.seq, key, value)
 	b.uncovered = true
-	// A put that a later record of the same key overrides before the batch is written is
-	// never written: the batch is the unit the writer makes durable, and nobody was told the
-	// put was durable, so the state after the batch is the same without it. (The later
-	// record stays: an older batch may hold a put it must override.) Persistent sessions
-	// write a delivery, change its stage and delete it within milliseconds; this keeps most
-	// of those records off the disk and out of compaction.
-	if b.latest == nil {
-		b.latest = make(map[uint64]int)
-	}
-	h := maphash.Bytes(l.hashSeed, key)
-	if off, ok := b.latest[h]; ok && recordHasKey(b.buf[off:], key) {
-		b.buf[off+recordPrefix] = recVoid
-		l.superseded++
-	}
-	if kind == recPut {
-		b.latest[h] = start
-	} else {
-		delete(b.latest, h)
-	}
 	l.mu.Unlock()
 	if wake {
 		l.wakeWriter()
@@ -331,7 +303,6 @@ type Stats struct {
 	PendingBytes int64 // accepted by Put/Delete, not yet written
 	Failed       bool
 	Compactions  int64 // compactions finished since Open
-	Superseded   int64 // puts never written because a later record of their key came in the same batch
 }
 
 // Failed reports whether the store is failed (a write or fsync error it is still retrying):
@@ -359,7 +330,7 @@ func (l *Log) DurableSeq() uint64 { return l.durableSeq.Load() }
 // Stats returns current figures. Safe for concurrent use; cheap (no I/O).
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
-	st := Stats{PendingBytes: int64(len(l.pending.buf)) + l.inflight, Failed: l.failErr != nil, Superseded: l.superseded}
+	st := Stats{PendingBytes: int64(len(l.pending.buf)) + l.inflight, Failed: l.failErr != nil}
 	l.mu.Unlock()
 	l.idxMu.RLock()
 	st.LiveKeys = len(l.index)

@@ -78,7 +78,6 @@ func (l *Log) process(b *batch) {
 				return
 			}
 		}
-		b.buf = dropVoid(b.buf)
 		sealRecords(b.buf)
 		seg, base := l.active, l.writeOff
 		if _, err := seg.f.WriteAt(b.buf, base); err != nil {

@@ -18,13 +18,17 @@ func startSink(t *testing.T, echo bool) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	h := &sinkHandler{echo: echo}
+	h := &sinkHandler{echo: echo, engine: make(chan gnet.Engine, 1)}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- gnet.Run(h, "tcp://"+addr, gnet.WithMulticore(true), gnet.WithNumEventLoop(1), gnet.WithLogger(quietLogger{}))
 	}()
 	t.Cleanup(func() {
-		_ = gnet.Stop(context.Background(), "tcp://"+addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.stop(ctx); err != nil {
+			t.Errorf("stopping the sink: %v", err)
+		}
 		<-errc
 	})
 	for i := 0; i < 200; i++ {

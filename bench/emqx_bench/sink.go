@@ -27,6 +27,24 @@ type sinkHandler struct {
 	echo     bool
 	conns    atomic.Int64
 	received atomic.Uint64
+	engine   chan gnet.Engine // receives the engine once it runs (OnBoot)
+}
+
+func (s *sinkHandler) OnBoot(e gnet.Engine) gnet.Action {
+	if s.engine != nil {
+		s.engine <- e
+	}
+	return gnet.None
+}
+
+// stop stops the engine that OnBoot reported, waiting at most until ctx ends for it to boot.
+func (s *sinkHandler) stop(ctx context.Context) error {
+	select {
+	case e := <-s.engine:
+		return e.Stop(context.Background())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *sinkHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
@@ -129,7 +147,7 @@ func runSink(ctx context.Context, args []string) error {
 	if err := checkLoopback(*listen); err != nil {
 		return err
 	}
-	h := &sinkHandler{echo: *echo}
+	h := &sinkHandler{echo: *echo, engine: make(chan gnet.Engine, 1)}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- gnet.Run(h, "tcp://"+*listen, gnet.WithMulticore(true), gnet.WithNumEventLoop(*loops),
@@ -144,7 +162,9 @@ func runSink(ctx context.Context, args []string) error {
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
-			return gnet.Stop(context.Background(), "tcp://"+*listen)
+			stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return h.stop(stopCtx)
 		case <-t.C:
 			n := h.received.Load()
 			if !*quiet && n != last {

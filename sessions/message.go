@@ -52,22 +52,21 @@ var forwarded = [...]codec.PropertyID{codec.PropPayloadFormat, codec.PropContent
 // differ from p.Topic. now is the receive time in unix nanoseconds.
 func NewMessage(p *codec.Publish, topic []byte, from string, now int64) *Message {
 	m := &Message{}
-	m.fill(p, topic, from, now, make([]byte, 0, messageSize(p, topic)))
+	size, hasProps := messageSize(p, topic)
+	m.fill(p, topic, from, now, make([]byte, 0, size), hasProps)
 	return m
 }
 
-// messageSize returns the bytes a Message built from p needs.
-func messageSize(p *codec.Publish, topic []byte) int {
+// messageSize returns the bytes a Message built from p needs, and whether p has properties
+// that subscribers receive.
+func messageSize(p *codec.Publish, topic []byte) (size int, hasProps bool) {
 	pr := &p.Props
-	size := len(topic) + len(p.Payload)
-	hasProps := false
+	size = len(topic) + len(p.Payload)
+	hasProps = len(pr.User) > 0
 	for _, id := range forwarded {
 		if pr.Has(id) {
 			hasProps = true
 		}
-	}
-	if len(pr.User) > 0 {
-		hasProps = true
 	}
 	if hasProps {
 		size += len(pr.ContentType) + len(pr.ResponseTopic) + len(pr.CorrelationData)
@@ -75,18 +74,13 @@ func messageSize(p *codec.Publish, topic []byte) int {
 			size += len(u.Key) + len(u.Value)
 		}
 	}
-	return size
+	return size, hasProps
 }
 
-// fill sets m from p, copying every byte into buf (whose capacity is at least messageSize).
-func (m *Message) fill(p *codec.Publish, topic []byte, from string, now int64, buf []byte) {
+// fill sets m from p, copying every byte into buf (whose capacity is at least messageSize's
+// size); hasProps is messageSize's answer.
+func (m *Message) fill(p *codec.Publish, topic []byte, from string, now int64, buf []byte, hasProps bool) {
 	pr := &p.Props
-	hasProps := len(pr.User) > 0
-	for _, id := range forwarded {
-		if pr.Has(id) {
-			hasProps = true
-		}
-	}
 	take := func(b []byte) []byte {
 		start := len(buf)
 		buf = append(buf, b...)
@@ -152,7 +146,7 @@ var messagePools [len(poolClasses)]sync.Pool
 // NewPooledMessage is NewMessage for a message the engine routes and then releases: it comes
 // from the pool with one hold, which the caller gives back with Release.
 func NewPooledMessage(p *codec.Publish, topic []byte, from string, now int64) *Message {
-	size := messageSize(p, topic)
+	size, hasProps := messageSize(p, topic)
 	class := -1
 	for i, c := range poolClasses {
 		if size <= c {
@@ -161,14 +155,16 @@ func NewPooledMessage(p *codec.Publish, topic []byte, from string, now int64) *M
 		}
 	}
 	if class < 0 {
-		return NewMessage(p, topic, from, now)
+		m := &Message{}
+		m.fill(p, topic, from, now, make([]byte, 0, size), hasProps)
+		return m
 	}
 	m, _ := messagePools[class].Get().(*Message)
 	if m == nil {
 		m = &Message{class: int8(class + 1), buf: make([]byte, 0, poolClasses[class])}
 	}
 	m.holds = 1
-	m.fill(p, topic, from, now, m.buf[:0])
+	m.fill(p, topic, from, now, m.buf[:0], hasProps)
 	return m
 }
 

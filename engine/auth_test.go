@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -81,4 +84,79 @@ func TestBlockingAuthenticationDoesNotBlockTheLoop(t *testing.T) {
 	if ack.Code.V3ConnackCode() != 5 {
 		t.Fatalf("anonymous: %v", ack.Code)
 	}
+}
+
+// A client that hangs up while its authentication is pending must leave nothing behind: no
+// session in the registry (which would be "online" for a dead connection, never expire and
+// take over a live session with the same client id), no will, and no input kept.
+func TestCloseDuringPendingAuthentication(t *testing.T) {
+	gate := &gateAuth{release: make(chan struct{})}
+	n, addr := testNode(t, func(c *Config) { c.LoopCount = 1; c.AllowAnonymous = false })
+	n.SetAuthenticators(gate)
+
+	watcher := &client{rawConn: dialRaw(t, addr), v: codec.V5}
+	watcher.send(connectPacket(codec.V5, "watcher", func(c *codec.Connect) {
+		c.UsernameFlag, c.Username, c.PasswordFlag, c.Password = true, []byte("u"), true, []byte("secret")
+	}))
+	if ack := watcher.connack(); ack.Code != 0 {
+		t.Fatalf("watcher refused: %v", ack.Code)
+	}
+	watcher.subscribe(1, 0, sub("will/#", 0))
+
+	const clients = 20
+	for i := range clients {
+		c := dialRaw(t, addr)
+		c.send(connectPacket(codec.V5, "ghost", func(p *codec.Connect) {
+			p.UsernameFlag, p.Username, p.PasswordFlag, p.Password = true, []byte("slow"), true, []byte("secret")
+			p.WillFlag, p.WillTopic, p.WillPayload = true, []byte("will/ghost"), []byte{byte(i)}
+		}))
+		c.c.Close()
+	}
+	waitConns(t, n, 1)
+	close(gate.release) // every parked CONNECT now gets its (positive) answer
+	watcher.silent(300 * time.Millisecond)
+	if got := n.Stats().Sessions; got != 1 {
+		t.Fatalf("registry holds %d sessions, want only the watcher's", got)
+	}
+
+	// The client id of the dead connections is free: a live client takes it without
+	// anybody being taken over, and its session is new.
+	live, ack := connectRaw(t, addr, codec.V5, "ghost", func(c *codec.Connect) {
+		c.UsernameFlag, c.Username, c.PasswordFlag, c.Password = true, []byte("u"), true, []byte("secret")
+	})
+	if ack.Code != 0 || ack.SessionPresent {
+		t.Fatalf("live client: code %v, session present %v", ack.Code, ack.SessionPresent)
+	}
+	live.silent(100 * time.Millisecond)
+	watcher.silent(100 * time.Millisecond) // and no will was published
+}
+
+// While a CONNECT waits for its authenticator, the input that follows it is kept for
+// later, but not without bound: past the zone's maximum packet size the connection closes.
+func TestPendingAuthenticationInputIsBounded(t *testing.T) {
+	gate := &gateAuth{release: make(chan struct{})}
+	defer close(gate.release)
+	n, addr := testNode(t, func(c *Config) {
+		c.LoopCount = 1
+		c.AllowAnonymous = false
+		c.Listeners[0].Zone.MaxPacketSize = 64 << 10
+	})
+	n.SetAuthenticators(gate)
+	c := dialRaw(t, addr)
+	c.send(connectPacket(codec.V5, "flood", func(p *codec.Connect) {
+		p.UsernameFlag, p.Username, p.PasswordFlag, p.Password = true, []byte("slow"), true, []byte("secret")
+	}))
+	chunk := codec.AppendPublish(nil, &codec.Publish{Topic: []byte("t"), Payload: make([]byte, 16<<10)}, codec.V5)
+	go func() {
+		for range 64 { // 1 MiB in all, far above the limit
+			if _, err := c.c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c.r); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the broker kept buffering input of a connection waiting for its authenticator")
+	}
+	waitConns(t, n, 0)
 }

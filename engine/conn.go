@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -19,6 +20,7 @@ const (
 	stateAuth                       // CONNECT parked while an authenticator decides
 	stateConnected                  // CONNACK 0 sent
 	stateClosing                    // close requested; input is ignored
+	stateClosed                     // the socket is gone (onClose ran): late answers are dropped
 )
 
 // conn is one MQTT connection. It belongs to its loop: only that loop's goroutine reads or
@@ -117,6 +119,10 @@ func (c *conn) remote() netip.AddrPort {
 	return netip.AddrPortFrom(c.peer, 0)
 }
 
+// parkedInputLimit is how many bytes of input may wait while the connection's input is parked
+// (authentication pending): one whole packet of the zone's maximum size, at least 64 KiB.
+func (c *conn) parkedInputLimit() int { return max(int(c.maxInbound())+5, 64<<10) }
+
 // maxInbound is the largest packet accepted from this client.
 func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 
@@ -128,13 +134,20 @@ func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 // 4 KiB packets. So the packets that begin in the leftover (carry) are taken one at a time,
 // a Peek copying at most that packet, and the rest of the read is then peeked in place.
 func (c *conn) onTraffic() gnet.Action {
-	if c.state == stateClosing {
+	if c.state >= stateClosing {
 		_, _ = c.gc.Discard(-1)
 		c.carry = 0
 		return gnet.None
 	}
 	if c.state == stateAuth {
-		return gnet.None // keep the bytes until the authenticator answers
+		// Keep the bytes until the authenticator answers, but not without bound: one packet of
+		// the largest size the zone accepts (at least 64 KiB) may wait behind the CONNECT.
+		if c.gc.InboundBuffered() > c.parkedInputLimit() {
+			_, _ = c.gc.Discard(-1)
+			c.carry = 0
+			c.closeWith(0, "input sent while authentication is pending exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+		}
+		return gnet.None
 	}
 	if c.need > 0 {
 		// A large packet is still arriving: wait for all of it without looking at (and so
@@ -358,7 +371,7 @@ func (c *conn) protocolError(err error) {
 // server-side DISCONNECT is only valid after CONNACK), logs why, and closes the socket once
 // the output is written.
 func (c *conn) closeWith(code codec.ReasonCode, why string) {
-	if c.state == stateClosing {
+	if c.state >= stateClosing {
 		return
 	}
 	if c.state == stateConnected && c.version == codec.V5 && code != 0 {

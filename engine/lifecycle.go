@@ -69,15 +69,23 @@ func (c *conn) handleAuth(pkt []byte) error {
 
 // onClose runs when the socket is gone: the session goes offline (or ends), the will is
 // published or scheduled.
+//
+// A connection closed before its CONNECT completed (never sent one, or hung up while the
+// authenticator was deciding) has no session and no will to publish: it only moves to
+// stateClosed, so that a late answer of the authenticator finds it gone.
 func (c *conn) onClose(err error) {
 	l := c.loop
 	n := l.n
-	if c.state == stateNew || c.sess == nil {
+	prev := c.state
+	c.state = stateClosed
+	if prev == stateNew || prev == stateAuth || c.sess == nil {
+		c.will = nil
+		c.releaseOutput()
 		return
 	}
 	var reason string
 	switch {
-	case c.has(flagNormalDisconnect) || c.closeCode == codec.DisconnectWithWillMessage && c.state == stateClosing && err == nil:
+	case c.has(flagNormalDisconnect) || c.closeCode == codec.DisconnectWithWillMessage && prev == stateClosing && err == nil:
 		reason = "client sent DISCONNECT"
 	case c.closeCode != 0:
 		reason = c.closeCode.String()
@@ -138,6 +146,12 @@ func (c *conn) onClose(err error) {
 		n.publishWill(l, will, s)
 	}
 	c.will = nil
+	c.releaseOutput()
+}
+
+// releaseOutput gives the output buffers of a closed connection back to its loop.
+func (c *conn) releaseOutput() {
+	l := c.loop
 	if c.out != nil {
 		l.putBuf(c.out)
 		c.out = nil

@@ -10,8 +10,12 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine/transport"
 	"github.com/emqgo/emqgo/sessions"
 )
+
+// A gnet connection is the TCP transport as it is.
+var _ transport.Conn = gnet.Conn(nil)
 
 type connState uint8
 
@@ -27,7 +31,7 @@ const (
 // writes its fields, except sess, which is also reachable through the session (whose lock
 // guards the attachment).
 type conn struct {
-	gc   gnet.Conn
+	tr   transport.Conn // the byte stream: a gnet TCP connection, or a framing/TLS transport
 	loop *loop
 	lis  *listenerState
 	sess *sessions.Session
@@ -35,6 +39,7 @@ type conn struct {
 	clientID string
 	username string
 	peer     netip.Addr // remote address, for ACL rules and logs
+	port     uint16     // remote port, for logs and authenticators
 
 	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
 	// handled it stays the time the connection opened (idle_timeout).
@@ -112,12 +117,27 @@ func (c *conn) set(f connFlags)      { c.flags |= f }
 func (c *conn) unset(f connFlags)    { c.flags &^= f }
 
 // remote returns the peer's address and port (the port only for logs and authenticators).
-func (c *conn) remote() netip.AddrPort {
-	if ta, ok := c.gc.RemoteAddr().(*net.TCPAddr); ok {
-		return netip.AddrPortFrom(c.peer, uint16(ta.Port))
+func (c *conn) remote() netip.AddrPort { return netip.AddrPortFrom(c.peer, c.port) }
+
+// addrPort returns the IP address and port of a, whatever the transport's address type.
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return netip.AddrPortFrom(ip.Unmap(), uint16(a.Port))
+	case nil:
+		return netip.AddrPort{}
 	}
-	return netip.AddrPortFrom(c.peer, 0)
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
+
+// reading reports whether the connection handles input now: not once closing, and not while
+// its input is parked behind a CONNECT waiting for the authenticator.
+func (c *conn) reading() bool { return c.state == stateNew || c.state == stateConnected }
 
 // parkedInputLimit is how many bytes of input may wait while the connection's input is parked
 // (authentication pending): one whole packet of the zone's maximum size, at least 64 KiB.
@@ -128,39 +148,39 @@ func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 
 // onTraffic decodes and handles every complete packet in the connection's input.
 //
-// gnet hands over each read in place, but bytes left unconsumed at the end of a round (the
-// start of a packet) move to its ring buffer, and a Peek spanning them and the next read
-// copies everything into a temporary buffer: up to a whole read per round for a stream of
-// 4 KiB packets. So the packets that begin in the leftover (carry) are taken one at a time,
+// The transport hands over each read in place (gnet does for TCP), but bytes left unconsumed
+// at the end of a round (the start of a packet) move to gnet's ring buffer, and a Peek
+// spanning them and the next read copies everything into a temporary buffer: up to a whole
+// read per round for a stream of 4 KiB packets. So the packets that begin in the leftover (carry) are taken one at a time,
 // a Peek copying at most that packet, and the rest of the read is then peeked in place.
-func (c *conn) onTraffic() gnet.Action {
+func (c *conn) onTraffic() {
 	if c.state >= stateClosing {
-		_, _ = c.gc.Discard(-1)
+		_, _ = c.tr.Discard(-1)
 		c.carry = 0
-		return gnet.None
+		return
 	}
 	if c.state == stateAuth {
 		// Keep the bytes until the authenticator answers, but not without bound: one packet of
 		// the largest size the zone accepts (at least 64 KiB) may wait behind the CONNECT.
-		if c.gc.InboundBuffered() > c.parkedInputLimit() {
-			_, _ = c.gc.Discard(-1)
+		if c.tr.InboundBuffered() > c.parkedInputLimit() {
+			_, _ = c.tr.Discard(-1)
 			c.carry = 0
 			c.closeWith(0, "input sent while authentication is pending exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 		}
-		return gnet.None
+		return
 	}
 	if c.need > 0 {
 		// A large packet is still arriving: wait for all of it without looking at (and so
 		// without copying) the partial bytes on every read.
-		if c.gc.InboundBuffered() < int(c.need) {
-			c.carry = int32(c.gc.InboundBuffered())
-			return gnet.None
+		if c.tr.InboundBuffered() < int(c.need) {
+			c.carry = int32(c.tr.InboundBuffered())
+			return
 		}
 		c.need = 0
 	}
-	for c.carry > 0 && c.state != stateClosing && c.state != stateAuth {
-		avail := c.gc.InboundBuffered()
-		hdr, _ := c.gc.Peek(min(avail, 5))
+	for c.carry > 0 && c.reading() {
+		avail := c.tr.InboundBuffered()
+		hdr, _ := c.tr.Peek(min(avail, 5))
 		h, err := codec.Frame(hdr, c.maxInbound())
 		if err != nil {
 			c.protocolError(err)
@@ -172,26 +192,25 @@ func (c *conn) onTraffic() gnet.Action {
 				c.need = int32(size)
 			}
 			c.carry = int32(avail)
-			return gnet.None
+			return
 		}
-		pkt, _ := c.gc.Peek(size)
+		pkt, _ := c.tr.Peek(size)
 		off := c.consume(pkt)
 		if off == 0 {
 			break // closing, or waiting for the authenticator
 		}
-		_, _ = c.gc.Discard(off)
+		_, _ = c.tr.Discard(off)
 		c.carry -= int32(off)
 	}
-	if c.state != stateClosing && c.state != stateAuth {
-		if buf, _ := c.gc.Peek(-1); len(buf) > 0 {
+	if c.reading() {
+		if buf, _ := c.tr.Peek(-1); len(buf) > 0 {
 			if off := c.consume(buf); off > 0 {
 				// Never Discard(0): gnet treats n <= 0 as "discard everything".
-				_, _ = c.gc.Discard(off)
+				_, _ = c.tr.Discard(off)
 			}
 		}
 	}
-	c.carry = int32(c.gc.InboundBuffered()) // what gnet keeps for the next round
-	return gnet.None
+	c.carry = int32(c.tr.InboundBuffered()) // what gnet keeps for the next round
 }
 
 // consume handles the complete packets at the start of buf and returns the bytes they took.
@@ -222,7 +241,7 @@ func (c *conn) consume(buf []byte) int {
 			c.protocolError(err)
 			break
 		}
-		if c.state == stateClosing || c.state == stateAuth {
+		if !c.reading() {
 			break
 		}
 	}
@@ -334,11 +353,11 @@ func (c *conn) flush() {
 			iv.bufs = append(iv.bufs, out[iv.mark:])
 		}
 		l.stats.BytesOut += uint64(len(out) + iv.bytes)
-		_, err = c.gc.Writev(iv.bufs)
+		_, err = c.tr.Writev(iv.bufs)
 		l.putIovec(iv)
 	} else {
 		l.stats.BytesOut += uint64(len(out))
-		_, err = c.gc.Write(out)
+		_, err = c.tr.Write(out)
 	}
 	if err != nil {
 		l.n.log.Debug("write failed", "client", c.clientID, "peer", c.peer.String(), "error", err)
@@ -349,7 +368,7 @@ func (c *conn) flush() {
 // pending returns the bytes waiting to reach the socket: this round's output plus gnet's
 // outbound buffer. The slow-consumer policy reads it.
 func (c *conn) pending() int {
-	n := len(c.out) + c.gc.OutboundBuffered()
+	n := len(c.out) + c.tr.OutboundBuffered()
 	if c.iov != nil {
 		n += c.iov.bytes
 	}
@@ -403,7 +422,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 	}
 	// Closing asynchronously lets the end of the round write the DISCONNECT first; gnet
 	// flushes its outbound buffer before it closes the socket.
-	_ = c.gc.Close()
+	_ = c.tr.Close()
 }
 
 // tick is the once-a-second check run by the loop's sweep.

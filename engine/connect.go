@@ -161,7 +161,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 			l.end()
 			if c.state == stateConnected {
 				l.begin()
-				_ = c.onTraffic() // packets that arrived while the CONNECT was parked
+				c.onTraffic() // packets that arrived while the CONNECT was parked
 				l.end()
 			}
 		})); err != nil {

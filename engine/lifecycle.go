@@ -49,7 +49,7 @@ func (c *conn) handleDisconnect(pkt []byte) error {
 	}
 	c.state = stateClosing
 	c.closeCode = d.Code
-	_ = c.gc.Close()
+	_ = c.tr.Close()
 	return nil
 }
 

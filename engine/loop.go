@@ -231,7 +231,7 @@ func (l *loop) resumeSlow() {
 			c.unset(flagSlow)
 			continue
 		}
-		if c.gc.OutboundBuffered() > c.lis.Zone.HighWater/2 {
+		if c.tr.OutboundBuffered() > c.lis.Zone.HighWater/2 {
 			l.slow = append(l.slow, c)
 			continue
 		}

@@ -18,8 +18,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +60,7 @@ type Node struct {
 	engMu    sync.Mutex
 	boot     chan struct{}
 	done     chan error
-	byAddr   map[string]*listenerState // "ip:port" of each bound listener
+	byAddr   map[netip.AddrPort]*listenerState // bound address of each listener served by the loops
 	started  time.Time
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -94,7 +94,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 		retained: trie.NewRetained[*sessions.Message](cfg.RetainerMaxMessages, cfg.RetainerMaxPayload),
 		boot:     make(chan struct{}),
 		done:     make(chan error, 1),
-		byAddr:   make(map[string]*listenerState),
+		byAddr:   make(map[netip.AddrPort]*listenerState),
 	}
 	n.acl.Store(cfg.ACL)
 	empty := make([]*loop, 0)
@@ -143,7 +143,7 @@ func (n *Node) Start() error {
 		if ta.Port == 0 {
 			ta.Port = bound.Port // tests ask for port 0: keep the one the kernel chose
 		}
-		n.byAddr[listenKey(ta)] = &listenerState{Listener: *l}
+		n.byAddr[addrPort(ta)] = &listenerState{Listener: *l}
 		addrs = append(addrs, "tcp://"+ta.String())
 	}
 	if len(addrs) == 0 {
@@ -196,14 +196,10 @@ func (n *Node) Start() error {
 func (n *Node) Addr(name string) string {
 	for a, ls := range n.byAddr {
 		if ls.Name == name {
-			return a
+			return a.String()
 		}
 	}
 	return ""
-}
-
-func listenKey(a *net.TCPAddr) string {
-	return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
 }
 
 // Stop stops accepting, tells MQTT 5 clients DISCONNECT 0x8B (server shutting down), closes

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"reflect"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -259,5 +258,3 @@ func fastrand() uint64 {
 		}
 	}
 }
-
-func portString(p int) string { return strconv.Itoa(p) }

@@ -21,6 +21,7 @@ type connState uint8
 
 const (
 	stateNew       connState = iota // socket open, no CONNECT yet
+	stateWaiting                    // accepted over the listener's max_conn_rate: input not read yet
 	stateAuth                       // CONNECT parked while an authenticator decides
 	stateConnected                  // CONNACK 0 sent
 	stateClosing                    // close requested; input is ignored
@@ -159,13 +160,14 @@ func (c *conn) onTraffic() {
 		c.carry = 0
 		return
 	}
-	if c.state == stateAuth {
-		// Keep the bytes until the authenticator answers, but not without bound: one packet of
-		// the largest size the zone accepts (at least 64 KiB) may wait behind the CONNECT.
+	if c.state == stateAuth || c.state == stateWaiting {
+		// Keep the bytes until the authenticator answers (or the listener's rate lets the
+		// connection in), but not without bound: one packet of the largest size the zone
+		// accepts (at least 64 KiB) may wait.
 		if c.tr.InboundBuffered() > c.parkedInputLimit() {
 			_, _ = c.tr.Discard(-1)
 			c.carry = 0
-			c.closeWith(0, "input sent while authentication is pending exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+			c.closeWith(0, "input sent while the CONNECT waits exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 		}
 		return
 	}
@@ -429,6 +431,8 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 func (c *conn) tick() {
 	now := c.loop.now
 	switch c.state {
+	case stateWaiting:
+		// Waiting for the listener's rate, not idle: idle_timeout counts once released.
 	case stateNew, stateAuth:
 		if d := c.lis.Zone.IdleTimeout; d > 0 && now-c.lastRecv > int64(d) {
 			c.loop.stats.IdleTimeouts++

@@ -92,10 +92,12 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 			Name:           l.Name,
 			Addr:           l.Bind,
 			Zone:           z,
+			Access:         accessRules(l.Access),
 			MaxConnections: l.MaxConnections,
 			MaxConnRate:    l.MaxConnRate,
-			Backlog:        l.Backlog,
-			NoDelay:        l.NoDelay,
+			Nagle:          !l.NoDelay,
+			RecBuf:         int(l.RecBuf),
+			SndBuf:         int(l.SndBuf),
 		})
 	}
 	if len(cfg.Listeners) == 0 {
@@ -137,4 +139,12 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	z.StrictMode = zc.StrictMode
 	z.Mountpoint = zc.Mountpoint
 	return z
+}
+
+func accessRules(rs []config.AccessRule) []AccessRule {
+	out := make([]AccessRule, len(rs))
+	for i, r := range rs {
+		out[i] = AccessRule{Allow: r.Allow, All: r.All, Prefix: r.Prefix}
+	}
+	return out
 }

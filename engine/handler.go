@@ -32,9 +32,21 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		n.log.Error("connection on an unknown listener", "local", gc.LocalAddr().String())
 		return nil, gnet.Close
 	}
-	c := n.openConn(n.loopFor(gc.EventLoop()), ls, gc)
+	l := n.loopFor(gc.EventLoop())
+	l.begin()
+	c := n.openConn(l, ls, gc)
 	if c == nil {
 		return nil, gnet.Close
+	}
+	// Socket options of the listener that differ from the engine-wide ones (TCP_NODELAY on).
+	if ls.Nagle {
+		_ = gc.SetNoDelay(false)
+	}
+	if ls.RecBuf > 0 {
+		_ = gc.SetReadBuffer(ls.RecBuf)
+	}
+	if ls.SndBuf > 0 {
+		_ = gc.SetWriteBuffer(ls.SndBuf)
 	}
 	gc.SetContext(c)
 	return nil, gnet.None
@@ -63,20 +75,21 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // openConn admits a new connection of listener ls on loop l, whatever its transport, and
-// returns it, or nil when it is refused (the caller closes the transport). Runs on l.
+// returns it, or nil when it is refused (the caller closes the transport). Runs on l. See
+// admission.go for the listener's access rules, max_connections and max_conn_rate.
 func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 	if n.stopping.Load() {
 		return nil
 	}
 	remote := addrPort(tr.RemoteAddr())
-	if ls.MaxConnections > 0 && ls.conns.Load() >= int64(ls.MaxConnections) {
-		n.stats.refusedMaxConn.Add(1)
-		n.log.Warn("connection refused: listener at max_connections", "listener", ls.Name, "max_connections", ls.MaxConnections, "peer", remote.String())
+	if !ls.admits(remote.Addr()) {
+		n.stats.refusedAccess.Add(1)
+		ls.admLog.note(&ls.admLog.denied, remote)
 		return nil
 	}
-	if ls.MaxConnRate > 0 && !ls.limiter.allow(ls.MaxConnRate, time.Now().UnixNano()) {
-		n.stats.refusedRate.Add(1)
-		n.log.Warn("connection refused: listener over max_conn_rate", "listener", ls.Name, "max_conn_rate", ls.MaxConnRate, "peer", remote.String())
+	if ls.MaxConnections > 0 && ls.conns.Load() >= int64(ls.MaxConnections) {
+		n.stats.refusedMaxConn.Add(1)
+		ls.admLog.note(&ls.admLog.full, remote)
 		return nil
 	}
 	ls.conns.Add(1)
@@ -87,7 +100,14 @@ func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 		slot:     -1,
 		peer:     remote.Addr(),
 		port:     remote.Port(),
-		lastRecv: time.Now().UnixNano(), // the open time until CONNECT is handled
+		lastRecv: l.now, // the open time until CONNECT is handled
+	}
+	if ls.MaxConnRate > 0 && (len(l.waiting) > 0 || !ls.bucket.take(ls.MaxConnRate, l.now)) {
+		// Over the rate: the CONNECT waits, behind those already waiting on this loop.
+		c.state = stateWaiting
+		l.waiting = append(l.waiting, c)
+		n.stats.throttled.Add(1)
+		ls.admLog.note(&ls.admLog.delayed, remote)
 	}
 	l.addConn(c)
 	n.stats.connOpened()
@@ -118,6 +138,7 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 			break // engine shutting down
 		}
 	}
+	n.summariseAdmissions(time.Now().UnixNano())
 	d := n.cfg.SweepInterval
 	if d <= 0 {
 		d = time.Second

@@ -26,6 +26,7 @@ type loop struct {
 	conns     []*conn // every connection on this loop, for sweeps; conn.slot indexes it
 	dirty     []*conn // connections with output waiting for the end of this round
 	slow      []*conn // connections whose output backlog is above the high-water mark
+	waiting   []*conn // connections over their listener's max_conn_rate, in arrival order
 	spareSlow []*conn
 	now       int64 // unix nanoseconds, read once per round
 
@@ -338,6 +339,7 @@ const sweepSlices = 10
 // removal in between may be checked twice or wait one more interval).
 func (l *loop) sweep() {
 	l.begin()
+	l.releaseWaiting()
 	if n := len(l.conns); n > 0 {
 		count := (n + sweepSlices - 1) / sweepSlices
 		if l.sweepAt >= n {

@@ -72,8 +72,9 @@ type Node struct {
 
 type listenerState struct {
 	Listener
-	conns   atomic.Int64
-	limiter rateLimiter
+	conns  atomic.Int64
+	bucket connBucket   // max_conn_rate
+	admLog admissionLog // refusals and delays since the last summary
 }
 
 // New prepares a node; Start binds its listeners.

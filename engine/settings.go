@@ -57,10 +57,11 @@ type Listener struct {
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
-	MaxConnections int
-	MaxConnRate    int // new connections per second, 0: unlimited
-	Backlog        int
-	NoDelay        bool
+	Access         []AccessRule // checked in order at accept time; none: allow all
+	MaxConnections int          // 0: unlimited
+	MaxConnRate    int          // new connections per second, 0: unlimited; more wait (admission.go)
+	Nagle          bool         // nodelay = false: Nagle's algorithm on (TCP_NODELAY is the default)
+	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
 }
 
 // Config is everything the engine needs, resolved from emqx.conf (see FromConfig) or built

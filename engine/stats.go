@@ -39,7 +39,8 @@ type nodeStats struct {
 	connections     atomic.Int64
 	maxConnections  atomic.Int64
 	refusedMaxConn  atomic.Uint64
-	refusedRate     atomic.Uint64
+	refusedAccess   atomic.Uint64
+	throttled       atomic.Uint64
 	retained        atomic.Uint64
 	retainRefused   atomic.Uint64
 	dropped         atomic.Uint64
@@ -215,25 +216,9 @@ func (n *Node) Metrics() []Metric {
 		{"connections.idle_timeout", ls.IdleTimeouts},
 		{"connections.slow_closed", ls.SlowClosed},
 		{"connections.refused.max_connections", n.stats.refusedMaxConn.Load()},
-		{"connections.refused.max_conn_rate", n.stats.refusedRate.Load()},
+		{"connections.refused.access", n.stats.refusedAccess.Load()},
+		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
 	}
-}
-
-// rateLimiter is a token bucket for new connections per second on one listener. It is only
-// used from OnOpen, which gnet runs on many loops, so it takes a tiny CAS loop.
-type rateLimiter struct {
-	windowStart atomic.Int64 // unix nanoseconds of the current one-second window
-	count       atomic.Int64
-}
-
-func (r *rateLimiter) allow(perSecond int, now int64) bool {
-	start := r.windowStart.Load()
-	if now-start >= int64(time.Second) {
-		if r.windowStart.CompareAndSwap(start, now) {
-			r.count.Store(0)
-		}
-	}
-	return r.count.Add(1) <= int64(perSecond)
 }
 
 func hashString(s string) uint64 { return xxhash.Sum64String(s) }

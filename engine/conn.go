@@ -73,6 +73,7 @@ type conn struct {
 type connExt struct {
 	aliases map[uint16][]byte // inbound topic aliases, values owned
 	acl     aclCache          // recent publish decisions (enable_acl_cache)
+	decided []aclDecision     // answers of the access-control chain for the packets handled again
 }
 
 // extra returns c's connExt, allocating it on first use.
@@ -111,6 +112,7 @@ const (
 	flagSlow        // output backlog above the high-water mark: in loop.slow
 	flagWaitDurable // a stored delivery waits for its record to be durable: a Commit is pending
 	flagSuperuser   // authenticated as superuser: ACL checks are skipped
+	flagParked      // input stopped at a packet waiting for the access-control chain (parkACL)
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -137,8 +139,11 @@ func addrPort(a net.Addr) netip.AddrPort {
 }
 
 // reading reports whether the connection handles input now: not once closing, and not while
-// its input is parked behind a CONNECT waiting for the authenticator.
-func (c *conn) reading() bool { return c.state == stateNew || c.state == stateConnected }
+// its input is parked (behind a CONNECT waiting for the authenticator or for the listener's
+// rate, or at a packet waiting for the access-control chain).
+func (c *conn) reading() bool {
+	return (c.state == stateNew || c.state == stateConnected) && !c.has(flagParked)
+}
 
 // parkedInputLimit is how many bytes of input may wait while the connection's input is parked
 // (authentication pending): one whole packet of the zone's maximum size, at least 64 KiB.
@@ -152,22 +157,27 @@ func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 // The transport hands over each read in place (gnet does for TCP), but bytes left unconsumed
 // at the end of a round (the start of a packet) move to gnet's ring buffer, and a Peek
 // spanning them and the next read copies everything into a temporary buffer: up to a whole
-// read per round for a stream of 4 KiB packets. So the packets that begin in the leftover (carry) are taken one at a time,
-// a Peek copying at most that packet, and the rest of the read is then peeked in place.
+// read per round for a stream of 4 KiB packets. So the packets that begin in the leftover
+// (carry) are taken one at a time, a Peek copying at most that packet, and the rest of the read
+// is then peeked in place.
 func (c *conn) onTraffic() {
 	if c.state >= stateClosing {
 		_, _ = c.tr.Discard(-1)
 		c.carry = 0
 		return
 	}
-	if c.state == stateAuth || c.state == stateWaiting {
-		// Keep the bytes until the authenticator answers (or the listener's rate lets the
-		// connection in), but not without bound: one packet of the largest size the zone
-		// accepts (at least 64 KiB) may wait.
+	if !c.reading() {
+		// Parked: keep the bytes until the authenticator or the access-control chain answers
+		// (or the listener's rate lets the connection in), but not without bound: one packet
+		// of the largest size the zone accepts (at least 64 KiB) may wait.
 		if c.tr.InboundBuffered() > c.parkedInputLimit() {
 			_, _ = c.tr.Discard(-1)
 			c.carry = 0
-			c.closeWith(0, "input sent while the CONNECT waits exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+			code := codec.ReasonCode(0)
+			if c.state == stateConnected {
+				code = codec.QuotaExceeded
+			}
+			c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 		}
 		return
 	}
@@ -240,6 +250,13 @@ func (c *conn) consume(buf []byte) int {
 		c.loop.stats.PacketsIn++
 		c.loop.stats.BytesIn += uint64(h.Total)
 		if err := c.handle(h.Type, pkt); err != nil {
+			if err == errParked {
+				// Handled again, from the start, once the access decision is in.
+				off -= h.Total
+				c.loop.stats.PacketsIn--
+				c.loop.stats.BytesIn -= uint64(h.Total)
+				break
+			}
 			c.protocolError(err)
 			break
 		}

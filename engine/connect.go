@@ -131,13 +131,19 @@ func (c *conn) handleConnect(pkt []byte) error {
 		}
 	}
 	req := connectRequest{clientID: clientID, assigned: assigned, clean: p.CleanStart, expiry: expiry}
-	if len(n.authChain()) == 0 {
+	// The will's access check needs the access-control chain when one is installed.
+	willTopic := ""
+	if c.will != nil && z.EnableACL && len(n.authzChain()) > 0 {
+		willTopic = string(c.will.msg.Topic)
+	}
+	if len(n.authChain()) == 0 && willTopic == "" {
 		req.result = n.anonymous(p.UsernameFlag)
 		c.completeConnect(&req)
 		return nil
 	}
-	// The authentication chain may block (HTTP, databases, LDAP): park the CONNECT and run it
-	// on the side pool. Input stays buffered until the answer comes back to this loop.
+	// The authentication and access-control chains may block (HTTP, databases, LDAP): park
+	// the CONNECT and run them on the side pool. Input stays buffered until the answer comes
+	// back to this loop.
 	info := &ClientInfo{
 		ClientID: clientID,
 		Username: c.username,
@@ -151,6 +157,11 @@ func (c *conn) handleConnect(pkt []byte) error {
 	hasUsername := p.UsernameFlag
 	if err := n.pool.Submit(func() {
 		req.result = n.runAuth(info, hasUsername)
+		if willTopic != "" && req.result.Decision == AuthAllow && !req.result.Superuser {
+			ctx, cancel := context.WithTimeout(context.Background(), n.aclTimeout())
+			req.willChecked, req.willAllowed = true, n.runAuthz(ctx, info, acl.Publish, willTopic)
+			cancel()
+		}
 		if err := l.el.Execute(context.Background(), runFunc(func() {
 			if c.state != stateAuth {
 				return // closed while waiting (idle timeout or shutdown)
@@ -183,6 +194,9 @@ type connectRequest struct {
 	clean    bool
 	expiry   uint32
 	result   AuthResult
+
+	willChecked bool // the access-control chain decided about the will's topic: willAllowed
+	willAllowed bool
 }
 
 // completeConnect applies the authentication result, attaches the session and answers
@@ -204,7 +218,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 		c.set(flagSuperuser)
 	}
 	clientID := req.clientID
-	if c.will != nil && !n.allowed(c, acl.Publish, c.will.msg.Topic) {
+	if c.will != nil && !c.willAllowed(req) {
 		// A will may only go where its client may publish (checked at CONNECT).
 		l.stats.AclDenied++
 		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.msg.Topic))
@@ -268,6 +282,17 @@ func (c *conn) completeConnect(req *connectRequest) {
 		c.resume()
 	}
 	s.Unlock()
+}
+
+// willAllowed reports whether the client may publish its will (checked at CONNECT: a will may
+// only go where its client may publish).
+func (c *conn) willAllowed(req *connectRequest) bool {
+	if req.willChecked && !c.has(flagSuperuser) {
+		return req.willAllowed
+	}
+	// aclPending only if a chain was installed while this CONNECT was being authenticated:
+	// the will is dropped rather than let through unchecked.
+	return c.loop.n.authorize(c, acl.Publish, c.will.msg.Topic) == aclAllow
 }
 
 // refuse answers CONNECT with a failure and closes the connection.

@@ -44,20 +44,22 @@ type loop struct {
 	sweepTask gnet.Runnable
 
 	// Scratch packets, reused for every decode and encode on this loop.
-	connect codec.Connect
-	publish codec.Publish
-	ack     codec.Ack
-	sub     codec.Subscribe
-	unsub   codec.Unsubscribe
-	disc    codec.Disconnect
-	auth    codec.Auth
-	outPub  codec.Publish
-	suback  codec.Suback
-	matches trie.Matches[*sessions.Session]
-	ids     []uint32
-	free    [][]byte // output buffers not in use
-	freeIov []*iovec
-	hdr     codec.PublishHeader // shared part of the PUBLISH being written
+	connect  codec.Connect
+	publish  codec.Publish
+	ack      codec.Ack
+	sub      codec.Subscribe
+	unsub    codec.Unsubscribe
+	disc     codec.Disconnect
+	auth     codec.Auth
+	outPub   codec.Publish
+	suback   codec.Suback
+	matches  trie.Matches[*sessions.Session]
+	ids      []uint32
+	subCodes []codec.ReasonCode // per filter of the SUBSCRIBE being handled
+	aclReqs  []aclDecision      // access checks the packet being handled waits for
+	free     [][]byte           // output buffers not in use
+	freeIov  []*iovec
+	hdr      codec.PublishHeader // shared part of the PUBLISH being written
 
 	stats loopStats
 

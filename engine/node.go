@@ -50,6 +50,7 @@ type Node struct {
 	acl      atomic.Pointer[acl.Rules]
 	timers   *timers
 	auth     atomic.Pointer[[]Authenticator] // authentication chain; empty: allow_anonymous decides
+	authz    atomic.Pointer[[]Authorizer]    // access-control chain before acl.conf; empty: acl.conf alone
 	pool     *ants.Pool                      // side pool for work that may block (authentication)
 
 	loopsMu sync.Mutex

@@ -10,6 +10,10 @@ import (
 
 // handlePublish handles an inbound PUBLISH: topic alias, limits, ACL, exactly-once
 // bookkeeping for QoS 2, retained store, routing and the acknowledgement.
+//
+// Everything up to the access decision has no side effect but the topic alias (set again to
+// the same value), so that a packet parked for the access-control chain (errParked) can be
+// handled again from the start.
 func (c *conn) handlePublish(pkt []byte) error {
 	l := c.loop
 	n := l.n
@@ -23,9 +27,6 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return err // subscription identifier from a client, alias above the maximum
 		}
 	}
-	l.stats.PublishIn++
-	l.stats.QosIn[p.QoS&3]++
-
 	topic := p.Topic
 	if c.version == codec.V5 && p.Props.Has(codec.PropTopicAlias) {
 		a := p.Props.TopicAlias
@@ -45,6 +46,21 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return errTopicAliasUnset
 		}
 	}
+	if z.Mountpoint != "" {
+		topic = n.mount(z, c, topic)
+	}
+	access := n.authorize(c, acl.Publish, topic)
+	if access == aclPending {
+		if c.parkACL([]aclDecision{{access: acl.Publish, topic: string(topic)}}) {
+			return errParked
+		}
+		err := c.handlePublish(pkt) // denied at once: the side pool is full
+		c.ext.decided = nil
+		return err
+	}
+	l.stats.PublishIn++
+	l.stats.QosIn[p.QoS&3]++
+
 	if z.MaxTopicLevels > 0 && bytes.Count(topic, slash)+1 > z.MaxTopicLevels {
 		return errTopicLevels
 	}
@@ -89,10 +105,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 		}
 	}
 
-	if z.Mountpoint != "" {
-		topic = n.mount(z, c, topic)
-	}
-	if !n.allowed(c, acl.Publish, topic) {
+	if access == aclDeny {
 		l.stats.AclDenied++
 		l.stats.Dropped++
 		if z.ACLDenyAction == "disconnect" {
@@ -205,31 +218,4 @@ func (n *Node) retain(msg *sessions.Message) (durable bool) {
 	}
 	n.stats.retained.Add(1)
 	return n.persistRetained(topic, msg)
-}
-
-// allowed runs the ACL check for one publish or subscribe.
-func (n *Node) allowed(c *conn, access acl.Access, topic []byte) bool {
-	if !c.lis.Zone.EnableACL || c.has(flagSuperuser) {
-		return true
-	}
-	r := n.acl.Load()
-	cache := access == acl.Publish && n.cfg.ACLCacheSize > 0
-	if cache && c.ext != nil {
-		if allow, ok := c.ext.acl.get(r, topic, c.loop.now); ok {
-			return allow
-		}
-	}
-	res := acl.NoMatch
-	if r != nil {
-		cl := acl.Client{Username: c.username, ClientID: c.clientID, Addr: c.peer}
-		res = r.Check(&cl, access, topic)
-	}
-	if res == acl.NoMatch {
-		res = n.cfg.ACLNoMatch
-	}
-	allow := res != acl.Deny // acl_nomatch unset (NoMatch) allows, as EMQX's default
-	if cache {
-		c.extra().acl.put(r, topic, allow, c.loop.now, int64(n.cfg.ACLCacheTTL), n.cfg.ACLCacheSize)
-	}
-	return allow
 }

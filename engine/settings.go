@@ -78,6 +78,8 @@ type Config struct {
 	// ACLCacheTTL (enable_acl_cache, acl_cache_max_size, acl_cache_ttl); 0 disables it.
 	ACLCacheSize int
 	ACLCacheTTL  time.Duration
+	// ACLTimeout bounds one run of the access-control chain (Authorizers); 0: 5 s.
+	ACLTimeout time.Duration
 
 	SharedStrategy string // random, round_robin, sticky, hash
 

@@ -30,6 +30,7 @@ type loopStats struct {
 	SlowClosed                         uint64
 	AuthFailures, AuthOverload         uint64
 	AuthIn                             uint64
+	ACLParked                          uint64 // packets that waited for the access-control chain
 	StoreRefused                       uint64 // QoS 1/2 publishes refused: store failed
 	_                                  [64]byte
 }

@@ -12,6 +12,9 @@ import (
 
 // handleSubscribe grants or refuses each filter of a SUBSCRIBE, answers SUBACK, then sends
 // the retained messages the new subscriptions ask for.
+//
+// The access decisions come first, for every filter: when one must wait for the
+// access-control chain, the whole packet is parked (errParked) before any of it takes effect.
 func (c *conn) handleSubscribe(pkt []byte) error {
 	l := c.loop
 	n := l.n
@@ -20,6 +23,30 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
+	codes := l.subCodes[:0] // per filter: 0 to grant, or the failure (MQTT 5 code)
+	pending := l.aclReqs[:0]
+	for i := range p.Subs {
+		code, aclTopic := c.checkFilter(&p.Subs[i])
+		if code == 0 {
+			switch n.authorize(c, acl.Subscribe, aclTopic) {
+			case aclPending:
+				pending = append(pending, aclDecision{access: acl.Subscribe, topic: string(aclTopic)})
+			case aclDeny:
+				code = codec.NotAuthorized
+			}
+		}
+		codes = append(codes, code)
+	}
+	l.subCodes, l.aclReqs = codes, pending
+	if len(pending) > 0 {
+		if c.parkACL(pending) {
+			return errParked
+		}
+		err := c.handleSubscribe(pkt) // denied at once: the side pool is full
+		c.ext.decided = nil
+		return err
+	}
+
 	l.stats.Subscribe++
 	var subID uint32
 	if len(p.Props.SubscriptionIDs) > 0 {
@@ -39,9 +66,12 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 
 	for i := range p.Subs {
 		sub := &p.Subs[i]
-		code := c.checkFilter(sub)
-		if code != 0 {
-			ack.Codes = append(ack.Codes, code)
+		if code := codes[i]; code != 0 {
+			l.stats.SubRefused++
+			if code == codec.NotAuthorized {
+				l.stats.AclDenied++
+			}
+			ack.Codes = append(ack.Codes, c.subFailure(code))
 			continue
 		}
 		granted := min(sub.QoS, z.MaxQoSAllowed)
@@ -93,11 +123,11 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	return nil
 }
 
-// checkFilter applies the zone's rules and the ACL to one requested subscription and
-// returns 0 when it may be granted, or the SUBACK failure code.
-func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
+// checkFilter applies the zone's rules to one requested subscription. It returns 0 when the
+// subscription may be granted, with the topic its access check is about (the filter without a
+// $share/$queue prefix, under the mountpoint), or the failure code (MQTT 5). No side effect.
+func (c *conn) checkFilter(sub *codec.Subscription) (codec.ReasonCode, []byte) {
 	z := c.lis.Zone
-	l := c.loop
 	_, f, shared := codec.SplitShared(sub.Filter)
 	if !shared {
 		f = sub.Filter
@@ -106,23 +136,15 @@ func (c *conn) checkFilter(sub *codec.Subscription) codec.ReasonCode {
 		}
 	}
 	if shared && !z.SharedSubscription {
-		l.stats.SubRefused++
-		return c.subFailure(codec.SharedSubscriptionsNotSupported)
+		return codec.SharedSubscriptionsNotSupported, nil
 	}
 	if !z.WildcardSubscription && bytes.ContainsAny(f, "+#") {
-		l.stats.SubRefused++
-		return c.subFailure(codec.WildcardSubscriptionsNotSupported)
+		return codec.WildcardSubscriptionsNotSupported, nil
 	}
 	if z.MaxTopicLevels > 0 && bytes.Count(f, slash)+1 > z.MaxTopicLevels {
-		l.stats.SubRefused++
-		return c.subFailure(codec.TopicFilterInvalid)
+		return codec.TopicFilterInvalid, nil
 	}
-	if !l.n.allowed(c, acl.Subscribe, c.mountBytes(f)) {
-		l.stats.AclDenied++
-		l.stats.SubRefused++
-		return c.subFailure(codec.NotAuthorized)
-	}
-	return 0
+	return 0, c.mountBytes(f)
 }
 
 // subFailure maps a failure to what the client's version can carry: MQTT 3.x has only 0x80.

@@ -92,7 +92,7 @@ func compile(r Rule) (compiled, error) {
 	if err := codec.ValidTopicFilter([]byte(r.Filter)); err != nil || strings.HasPrefix(r.Filter, codec.SharePrefix) || strings.HasPrefix(r.Filter, "$queue/") {
 		why := "a shared subscription"
 		if err != nil {
-			why = err.Error()
+			why = strings.TrimPrefix(err.Error(), "codec: ")
 		}
 		return compiled{}, fmt.Errorf("rewrite rule %q: filter %q is not a topic filter: %s", r.String(), r.Filter, why)
 	}

@@ -45,6 +45,12 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return errTopicAliasUnset
 		}
 	}
+	if rw := n.cfg.RewritePublish; rw != nil {
+		var err error
+		if topic, err = rewriteTopic(rw, topic); err != nil {
+			return err
+		}
+	}
 	if z.MaxTopicLevels > 0 && bytes.Count(topic, slash)+1 > z.MaxTopicLevels {
 		return errTopicLevels
 	}

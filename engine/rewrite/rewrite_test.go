@@ -50,7 +50,7 @@ func TestApply(t *testing.T) {
 	}
 	f("x/y/1", "z/y/1", true)
 	f("x/y/a/b", "z/y/a/b", true)
-	f("x", "x", false)     // x/# matches x, the regexp does not: unchanged, later rules not tried
+	f("x", "x", false) // x/# matches x, the regexp does not: unchanged, later rules not tried
 	f("x/z/1", "x/z/1", false)
 	f("y/a/z/b", "y/z/b", true)
 	f("y/a/b/z/c", "all/y/a/b/z/c", true) // y/+/z/# and +/tail do not match; # does

@@ -104,7 +104,18 @@ func (c *conn) handleConnect(pkt []byte) error {
 			c.refuse(codec.PayloadFormatInvalid, "will payload is not UTF-8 although its payload format indicator says so")
 			return nil
 		}
-		topic := n.mount(z, c, p.WillTopic)
+		topic := p.WillTopic
+		if rw := n.cfg.RewritePublish; rw != nil {
+			var err error
+			if topic, err = rewriteTopic(rw, topic); err != nil {
+				if p.Version == codec.V5 {
+					c.refuse(codec.TopicNameInvalid, err.Error())
+					return nil
+				}
+				return err
+			}
+		}
+		topic = n.mount(z, c, topic)
 		wp := &l.publish
 		wp.Reset()
 		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload
@@ -282,6 +293,9 @@ func (c *conn) completeConnect(req *connectRequest) {
 		c.resume()
 	}
 	s.Unlock()
+	if len(n.cfg.AutoSubscriptions) > 0 && c.state == stateConnected {
+		c.autoSubscribe()
+	}
 }
 
 // willAllowed reports whether the client may publish its will (checked at CONNECT: a will may

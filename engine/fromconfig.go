@@ -8,12 +8,13 @@ import (
 
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/rewrite"
 )
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
 // file (the embedded default when acl_file is the default path and no such file exists),
-// and the broker and retainer settings. Listener kinds whose transport is not built yet are
-// returned in skipped, so that the caller can say so.
+// the broker and retainer settings, and the subscription and rewrite modules. Listener kinds
+// whose transport is not built yet are returned in skipped, so that the caller can say so.
 func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	cfg = &Config{
 		NodeName:            c.Node.Name,
@@ -40,6 +41,9 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	case "hash_topic", "random", "round_robin", "sticky", "hash":
 	default:
 		return nil, nil, fmt.Errorf("broker.shared_subscription_strategy: %q is not supported", cfg.SharedStrategy)
+	}
+	if err := modulesFromConfig(cfg, &c.Modules); err != nil {
+		return nil, nil, err
 	}
 	if c.ACL.File != "" {
 		rules, err := acl.Load(c.ACL.File)
@@ -147,4 +151,42 @@ func accessRules(rs []config.AccessRule) []AccessRule {
 		out[i] = AccessRule{Allow: r.Allow, All: r.All, Prefix: r.Prefix}
 	}
 	return out
+}
+
+// modulesFromConfig resolves module.subscription and module.rewrite (see modules.go). The
+// loader has checked the rules already; an error here names the rule anyway.
+func modulesFromConfig(cfg *Config, m *config.Modules) error {
+	if m.Subscription {
+		for _, s := range m.Subscriptions {
+			cfg.AutoSubscriptions = append(cfg.AutoSubscriptions, AutoSubscription{
+				Topic:             s.Topic,
+				QoS:               uint8(min(max(s.QoS, 0), 2)),
+				NoLocal:           s.NL == 1,
+				RetainAsPublished: s.RAP == 1,
+				RetainHandling:    uint8(min(max(s.RH, 0), 2)),
+			})
+		}
+	}
+	if !m.Rewrite {
+		return nil
+	}
+	// EMQX 4's order: module.rewrite.rule.N first, then pub.rule.N (or sub.rule.N).
+	var pub, sub []rewrite.Rule
+	for _, r := range m.RewriteRules {
+		rr := rewrite.Rule{Filter: r.Filter, Regexp: r.Regexp, Dest: r.Dest}
+		if r.Action != "sub" {
+			pub = append(pub, rr)
+		}
+		if r.Action != "pub" {
+			sub = append(sub, rr)
+		}
+	}
+	var err error
+	if cfg.RewritePublish, err = rewrite.Compile(pub); err != nil {
+		return fmt.Errorf("module.rewrite: %w", err)
+	}
+	if cfg.RewriteSubscribe, err = rewrite.Compile(sub); err != nil {
+		return fmt.Errorf("module.rewrite: %w", err)
+	}
+	return nil
 }

@@ -68,6 +68,7 @@ type Node struct {
 
 	stats   nodeStats
 	persist persistState
+	mods    moduleState
 	seqBase atomic.Uint64 // see newSeqBase
 }
 
@@ -99,6 +100,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 		byAddr:   make(map[netip.AddrPort]*listenerState),
 	}
 	n.acl.Store(cfg.ACL)
+	n.mods.skipLogged = make([]atomic.Bool, len(cfg.AutoSubscriptions))
 	empty := make([]*loop, 0)
 	n.loops.Store(&empty)
 	n.timers = newTimers(n)

@@ -46,6 +46,12 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return errTopicAliasUnset
 		}
 	}
+	if rw := n.cfg.RewritePublish; rw != nil {
+		var err error
+		if topic, err = rewriteTopic(rw, topic); err != nil {
+			return err
+		}
+	}
 	if z.Mountpoint != "" {
 		topic = n.mount(z, c, topic)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/engine/rewrite"
 	"github.com/emqgo/emqgo/sessions"
 )
 
@@ -82,6 +83,14 @@ type Config struct {
 	ACLTimeout time.Duration
 
 	SharedStrategy string // random, round_robin, sticky, hash
+
+	// AutoSubscriptions are subscribed for every client that connects (module.subscription,
+	// see modules.go); empty: the module is off.
+	AutoSubscriptions []AutoSubscription
+	// RewritePublish rewrites PUBLISH and will topics, RewriteSubscribe SUBSCRIBE and
+	// UNSUBSCRIBE filters (module.rewrite, see modules.go); nil: no rewriting.
+	RewritePublish   *rewrite.Rules
+	RewriteSubscribe *rewrite.Rules
 
 	RetainerMaxMessages   int   // 0: unlimited
 	RetainerMaxPayload    int   // bytes, 0: unlimited

@@ -13,12 +13,12 @@ import (
 // handleSubscribe grants or refuses each filter of a SUBSCRIBE, answers SUBACK, then sends
 // the retained messages the new subscriptions ask for.
 //
-// The access decisions come first, for every filter: when one must wait for the
-// access-control chain, the whole packet is parked (errParked) before any of it takes effect.
+// The checks come first, for every filter (topic rewrite, zone rules, access): when one access
+// decision must wait for the access-control chain, the whole packet is parked (errParked)
+// before any of it takes effect, and handled again from the start with the answers.
 func (c *conn) handleSubscribe(pkt []byte) error {
 	l := c.loop
 	n := l.n
-	z := c.lis.Zone
 	p := &l.sub
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
@@ -26,13 +26,24 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	codes := l.subCodes[:0] // per filter: 0 to grant, or the failure (MQTT 5 code)
 	pending := l.aclReqs[:0]
 	for i := range p.Subs {
-		code, aclTopic := c.checkFilter(&p.Subs[i])
+		sub := &p.Subs[i]
+		code := codec.ReasonCode(0)
+		if rw := n.cfg.RewriteSubscribe; rw != nil {
+			if f, ok := rewriteFilter(rw, sub.Filter); ok {
+				sub.Filter = f // the ACL, the mountpoint and the trie see the rewritten filter
+			} else {
+				code = codec.TopicFilterInvalid
+			}
+		}
 		if code == 0 {
-			switch n.authorize(c, acl.Subscribe, aclTopic) {
-			case aclPending:
-				pending = append(pending, aclDecision{access: acl.Subscribe, topic: string(aclTopic)})
-			case aclDeny:
-				code = codec.NotAuthorized
+			var aclTopic []byte
+			if code, aclTopic = c.checkFilter(sub); code == 0 {
+				switch n.authorize(c, acl.Subscribe, aclTopic) {
+				case aclPending:
+					pending = append(pending, aclDecision{access: acl.Subscribe, topic: string(aclTopic)})
+				case aclDeny:
+					code = codec.NotAuthorized
+				}
 			}
 		}
 		codes = append(codes, code)
@@ -55,7 +66,6 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	ack := &l.suback
 	ack.Reset()
 	ack.PacketID = p.PacketID
-	s := c.sess
 
 	type retainedReq struct {
 		filter string
@@ -74,44 +84,15 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 			ack.Codes = append(ack.Codes, c.subFailure(code))
 			continue
 		}
-		granted := min(sub.QoS, z.MaxQoSAllowed)
-		filter := c.mountFilter(sub.Filter)
-		o := trie.Options{QoS: granted, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, SubID: subID}
-		s.Lock()
-		existed := false
-		for _, have := range s.Subs {
-			if have.Filter == filter {
-				existed = true
-				break
-			}
-		}
-		if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
-			s.Unlock()
-			ack.Codes = append(ack.Codes, c.subFailure(codec.QuotaExceeded))
-			l.stats.SubRefused++
+		o := trie.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, SubID: subID}
+		code, filter, retained := c.addSubscription(sub.Filter, o)
+		if code >= 0x80 {
+			ack.Codes = append(ack.Codes, c.subFailure(code))
 			continue
 		}
-		s.Subscribe(filter, o)
-		if s.Durable.Load() {
-			n.stored(n.cfg.Store.PutSub(s.ClientID, filter, o))
-		}
-		s.Unlock()
-		if _, err := n.subs.Subscribe(filter, s, o); err != nil {
-			s.Lock()
-			s.Unsubscribe(filter)
-			if s.Durable.Load() {
-				n.stored(n.cfg.Store.DeleteSub(s.ClientID, filter))
-			}
-			s.Unlock()
-			ack.Codes = append(ack.Codes, c.subFailure(codec.TopicFilterInvalid))
-			continue
-		}
-		ack.Codes = append(ack.Codes, codec.ReasonCode(granted))
-		shared := isShared(sub.Filter)
-		// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
-		// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
-		if !shared && n.cfg.RetainerMaxMessages >= 0 && (sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed) {
-			wantRetained = append(wantRetained, retainedReq{filter, granted, subID})
+		ack.Codes = append(ack.Codes, code)
+		if retained {
+			wantRetained = append(wantRetained, retainedReq{filter, uint8(code), subID})
 		}
 	}
 	c.write(codec.AppendSuback(c.buf(), ack, c.version))
@@ -121,6 +102,55 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 		c.sendRetained(r.filter, r.qos, r.subID)
 	}
 	return nil
+}
+
+// addSubscription subscribes the connection's session to filter (as the client sees it: the
+// mountpoint is applied here) with options o, where o.QoS is the requested QoS, lowered to
+// max_qos_allowed. It records the subscription in the session, in the durable store for a
+// persistent session, and in the trie. code is the granted QoS, or QuotaExceeded
+// (max_subscriptions) or TopicFilterInvalid (refused by the trie) before subFailure. When
+// the new subscription asks for retained messages now (Retain Handling 0, or 1 for a new
+// subscription; never for a shared one), retained is true and the caller sends them with
+// sendRetained(mounted, granted QoS, …) once its own answer is written. SUBSCRIBE and the
+// subscription module share it; it runs on the connection's loop and takes the session lock.
+func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.ReasonCode, mounted string, retained bool) {
+	l := c.loop
+	n := l.n
+	z := c.lis.Zone
+	s := c.sess
+	o.QoS = min(o.QoS, z.MaxQoSAllowed)
+	mounted = c.mountFilter(filter)
+	s.Lock()
+	existed, same := false, false
+	for _, have := range s.Subs {
+		if have.Filter == mounted {
+			existed, same = true, have.Options == o
+			break
+		}
+	}
+	if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
+		s.Unlock()
+		l.stats.SubRefused++
+		return codec.QuotaExceeded, mounted, false
+	}
+	s.Subscribe(mounted, o)
+	if s.Durable.Load() && !same { // an identical record is already stored
+		n.stored(n.cfg.Store.PutSub(s.ClientID, mounted, o))
+	}
+	s.Unlock()
+	if _, err := n.subs.Subscribe(mounted, s, o); err != nil {
+		s.Lock()
+		s.Unsubscribe(mounted)
+		if s.Durable.Load() {
+			n.stored(n.cfg.Store.DeleteSub(s.ClientID, mounted))
+		}
+		s.Unlock()
+		return codec.TopicFilterInvalid, mounted, false
+	}
+	// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
+	// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+	retained = !isShared(filter) && n.cfg.RetainerMaxMessages >= 0 && (o.RetainHandling == 0 || o.RetainHandling == 1 && !existed)
+	return codec.ReasonCode(o.QoS), mounted, retained
 }
 
 // checkFilter applies the zone's rules to one requested subscription. It returns 0 when the
@@ -206,6 +236,13 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 	ack := codec.Unsuback{PacketID: p.PacketID}
 	s := c.sess
 	for _, f := range p.Filters {
+		if rw := n.cfg.RewriteSubscribe; rw != nil {
+			var ok bool
+			if f, ok = rewriteFilter(rw, f); !ok {
+				ack.Codes = append(ack.Codes, codec.TopicFilterInvalid)
+				continue
+			}
+		}
 		filter := c.mountFilter(f)
 		s.Lock()
 		existed := s.Unsubscribe(filter)

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/emqgo/emqgo/codec"
 )
 
 // build turns the checked settings into a Config, adding errors for problems that involve
@@ -238,6 +241,11 @@ func (l *loader) buildPatterns(c *Config) {
 			switch segs[3] {
 			case "topic":
 				ms.Topic = asStr(v)
+				// %c and %u stand for one client's id and user name: check the rest.
+				probe := strings.NewReplacer("%c", "c", "%u", "u").Replace(ms.Topic)
+				if err := codec.ValidTopicFilter([]byte(probe)); err != nil {
+					l.fail(s.src, k, fmt.Sprintf("%q is not a topic filter: %s", ms.Topic, strings.TrimPrefix(err.Error(), "codec: ")))
+				}
 			case "qos":
 				ms.QoS = asInt(v)
 			case "nl":

@@ -144,6 +144,9 @@ func TestErrors(t *testing.T) {
 	f("listener.tcp.a = 1883\nlistener.tcp.b = 1883", `test.conf:2: listener.tcp.b: address :1883 is also used by listener.tcp.a`)
 	f("management.listener.https.certfile = c.pem", `test.conf:1: management.listener.https.certfile: management.listener.https is not set, so this HTTPS listener does not exist`)
 	f("module.subscription.1.qos = 1", `test.conf:1: module.subscription.1.qos: module.subscription.1.topic is not set`)
+	f("module.rewrite.rule.1 = x/# ^x/(.+$ z/$1", `test.conf:1: module.rewrite.rule.1: rewrite rule "x/# ^x/(.+$ z/$1": invalid regular expression: error parsing regexp: missing closing ): `+"`^x/(.+$`")
+	f("\nmodule.rewrite.pub.rule.2 = x/#/y ^x z", `test.conf:2: module.rewrite.pub.rule.2: rewrite rule "x/#/y ^x z": filter "x/#/y" is not a topic filter: multi-level wildcard '#' not last [MQTT-4.7.1-1]`)
+	f("module.subscription.1.topic = a/%c#", `test.conf:1: module.subscription.1.topic: "a/%c#" is not a topic filter: wildcard not alone in its topic level [MQTT-4.7.1-1] [MQTT-4.7.1-2]`)
 	f("just some words", `test.conf:1: expected key = value, got "just some words"`)
 }
 

@@ -5,10 +5,11 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emqgo/emqgo/engine/rewrite"
 )
 
 // Type is the kind of value a key takes. Its String form is the word used in error messages
@@ -558,12 +559,11 @@ func parseAccess(v string) (AccessRule, bool) {
 }
 
 func parseRewrite(v string) (RewriteRule, error) {
-	f := strings.Fields(v)
-	if len(f) != 3 {
-		return RewriteRule{}, badValue(v, "a rewrite rule", "topic-filter regexp destination, e.g. x/# ^x/y/(.+)$ z/y/$1")
+	// The rewrite package checks what the engine will compile: the filter, the expression
+	// and the destination.
+	r, err := rewrite.Parse(v)
+	if err != nil {
+		return RewriteRule{}, &valueError{err.Error()}
 	}
-	if _, err := regexp.Compile(f[1]); err != nil {
-		return RewriteRule{}, &valueError{fmt.Sprintf("%q has an invalid regular expression: %v", v, err)}
-	}
-	return RewriteRule{Filter: f[0], Regexp: f[1], Dest: f[2]}, nil
+	return RewriteRule{Filter: r.Filter, Regexp: r.Regexp, Dest: r.Dest}, nil
 }

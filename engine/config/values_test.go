@@ -142,6 +142,7 @@ func TestParseValueBad(t *testing.T) {
 	f(sp("k", TypeAccess, "", ""), "deny 300.1.1.1", "is not an access rule")
 	f(sp("k", TypeRewrite, "", ""), "x/# y", "is not a rewrite rule")
 	f(sp("k", TypeRewrite, "", ""), "x/# ^x/( z", "invalid regular expression")
+	f(sp("k", TypeRewrite, "", ""), "x/#/y ^x z", `filter "x/#/y" is not a topic filter`)
 }
 
 func TestLex(t *testing.T) {

@@ -12,21 +12,17 @@ import (
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
 // file (the embedded default when acl_file is the default path and no such file exists),
-// and the broker and retainer settings. Listener kinds whose transport is not built yet are
-// returned in skipped, so that the caller can say so.
+// and the broker and retainer settings. Listeners whose transport is not built yet are
+// returned in skipped by key (e.g. "listener.ssl.external"), so that the caller can say so.
 func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	cfg = &Config{
 		NodeName:            c.Node.Name,
-		DataDir:             c.Node.DataDir,
-		AllowAnonymous:      c.ACL.AllowAnonymous,
+		AllowAnonymous:      c.MQTT.AllowAnonymous,
 		ACLNoMatch:          acl.Allow,
 		SharedStrategy:      c.Broker.SharedSubscriptionStrategy,
 		RetainerMaxMessages: c.Retainer.MaxRetainedMessages,
 		RetainerMaxPayload:  int(c.Retainer.MaxPayloadSize),
 		RetainerExpiry:      int64(c.Retainer.ExpiryInterval / time.Second),
-		SysInterval:         c.Broker.SysInterval,
-		SysHeartbeat:        c.Broker.SysHeartbeat,
-		ShutdownGrace:       10 * time.Second,
 	}
 	if c.ACL.NoMatch == "deny" {
 		cfg.ACLNoMatch = acl.Deny
@@ -65,7 +61,7 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Kind != config.KindTCP {
-			skipped = append(skipped, fmt.Sprintf("listener.%s.%s (%s)", l.Kind, l.Name, l.Bind))
+			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}
 		z := zoneFor(l)
@@ -136,7 +132,6 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	z.MqueueStoreQoS0 = zc.MqueueStoreQoS0
 	z.UseUsernameAsClientID = zc.UseUsernameAsClientID
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
-	z.StrictMode = zc.StrictMode
 	z.Mountpoint = zc.Mountpoint
 	return z
 }

@@ -20,8 +20,7 @@ type Zone struct {
 	RetainAvailable      bool
 	WildcardSubscription bool
 	SharedSubscription   bool
-	IgnoreLoopDeliver    bool // do not send a client the messages it published itself (all versions)
-	StrictMode           bool
+	IgnoreLoopDeliver    bool   // do not send a client the messages it published itself (all versions)
 	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
 
 	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
@@ -67,8 +66,7 @@ type Listener struct {
 // Config is everything the engine needs, resolved from emqx.conf (see FromConfig) or built
 // directly by tests. Immutable once passed to New.
 type Config struct {
-	NodeName  string
-	DataDir   string
+	NodeName  string // node.name, e.g. emqx@127.0.0.1 (see Node.Name)
 	Listeners []Listener
 
 	AllowAnonymous bool
@@ -83,16 +81,12 @@ type Config struct {
 
 	SharedStrategy string // random, round_robin, sticky, hash
 
-	RetainerMaxMessages   int   // 0: unlimited
-	RetainerMaxPayload    int   // bytes, 0: unlimited
-	RetainerExpiry        int64 // seconds, 0: never
-	SysInterval           time.Duration
-	SysHeartbeat          time.Duration
-	ShutdownGrace         time.Duration // how long Stop waits for connections to close
-	LoopCount             int           // event loops; 0: one per CPU
-	SweepInterval         time.Duration // keep-alive/idle sweep period; 0: 1s
-	EnableOutboundAliases bool
-	SidePoolSize          int // goroutines for blocking work such as authentication; 0: 4096
+	RetainerMaxMessages int           // 0: unlimited
+	RetainerMaxPayload  int           // bytes, 0: unlimited
+	RetainerExpiry      int64         // seconds, 0: never
+	LoopCount           int           // event loops; 0: one per CPU
+	SweepInterval       time.Duration // keep-alive/idle sweep period; 0: 1s
+	SidePoolSize        int           // goroutines for blocking work such as authentication; 0: 4096
 
 	// Store is the durable store (persistence.*): retained messages are loaded from it by
 	// Start and written to it as they change; Stop closes it. nil keeps everything in memory.

@@ -12,7 +12,7 @@ import (
 
 // registerCommands installs the emqx_ctl commands the node answers.
 func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop chan<- string) {
-	name := cfg.Node.Name
+	name := n.Name()
 	s.Register("ping", func([]string) (string, int) { return "pong\n", 0 })
 	s.Register("stop", func([]string) (string, int) {
 		select {

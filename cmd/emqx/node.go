@@ -52,16 +52,11 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer closeLog()
-	for _, nt := range notices {
-		log.Info(nt.String())
-	}
 	ecfg, skipped, err := engine.FromConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("configuration error: %w", err)
 	}
-	for _, s := range skipped {
-		log.Warn("listener not started: its transport is not available in this build", "listener", s)
-	}
+	logStartupNotices(log, cfg, notices, skipped)
 	if cfg.Persistence.Enable {
 		st, err := openStore(cfg, log)
 		if err != nil {
@@ -89,7 +84,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	defer os.Remove(pidPath(cfg.Node.DataDir))
 	fmt.Printf("%s %s is running now!\n", "emqgo", engine.Version)
-	log.Info("node started", "node", cfg.Node.Name, "version", engine.Version)
+	log.Info("node started", "version", engine.Version) // the logger already says node=
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -293,15 +288,20 @@ func (checkConfigCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range notices {
-		fmt.Println("note:", n.String())
-	}
-	if _, skipped, err := engine.FromConfig(cfg); err != nil {
+	_, skipped, err := engine.FromConfig(cfg)
+	if err != nil {
 		return err
-	} else {
-		for _, s := range skipped {
-			fmt.Println("note: not started in this build:", s)
+	}
+	for _, n := range notices {
+		if n.Owner == "" {
+			fmt.Println("note:", n.String())
 		}
+	}
+	if sum := config.NoEffectSummary(notices); sum != "" {
+		fmt.Println("warning: configuration keys accepted without effect:", sum)
+	}
+	for _, u := range unserved(cfg, skipped) {
+		fmt.Printf("warning: %s (%s) %s\n", u[0], u[1], notServed)
 	}
 	fmt.Println("config is OK")
 	return nil

@@ -87,15 +87,14 @@ type Log struct {
 	SingleLine    bool
 }
 
-// ACL holds the global authentication and access-control keys.
+// ACL holds the global authentication and access-control keys. allow_anonymous and
+// acl_deny_action are zone settings: their global values are in Config.MQTT.
 type ACL struct {
-	AllowAnonymous bool           // allow_anonymous
 	NoMatch        string         // acl_nomatch: allow or deny
 	File           string         // acl_file
 	EnableCache    bool           // enable_acl_cache
 	CacheMaxSize   int            // acl_cache_max_size
 	CacheTTL       time.Duration  // acl_cache_ttl
-	DenyAction     string         // acl_deny_action: ignore or disconnect
 	FlappingPolicy FlappingPolicy // flapping_detect_policy; zones enable it with enable_flapping_detect
 }
 

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,14 +82,6 @@ var (
 	// listenerSpecs[kind][suffix] is the spec of listener.<kind>.$name[.<suffix>].
 	listenerSpecs = map[Kind]map[string]*Spec{}
 	theSchema     = buildSchema()
-	// shippedDefaults maps the keys of defaultInstanceKeys to their values.
-	shippedDefaults = func() map[string]string {
-		m := make(map[string]string, len(defaultInstanceKeys))
-		for _, kv := range defaultInstanceKeys {
-			m[kv[0]] = kv[1]
-		}
-		return m
-	}()
 )
 
 func buildSchema() *schema {
@@ -125,16 +116,27 @@ func buildSchema() *schema {
 			if v, ok := d.defaults[k]; ok {
 				s.Default = v
 			}
+			if !transportBuilt[k] {
+				s.NoEffect, s.Owner = true, OwnerTransports
+			}
 			specs = append(specs, &s)
 			listenerSpecs[k][d.suffix] = &s
 		}
-		specs = append(specs, listenerAccessSpec(k))
+		as := listenerAccessSpec(k)
+		if !transportBuilt[k] {
+			as.NoEffect, as.Owner = true, OwnerTransports
+		}
+		specs = append(specs, as)
 	}
 	for _, d := range theTail {
 		specs = append(specs, d.spec)
 	}
 	return newSchema(specs)
 }
+
+// transportBuilt says which listener kinds the broker serves; every key of the other kinds is
+// accepted without effect (the engine skips those listeners and says so at start).
+var transportBuilt = map[Kind]bool{KindTCP: true}
 
 func kindIn(ks []Kind, k Kind) bool {
 	for _, x := range ks {
@@ -257,26 +259,16 @@ func envName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
 }
 
-// finishNotices adds a notice for each no-effect key set to something other than its shipped
-// default, and orders all notices like errors.
+// finishNotices adds a notice for each key without effect that the configuration sets (in the
+// file, the embedded default file or the environment), and orders all notices like errors.
 func (l *loader) finishNotices() {
 	for _, k := range sortedKeys(l.set) {
 		s := l.set[k]
 		if !s.spec.NoEffect {
 			continue
 		}
-		def, ok := shippedDefaults[k]
-		if !ok {
-			def = s.spec.Default
-		}
-		if def != "" {
-			// Compare values, not text: "5000" ms and "5s" are the same timeout.
-			if x, err := parseValue(s.spec, def); err == nil && reflect.DeepEqual(x, mustParse(s.spec, s.value)) {
-				continue
-			}
-		}
 		l.notes = append(l.notes, Notice{File: s.src.file, Line: s.src.line, Env: s.src.env, Key: k,
-			Msg: "accepted for compatibility but has no effect yet (" + s.spec.Doc + ")"})
+			Msg: "accepted without effect (" + s.spec.Owner + ")", Owner: s.spec.Owner})
 	}
 	sort.SliceStable(l.notes, func(i, j int) bool {
 		a, b := l.notes[i], l.notes[j]

@@ -11,7 +11,7 @@ import (
 )
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
-// file (the embedded default when acl_file is the default path and no such file exists),
+// file (see LoadACL),
 // and the broker and retainer settings. Listeners whose transport is not built yet are
 // returned in skipped by key (e.g. "listener.ssl.external"), so that the caller can say so.
 func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
@@ -37,17 +37,11 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	default:
 		return nil, nil, fmt.Errorf("broker.shared_subscription_strategy: %q is not supported", cfg.SharedStrategy)
 	}
-	if c.ACL.File != "" {
-		rules, err := acl.Load(c.ACL.File)
-		switch {
-		case err == nil:
-			cfg.ACL = rules
-		case errors.Is(err, fs.ErrNotExist) && c.ACL.File == "etc/acl.conf":
-			cfg.ACL = acl.Default()
-		default:
-			return nil, nil, fmt.Errorf("acl_file: %w", err)
-		}
+	rules, err := LoadACL(c)
+	if err != nil {
+		return nil, nil, err
 	}
+	cfg.ACL = rules
 	zones := map[string]*Zone{}
 	zoneFor := func(l *config.Listener) *Zone {
 		zc := c.ZoneOf(l)
@@ -100,6 +94,31 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 		return nil, skipped, errors.New("no MQTT/TCP listener is configured (listener.tcp.<name>)")
 	}
 	return cfg, skipped, nil
+}
+
+// LoadACL reads the rules of acl_file (FromConfig, and emqx_ctl acl reload). When that file
+// does not exist and the operator did not name it (the acl_file of the embedded default
+// configuration), the embedded default etc/acl.conf applies; a missing file that the
+// configuration names explicitly is an error naming the key, where it was set, and the file.
+// Parse errors name the acl file and line. Safe for concurrent use.
+func LoadACL(c *config.Config) (*acl.Rules, error) {
+	if c.ACL.File == "" {
+		return nil, nil
+	}
+	rules, err := acl.Load(c.ACL.File)
+	if err == nil {
+		return rules, nil
+	}
+	o, set := c.Origin("acl_file")
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !(set && o.Explicit()):
+		return acl.Default(), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: acl_file: file %s does not exist", o, c.ACL.File)
+	case set:
+		return nil, fmt.Errorf("%s: acl_file: %w", o, err)
+	}
+	return nil, fmt.Errorf("acl_file: %w", err)
 }
 
 func zoneFromConfig(zc *config.Zone) *Zone {

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/config"
 )
 
@@ -49,4 +50,18 @@ func logStartupNotices(log *slog.Logger, cfg *config.Config, notices []config.No
 	for _, u := range unserved(cfg, skipped) {
 		log.Warn(u[0]+" "+notServed, "key", u[0], "address", u[1])
 	}
+}
+
+// logPaths logs, on one info line, where the node takes its files from once relative paths
+// are resolved against its home.
+func logPaths(log *slog.Logger, confPath string, cfg *config.Config, rules *acl.Rules) {
+	if confPath == "" {
+		confPath = config.EmbeddedName
+	}
+	aclFile := cfg.ACL.File
+	if rules != nil && rules.Name() != aclFile {
+		aclFile += " (not found: the embedded default rules apply)"
+	}
+	log.Info("paths", "home", cfg.Node.Home, "config", confPath, "data_dir", cfg.Node.DataDir,
+		"log_dir", cfg.Log.Dir, "acl_file", aclFile, "persistence_dir", cfg.Persistence.Dir)
 }

@@ -28,8 +28,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// foreground runs `emqx foreground` with args until the test ends, waits for the "node
-// started" log line and returns the output so far (it keeps growing).
+// foreground runs `emqx foreground` with args until the test ends, waits until it says it
+// is running and returns its output (which keeps growing).
 func foreground(t *testing.T, emqx, dir string, env []string, args ...string) *syncBuffer {
 	t.Helper()
 	cmd := exec.Command(emqx, append(args, "foreground")...)
@@ -51,14 +51,14 @@ func foreground(t *testing.T, emqx, dir string, env []string, args ...string) *s
 		}
 	})
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "node started") {
+	for !strings.Contains(out.String(), "is running now!") {
 		select {
 		case <-done:
 			t.Fatalf("emqx foreground exited during start-up:\n%s", out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no \"node started\" line within 15s:\n%s", out.String())
+			t.Fatalf("not running within 15s:\n%s", out.String())
 		}
 	}
 	return out

@@ -228,6 +228,9 @@ func methodName(sel *types.Selection) string {
 func changedFields(a, b reflect.Value, out map[string]bool) {
 	t := a.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if !t.Field(i).IsExported() {
+			continue
+		}
 		fa, fb := a.Field(i), b.Field(i)
 		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
 			continue

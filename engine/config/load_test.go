@@ -25,6 +25,7 @@ func TestDefaultFileEqualsDefault(t *testing.T) {
 		}
 	}
 	d := Default()
+	c.origins, d.origins = nil, nil // lines of the file, and none for Default
 	if !reflect.DeepEqual(c, d) {
 		for k, v := range c.Raw {
 			if d.Raw[k] != v {
@@ -499,5 +500,51 @@ func TestEmptyOptionalString(t *testing.T) {
 	}
 	if c.Zones["z"].Mountpoint != "" || c.Zones["z"].IdleTimeout != time.Second {
 		t.Fatalf("%+v", c.Zones["z"])
+	}
+}
+
+func TestHomeResolvesPaths(t *testing.T) {
+	f := func(exe, wd, want string) {
+		t.Helper()
+		if got := DefaultHome(exe, wd); got != want {
+			t.Errorf("DefaultHome(%q, %q) = %q, want %q", exe, wd, got, want)
+		}
+	}
+	f("/opt/emqx/bin/emqx", "/tmp", "/opt/emqx")
+	f("/tmp/go-build1/b001/exe/emqx", "/home/u/src", "/home/u/src")
+	f("/usr/local/emqx.test", "/w", "/w")
+
+	c, _, err := LoadAt("", []string{"EMQX_LOG__DIR=/var/log/emqx"}, "/opt/emqx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Home != "/opt/emqx" || c.Node.DataDir != "/opt/emqx/data" || c.ACL.File != "/opt/emqx/etc/acl.conf" ||
+		c.Persistence.Dir != "/opt/emqx/data/store" || c.Log.Dir != "/var/log/emqx" || c.Raw["plugins.etc_dir"] != "/opt/emqx/etc/plugins" {
+		t.Fatalf("paths not resolved against the home: %+v %+v %q %q", c.Node, c.ACL, c.Persistence.Dir, c.Log.Dir)
+	}
+	// node.home beats the caller's home.
+	c, _, err = LoadAt("", []string{"EMQX_NODE__HOME=/srv/mq"}, "/opt/emqx")
+	if err != nil || c.Node.DataDir != "/srv/mq/data" || c.Node.Home != "/srv/mq" {
+		t.Fatalf("node.home: %v %+v", err, c.Node)
+	}
+	// Without a home, paths stay as written.
+	c, _, _ = Load("", nil)
+	if c.Node.DataDir != "data" || c.Node.Home != "" {
+		t.Fatalf("no home: %+v", c.Node)
+	}
+	// Origins say who named a key.
+	c, _, _ = Parse("my.conf", []byte("node.name = a@b\nacl_file = x.conf\n"), []string{"EMQX_LOG__DIR=/l"})
+	if o, ok := c.Origin("acl_file"); !ok || !o.Explicit() || o.String() != "my.conf:2" {
+		t.Errorf("acl_file origin %v %v", o, ok)
+	}
+	if o, ok := c.Origin("log.dir"); !ok || !o.Explicit() || o.String() != "environment variable EMQX_LOG__DIR" {
+		t.Errorf("log.dir origin %v %v", o, ok)
+	}
+	if _, ok := c.Origin("node.data_dir"); ok {
+		t.Error("node.data_dir has an origin though nothing set it")
+	}
+	c, _, _ = Load("", nil)
+	if o, ok := c.Origin("acl_file"); !ok || o.Explicit() {
+		t.Errorf("the embedded file's acl_file counts as explicit: %v %v", o, ok)
 	}
 }

@@ -82,6 +82,7 @@ func fixedDefs() []fixedDef {
 		f(sp("node.name", TypeString, "emqx@127.0.0.1", "node name, name@host"), func(c *Config, v any) { c.Node.Name = asStr(v) }),
 		f(sp("node.cookie", TypeString, "emqxsecretcookie", "secret shared by the nodes of a cluster").ne(OwnerCluster), func(c *Config, v any) { c.Node.Cookie = asStr(v) }),
 		f(sp("node.data_dir", TypePath, "data", "directory for the node's data"), func(c *Config, v any) { c.Node.DataDir = asStr(v) }),
+		f(sp("node.home", TypePath, "", "home directory against which relative paths resolve; unset for the directory above bin/"), func(c *Config, v any) { c.Node.Home = asStr(v) }),
 		raw(sp("node.heartbeat", TypeBool, "", vmNote).ne(OwnerVM)),
 		raw(sp("node.smp", TypeEnum, "", vmNote).enum("enable", "auto", "disable").ne(OwnerVM)),
 		raw(sp("node.kernel_poll", TypeBool, "", vmNote).ne(OwnerVM)),

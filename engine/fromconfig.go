@@ -129,6 +129,9 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	}
 	z.IdleTimeout = zc.IdleTimeout
 	z.EnableACL = zc.EnableACL
+	anonymous := zc.AllowAnonymous
+	z.AllowAnonymous = &anonymous
+	z.BypassAuthPlugins = zc.BypassAuthPlugins
 	z.ACLDenyAction = zc.ACLDenyAction
 	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
 	z.MaxClientIDLen = zc.MaxClientIDLen
@@ -152,6 +155,7 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	z.UseUsernameAsClientID = zc.UseUsernameAsClientID
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
 	z.Mountpoint = zc.Mountpoint
+	z.ResponseInformation = zc.ResponseInformation
 	return z
 }
 

@@ -22,6 +22,9 @@ type Zone struct {
 	SharedSubscription   bool
 	IgnoreLoopDeliver    bool   // do not send a client the messages it published itself (all versions)
 	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
+	// ResponseInformation is sent in the CONNACK of MQTT 5 clients that request it
+	// (mqtt.response_information: the basis of their response topics); "" sends none.
+	ResponseInformation string
 
 	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
 	KeepaliveBackoff      float64       // keep alive is enforced at KeepaliveBackoff × 2 × keep alive... see conn.go
@@ -38,6 +41,13 @@ type Zone struct {
 	Mountpoint            string
 	EnableACL             bool
 	ACLDenyAction         string // "ignore" or "disconnect"
+
+	// AllowAnonymous decides for the zone's clients when no authenticator does
+	// (zone.<name>.allow_anonymous); nil leaves it to Config.AllowAnonymous.
+	AllowAnonymous *bool
+	// BypassAuthPlugins admits the zone's clients without running the authentication chain
+	// (zone.<name>.bypass_auth_plugins; e.g. the internal zone of local clients).
+	BypassAuthPlugins bool
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the
@@ -69,7 +79,7 @@ type Config struct {
 	NodeName  string // node.name, e.g. emqx@127.0.0.1 (see Node.Name)
 	Listeners []Listener
 
-	AllowAnonymous bool
+	AllowAnonymous bool       // for zones whose AllowAnonymous is nil
 	ACLNoMatch     acl.Result // Allow or Deny when no rule matches; the zero value allows
 	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
 	// ACLCacheSize is how many publish decisions each connection remembers, for

@@ -19,7 +19,7 @@ func zoneDefs() []zoneDef {
 	defs := []zoneDef{
 		zd(sp("idle_timeout", TypeDuration, "15s", "time allowed between TCP connect and the CONNECT packet"), func(z *Zone, v any) { z.IdleTimeout = asDur(v) }),
 		{spec: sp("allow_anonymous", TypeBool, "", "per-zone allow_anonymous"), global: "allow_anonymous", set: func(z *Zone, v any) { z.AllowAnonymous = asBool(v) }},
-		zd(sp("bypass_auth_plugins", TypeBool, "false", "skip the auth plugins for clients of the zone").ne(OwnerEngine), func(z *Zone, v any) { z.BypassAuthPlugins = asBool(v) }),
+		zd(sp("bypass_auth_plugins", TypeBool, "false", "admit clients of the zone without running the auth plugins"), func(z *Zone, v any) { z.BypassAuthPlugins = asBool(v) }),
 		zd(sp("enable_acl", TypeBool, "on", "check publish and subscribe against the ACL"), func(z *Zone, v any) { z.EnableACL = asBool(v) }),
 		zd(sp("enable_ban", TypeBool, "on", "refuse banned clients").ne(OwnerPlugins), func(z *Zone, v any) { z.EnableBan = asBool(v) }),
 		zd(sp("enable_stats", TypeBool, "on", "keep per-connection statistics").ne(OwnerManagement), func(z *Zone, v any) { z.EnableStats = asBool(v) }),
@@ -57,7 +57,7 @@ func zoneDefs() []zoneDef {
 		zd(sp("rate_limit.conn_bytes_in", TypeByteRate, "", "incoming bytes per connection, size,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnBytesIn = asRate(v) }),
 		zd(sp("quota.conn_messages_routing", TypeRate, "", "deliveries a connection may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnMessagesRouting = asRate(v) }),
 		zd(sp("quota.overall_messages_routing", TypeRate, "", "deliveries all connections of the zone may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.OverallMessagesRouting = asRate(v) }),
-		zd(sp("response_information", TypeString, "", "MQTT 5 response information sent in CONNACK").ne(OwnerEngine), func(z *Zone, v any) { z.ResponseInformation = asStr(v) }),
+		zd(sp("response_information", TypeString, "", "MQTT 5 response information sent in CONNACK to clients that request it"), func(z *Zone, v any) { z.ResponseInformation = asStr(v) }),
 	}
 	return defs
 }

@@ -44,6 +44,7 @@ const (
 	OwnerReliability = "overload protection: issue #17"
 	OwnerEngine      = "listener socket options: issue #10, engine"
 	OwnerModules     = "modules subscription and rewrite: issue #10"
+	OwnerStrictMode  = "strict topic and client id checks: issue #10"
 	OwnerQueue       = "session queue priorities: not planned yet"
 	OwnerPersistence = "superseded by persistence.*"
 )

@@ -52,8 +52,9 @@ type Authenticator interface {
 // AuthTimeout bounds one run of the authentication chain.
 const AuthTimeout = 10 * time.Second
 
-// runAuth runs the chain in order until one authenticator allows or denies.
-func (n *Node) runAuth(c *ClientInfo, hasUsername bool) AuthResult {
+// runAuth runs the chain in order until one authenticator allows or denies; when none
+// decides, the zone's allow_anonymous does.
+func (n *Node) runAuth(z *Zone, c *ClientInfo, hasUsername bool) AuthResult {
 	ctx, cancel := context.WithTimeout(context.Background(), AuthTimeout)
 	defer cancel()
 	for _, a := range n.authChain() {
@@ -75,12 +76,17 @@ func (n *Node) runAuth(c *ClientInfo, hasUsername bool) AuthResult {
 			return AuthResult{Decision: AuthDeny, Code: codec.ServerUnavailable, Reason: "authentication timed out"}
 		}
 	}
-	return n.anonymous(hasUsername)
+	return n.anonymous(z, hasUsername)
 }
 
-// anonymous is the decision when no authenticator decided: allow_anonymous.
-func (n *Node) anonymous(hasUsername bool) AuthResult {
-	if n.cfg.AllowAnonymous {
+// anonymous is the decision when no authenticator decided: the zone's allow_anonymous, or
+// the node's when the zone does not say.
+func (n *Node) anonymous(z *Zone, hasUsername bool) AuthResult {
+	allow := n.cfg.AllowAnonymous
+	if z.AllowAnonymous != nil {
+		allow = *z.AllowAnonymous
+	}
+	if allow {
 		return AuthResult{Decision: AuthAllow}
 	}
 	if !hasUsername {

@@ -147,8 +147,14 @@ func (c *conn) handleConnect(pkt []byte) error {
 	if c.will != nil && z.EnableACL && len(n.authzChain()) > 0 {
 		willTopic = string(c.will.msg.Topic)
 	}
-	if len(n.authChain()) == 0 && willTopic == "" {
-		req.result = n.anonymous(p.UsernameFlag)
+	// bypass_auth_plugins: the zone's clients are admitted without the authentication chain
+	// (as EMQX); the access-control chain still checks the will.
+	bypass := z.BypassAuthPlugins
+	if (bypass || len(n.authChain()) == 0) && willTopic == "" {
+		req.result = AuthResult{Decision: AuthAllow}
+		if !bypass {
+			req.result = n.anonymous(z, p.UsernameFlag)
+		}
 		c.completeConnect(&req)
 		return nil
 	}
@@ -167,7 +173,10 @@ func (c *conn) handleConnect(pkt []byte) error {
 	c.state = stateAuth
 	hasUsername := p.UsernameFlag
 	if err := n.pool.Submit(func() {
-		req.result = n.runAuth(info, hasUsername)
+		req.result = AuthResult{Decision: AuthAllow}
+		if !bypass {
+			req.result = n.runAuth(z, info, hasUsername)
+		}
 		if willTopic != "" && req.result.Decision == AuthAllow && !req.result.Superuser {
 			ctx, cancel := context.WithTimeout(context.Background(), n.aclTimeout())
 			req.willChecked, req.willAllowed = true, n.runAuthz(ctx, info, acl.Publish, willTopic)
@@ -277,6 +286,10 @@ func (c *conn) completeConnect(req *connectRequest) {
 		if z.ServerKeepalive > 0 {
 			pr.SetServerKeepAlive(z.ServerKeepalive)
 			c.keepAlive = z.ServerKeepalive
+		}
+		// Only to a client that asked (Request Response Information = 1) [MQTT-3.1.2-28].
+		if c.has(flagResponseInfo) && z.ResponseInformation != "" {
+			pr.SetResponseInfo([]byte(z.ResponseInformation))
 		}
 	}
 	c.write(codec.AppendConnack(c.buf(), &ack, c.version))

@@ -132,6 +132,9 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 	if old, dropped := s.Queue.Push(q); dropped {
 		l.stats.Dropped++
 		l.stats.QueueDropped++
+		if old.QoS == 2 {
+			l.stats.Qos2Dropped++
+		}
 		l.n.forget(s, old.Seq, old.Msg)
 		old.Msg.Release()
 	}

@@ -12,22 +12,18 @@ import (
 )
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
-// file (the embedded default when acl_file is the default path and no such file exists),
-// the broker and retainer settings, and the subscription and rewrite modules. Listener kinds
-// whose transport is not built yet are returned in skipped, so that the caller can say so.
+// file (see LoadACL), the broker and retainer settings, and the subscription and rewrite
+// modules. Listeners whose transport is not built yet are returned in skipped by key (e.g.
+// "listener.ssl.external"), so that the caller can say so.
 func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	cfg = &Config{
 		NodeName:            c.Node.Name,
-		DataDir:             c.Node.DataDir,
-		AllowAnonymous:      c.ACL.AllowAnonymous,
+		AllowAnonymous:      c.MQTT.AllowAnonymous,
 		ACLNoMatch:          acl.Allow,
 		SharedStrategy:      c.Broker.SharedSubscriptionStrategy,
 		RetainerMaxMessages: c.Retainer.MaxRetainedMessages,
 		RetainerMaxPayload:  int(c.Retainer.MaxPayloadSize),
 		RetainerExpiry:      int64(c.Retainer.ExpiryInterval / time.Second),
-		SysInterval:         c.Broker.SysInterval,
-		SysHeartbeat:        c.Broker.SysHeartbeat,
-		ShutdownGrace:       10 * time.Second,
 	}
 	if c.ACL.NoMatch == "deny" {
 		cfg.ACLNoMatch = acl.Deny
@@ -45,17 +41,11 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	if err := modulesFromConfig(cfg, &c.Modules); err != nil {
 		return nil, nil, err
 	}
-	if c.ACL.File != "" {
-		rules, err := acl.Load(c.ACL.File)
-		switch {
-		case err == nil:
-			cfg.ACL = rules
-		case errors.Is(err, fs.ErrNotExist) && c.ACL.File == "etc/acl.conf":
-			cfg.ACL = acl.Default()
-		default:
-			return nil, nil, fmt.Errorf("acl_file: %w", err)
-		}
+	rules, err := LoadACL(c)
+	if err != nil {
+		return nil, nil, err
 	}
+	cfg.ACL = rules
 	zones := map[string]*Zone{}
 	zoneFor := func(l *config.Listener) *Zone {
 		zc := c.ZoneOf(l)
@@ -69,7 +59,7 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Kind != config.KindTCP {
-			skipped = append(skipped, fmt.Sprintf("listener.%s.%s (%s)", l.Kind, l.Name, l.Bind))
+			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}
 		z := zoneFor(l)
@@ -110,6 +100,31 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 	return cfg, skipped, nil
 }
 
+// LoadACL reads the rules of acl_file (FromConfig, and emqx_ctl acl reload). When that file
+// does not exist and the operator did not name it (the acl_file of the embedded default
+// configuration), the embedded default etc/acl.conf applies; a missing file that the
+// configuration names explicitly is an error naming the key, where it was set, and the file.
+// Parse errors name the acl file and line. Safe for concurrent use.
+func LoadACL(c *config.Config) (*acl.Rules, error) {
+	if c.ACL.File == "" {
+		return nil, nil
+	}
+	rules, err := acl.Load(c.ACL.File)
+	if err == nil {
+		return rules, nil
+	}
+	o, set := c.Origin("acl_file")
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !(set && o.Explicit()):
+		return acl.Default(), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: acl_file: file %s does not exist", o, c.ACL.File)
+	case set:
+		return nil, fmt.Errorf("%s: acl_file: %w", o, err)
+	}
+	return nil, fmt.Errorf("acl_file: %w", err)
+}
+
 func zoneFromConfig(zc *config.Zone) *Zone {
 	z := DefaultZone()
 	z.Name = zc.Name
@@ -118,6 +133,9 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	}
 	z.IdleTimeout = zc.IdleTimeout
 	z.EnableACL = zc.EnableACL
+	anonymous := zc.AllowAnonymous
+	z.AllowAnonymous = &anonymous
+	z.BypassAuthPlugins = zc.BypassAuthPlugins
 	z.ACLDenyAction = zc.ACLDenyAction
 	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
 	z.MaxClientIDLen = zc.MaxClientIDLen
@@ -140,8 +158,8 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	z.MqueueStoreQoS0 = zc.MqueueStoreQoS0
 	z.UseUsernameAsClientID = zc.UseUsernameAsClientID
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
-	z.StrictMode = zc.StrictMode
 	z.Mountpoint = zc.Mountpoint
+	z.ResponseInformation = zc.ResponseInformation
 	return z
 }
 

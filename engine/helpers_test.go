@@ -27,7 +27,6 @@ func testNode(t *testing.T, mutate func(*Config)) (*Node, string) {
 	z := DefaultZone()
 	cfg := &Config{
 		NodeName:       "emqx@127.0.0.1",
-		DataDir:        t.TempDir(),
 		Listeners:      []Listener{{Kind: "tcp", Name: "external", Addr: "127.0.0.1:0", Zone: z, MaxConnections: 10000}},
 		AllowAnonymous: true,
 		ACLNoMatch:     acl.Allow,

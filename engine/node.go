@@ -233,6 +233,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	return err
 }
 
+// Name returns the node's name (node.name, e.g. emqx@127.0.0.1). Safe for concurrent use.
+func (n *Node) Name() string { return n.cfg.NodeName }
+
 // Uptime returns how long the node has been running.
 func (n *Node) Uptime() time.Duration { return time.Since(n.started) }
 

@@ -107,6 +107,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 		}
 		if full {
 			l.stats.Dropped++
+			l.stats.Qos2Dropped++
 			return errReceiveMax
 		}
 	}

@@ -21,9 +21,11 @@ type Zone struct {
 	RetainAvailable      bool
 	WildcardSubscription bool
 	SharedSubscription   bool
-	IgnoreLoopDeliver    bool // do not send a client the messages it published itself (all versions)
-	StrictMode           bool
+	IgnoreLoopDeliver    bool   // do not send a client the messages it published itself (all versions)
 	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
+	// ResponseInformation is sent in the CONNACK of MQTT 5 clients that request it
+	// (mqtt.response_information: the basis of their response topics); "" sends none.
+	ResponseInformation string
 
 	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
 	KeepaliveBackoff      float64       // keep alive is enforced at KeepaliveBackoff × 2 × keep alive... see conn.go
@@ -40,6 +42,13 @@ type Zone struct {
 	Mountpoint            string
 	EnableACL             bool
 	ACLDenyAction         string // "ignore" or "disconnect"
+
+	// AllowAnonymous decides for the zone's clients when no authenticator does
+	// (zone.<name>.allow_anonymous); nil leaves it to Config.AllowAnonymous.
+	AllowAnonymous *bool
+	// BypassAuthPlugins admits the zone's clients without running the authentication chain
+	// (zone.<name>.bypass_auth_plugins; e.g. the internal zone of local clients).
+	BypassAuthPlugins bool
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the
@@ -68,11 +77,10 @@ type Listener struct {
 // Config is everything the engine needs, resolved from emqx.conf (see FromConfig) or built
 // directly by tests. Immutable once passed to New.
 type Config struct {
-	NodeName  string
-	DataDir   string
+	NodeName  string // node.name, e.g. emqx@127.0.0.1 (see Node.Name)
 	Listeners []Listener
 
-	AllowAnonymous bool
+	AllowAnonymous bool       // for zones whose AllowAnonymous is nil
 	ACLNoMatch     acl.Result // Allow or Deny when no rule matches; the zero value allows
 	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
 	// ACLCacheSize is how many publish decisions each connection remembers, for
@@ -92,16 +100,12 @@ type Config struct {
 	RewritePublish   *rewrite.Rules
 	RewriteSubscribe *rewrite.Rules
 
-	RetainerMaxMessages   int   // 0: unlimited
-	RetainerMaxPayload    int   // bytes, 0: unlimited
-	RetainerExpiry        int64 // seconds, 0: never
-	SysInterval           time.Duration
-	SysHeartbeat          time.Duration
-	ShutdownGrace         time.Duration // how long Stop waits for connections to close
-	LoopCount             int           // event loops; 0: one per CPU
-	SweepInterval         time.Duration // keep-alive/idle sweep period; 0: 1s
-	EnableOutboundAliases bool
-	SidePoolSize          int // goroutines for blocking work such as authentication; 0: 4096
+	RetainerMaxMessages int           // 0: unlimited
+	RetainerMaxPayload  int           // bytes, 0: unlimited
+	RetainerExpiry      int64         // seconds, 0: never
+	LoopCount           int           // event loops; 0: one per CPU
+	SweepInterval       time.Duration // keep-alive/idle sweep period; 0: 1s
+	SidePoolSize        int           // goroutines for blocking work such as authentication; 0: 4096
 
 	// Store is the durable store (persistence.*): retained messages are loaded from it by
 	// Start and written to it as they change; Stop closes it. nil keeps everything in memory.

@@ -25,7 +25,8 @@ type loopStats struct {
 	Expired, TooLarge                  uint64
 	AclDenied, ProtocolErrors          uint64
 	IdleTimeouts, KeepaliveTimeouts    uint64
-	Retries, AwaitRelExpired           uint64
+	Retries, AwaitRelExpired           uint64 // AwaitRelExpired: messages.qos2.expired
+	Qos2Dropped                        uint64 // messages.qos2.dropped: awaiting_rel full, queue drops
 	WillsSent, RetainedSent            uint64
 	SlowClosed                         uint64
 	AuthFailures, AuthOverload         uint64
@@ -207,6 +208,8 @@ func (n *Node) Metrics() []Metric {
 		{"messages.qos1.sent", ls.QosOut[1]},
 		{"messages.qos2.received", ls.QosIn[2]},
 		{"messages.qos2.sent", ls.QosOut[2]},
+		{"messages.qos2.expired", ls.AwaitRelExpired},
+		{"messages.qos2.dropped", ls.Qos2Dropped},
 		{"messages.refused.store_unavailable", ls.StoreRefused},
 		{"store.writes_refused", n.persist.refused.Load()},
 		{"store.commits_failed", n.persist.failed.Load()},

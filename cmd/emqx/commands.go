@@ -12,7 +12,7 @@ import (
 
 // registerCommands installs the emqx_ctl commands the node answers.
 func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop chan<- string) {
-	name := cfg.Node.Name
+	name := n.Name()
 	s.Register("ping", func([]string) (string, int) { return "pong\n", 0 })
 	s.Register("stop", func([]string) (string, int) {
 		select {
@@ -21,22 +21,53 @@ func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop ch
 		}
 		return "ok\n", 0
 	})
-	s.Register("metrics", func([]string) (string, int) { return metrics(n), 0 },
-		"metrics                 # Show broker metrics")
-	s.Register("status", func([]string) (string, int) {
-		return fmt.Sprintf("Node '%s' is started\nemqgo %s is running\n", name, engine.Version), 0
-	}, "status                  # Show broker status")
-	s.Register("broker", func(args []string) (string, int) {
-		if len(args) > 0 && args[0] == "stats" {
-			return brokerStats(n), 0
-		}
+	s.Register("metrics", func(args []string) (string, int) {
 		if len(args) > 0 {
-			return "broker                  # Show broker version, uptime and description\nbroker stats            # Show broker statistics of clients, topics, subscribers\n", 1
+			return usage("metrics"), 1
 		}
-		return fmt.Sprintf("sysdescr  : %s\nversion   : %s\nuptime    : %s\ndatetime  : %s\n",
-			engine.SysDescr, engine.Version, humanUptime(n.Uptime()), time.Now().Format("2006-01-02 15:04:05")), 0
-	}, "broker                  # Show broker version, uptime and description",
-		"broker stats            # Show broker statistics of clients, topics, subscribers")
+		return metrics(n), 0
+	}, ctl.Usage["metrics"]...)
+	s.Register("status", func(args []string) (string, int) {
+		if len(args) > 0 {
+			return usage("status"), 1
+		}
+		return fmt.Sprintf("Node '%s' is started\nemqgo %s is running\n", name, engine.Version), 0
+	}, ctl.Usage["status"]...)
+	s.Register("broker", func(args []string) (string, int) {
+		switch {
+		case len(args) == 0:
+			return fmt.Sprintf("sysdescr  : %s\nversion   : %s\nuptime    : %s\ndatetime  : %s\n",
+				engine.SysDescr, engine.Version, humanUptime(n.Uptime()), time.Now().Format("2006-01-02 15:04:05")), 0
+		case len(args) == 1 && args[0] == "stats":
+			return brokerStats(n), 0
+		case len(args) == 1 && args[0] == "metrics":
+			return metrics(n), 0 // EMQX 3.x's form of `emqx_ctl metrics`
+		}
+		return usage("broker"), 1
+	}, ctl.Usage["broker"]...)
+	s.Register("acl", func(args []string) (string, int) {
+		if len(args) != 1 || args[0] != "reload" {
+			return usage("acl"), 1
+		}
+		return reloadACL(n, cfg)
+	}, ctl.Usage["acl"]...)
+}
+
+// usage is the answer to a command called wrongly: its usage lines.
+func usage(cmd string) string {
+	return strings.Join(ctl.Usage[cmd], "\n") + "\n"
+}
+
+// reloadACL re-reads acl_file and swaps the node's rules; on an error (a missing file the
+// configuration names, a rule that does not parse, with its file and line) the rules in force
+// stay.
+func reloadACL(n *engine.Node, cfg *config.Config) (string, int) {
+	rules, err := engine.LoadACL(cfg)
+	if err != nil {
+		return "reload failed, the rules in force are unchanged: " + err.Error() + "\n", 1
+	}
+	n.SetACL(rules)
+	return "ok\n", 0
 }
 
 func metrics(n *engine.Node) string {

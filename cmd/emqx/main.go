@@ -12,6 +12,7 @@ import (
 
 type cli struct {
 	Config string `short:"c" name:"config" help:"Path of emqx.conf; the embedded default when empty." type:"path" env:"EMQX_CONF"`
+	Home   string `name:"home" help:"Node home: relative paths of the configuration resolve against it (node.home). Default: the directory above this binary's bin/, else the working directory." type:"path"`
 
 	Foreground  foregroundCmd  `cmd:"" help:"Run the node in the foreground."`
 	Start       startCmd       `cmd:"" help:"Start the node in the background."`

@@ -72,6 +72,7 @@ func freePort(t *testing.T) int {
 func nodeEnv(t *testing.T, work string) (env []string, port int) {
 	port = freePort(t)
 	env = append(os.Environ(),
+		"EMQX_NODE__HOME="+work,
 		"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:"+strconv.Itoa(port),
 		"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_NODE__DATA_DIR="+filepath.Join(work, "data"),

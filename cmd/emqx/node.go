@@ -22,13 +22,32 @@ import (
 	"github.com/emqgo/emqgo/engine/ctl"
 )
 
-// loadConfig loads emqx.conf (or the embedded default) with the environment overrides.
-func loadConfig(path string) (*config.Config, []config.Notice, error) {
-	cfg, notices, err := config.Load(path, os.Environ())
+// loadConfig loads emqx.conf (or the embedded default) with the environment overrides, its
+// relative paths resolved against the node's home: --home, else node.home (file or
+// EMQX_NODE__HOME), else the directory above the binary's bin/ or the working directory.
+func loadConfig(c *cli) (*config.Config, []config.Notice, error) {
+	env := os.Environ()
+	if c.Home != "" {
+		env = append(env, config.EnvPrefix+"NODE__HOME="+c.Home) // the flag beats file and environment
+	}
+	cfg, notices, err := config.LoadAt(c.Config, env, defaultHome())
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration error:\n%w", err)
 	}
 	return cfg, notices, nil
+}
+
+// defaultHome is the home when neither --home nor node.home says: see config.DefaultHome.
+func defaultHome() string {
+	wd, _ := os.Getwd()
+	exe, err := os.Executable()
+	if err != nil {
+		return wd
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return config.DefaultHome(exe, wd)
 }
 
 type foregroundCmd struct {
@@ -36,7 +55,7 @@ type foregroundCmd struct {
 }
 
 func (f foregroundCmd) Run(c *cli) error {
-	cfg, notices, err := loadConfig(c.Config)
+	cfg, notices, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
@@ -52,16 +71,12 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer closeLog()
-	for _, nt := range notices {
-		log.Info(nt.String())
-	}
 	ecfg, skipped, err := engine.FromConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("configuration error: %w", err)
 	}
-	for _, s := range skipped {
-		log.Warn("listener not started: its transport is not available in this build", "listener", s)
-	}
+	logStartupNotices(log, cfg, notices, skipped)
+	logPaths(log, c.Config, cfg, ecfg.ACL)
 	if cfg.Persistence.Enable {
 		st, err := openStore(cfg, log)
 		if err != nil {
@@ -89,7 +104,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	defer os.Remove(pidPath(cfg.Node.DataDir))
 	fmt.Printf("%s %s is running now!\n", "emqgo", engine.Version)
-	log.Info("node started", "node", cfg.Node.Name, "version", engine.Version)
+	log.Info("node started", "version", engine.Version) // the logger already says node=
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -181,7 +196,7 @@ type startCmd struct {
 }
 
 func (s startCmd) Run(c *cli) error {
-	cfg, _, err := loadConfig(c.Config)
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
@@ -204,6 +219,9 @@ func (s startCmd) Run(c *cli) error {
 	args := []string{"foreground"}
 	if c.Config != "" {
 		args = append([]string{"-c", c.Config}, args...)
+	}
+	if c.Home != "" {
+		args = append([]string{"--home", c.Home}, args...)
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -236,7 +254,7 @@ type stopCmd struct {
 }
 
 func (s stopCmd) Run(c *cli) error {
-	cfg, _, err := loadConfig(c.Config)
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
@@ -263,7 +281,7 @@ func (s stopCmd) Run(c *cli) error {
 type pingCmd struct{}
 
 func (pingCmd) Run(c *cli) error {
-	cfg, _, err := loadConfig(c.Config)
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
@@ -289,19 +307,24 @@ func (versionCmd) Run() error {
 type checkConfigCmd struct{}
 
 func (checkConfigCmd) Run(c *cli) error {
-	cfg, notices, err := loadConfig(c.Config)
+	cfg, notices, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	_, skipped, err := engine.FromConfig(cfg)
 	if err != nil {
 		return err
 	}
 	for _, n := range notices {
-		fmt.Println("note:", n.String())
-	}
-	if _, skipped, err := engine.FromConfig(cfg); err != nil {
-		return err
-	} else {
-		for _, s := range skipped {
-			fmt.Println("note: not started in this build:", s)
+		if n.Owner == "" {
+			fmt.Println("note:", n.String())
 		}
+	}
+	if sum := config.NoEffectSummary(notices); sum != "" {
+		fmt.Println("warning: configuration keys accepted without effect:", sum)
+	}
+	for _, u := range unserved(cfg, skipped) {
+		fmt.Printf("warning: %s (%s) %s\n", u[0], u[1], notServed)
 	}
 	fmt.Println("config is OK")
 	return nil

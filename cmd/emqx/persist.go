@@ -25,8 +25,8 @@ func storeOptions(p *config.Persistence) (kvlog.Options, error) {
 	}, nil
 }
 
-// openStore opens the durable store in persistence.dir (relative to the working directory,
-// as node.data_dir), logs what start-up found and repaired, and routes the store's notices
+// openStore opens the durable store in persistence.dir (resolved against the node's home, as
+// node.data_dir), logs what start-up found and repaired, and routes the store's notices
 // and failure transitions to the log (an alarm line when it fails, another when it recovers).
 func openStore(cfg *config.Config, log *slog.Logger) (*sessions.Store, error) {
 	p := &cfg.Persistence

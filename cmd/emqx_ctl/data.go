@@ -12,8 +12,8 @@ import (
 	"github.com/emqgo/emqgo/sessions/kvlog"
 )
 
-const dataUsage = `data verify [DIR]    check the durable store offline (DIR: persistence.dir)
-data compact [DIR]   repair and fully compact the durable store (the node must be stopped)
+const dataUsage = `data verify [DIR]             # check the durable store offline (DIR: persistence.dir)
+data compact [DIR]            # repair and fully compact the durable store (the node must be stopped)
 `
 
 // runData runs `emqx_ctl data verify|compact [DIR]` locally, without a running node, and

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,9 +24,12 @@ func (l *loader) build() *Config {
 			c.Raw[d.global] = s.Default
 		}
 	}
+	c.origins = make(map[string]source, len(l.set))
 	for k, s := range l.set {
 		c.Raw[k] = s.value
+		c.origins[k] = s.src
 	}
+	l.resolvePaths(c)
 	for _, d := range theFixed {
 		if d.set == nil {
 			continue
@@ -46,6 +50,35 @@ func (l *loader) build() *Config {
 	l.buildListeners(c)
 	l.buildPatterns(c)
 	return c
+}
+
+// resolvePaths makes every relative path in c.Raw absolute against the home: node.home if
+// set, else the loader's. Without a home, paths stay as written.
+func (l *loader) resolvePaths(c *Config) {
+	home := l.home
+	if h := c.Raw["node.home"]; h != "" {
+		abs, err := filepath.Abs(h)
+		if err != nil {
+			l.fail(l.set["node.home"].src, "node.home", "cannot make "+strconv.Quote(h)+" absolute: "+err.Error())
+			return
+		}
+		home = abs
+		c.Raw["node.home"] = abs
+	}
+	if home == "" {
+		return
+	}
+	if _, ok := c.Raw["node.home"]; !ok {
+		c.Raw["node.home"] = home
+	}
+	for k, v := range c.Raw {
+		if v == "" || filepath.IsAbs(v) || k == "node.home" {
+			continue
+		}
+		if s := theSchema.lookup(k); s != nil && s.Type == TypePath {
+			c.Raw[k] = filepath.Join(home, v)
+		}
+	}
 }
 
 func (l *loader) checkHTTPS(c *Config, base string, h *HTTPListener) {

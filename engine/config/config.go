@@ -9,6 +9,7 @@
 package config
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -35,8 +36,38 @@ type Config struct {
 	Dashboard   Dashboard
 	// Raw maps every key to its value as text: each key that was set in the file or the
 	// environment, and every non-pattern key that has a default. Plugins and bridges read their
-	// keys here (or through Get).
+	// keys here (or through Get). Relative paths appear resolved against the home (LoadAt).
 	Raw map[string]string
+
+	origins map[string]source // where each key set in a file or the environment came from
+}
+
+// Origin is where a key's value came from: a line of a file, or an environment variable.
+type Origin struct {
+	File string // file name as given to Load, or EmbeddedName
+	Line int    // 1-based line in File
+	Env  string // the EMQX_ variable, or ""
+}
+
+// Explicit reports whether the operator wrote the value: in the environment, or in a
+// configuration file other than the embedded default.
+func (o Origin) Explicit() bool {
+	return o.Env != "" || o.File != "" && o.File != EmbeddedName && o.File != defaultName
+}
+
+// String says where the value came from: "file:line" or "environment variable NAME".
+func (o Origin) String() string {
+	if o.Env != "" {
+		return "environment variable " + o.Env
+	}
+	return o.File + ":" + strconv.Itoa(o.Line)
+}
+
+// Origin returns where key was set, and false when it was not set (a default of the schema
+// applies, or nothing). Safe for concurrent use.
+func (c *Config) Origin(key string) (Origin, bool) {
+	s, ok := c.origins[key]
+	return Origin{File: s.file, Line: s.line, Env: s.env}, ok
 }
 
 // Get returns the value of key as text and whether it is set (in the file, the environment,
@@ -58,6 +89,7 @@ func (c *Config) ZoneOf(l *Listener) *Zone {
 // Node is the node.* group. Keys of the Erlang VM are accepted but have no effect.
 type Node struct {
 	Name      string // node.name, e.g. emqx@127.0.0.1; used in $SYS/brokers/<node>/
+	Home      string // node.home, or the home given to LoadAt; "" when paths are left as written
 	Cookie    string // node.cookie: shared secret of the nodes of a cluster
 	DataDir   string // node.data_dir
 	CrashDump string // node.crash_dump (no effect)
@@ -87,15 +119,14 @@ type Log struct {
 	SingleLine    bool
 }
 
-// ACL holds the global authentication and access-control keys.
+// ACL holds the global authentication and access-control keys. allow_anonymous and
+// acl_deny_action are zone settings: their global values are in Config.MQTT.
 type ACL struct {
-	AllowAnonymous bool           // allow_anonymous
 	NoMatch        string         // acl_nomatch: allow or deny
 	File           string         // acl_file
 	EnableCache    bool           // enable_acl_cache
 	CacheMaxSize   int            // acl_cache_max_size
 	CacheTTL       time.Duration  // acl_cache_ttl
-	DenyAction     string         // acl_deny_action: ignore or disconnect
 	FlappingPolicy FlappingPolicy // flapping_detect_policy; zones enable it with enable_flapping_detect
 }
 

@@ -59,19 +59,21 @@ func (l ErrorList) Unwrap() []error {
 	return out
 }
 
-// Notice is an informational message for the operator, meant to be logged once at info level
-// by the caller (this package does not log): a key that is accepted but has no effect yet, or
-// an EMQX_ environment variable that is not a config key and was ignored.
+// Notice is a message for the operator; this package does not log, the caller does. It is
+// either a key that is accepted but has no effect (Owner is set: the caller lists these on one
+// warning line, see NoEffectSummary), or an EMQX_ environment variable that is not a config
+// key and was ignored (to log at info level).
 type Notice struct {
-	File string // file name, or "" for an environment variable
-	Line int    // 1-based line in File, or 0
-	Env  string // environment variable name, or ""
-	Key  string // the key concerned, or ""
-	Msg  string
+	File  string // file name, or "" for an environment variable
+	Line  int    // 1-based line in File, or 0
+	Env   string // environment variable name, or ""
+	Key   string // the key concerned, or ""
+	Msg   string
+	Owner string // for a key without effect: why (Spec.Owner); "" for other notices
 }
 
 // String formats the notice like an Error.
 func (n Notice) String() string {
-	e := Error(n)
+	e := Error{File: n.File, Line: n.Line, Env: n.Env, Key: n.Key, Msg: n.Msg}
 	return e.Error()
 }

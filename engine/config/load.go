@@ -3,7 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
-	"reflect"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,23 +26,48 @@ const EnvPrefix = "EMQX_"
 
 // Load reads the config file at path, or the embedded default etc/emqx.conf when path is "",
 // applies the EMQX_ variables of env (in os.Environ form, "NAME=value"), and returns the
-// configuration and the notices to log at info level. On failure the error is an ErrorList
-// holding every problem found, or the error of reading the file.
+// configuration and the notices (see Notice). On failure the error is an ErrorList holding
+// every problem found, or the error of reading the file. Relative paths stay as written
+// unless node.home is set; LoadAt resolves them against a home.
 func Load(path string, env []string) (*Config, []Notice, error) {
+	return LoadAt(path, env, "")
+}
+
+// LoadAt is Load with relative paths (every key of TypePath: node.data_dir, log.dir, acl_file,
+// persistence.dir, certificates…) resolved against home, which should be absolute. node.home,
+// when set, replaces home (itself made absolute against the working directory). With no home
+// at all, paths stay as written: relative to the working directory.
+func LoadAt(path string, env []string, home string) (*Config, []Notice, error) {
 	if path == "" {
-		return Parse(EmbeddedName, []byte(etc.EmqxConf), env)
+		return parse(EmbeddedName, []byte(etc.EmqxConf), env, home)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read config file %q: %w", path, err)
 	}
-	return Parse(path, data, env)
+	return parse(path, data, env, home)
+}
+
+// DefaultHome returns the home of a node whose binary is exe (made absolute, symbolic links
+// resolved) when node.home is not set: the directory above exe's bin/ directory, as in EMQX's
+// release layout (<home>/bin/emqx, <home>/etc/emqx.conf), or wd (the working directory) when
+// exe is not in a directory named bin (go run, test binaries).
+func DefaultHome(exe, wd string) string {
+	if dir := filepath.Dir(exe); filepath.Base(dir) == "bin" {
+		return filepath.Dir(dir)
+	}
+	return wd
 }
 
 // Parse is Load on the contents of a file; name is used in errors and notices only.
 func Parse(name string, data []byte, env []string) (*Config, []Notice, error) {
+	return parse(name, data, env, "")
+}
+
+func parse(name string, data []byte, env []string, home string) (*Config, []Notice, error) {
 	ents, lexErrs := Lex(name, data)
 	l := newLoader()
+	l.home = home
 	l.errs = lexErrs
 	for _, e := range ents {
 		l.add(e.Key, e.Value, source{file: name, line: e.Line})
@@ -60,12 +85,15 @@ func Parse(name string, data []byte, env []string) (*Config, []Notice, error) {
 	return c, l.notes, nil
 }
 
+// defaultName is the file name of the settings of Default.
+const defaultName = "config.Default"
+
 // Default returns the built-in configuration: the same as loading the embedded etc/emqx.conf
 // with no environment, without parsing it. Each call returns a new Config.
 func Default() *Config {
 	l := newLoader()
 	for _, kv := range defaultInstanceKeys {
-		l.add(kv[0], kv[1], source{file: "config.Default"})
+		l.add(kv[0], kv[1], source{file: defaultName})
 	}
 	c := l.build()
 	if len(l.errs) > 0 {
@@ -83,14 +111,6 @@ var (
 	// listenerSpecs[kind][suffix] is the spec of listener.<kind>.$name[.<suffix>].
 	listenerSpecs = map[Kind]map[string]*Spec{}
 	theSchema     = buildSchema()
-	// shippedDefaults maps the keys of defaultInstanceKeys to their values.
-	shippedDefaults = func() map[string]string {
-		m := make(map[string]string, len(defaultInstanceKeys))
-		for _, kv := range defaultInstanceKeys {
-			m[kv[0]] = kv[1]
-		}
-		return m
-	}()
 )
 
 func buildSchema() *schema {
@@ -125,16 +145,27 @@ func buildSchema() *schema {
 			if v, ok := d.defaults[k]; ok {
 				s.Default = v
 			}
+			if !transportBuilt[k] {
+				s.NoEffect, s.Owner = true, OwnerTransports
+			}
 			specs = append(specs, &s)
 			listenerSpecs[k][d.suffix] = &s
 		}
-		specs = append(specs, listenerAccessSpec(k))
+		as := listenerAccessSpec(k)
+		if !transportBuilt[k] {
+			as.NoEffect, as.Owner = true, OwnerTransports
+		}
+		specs = append(specs, as)
 	}
 	for _, d := range theTail {
 		specs = append(specs, d.spec)
 	}
 	return newSchema(specs)
 }
+
+// transportBuilt says which listener kinds the broker serves; every key of the other kinds is
+// accepted without effect (the engine skips those listeners and says so at start).
+var transportBuilt = map[Kind]bool{KindTCP: true}
 
 func kindIn(ks []Kind, k Kind) bool {
 	for _, x := range ks {
@@ -163,6 +194,7 @@ type loader struct {
 	lines map[string]int // first line of each key read from the file, for duplicates
 	errs  ErrorList
 	notes []Notice
+	home  string // relative paths resolve against it; "" leaves them as written
 	// suggested counts "did you mean" searches; they are costly, and a file that is wrong
 	// on every line needs no more than the first few.
 	suggested int
@@ -257,26 +289,16 @@ func envName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
 }
 
-// finishNotices adds a notice for each no-effect key set to something other than its shipped
-// default, and orders all notices like errors.
+// finishNotices adds a notice for each key without effect that the configuration sets (in the
+// file, the embedded default file or the environment), and orders all notices like errors.
 func (l *loader) finishNotices() {
 	for _, k := range sortedKeys(l.set) {
 		s := l.set[k]
 		if !s.spec.NoEffect {
 			continue
 		}
-		def, ok := shippedDefaults[k]
-		if !ok {
-			def = s.spec.Default
-		}
-		if def != "" {
-			// Compare values, not text: "5000" ms and "5s" are the same timeout.
-			if x, err := parseValue(s.spec, def); err == nil && reflect.DeepEqual(x, mustParse(s.spec, s.value)) {
-				continue
-			}
-		}
 		l.notes = append(l.notes, Notice{File: s.src.file, Line: s.src.line, Env: s.src.env, Key: k,
-			Msg: "accepted for compatibility but has no effect yet (" + s.spec.Doc + ")"})
+			Msg: "accepted without effect (" + s.spec.Owner + ")", Owner: s.spec.Owner})
 	}
 	sort.SliceStable(l.notes, func(i, j int) bool {
 		a, b := l.notes[i], l.notes[j]

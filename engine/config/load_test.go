@@ -19,10 +19,13 @@ func TestDefaultFileEqualsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("embedded etc/emqx.conf does not load:\n%v", err)
 	}
-	if len(notes) != 0 {
-		t.Fatalf("embedded etc/emqx.conf yields notices: %v", notes)
+	for _, n := range notes {
+		if n.Owner == "" {
+			t.Errorf("embedded etc/emqx.conf yields a notice about something else than a key without effect: %v", n)
+		}
 	}
 	d := Default()
+	c.origins, d.origins = nil, nil // lines of the file, and none for Default
 	if !reflect.DeepEqual(c, d) {
 		for k, v := range c.Raw {
 			if d.Raw[k] != v {
@@ -65,7 +68,7 @@ func TestDefaultValues(t *testing.T) {
 		}
 	}
 	f("node.name", c.Node.Name, "emqx@127.0.0.1")
-	f("allow_anonymous", c.ACL.AllowAnonymous, true)
+	f("allow_anonymous", c.MQTT.AllowAnonymous, true)
 	f("acl_nomatch", c.ACL.NoMatch, "allow")
 	f("acl_file", c.ACL.File, "etc/acl.conf")
 	f("broker.sys_interval", c.Broker.SysInterval, time.Minute)
@@ -197,7 +200,7 @@ func TestEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listeners[0].Bind != "127.0.0.1:11884" || c.Zones["external"].IdleTimeout != 20*time.Second ||
-		c.ACL.AllowAnonymous || c.MQTT.MaxPacketSize != 2<<20 || c.Zones["internal"].MaxPacketSize != 2<<20 ||
+		c.MQTT.AllowAnonymous || c.MQTT.MaxPacketSize != 2<<20 || c.Zones["internal"].MaxPacketSize != 2<<20 ||
 		c.Node.Name != "n1@10.0.0.1" || c.Raw["listener.tcp.external"] != "127.0.0.1:11884" {
 		t.Fatalf("env overrides not applied: %+v", c.Listeners[0])
 	}
@@ -207,7 +210,9 @@ func TestEnv(t *testing.T) {
 	}
 	var msgs []string
 	for _, n := range notes {
-		msgs = append(msgs, n.String())
+		if n.Owner == "" {
+			msgs = append(msgs, n.String())
+		}
 	}
 	want := []string{
 		"environment variable EMQX_NAME: not a config key; ignored",
@@ -340,8 +345,8 @@ management.listener.https.certfile = c.pem
 }
 
 func TestNoEffectNotices(t *testing.T) {
-	in := "node.process_limit = 100000\nnode.async_threads = 32\nrpc.mode = sync\nlistener.tcp.x = 1\nlistener.tcp.x.active_n = 7\n"
-	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_SYSMON__LONG_GC=100ms"})
+	in := "node.process_limit = 100000\nnode.async_threads = 32\nrpc.mode = sync\nlistener.tcp.x = 1\nlistener.tcp.x.active_n = 7\nmqtt.max_inflight = 10\n"
+	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_SYSMON__LONG_GC=100ms", "EMQX_NAME=x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,13 +355,44 @@ func TestNoEffectNotices(t *testing.T) {
 		got = append(got, n.String())
 	}
 	want := []string{
-		"n.conf:1: node.process_limit: accepted for compatibility but has no effect yet (Erlang VM setting, accepted for compatibility)",
-		"n.conf:3: rpc.mode: accepted for compatibility but has no effect yet (RPC mode between nodes)",
-		"n.conf:5: listener.tcp.x.active_n: accepted for compatibility but has no effect yet (Erlang socket option)",
-		"environment variable EMQX_SYSMON__LONG_GC: sysmon.long_gc: accepted for compatibility but has no effect yet (Erlang VM monitor)",
+		"n.conf:1: node.process_limit: accepted without effect (Erlang VM setting, no equivalent)",
+		"n.conf:2: node.async_threads: accepted without effect (Erlang VM setting, no equivalent)",
+		"n.conf:3: rpc.mode: accepted without effect (clustering: issue #16)",
+		"n.conf:5: listener.tcp.x.active_n: accepted without effect (Erlang VM setting, no equivalent)",
+		"environment variable EMQX_NAME: not a config key; ignored",
+		"environment variable EMQX_SYSMON__LONG_GC: sysmon.long_gc: accepted without effect (Erlang VM setting, no equivalent)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("notices:\n got %q\nwant %q", got, want)
+	}
+	sum := NoEffectSummary(notes)
+	wantSum := "rpc.* (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, sysmon.* (Erlang VM setting, no equivalent)"
+	if sum != wantSum {
+		t.Fatalf("summary:\n got %q\nwant %q", sum, wantSum)
+	}
+}
+
+// TestNoEffectSummaryOfDefaultFile checks the warning line of the shipped configuration
+// names the families by owner, and nothing that acts.
+func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
+	_, notes, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := NoEffectSummary(notes)
+	for _, want := range []string{
+		"listener.ssl.*, listener.ws.*, listener.wss.* (" + OwnerTransports + ")",
+		"management.*", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.*",
+		"node.{async_threads,", "sysmon.*",
+	} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	for _, acts := range []string{"listener.tcp.external,", "listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir"} {
+		if strings.Contains(sum, acts) {
+			t.Errorf("summary lists %q, which acts:\n%s", acts, sum)
+		}
 	}
 }
 
@@ -433,7 +469,7 @@ func TestEMQX32File(t *testing.T) {
 	}
 	ext := c.Zones["external"]
 	f("node.name", c.Node.Name, "emqx@10.0.0.5")
-	f("acl", []any{c.ACL.AllowAnonymous, c.ACL.NoMatch, c.ACL.File, c.ACL.DenyAction}, []any{false, "deny", "/etc/emqx/acl.conf", "disconnect"})
+	f("acl", []any{c.MQTT.AllowAnonymous, c.ACL.NoMatch, c.ACL.File, c.MQTT.ACLDenyAction}, []any{false, "deny", "/etc/emqx/acl.conf", "disconnect"})
 	f("external.publish_limit", ext.PublishLimit, Rate{Limit: 100, Per: 10 * time.Second})
 	f("external.max_packet_size", ext.MaxPacketSize, int64(64<<10))
 	f("external.mqueue_priorities", ext.MqueuePriorities, []TopicPriority{{"topic/1", 10}, {"topic/2", 8}})
@@ -450,22 +486,14 @@ func TestEMQX32File(t *testing.T) {
 	f("modules", []any{len(c.Modules.Subscriptions), len(c.Modules.RewriteRules)}, []any{2, 2})
 	f("strategy", c.Broker.SharedSubscriptionStrategy, "round_robin")
 	f("Raw", must(c.Get("cluster.k8s.namespace")), "default")
-	// Only values changed from the shipped defaults of no-effect keys are reported.
-	var keys []string
-	for _, n := range notes {
-		keys = append(keys, n.Key)
+	// Every key without effect that the file sets is on the warning line, by owner.
+	sum := NoEffectSummary(notes)
+	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.*", "listener.tcp.external.{", "log.chars_limit", "log.error.file", "log.info.file",
+		"zone.external.{enable_ban,", "publish_limit"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("warning line lacks %q:\n%s", want, sum)
+		}
 	}
-	f("notices", keys, []string{"cluster.discovery", "cluster.static.seeds", "cluster.mcast.addr", "cluster.mcast.ports",
-		"cluster.mcast.iface", "cluster.mcast.ttl", "cluster.mcast.loop", "cluster.dns.name", "cluster.dns.app",
-		"cluster.etcd.server", "cluster.etcd.prefix", "cluster.etcd.node_ttl", "cluster.etcd.ssl.keyfile",
-		"cluster.etcd.ssl.certfile", "cluster.etcd.ssl.cacertfile", "cluster.k8s.apiserver", "cluster.k8s.service_name",
-		"cluster.k8s.address_type", "cluster.k8s.app_name", "cluster.k8s.suffix", "cluster.k8s.namespace",
-		"node.heartbeat", "node.crash_dump", "node.ssl_dist_optfile", "listener.tcp.external.buffer", "listener.tcp.internal.buffer",
-		"listener.ssl.external.dhfile", "listener.ssl.external.buffer", "listener.ws.external.buffer",
-		"listener.ws.external.deflate_opts.mem_level",
-		"listener.ws.external.deflate_opts.strategy", "listener.ws.external.deflate_opts.server_context_takeover",
-		"listener.ws.external.deflate_opts.client_context_takeover", "listener.ws.external.deflate_opts.server_max_window_bits",
-		"listener.ws.external.deflate_opts.client_max_window_bits", "listener.wss.external.buffer"})
 }
 
 func TestEmptyOptionalString(t *testing.T) {
@@ -475,5 +503,51 @@ func TestEmptyOptionalString(t *testing.T) {
 	}
 	if c.Zones["z"].Mountpoint != "" || c.Zones["z"].IdleTimeout != time.Second {
 		t.Fatalf("%+v", c.Zones["z"])
+	}
+}
+
+func TestHomeResolvesPaths(t *testing.T) {
+	f := func(exe, wd, want string) {
+		t.Helper()
+		if got := DefaultHome(exe, wd); got != want {
+			t.Errorf("DefaultHome(%q, %q) = %q, want %q", exe, wd, got, want)
+		}
+	}
+	f("/opt/emqx/bin/emqx", "/tmp", "/opt/emqx")
+	f("/tmp/go-build1/b001/exe/emqx", "/home/u/src", "/home/u/src")
+	f("/usr/local/emqx.test", "/w", "/w")
+
+	c, _, err := LoadAt("", []string{"EMQX_LOG__DIR=/var/log/emqx"}, "/opt/emqx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Home != "/opt/emqx" || c.Node.DataDir != "/opt/emqx/data" || c.ACL.File != "/opt/emqx/etc/acl.conf" ||
+		c.Persistence.Dir != "/opt/emqx/data/store" || c.Log.Dir != "/var/log/emqx" || c.Raw["plugins.etc_dir"] != "/opt/emqx/etc/plugins" {
+		t.Fatalf("paths not resolved against the home: %+v %+v %q %q", c.Node, c.ACL, c.Persistence.Dir, c.Log.Dir)
+	}
+	// node.home beats the caller's home.
+	c, _, err = LoadAt("", []string{"EMQX_NODE__HOME=/srv/mq"}, "/opt/emqx")
+	if err != nil || c.Node.DataDir != "/srv/mq/data" || c.Node.Home != "/srv/mq" {
+		t.Fatalf("node.home: %v %+v", err, c.Node)
+	}
+	// Without a home, paths stay as written.
+	c, _, _ = Load("", nil)
+	if c.Node.DataDir != "data" || c.Node.Home != "" {
+		t.Fatalf("no home: %+v", c.Node)
+	}
+	// Origins say who named a key.
+	c, _, _ = Parse("my.conf", []byte("node.name = a@b\nacl_file = x.conf\n"), []string{"EMQX_LOG__DIR=/l"})
+	if o, ok := c.Origin("acl_file"); !ok || !o.Explicit() || o.String() != "my.conf:2" {
+		t.Errorf("acl_file origin %v %v", o, ok)
+	}
+	if o, ok := c.Origin("log.dir"); !ok || !o.Explicit() || o.String() != "environment variable EMQX_LOG__DIR" {
+		t.Errorf("log.dir origin %v %v", o, ok)
+	}
+	if _, ok := c.Origin("node.data_dir"); ok {
+		t.Error("node.data_dir has an origin though nothing set it")
+	}
+	c, _, _ = Load("", nil)
+	if o, ok := c.Origin("acl_file"); !ok || o.Explicit() {
+		t.Errorf("the embedded file's acl_file counts as explicit: %v %v", o, ok)
 	}
 }

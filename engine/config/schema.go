@@ -22,10 +22,31 @@ type Spec struct {
 	Unit     time.Duration // TypeDuration: unit of a bare number; 0 means a unit is required
 	Doc      string        // one-line description
 	// NoEffect marks keys that are accepted for compatibility with EMQX but not acted on
-	// (yet): Erlang VM tuning, cluster and RPC settings and the like. Setting one to a value
-	// other than its default yields a Notice.
+	// (yet): Erlang VM tuning, cluster and RPC settings, features that later work brings.
+	// Every such key a configuration sets is reported by a Notice, and the node lists them
+	// on one warning line at start (see NoEffectSummary).
 	NoEffect bool
+	// Owner says why a NoEffect key has no effect: the work that will implement it (e.g.
+	// OwnerTransports) or OwnerVM for Erlang VM settings that have no equivalent here.
+	Owner string
 }
+
+// Owners of the keys accepted without effect: what will make each one act, or why it never
+// will. They appear on the start-up warning line, which groups the keys by owner.
+const (
+	OwnerVM          = "Erlang VM setting, no equivalent"
+	OwnerTransports  = "TLS/WebSocket transports: issue #11"
+	OwnerPlugins     = "auth plugins, bans and rate limits: issue #12"
+	OwnerManagement  = "management, $SYS and log control: issue #13"
+	OwnerDashboard   = "dashboard: issue #14"
+	OwnerBridge      = "bridges: issue #15"
+	OwnerCluster     = "clustering: issue #16"
+	OwnerReliability = "overload protection: issue #17"
+	OwnerGnet        = "set by the event loops: the accept backlog is the system's net.core.somaxconn, SO_REUSEADDR is always on"
+	OwnerStrictMode  = "strict topic and client id checks: issue #10"
+	OwnerQueue       = "session queue priorities: not planned yet"
+	OwnerPersistence = "superseded by persistence.*"
+)
 
 // expected says what values the key takes, for error messages.
 func (s *Spec) expected() string {

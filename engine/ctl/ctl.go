@@ -90,12 +90,15 @@ func (s *Server) Usage() string {
 // Dispatch runs one command line and returns its response; it is what a connection gets.
 func (s *Server) Dispatch(args []string) Response {
 	if len(args) == 0 {
-		return Response{Code: 0, Output: "Usage: emqx_ctl <command> [args]\n\n" + s.Usage()}
+		return Response{Code: 0, Output: "Usage: emqx_ctl <command> [args]\n\n" + s.Usage() + "\n" + PlannedHelp()}
 	}
 	s.mu.RLock()
 	cmd, ok := s.commands[args[0]]
 	s.mu.RUnlock()
 	if !ok {
+		if _, later := Planned[args[0]]; later {
+			return Response{Code: 1, Output: NotAvailable(args[0])}
+		}
 		return Response{Code: 1, Output: fmt.Sprintf("unknown command %q\n\n%s", args[0], s.Usage())}
 	}
 	out, code := cmd.run(args[1:])

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCtlOffline: help works with no node, and a command that needs one names the socket it
+// tried.
+func TestCtlOffline(t *testing.T) {
+	_, ctl := buildBinaries(t)
+	work := t.TempDir()
+	env, _ := nodeEnv(t, work)
+	for _, args := range [][]string{{"--help"}, {"help"}, {}} {
+		out, code := run(t, work, env, ctl, args...)
+		if code != 0 || !strings.Contains(out, "acl reload") || !strings.Contains(out, "broker metrics") || !strings.Contains(out, "data verify") {
+			t.Errorf("emqx_ctl %v without a node: exit %d\n%s", args, code, out)
+		}
+	}
+	out, code := run(t, work, env, ctl, "status")
+	sock := filepath.Join(work, "data", "emqx_ctl.sock")
+	if code == 0 || !strings.Contains(out, "not responding") || !strings.Contains(out, sock) {
+		t.Errorf("status without a node: exit %d, want the socket path %s:\n%s", code, sock, out)
+	}
+	out, code = run(t, work, env, ctl, "clients", "list")
+	if code == 0 || out != "clients: not available in this build yet (issue #13)\n" {
+		t.Errorf("clients list: exit %d %q", code, out)
+	}
+}
+
+// TestCtlCommands checks the commands of a running node: argument checks, the 3.x form
+// `broker metrics`, commands of later issues, and `acl reload` with good and bad files.
+func TestCtlCommands(t *testing.T) {
+	emqx, ctl := buildBinaries(t)
+	work := t.TempDir()
+	env, port := nodeEnv(t, work) // home: work, which has no etc/acl.conf: the embedded rules apply
+	foreground(t, emqx, work, env)
+
+	if out, code := run(t, work, env, ctl, "status", "extra"); code == 0 || !strings.Contains(out, "status  ") {
+		t.Errorf("status extra: exit %d, want usage:\n%s", code, out)
+	}
+	if out, code := run(t, work, env, ctl, "broker", "metrics"); code != 0 || !strings.Contains(out, "packets.connect") && !strings.Contains(out, "packets.received") {
+		t.Errorf("broker metrics: exit %d:\n%s", code, out)
+	}
+	if out, code := run(t, work, env, ctl, "broker", "nonsense"); code == 0 || !strings.Contains(out, "broker stats") {
+		t.Errorf("broker nonsense: exit %d:\n%s", code, out)
+	}
+	for _, cmd := range []string{"clients", "subscriptions", "routes", "listeners", "plugins", "bridges", "log", "trace", "cluster", "banned", "vm", "mnesia"} {
+		out, code := run(t, work, env, ctl, cmd, "list")
+		if code == 0 || !strings.HasPrefix(out, cmd+": not available in this build yet") {
+			t.Errorf("%s list: exit %d %q", cmd, code, out)
+		}
+	}
+	if out, code := run(t, work, env, ctl, "nosuch"); code == 0 || !strings.Contains(out, "unknown command") {
+		t.Errorf("nosuch: exit %d %q", code, out)
+	}
+
+	if code := subackCode(t, port, "secret/x"); code != 0 {
+		t.Fatalf("secret/x under the embedded rules: %#x", code)
+	}
+	aclFile := filepath.Join(work, "etc", "acl.conf")
+	os.MkdirAll(filepath.Dir(aclFile), 0o755)
+	os.WriteFile(aclFile, []byte("{deny, all, subscribe, [\"secret/#\"]}.\n{allow, all}.\n"), 0o644)
+	if out, code := run(t, work, env, ctl, "acl", "reload"); code != 0 || out != "ok\n" {
+		t.Fatalf("acl reload: exit %d %q", code, out)
+	}
+	if code := subackCode(t, port, "secret/x"); code != 0x80 {
+		t.Errorf("secret/x after reload: %#x, want 0x80", code)
+	}
+	os.WriteFile(aclFile, []byte("{allow, all}.\n{deny, nobody, here}.\n"), 0o644)
+	out, code := run(t, work, env, ctl, "acl", "reload")
+	if code == 0 || !strings.Contains(out, aclFile+":2") {
+		t.Errorf("acl reload of a broken file: exit %d, want %s:2 in:\n%s", code, aclFile, out)
+	}
+	if code := subackCode(t, port, "secret/x"); code != 0x80 {
+		t.Errorf("secret/x after a failed reload: %#x, want the rules in force (0x80)", code)
+	}
+	if out, code := run(t, work, env, ctl, "acl"); code == 0 || !strings.Contains(out, "acl reload") {
+		t.Errorf("acl: exit %d %q", code, out)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// foreground runs `emqx foreground` with args until the test ends, waits until it says it
+// is running and returns its output (which keeps growing).
+func foreground(t *testing.T, emqx, dir string, env []string, args ...string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command(emqx, append(args, "foreground")...)
+	cmd.Dir, cmd.Env = dir, env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), "is running now!") {
+		select {
+		case <-done:
+			t.Fatalf("emqx foreground exited during start-up:\n%s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not running within 15s:\n%s", out.String())
+		}
+	}
+	return out
+}
+
+func linesWith(out, s string) []string {
+	var ls []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// TestStartupWarnings checks what a node started with the shipped configuration says about
+// what it does not do: one warning line of keys without effect grouped by owner, one warning
+// per port not served, and a "node started" line that names the node once.
+func TestStartupWarnings(t *testing.T) {
+	emqx, _ := buildBinaries(t)
+	work := t.TempDir()
+	env, _ := nodeEnv(t, work)
+	env = append(env, "EMQX_LOG__LEVEL=info", "EMQX_NODE__PROCESS_LIMIT=4096")
+	out := foreground(t, emqx, work, env).String()
+
+	lines := linesWith(out, "accepted without effect")
+	if len(lines) != 1 {
+		t.Fatalf("want one line of keys without effect, got %d:\n%s", len(lines), out)
+	}
+	l := lines[0]
+	for _, want := range []string{"level=WARN", "listener.ssl.*, listener.ws.*, listener.wss.* (TLS/WebSocket transports: issue #11)",
+		"management.*", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("warning line lacks %q:\n%s", want, l)
+		}
+	}
+	for key, addr := range map[string]string{"listener.ssl.external": "8883", "listener.ws.external": "8083",
+		"listener.wss.external": "8084", "management.listener.http": "8080", "dashboard.listener.http": "18083"} {
+		ls := linesWith(out, key+" not available in this build yet")
+		if len(ls) != 1 || !strings.Contains(ls[0], "level=WARN") || !strings.Contains(ls[0], "address=:"+addr) {
+			t.Errorf("want one warning for %s at %s, got %q", key, addr, ls)
+		}
+	}
+	started := linesWith(out, "node started")
+	if len(started) != 1 || strings.Count(started[0], "node=") != 1 {
+		t.Errorf("\"node started\" line: %q", started)
+	}
+}

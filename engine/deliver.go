@@ -61,8 +61,13 @@ func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint
 	if msg.QoS > 0 && subQoS > 0 && s.Durable.Load() {
 		seq, logSeq = l.persistRouted(s, msg, subQoS, retain, ids)
 	}
-	if home := int(s.Home.Load()); home >= 0 && home != l.idx {
+	home := int(s.Home.Load())
+	if home >= 0 && home != l.idx {
 		l.push(home, delivery{s: s, msg: msg, subQoS: subQoS, retain: retain, ids: ownIDs(ids), seq: seq, logSeq: logSeq})
+		return
+	}
+	if home == homeInternal {
+		l.deliverInternal(s, msg, subQoS, retain)
 		return
 	}
 	s.Lock()

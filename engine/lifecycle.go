@@ -207,6 +207,11 @@ func (n *Node) sideRoute(msg *sessions.Message, pub *sessions.Session, z *Zone) 
 // asked, and delivered to every matching subscription. Safe from any goroutine; never call
 // it from an event loop callback. It returns how many sessions received it.
 func (n *Node) Publish(topic string, payload []byte, qos uint8, retain bool, from string) (int, error) {
+	return n.publish(topic, payload, qos, retain, from, nil)
+}
+
+// publish is Publish with the publishing session handle (for No Local), nil for none.
+func (n *Node) publish(topic string, payload []byte, qos uint8, retain bool, from string, pub *sessions.Session) (int, error) {
 	if err := codec.ValidTopicName([]byte(topic)); err != nil {
 		return 0, err
 	}
@@ -218,7 +223,7 @@ func (n *Node) Publish(topic string, payload []byte, qos uint8, retain bool, fro
 	if retain {
 		n.retain(msg)
 	}
-	return n.sideRoute(msg, nil, nil), nil
+	return n.sideRoute(msg, pub, nil), nil
 }
 
 func (n *Node) sideLoop() *loop {

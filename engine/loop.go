@@ -35,6 +35,10 @@ type loop struct {
 	outbox  [][]delivery
 	touched []int
 
+	// internal collects this round's deliveries to internal subscribers (internal.go).
+	internal      []internalDelivery
+	internalBatch []Delivery
+
 	// inbox receives deliveries from other loops; guarded by inboxMu.
 	inboxMu   sync.Mutex
 	inbox     []delivery
@@ -112,6 +116,9 @@ func (l *loop) end() {
 		l.flushDirty()
 	}
 	l.ending = false
+	if len(l.internal) > 0 {
+		l.flushInternal()
+	}
 	if len(l.touched) == 0 {
 		return
 	}

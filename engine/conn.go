@@ -113,6 +113,7 @@ const (
 	flagWaitDurable // a stored delivery waits for its record to be durable: a Commit is pending
 	flagSuperuser   // authenticated as superuser: ACL checks are skipped
 	flagParked      // input stopped at a packet waiting for the access-control chain (parkACL)
+	flagCleanStart  // CONNECT had Clean Start (Clean Session) set, for the hooks
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }

@@ -298,6 +298,12 @@ func (c *conn) completeConnect(req *connectRequest) {
 		n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
 			"proto", c.version.String(), "keepalive", c.keepAlive, "clean_start", req.clean, "session_present", present)
 	}
+	if req.clean {
+		c.set(flagCleanStart)
+	}
+	if h := l.hooks; h != nil {
+		c.connectedHooks(h, present)
+	}
 
 	// Resume the session: retransmit what is in flight, then send what is queued.
 	s := c.sess
@@ -308,6 +314,25 @@ func (c *conn) completeConnect(req *connectRequest) {
 	s.Unlock()
 	if len(n.cfg.AutoSubscriptions) > 0 && c.state == stateConnected {
 		c.autoSubscribe()
+	}
+}
+
+// connectedHooks runs the session and connection hooks of an accepted CONNECT.
+func (c *conn) connectedHooks(h *hookSet, present bool) {
+	if present {
+		for _, f := range h.resumed {
+			f(c.clientID)
+		}
+	} else {
+		for _, f := range h.created {
+			f(c.clientID)
+		}
+	}
+	if len(h.connected) > 0 {
+		ev := c.clientEvent()
+		for _, f := range h.connected {
+			f(ev)
+		}
 	}
 }
 
@@ -380,7 +405,11 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 			}
 			old.DelayedWill = nil // the client is back before its will was due [MQTT-3.1.3-9]
 			if clean || old.Gone || (old.ExpiresAt != 0 && now >= old.ExpiresAt) {
-				n.discardLocked(old)
+				reason := "clean start"
+				if !clean {
+					reason = "expired"
+				}
+				n.discardLocked(old, reason)
 				old.Unlock()
 				old = nil
 			} else {
@@ -442,8 +471,8 @@ func (c *conn) window() int {
 }
 
 // discardLocked ends a session: its routes leave the trie and late deliveries are dropped.
-// Hold s's lock.
-func (n *Node) discardLocked(s *sessions.Session) {
+// reason is for the SessionTerminated hook. Hold s's lock.
+func (n *Node) discardLocked(s *sessions.Session, reason string) {
 	if s.Gone {
 		return
 	}
@@ -459,7 +488,19 @@ func (n *Node) discardLocked(s *sessions.Session) {
 	if dropped > 0 {
 		n.stats.dropped.Add(uint64(dropped))
 	}
+	if h := n.hooks.Load(); h != nil && len(h.dropped) > 0 {
+		drop := func(m *sessions.Message) {
+			if m != nil {
+				for _, f := range h.dropped {
+					f(s.ClientID, m, DropSessionDiscard)
+				}
+			}
+		}
+		s.Queue.Each(func(q sessions.Queued) bool { drop(q.Msg); return true })
+		s.Window.Each(func(f *sessions.Inflight) bool { drop(f.Msg); return true })
+	}
 	s.Reset()
+	n.terminated(s.ClientID, reason)
 }
 
 // kick closes connection oc (on its own loop) with reason code. from is the caller's loop.

@@ -128,6 +128,7 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 	if !online && q.QoS == 0 {
 		if !s.StoreQoS0 {
 			l.stats.Dropped++
+			l.dropped(s.ClientID, q.Msg, DropQoS0Offline)
 			return
 		}
 	}
@@ -140,6 +141,7 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 		if old.QoS == 2 {
 			l.stats.Qos2Dropped++
 		}
+		l.dropped(s.ClientID, old.Msg, DropQueueFull)
 		l.n.forget(s, old.Seq, old.Msg)
 		old.Msg.Release()
 	}
@@ -171,6 +173,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	l := c.loop
 	if q.Msg.Expired(l.now) {
 		l.stats.Expired++
+		l.dropped(c.clientID, q.Msg, DropExpired)
 		l.n.forget(c.sess, q.Seq, q.Msg)
 		return true
 	}
@@ -189,6 +192,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 		if slow {
 			l.stats.Dropped++
 			l.stats.SlowDropped++
+			l.dropped(c.clientID, q.Msg, DropSlowConsumer)
 			return true
 		}
 		c.writePublish(q, 0, false)
@@ -287,6 +291,7 @@ func (c *conn) resume() {
 		})
 		for _, id := range expired {
 			if f, ok := s.Window.Remove(id); ok {
+				l.dropped(s.ClientID, f.Msg, DropExpired)
 				l.n.forget(s, f.Seq, f.Msg)
 				f.Msg.Release()
 			}
@@ -344,6 +349,7 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		c.write(b[:start])
 		l.stats.Dropped++
 		l.stats.TooLarge++
+		l.dropped(c.clientID, msg, DropTooLarge)
 		if id != 0 {
 			if f, ok := c.sess.Window.Remove(id); ok { // as if delivered [MQTT-3.1.2-25]
 				l.n.forget(c.sess, f.Seq, f.Msg)
@@ -359,6 +365,11 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	}
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++
+	if h := l.hooks; h != nil {
+		for _, f := range h.delivered {
+			f(c.clientID, msg, q.QoS)
+		}
+	}
 }
 
 // unmount strips the zone's mountpoint from a topic before it goes to a client of that zone.
@@ -404,6 +415,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 	case codec.TypePuback:
 		if f := s.Window.Find(id); f != nil && f.Stage == sessions.AwaitPuback {
 			f, _ := s.Window.Remove(id)
+			l.acked(c.clientID, f.Msg)
 			l.n.forget(s, f.Seq, f.Msg)
 			f.Msg.Release()
 		} else {
@@ -421,6 +433,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 			f.Msg.Release()
 		default:
 			msg := f.Msg
+			l.acked(c.clientID, msg)
 			f.Stage = sessions.AwaitPubcomp
 			f.Msg = nil
 			f.SentAt = l.now

@@ -97,6 +97,12 @@ func (c *conn) onClose(err error) {
 	if n.log.Enabled(context.Background(), slog.LevelInfo) { // no argument garbage when off
 		n.log.Info("client disconnected", "client", c.clientID, "peer", c.peer.String(), "reason", reason)
 	}
+	if h := l.hooks; h != nil && len(h.disconnected) > 0 {
+		ev := c.clientEvent()
+		for _, f := range h.disconnected {
+			f(ev, reason)
+		}
+	}
 	s := c.sess
 	now := l.now
 	s.Lock()
@@ -139,7 +145,7 @@ func (c *conn) onClose(err error) {
 	}
 	s.Unlock()
 	if ended && mine {
-		n.endSession(s)
+		n.endSession(s, "connection closed with session expiry 0")
 	}
 	if will != nil {
 		l.stats.WillsSent++
@@ -163,8 +169,8 @@ func (c *conn) releaseOutput() {
 }
 
 // endSession removes a session that ended (expiry interval 0 on close, or expired) from the
-// registry, unless a new connection took it meanwhile.
-func (n *Node) endSession(s *sessions.Session) {
+// registry, unless a new connection took it meanwhile. reason is for the hooks.
+func (n *Node) endSession(s *sessions.Session, reason string) {
 	n.reg.Update(s.ClientID, func(cur *sessions.Session) *sessions.Session {
 		if cur != s {
 			return cur
@@ -174,7 +180,7 @@ func (n *Node) endSession(s *sessions.Session) {
 		if s.Owner != nil {
 			return cur // reconnected
 		}
-		n.discardLocked(s)
+		n.discardLocked(s, reason)
 		return nil
 	})
 }
@@ -189,7 +195,7 @@ func (n *Node) publishWill(l *loop, will *sessions.Message, s *sessions.Session)
 		n.sideRoute(will, s, nil)
 		return
 	}
-	l.route(will, s, nil)
+	l.published(will, l.route(will, s, nil))
 }
 
 // sideRoute routes a message from outside the event loops (timers, API, $SYS).
@@ -199,6 +205,7 @@ func (n *Node) sideRoute(msg *sessions.Message, pub *sessions.Session, z *Zone) 
 	defer l.side.Unlock()
 	l.begin()
 	k := l.route(msg, pub, z)
+	l.published(msg, k)
 	l.end()
 	return k
 }

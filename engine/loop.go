@@ -66,6 +66,7 @@ type loop struct {
 	hdr      codec.PublishHeader // shared part of the PUBLISH being written
 
 	stats loopStats
+	hooks *hookSet // the node's hooks, read once per round (nil: none)
 
 	// wrote is set when routing wrote to the durable store (a delivery to a durable
 	// session): the publisher's acknowledgement then waits for the store (ackDurable).
@@ -98,7 +99,10 @@ func newLoop(n *Node, el gnet.EventLoop, idx int) *loop {
 }
 
 // begin starts a round of work on the loop (one callback or task).
-func (l *loop) begin() { l.now = time.Now().UnixNano() }
+func (l *loop) begin() {
+	l.now = time.Now().UnixNano()
+	l.hooks = l.n.hooks.Load()
+}
 
 // end finishes a round: writes every dirty connection's output with one call each, and wakes
 // every remote loop that received sessions, once each.

@@ -51,7 +51,9 @@ type Node struct {
 	timers   *timers
 	auth     atomic.Pointer[[]Authenticator] // authentication chain; empty: allow_anonymous decides
 	authz    atomic.Pointer[[]Authorizer]    // access-control chain before acl.conf; empty: acl.conf alone
-	pool     *ants.Pool                      // side pool for work that may block (authentication)
+	hooks    atomic.Pointer[hookSet]         // installed hooks, nil when none (hooks.go)
+	hookReg  hookRegistry
+	pool     *ants.Pool // side pool for work that may block (authentication)
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop] // every loop seen so far, indexed by loop.idx

@@ -79,6 +79,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 	if c.version == codec.V5 && p.Props.Has(codec.PropPayloadFormat) && p.Props.PayloadFormat == 1 && codec.ValidUTF8String(p.Payload) != nil {
 		// The payload claims to be UTF-8 and is not [MQTT-3.3.2-4]: refuse it.
 		l.stats.Dropped++
+		c.droppedAtPublish(p, topic, DropPayloadFormat)
 		if p.QoS > 0 {
 			c.sendAck(ackType(p.QoS), p.PacketID, codec.PayloadFormatInvalid, "payload is not valid UTF-8")
 			return nil
@@ -108,6 +109,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 		if full {
 			l.stats.Dropped++
 			l.stats.Qos2Dropped++
+			c.droppedAtPublish(p, topic, DropAwaitingRel)
 			return errReceiveMax
 		}
 	}
@@ -115,6 +117,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 	if access == aclDeny {
 		l.stats.AclDenied++
 		l.stats.Dropped++
+		c.droppedAtPublish(p, topic, DropNotAuthorized)
 		if z.ACLDenyAction == "disconnect" {
 			c.closeWith(codec.NotAuthorized, "publish to "+string(topic)+" denied by ACL")
 			return nil
@@ -133,6 +136,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 
 	if p.QoS > 0 && n.cfg.Store != nil && n.persist.refusing.Load() && n.storeDown() && l.needsDurability(topic, p.Retain) {
 		c.refuseUndurable(ackType(p.QoS), p.PacketID, errStoreDown)
+		c.droppedAtPublish(p, topic, DropStoreRefused)
 		return nil
 	}
 	// Pooled: whoever keeps it beyond this call holds or pins it (see NewPooledMessage).
@@ -143,6 +147,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 	}
 	l.wrote = false
 	matched := l.route(msg, s, z)
+	l.published(msg, matched)
 	msg.Release()
 	if p.QoS == 2 && s.Durable.Load() {
 		// After the deliveries' records: a durable 'p' implies durable deliveries.
@@ -172,6 +177,15 @@ func (c *conn) handlePublish(pkt []byte) error {
 }
 
 var slash = []byte{'/'}
+
+// droppedAtPublish reports a PUBLISH refused before it became a message to the MessageDropped
+// hooks (building the message only when one listens).
+func (c *conn) droppedAtPublish(p *codec.Publish, topic []byte, cause DropCause) {
+	l := c.loop
+	if h := l.hooks; h != nil && len(h.dropped) > 0 {
+		l.dropped(c.clientID, sessions.NewMessage(p, topic, c.clientID, l.now), cause)
+	}
+}
 
 func ackType(qos uint8) codec.PacketType {
 	if qos == 2 {

@@ -150,6 +150,11 @@ func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.Reason
 	// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
 	// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 	retained = !isShared(filter) && n.cfg.RetainerMaxMessages >= 0 && (o.RetainHandling == 0 || o.RetainHandling == 1 && !existed)
+	if h := l.hooks; h != nil {
+		for _, f := range h.subscribed {
+			f(s.ClientID, mounted, o)
+		}
+	}
 	return codec.ReasonCode(o.QoS), mounted, retained
 }
 
@@ -253,6 +258,11 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		if existed {
 			n.subs.Unsubscribe(filter, s)
 			ack.Codes = append(ack.Codes, codec.Success)
+			if h := l.hooks; h != nil {
+				for _, f := range h.unsubscribed {
+					f(s.ClientID, filter)
+				}
+			}
 		} else {
 			ack.Codes = append(ack.Codes, codec.NoSubscriptionExisted)
 		}

@@ -136,6 +136,6 @@ func (t *timers) fire(s *sessions.Session, now int64) {
 	if expired {
 		n.stats.sessionsExpired.Add(1)
 		n.log.Info("session expired", "client", s.ClientID)
-		n.endSession(s)
+		n.endSession(s, "expired")
 	}
 }

@@ -2,60 +2,18 @@ package engine
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
-	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/logging"
 )
-
-// testNodeLog is testNode with the given logger.
-func testNodeLog(t *testing.T, log *slog.Logger) (*Node, string) {
-	t.Helper()
-	cfg := &Config{
-		NodeName:       "emqx@127.0.0.1",
-		DataDir:        t.TempDir(),
-		Listeners:      []Listener{{Kind: "tcp", Name: "external", Addr: "127.0.0.1:0", Zone: DefaultZone(), MaxConnections: 10000}},
-		AllowAnonymous: true,
-		ACLNoMatch:     acl.Allow,
-		SharedStrategy: "round_robin",
-		LoopCount:      2,
-		SweepInterval:  100 * time.Millisecond,
-	}
-	var n *Node
-	for attempt := 1; ; attempt++ {
-		var err error
-		if n, err = New(cfg, log); err != nil {
-			t.Fatal(err)
-		}
-		startMu.Lock()
-		err = n.Start()
-		startMu.Unlock()
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Stop(ctx); err != nil {
-			t.Errorf("stopping node: %v", err)
-		}
-	})
-	return n, n.Addr("external")
-}
 
 // TestRefusedFloodWithStuckLog floods the broker with CONNECTs it refuses (each logged at
 // info) while the log's destination is a pipe nobody reads. The loops must keep serving: every
@@ -75,7 +33,7 @@ func TestRefusedFloodWithStuckLog(t *testing.T) {
 		pw.Close()
 	})
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	_, addr := testNodeLog(t, log)
+	_, addr := testNodeLog(t, nil, log)
 	b := newBystander(t, addr, "by")
 
 	// Protocol level 9 does not exist: CONNACK 0x01 (3.1.1 form) and close.

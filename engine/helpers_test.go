@@ -24,6 +24,13 @@ var startMu sync.Mutex
 // be nil) adjusted the config, and stops it when the test ends.
 func testNode(t *testing.T, mutate func(*Config)) (*Node, string) {
 	t.Helper()
+	return testNodeLog(t, mutate, nil)
+}
+
+// testNodeLog is testNode logging to log; nil logs warnings (everything with
+// ENGINE_TEST_LOG set) to stderr.
+func testNodeLog(t *testing.T, mutate func(*Config), log *slog.Logger) (*Node, string) {
+	t.Helper()
 	z := DefaultZone()
 	cfg := &Config{
 		NodeName:       "emqx@127.0.0.1",
@@ -37,11 +44,13 @@ func testNode(t *testing.T, mutate func(*Config)) (*Node, string) {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	level := slog.LevelWarn
-	if os.Getenv("ENGINE_TEST_LOG") != "" {
-		level = slog.LevelDebug
+	if log == nil {
+		level := slog.LevelWarn
+		if os.Getenv("ENGINE_TEST_LOG") != "" {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var n *Node
 	for attempt := 1; ; attempt++ {
 		var err error

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"strings"
+	"sync"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine/acl"
@@ -207,7 +208,11 @@ func (c *conn) mountFilter(filter []byte) string {
 func (c *conn) mountBytes(f []byte) []byte { return c.loop.n.mount(c.lis.Zone, c, f) }
 
 // sendRetained delivers the retained messages matching filter with the RETAIN flag set
-// [MQTT-3.3.1-8].
+// [MQTT-3.3.1-8]. It takes them from the index in batches and sends each batch with no index
+// lock held, so a retained PUBLISH on another loop never waits for this replay (nor for the
+// session lock it takes), and a "#" over a million retained topics costs one batch of
+// memory. A message the index hands out stays valid after the lock is released, even if it
+// is replaced meanwhile: the index keeps only pinned or unpooled messages (Node.retain).
 func (c *conn) sendRetained(filter string, qos uint8, subID uint32) {
 	l := c.loop
 	s := c.sess
@@ -215,18 +220,45 @@ func (c *conn) sendRetained(filter string, qos uint8, subID uint32) {
 	if subID != 0 {
 		ids = []uint32{subID}
 	}
-	_ = l.n.retained.Match(filter, func(_ string, m *sessions.Message) bool {
-		if m.Expired(l.now) {
-			return true
-		}
+	rp := retainedReplays.Get().(*retainedReplay)
+	defer rp.done()
+	if rp.cur.Start(l.n.retained, filter) != nil {
+		return // checked when subscribed
+	}
+	for !rp.cur.Done() {
+		batch := rp.cur.Next(rp.batch[:0], retainedBatch)
 		s.Lock()
-		if s.Owner == c && c.state == stateConnected {
-			c.send(sessions.Queued{Msg: m, QoS: min(m.QoS, qos), Retain: true, SubIDs: ids})
+		for _, m := range batch {
+			if m.Expired(l.now) {
+				continue
+			}
+			if s.Owner == c && c.state == stateConnected {
+				c.send(sessions.Queued{Msg: m, QoS: min(m.QoS, qos), Retain: true, SubIDs: ids})
+			}
+			l.stats.RetainedSent++
 		}
 		s.Unlock()
-		l.stats.RetainedSent++
-		return true
-	})
+		clear(batch)
+	}
+}
+
+// retainedBatch is how many retained messages a replay takes from the index at a time.
+const retainedBatch = 256
+
+// retainedReplay is the scratch of one retained replay, pooled so that a SUBSCRIBE
+// allocates nothing for it once warm.
+type retainedReplay struct {
+	cur   trie.RetainedCursor[*sessions.Message]
+	batch []*sessions.Message
+}
+
+var retainedReplays = sync.Pool{New: func() any {
+	return &retainedReplay{batch: make([]*sessions.Message, 0, retainedBatch)}
+}}
+
+func (rp *retainedReplay) done() {
+	rp.cur.Reset()
+	retainedReplays.Put(rp)
 }
 
 // handleUnsubscribe removes each filter and answers UNSUBACK.

@@ -101,11 +101,16 @@
 //
 // Retained keeps topic -> value in a plain tree of the same 16 shards, each
 // under a sync.RWMutex (writes come from any event loop, reads from SUBSCRIBE
-// handling, and neither is on the per-message fan-out path). Nodes switch from
-// a child slice to a map past 16 children. Match walks only the branches the
-// filter selects: "site/7/dev/+/temp" reads one site's children, never the
-// other retained topics. Limits on the number of messages and the payload size
-// return ErrRetainedFull and ErrPayloadTooLarge.
+// handling, and neither is on the per-message fan-out path). A node keeps its
+// children in a slice in the order they were added, and indexes them in a map
+// for lookups past 16 children. Match walks only the branches the filter
+// selects: "site/7/dev/+/temp" reads one site's children, never the other
+// retained topics. Match calls back under the shard's read lock; a caller that
+// locks or writes per message (the SUBSCRIBE replay) walks with a
+// RetainedCursor instead, which takes the lock per batch and resumes by each
+// child's insertion number, so that the index can change between batches.
+// Limits on the number of messages and the payload size return
+// ErrRetainedFull and ErrPayloadTooLarge.
 //
 // # Memory
 //

@@ -17,7 +17,10 @@ import (
 // the xxhash of their first level, each shard behind a sync.RWMutex: writers
 // on different event loops rarely meet, and lookups only share read locks.
 // Match and Range call their callback with a shard's read lock held, so the
-// callback must not call Set or Delete on the same Retained.
+// callback must not call Set or Delete on the same Retained, and should not
+// wait on anything (a lock, a socket): a writer of the shard waits meanwhile.
+// A caller that does such work per message walks with a RetainedCursor, which
+// holds the lock only while it collects a batch.
 type Retained[V any] struct {
 	shards      [numShards]retainedShard[V]
 	maxMessages int
@@ -32,16 +35,22 @@ type retainedShard[V any] struct {
 }
 
 type rnode[V any] struct {
-	name  string
-	kids  []*rnode[V]          // children while few
-	index map[string]*rnode[V] // children once many; kids is then nil
-	topic string               // full topic name, set while has is true
-	value V
-	has   bool
+	name string
+	// kids are the children in the order they were added (ascending seq), including removed
+	// ones (removed set) until the slice is compacted; cursors resume in it by seq.
+	kids    []*rnode[V]
+	index   map[string]*rnode[V] // live children by name, once more than retainedLinear
+	topic   string               // full topic name, set while has is true
+	value   V
+	seq     uint64 // order among its parent's children
+	nextSeq uint64 // seq of the next child added
+	gone    int32  // removed children still in kids
+	has     bool
+	removed bool // no longer in the tree: a cursor may still hold it
 }
 
-// retainedLinear is how many children a node keeps in a slice before
-// switching to a map.
+// retainedLinear is how many live children a node finds by a scan of kids
+// before it indexes them in a map.
 const retainedLinear = 16
 
 // NewRetained returns an empty retained index. maxMessages bounds the number
@@ -54,7 +63,11 @@ func NewRetained[V any](maxMessages, maxPayload int) *Retained[V] {
 func (r *Retained[V]) Len() int { return int(r.count.Load()) }
 
 func (r *Retained[V]) shard(first string) *retainedShard[V] {
-	return &r.shards[xxhash.Sum64String(first)&(numShards-1)]
+	return &r.shards[r.shardIndex(first)]
+}
+
+func (r *Retained[V]) shardIndex(first string) uint64 {
+	return xxhash.Sum64String(first) & (numShards - 1)
 }
 
 func firstLevel(topic string) string {
@@ -168,7 +181,7 @@ func (r *Retained[V]) Delete(topic string) bool {
 	r.count.Add(-1)
 	for d := depth; d > 0; d-- {
 		c := path[d]
-		if c.has || len(c.kids) > 0 || len(c.index) > 0 {
+		if c.has || c.live() > 0 {
 			break
 		}
 		path[d-1].removeChild(names[d-1])
@@ -268,17 +281,15 @@ func (n *rnode[V]) all(fn func(string, V) bool) bool {
 
 func (n *rnode[V]) eachKid(fn func(*rnode[V]) bool) bool {
 	for _, c := range n.kids {
-		if !fn(c) {
-			return false
-		}
-	}
-	for _, c := range n.index {
-		if !fn(c) {
+		if !c.removed && !fn(c) {
 			return false
 		}
 	}
 	return true
 }
+
+// live returns the number of children in the tree.
+func (n *rnode[V]) live() int { return len(n.kids) - int(n.gone) }
 
 func (n *rnode[V]) find(topic string) *rnode[V] {
 	rest := topic
@@ -300,7 +311,7 @@ func (n *rnode[V]) child(name string) *rnode[V] {
 		return n.index[name]
 	}
 	for _, c := range n.kids {
-		if c.name == name {
+		if c.name == name && !c.removed {
 			return c
 		}
 	}
@@ -308,40 +319,65 @@ func (n *rnode[V]) child(name string) *rnode[V] {
 }
 
 func (n *rnode[V]) addChild(c *rnode[V]) {
+	c.seq = n.nextSeq
+	n.nextSeq++
+	n.kids = append(n.kids, c)
 	if n.index != nil {
 		n.index[c.name] = c
 		return
 	}
-	if len(n.kids) < retainedLinear {
-		n.kids = append(n.kids, c)
-		return
+	if n.live() > retainedLinear {
+		n.index = make(map[string]*rnode[V], 2*retainedLinear)
+		for _, k := range n.kids {
+			if !k.removed {
+				n.index[k.name] = k
+			}
+		}
 	}
-	n.index = make(map[string]*rnode[V], 2*retainedLinear)
-	for _, k := range n.kids {
-		n.index[k.name] = k
-	}
-	n.index[c.name] = c
-	n.kids = nil
 }
 
+// removeChild takes the child called name out of the tree. It stays in kids, marked
+// removed, until removed children are half of kids: compacting keeps the order, so that a
+// cursor resuming by seq neither skips nor repeats a child.
 func (n *rnode[V]) removeChild(name string) {
-	if n.index != nil {
-		delete(n.index, name)
-		if len(n.index) == 0 {
-			n.index = nil
-		}
+	c := n.child(name)
+	if c == nil {
 		return
 	}
-	for i, c := range n.kids {
-		if c.name == name {
-			last := len(n.kids) - 1
-			n.kids[i] = n.kids[last]
-			n.kids[last] = nil
-			n.kids = n.kids[:last]
-			if last == 0 {
-				n.kids = nil
+	c.removed = true
+	n.gone++
+	if n.index != nil {
+		delete(n.index, name)
+	}
+	if n.live() == 0 {
+		clear(n.kids)
+		n.kids, n.index, n.gone = nil, nil, 0
+		return
+	}
+	if int(n.gone)*2 > len(n.kids) {
+		kept := n.kids[:0]
+		for _, k := range n.kids {
+			if !k.removed {
+				kept = append(kept, k)
 			}
-			return
+		}
+		clear(n.kids[len(kept):])
+		n.kids, n.gone = kept, 0
+	}
+}
+
+// kidIndex returns the index in kids of the first child whose seq is at least seq
+// (len(kids) when none).
+func (n *rnode[V]) kidIndex(seq uint64) int {
+	kids := n.kids
+	lo, hi := 0, len(kids)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if kids[m].seq < seq {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
+	return lo
 }

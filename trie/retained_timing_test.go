@@ -29,6 +29,19 @@ func BenchmarkRetainedMatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(found)/float64(b.N), "msgs/op")
 		})
+		b.Run("1M-"+c.name+"-cursor", func(b *testing.B) {
+			b.ReportAllocs()
+			var cur RetainedCursor[int]
+			buf := make([]int, 0, 256)
+			found := 0
+			for b.Loop() {
+				cur.Start(r, c.filter)
+				for !cur.Done() {
+					found += len(cur.Next(buf[:0], cap(buf)))
+				}
+			}
+			b.ReportMetric(float64(found)/float64(b.N), "msgs/op")
+		})
 	}
 	b.Run("set-replace", func(b *testing.B) {
 		b.ReportAllocs()

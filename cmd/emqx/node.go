@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
+	"github.com/emqgo/emqgo/engine/logging"
 )
 
 // loadConfig loads emqx.conf (or the embedded default) with the environment overrides, its
@@ -126,42 +129,108 @@ func (f foregroundCmd) Run(c *cli) error {
 }
 
 // newLogger builds the node's logger from log.* keys: log.to = file|console|both|off,
-// log.level in EMQX's names, files rotated by size.
+// log.level in EMQX's names, files rotated by size, log.<level>.file extra files that take one
+// level and above, log.formatter text or json. Every destination sits behind its own
+// logging.Writer, so a log call formats the line and queues it but never waits on a disk or a
+// full stderr pipe (an event loop logs a refused client this way); lines that find a full
+// queue are dropped and reported in the log. The returned function drains the queues and
+// closes the files: call it last.
 func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
-	var ws []io.Writer
-	closers := []func(){}
-	to := cfg.Log.To
-	if to == "console" || to == "both" {
-		ws = append(ws, os.Stderr)
-	}
-	if to == "file" || to == "both" {
-		if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("cannot create log directory %q (log.dir): %w", cfg.Log.Dir, err)
+	json := cfg.Log.Formatter == "json"
+	var writers []*logging.Writer
+	var files []*lumberjack.Logger
+	closeAll := func() {
+		for _, w := range writers {
+			w.Close()
 		}
-		lj := &lumberjack.Logger{Filename: filepath.Join(cfg.Log.Dir, cfg.Log.File)}
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	async := func(out io.Writer) io.Writer {
+		w := logging.New(out, logging.Options{Report: logDropReport(json, cfg.Node.Name)})
+		writers = append(writers, w)
+		return w
+	}
+	file := func(name string) (io.Writer, error) {
+		if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create log directory %q (log.dir): %w", cfg.Log.Dir, err)
+		}
+		lj := &lumberjack.Logger{Filename: filepath.Join(cfg.Log.Dir, name)}
 		if cfg.Log.Rotation {
 			lj.MaxSize = int(max(cfg.Log.RotationSize>>20, 1))
 			lj.MaxBackups = cfg.Log.RotationCount
 		}
-		ws = append(ws, lj)
-		closers = append(closers, func() { lj.Close() })
+		files = append(files, lj)
+		return async(lj), nil
 	}
-	var w io.Writer = io.Discard
-	if len(ws) > 0 {
-		w = io.MultiWriter(ws...)
-	}
-	opts := &slog.HandlerOptions{Level: slogLevel(cfg.Log.Level)}
-	var h slog.Handler
-	if cfg.Log.Formatter == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	} else {
-		h = slog.NewTextHandler(w, opts)
-	}
-	return slog.New(h).With("node", cfg.Node.Name), func() {
-		for _, f := range closers {
-			f()
+	newHandler := func(w io.Writer, level slog.Level) slog.Handler {
+		opts := &slog.HandlerOptions{Level: level}
+		if json {
+			return slog.NewJSONHandler(w, opts)
 		}
-	}, nil
+		return slog.NewTextHandler(w, opts)
+	}
+
+	var ws []io.Writer
+	to := cfg.Log.To
+	if to == "console" || to == "both" {
+		ws = append(ws, async(os.Stderr))
+	}
+	if to == "file" || to == "both" {
+		w, err := file(cfg.Log.File)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		ws = append(ws, w)
+	}
+	var handlers []slog.Handler
+	if len(ws) > 0 {
+		// One handler formats each line once; each destination queues its own copy.
+		handlers = append(handlers, newHandler(io.MultiWriter(ws...), slogLevel(cfg.Log.Level)))
+	}
+	if to != "off" {
+		levels := make([]string, 0, len(cfg.Log.LevelFiles))
+		for lv := range cfg.Log.LevelFiles {
+			levels = append(levels, lv)
+		}
+		slices.Sort(levels)
+		for _, lv := range levels {
+			w, err := file(cfg.Log.LevelFiles[lv])
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			// As in EMQX, log.level is the floor of every handler.
+			handlers = append(handlers, newHandler(w, max(slogLevel(lv), slogLevel(cfg.Log.Level))))
+		}
+	}
+	var h slog.Handler = slog.DiscardHandler
+	switch len(handlers) {
+	case 0:
+	case 1:
+		h = handlers[0]
+	default:
+		h = slog.NewMultiHandler(handlers...)
+	}
+	return slog.New(h).With("node", cfg.Node.Name), closeAll, nil
+}
+
+// logDropReport formats the line a logging.Writer adds when it dropped lines, in the log's
+// format and with the logger's node attribute.
+func logDropReport(json bool, node string) func(uint64, time.Time) []byte {
+	return func(n uint64, since time.Time) []byte {
+		var b bytes.Buffer
+		var h slog.Handler
+		if json {
+			h = slog.NewJSONHandler(&b, nil)
+		} else {
+			h = slog.NewTextHandler(&b, nil)
+		}
+		slog.New(h).Warn(string(logging.AppendReportMessage(nil, n, since)), "node", node)
+		return b.Bytes()
+	}
 }
 
 func slogLevel(l string) slog.Level {

@@ -127,7 +127,7 @@ func fixedDefs() []fixedDef {
 		f(sp("log.rotation", TypeBool, "on", "rotate the main log file"), func(c *Config, v any) { c.Log.Rotation = asBool(v) }),
 		f(sp("log.rotation.size", TypeBytes, "10MB", "size at which a log file is rotated"), func(c *Config, v any) { c.Log.RotationSize = asI64(v) }),
 		f(sp("log.rotation.count", TypeInt, "5", "rotated log files kept").rng(1, 1024), func(c *Config, v any) { c.Log.RotationCount = asInt(v) }),
-		raw(sp("log.$level.file", TypeString, "", "extra log file for one level and above").ne(OwnerManagement)),
+		raw(sp("log.$level.file", TypeString, "", "extra log file for one level and above")),
 		f(sp("log.formatter", TypeEnum, "text", "log line format").enum("text", "json"), func(c *Config, v any) { c.Log.Formatter = asStr(v) }),
 		f(sp("log.single_line", TypeBool, "true", "keep each log event on one line").ne(OwnerManagement), func(c *Config, v any) { c.Log.SingleLine = asBool(v) }),
 		raw(sp("log.sync_mode_qlen", TypeInt, "", "Erlang logger overload setting").ne(OwnerVM)),

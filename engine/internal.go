@@ -216,19 +216,30 @@ func (sub *Subscriber) Publish(topic string, payload []byte, qos uint8, retain b
 	return sub.n.publish(topic, payload, qos, retain, sub.opts.Name, sub.s)
 }
 
-// replayRetained queues the retained messages matching filter.
+// replayRetained queues the retained messages matching filter, a batch at a time (the
+// index is locked only while a batch is taken; memory is bounded by the batch, and by the
+// subscriber's queue and overflow policy).
 func (sub *Subscriber) replayRetained(filter string, qos uint8) {
-	var batch []Delivery
+	rp := retainedReplays.Get().(*retainedReplay)
+	defer rp.done()
+	if rp.cur.Start(sub.n.retained, filter) != nil {
+		return
+	}
 	now := time.Now().UnixNano()
-	_ = sub.n.retained.Match(filter, func(_ string, m *sessions.Message) bool {
-		if m.Expired(now) {
-			return true
+	var ds []Delivery
+	for !rp.cur.Done() {
+		batch := rp.cur.Next(rp.batch[:0], retainedBatch)
+		ds = ds[:0]
+		for _, m := range batch {
+			if m.Expired(now) {
+				continue
+			}
+			m.Hold()
+			ds = append(ds, Delivery{Msg: m, QoS: min(m.QoS, qos), Retain: true})
 		}
-		m.Hold()
-		batch = append(batch, Delivery{Msg: m, QoS: min(m.QoS, qos), Retain: true})
-		return true
-	})
-	sub.enqueue(batch)
+		clear(batch)
+		sub.enqueue(ds)
+	}
 }
 
 // enqueue moves deliveries into the queue, applying the overflow policy, and wakes the

@@ -33,7 +33,7 @@ func TestRefusedFloodWithStuckLog(t *testing.T) {
 		pw.Close()
 	})
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	_, addr := testNodeLog(t, nil, log)
+	node, addr := testNodeLog(t, nil, log)
 	b := newBystander(t, addr, "by")
 
 	// Protocol level 9 does not exist: CONNACK 0x01 (3.1.1 form) and close.
@@ -71,6 +71,9 @@ func TestRefusedFloodWithStuckLog(t *testing.T) {
 	}
 	if w.Dropped() == 0 {
 		t.Fatal("no log line dropped: the log destination was not stuck, the test proves nothing")
+	}
+	if got := metric(node, "log.dropped"); got < w.Dropped() {
+		t.Fatalf("metric log.dropped = %d, the writer dropped %d", got, w.Dropped())
 	}
 	t.Logf("%d bystander round trips during the flood; %d log lines dropped", checks, w.Dropped())
 }

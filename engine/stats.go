@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/emqgo/emqgo/engine/logging"
 )
 
 // loopStats are counters owned by one loop (plain increments, no atomics on the hot path).
@@ -221,6 +223,7 @@ func (n *Node) Metrics() []Metric {
 		{"connections.slow_closed", ls.SlowClosed},
 		{"connections.refused.max_connections", n.stats.refusedMaxConn.Load()},
 		{"connections.refused.access", n.stats.refusedAccess.Load()},
+		{"log.dropped", logging.TotalDropped()},
 		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
 	}
 }

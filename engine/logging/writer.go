@@ -112,6 +112,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.unrep++
 		w.mu.Unlock()
 		w.dropped.Add(1)
+		totalDropped.Add(1)
 		return len(p), nil
 	}
 	b := w.pool.Get()
@@ -131,6 +132,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // Dropped returns how many lines were dropped because the queue was full, since New.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// totalDropped counts the lines every Writer of the process dropped.
+var totalDropped atomic.Uint64
+
+// TotalDropped returns how many lines every Writer of the process dropped so far (the
+// log.dropped metric). Safe for concurrent use.
+func TotalDropped() uint64 { return totalDropped.Load() }
 
 // Flush waits until every line queued before the call is written (and reported drops with
 // them). It may wait on the destination: never call it from an event loop. It returns at

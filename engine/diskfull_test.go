@@ -17,14 +17,7 @@ import (
 // (MQTT 5: PUBACK 0x97 with a reason string; 3.1.1: the connection is closed), publishes that
 // need no durability still go through, and when space returns the broker accepts again.
 func TestDiskFullRefusesUndurablePublishes(t *testing.T) {
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("cannot mount a tmpfs under CI (root expected): %v", err)
-		}
-		t.Skipf("cannot mount a tmpfs (%v)", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := mountTmpfs(t, "1m")
 	st, _, err := sessions.OpenStore(filepath.Join(mnt, "store"), kvlog.Options{Fsync: kvlog.FsyncAlways,
 		SegmentSize: 64 << 10, RetryInterval: 20 * time.Millisecond, CompactRatio: -1})
 	if err != nil {
@@ -118,4 +111,21 @@ func TestDiskFullRefusesUndurablePublishes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size ("1m") on a fresh temporary directory, unmounted
+// when the test ends: a real filesystem that fills up. Mounting needs root, which `make test`
+// has in CI: as root a failed mount fails the test; as another user the test is skipped and
+// says it needs root.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("needs root to mount a %s tmpfs (CI runs make test as root): %v", size, err)
+		}
+		t.Fatalf("cannot mount a %s tmpfs as root: %v", size, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	return mnt
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -151,8 +150,5 @@ func (b *bystander) check() {
 		}
 	}
 }
-
-// inCI reports whether the tests run in continuous integration, where missing tools fail.
-func inCI() bool { return os.Getenv("CI") != "" }
 
 func u32(v uint32) *uint32 { return &v }

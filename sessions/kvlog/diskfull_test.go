@@ -163,13 +163,10 @@ func TestDiskFullUncommittedLoss(t *testing.T) {
 	}
 }
 
-// TestDiskFullTmpfs fills a real 1 MiB tmpfs when the test may mount one (root).
+// TestDiskFullTmpfs fills a real 1 MiB tmpfs (mounting it needs root; TestDiskFull covers the
+// same paths by fault injection for everyone).
 func TestDiskFullTmpfs(t *testing.T) {
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): covered by TestDiskFull's fault injection", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := mountTmpfs(t, "1m")
 	dir := filepath.Join(mnt, "store")
 	states := make(chan stateEvent, 10)
 	l, _ := openT(t, dir, Options{Fsync: FsyncAlways, SegmentSize: 64 << 10, RetryInterval: 10 * time.Millisecond, CompactRatio: -1,
@@ -209,4 +206,21 @@ func TestDiskFullTmpfs(t *testing.T) {
 		t.Errorf("damage: %v", rec.Damaged)
 	}
 	sameMap(t, replayMap(t, l), want)
+}
+
+// mountTmpfs mounts a tmpfs of the given size ("1m") on a fresh temporary directory, unmounted
+// when the test ends: a real filesystem that fills up. Mounting needs root, which `make test`
+// has in CI: as root a failed mount fails the test; as another user the test is skipped and
+// says it needs root.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("needs root to mount a %s tmpfs (CI runs make test as root): %v", size, err)
+		}
+		t.Fatalf("cannot mount a %s tmpfs as root: %v", size, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	return mnt
 }

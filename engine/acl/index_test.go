@@ -80,7 +80,9 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 	}
 }
 
-func TestIndexBuilt(t *testing.T) {
+// TestIndexedCheckAllocs checks that a large rule set is indexed and that a check through the
+// index allocates nothing (an allocation gate: its name ends in Allocs, see the Makefile).
+func TestIndexedCheckAllocs(t *testing.T) {
 	r := rules1000(t)
 	if r.byUser == nil || len(r.byUser) != 333 || len(r.byClient) != 333 || len(r.rest) != 334 {
 		t.Fatalf("index: %d users, %d clients, %d others", len(r.byUser), len(r.byClient), len(r.rest))

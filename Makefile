@@ -5,11 +5,21 @@ BIN := bin
 VERSION ?= 0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/emqgo/emqgo/engine.Version=$(VERSION)
 PKGS := ./...
+# The three modules: the broker, the comparison benchmarks and the mochi peer of the load suite.
+MODULES := . bench/compare bench/peers/mochi
+# ALLOC_GATES selects the zero-allocation gates (testing.AllocsPerRun) for the non-race pass;
+# tools/ci checks that it selects exactly them.
+ALLOC_GATES := Allocs
+# Project-local tools, built or installed by make itself: nothing is assumed on the machine.
+TOOLS := $(CURDIR)/$(BIN)/tools
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS)/staticcheck
+TESTSUM := $(TOOLS)/testsum
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 3
 
-.PHONY: help build run test test-deps fmt-check vet lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
+.PHONY: help build run test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -22,23 +32,62 @@ build: ## build bin/emqx and bin/emqx_ctl
 run: build ## build and run the broker in the foreground with the embedded default config
 	$(BIN)/emqx foreground
 
-test-deps: ## install what the tests need (Debian packages), once per machine
+test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients) when missing
 	@bash tools/ci/deps.sh
 
 fmt-check: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-vet: ## go vet the broker and the comparison module
-	$(GO) vet $(PKGS)
-	cd bench/compare && $(GO) vet ./...
+vet: ## go vet the three modules
+	@set -e; for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...); done
 
-test: test-deps fmt-check vet ## everything CI runs: gofmt, vet, race tests (fuzz seeds included), comparison module build
-	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+tidy-check: ## fail if go mod tidy would change go.mod or go.sum of any of the three modules
+	@set -e; for m in $(MODULES); do \
+	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy in $$m"; exit 1; }; \
+	done
+
+tools: ## build tools/testsum and install the pinned staticcheck into bin/tools
+	@mkdir -p $(TOOLS)
+	@$(GO) build -o $(TESTSUM) ./tools/testsum
+	@if ! $(STATICCHECK) -version 2>/dev/null | grep -q '($(STATICCHECK_VERSION:v%=%))'; then \
+	  echo "installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS)"; \
+	  GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
+
+staticcheck: tools ## staticcheck the three modules
+	@set -e; for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
+
+test-race: tools ## all tests with -race in random order (fuzz seeds included); skips listed with their reason
+	@echo "== go test -race -shuffle=on $(PKGS)"
+	@set -o pipefail; $(GO) test -json -race -shuffle=on -timeout 20m $(PKGS) | $(TESTSUM) -json $(BIN)/test-race.json
+
+test-allocs: tools ## the zero-allocation gates without -race (the race detector allocates, so -race skips them)
+	@echo "== go test -run '$(ALLOC_GATES)' $(PKGS) (allocation gates, no -race)"
+	@set -o pipefail; $(GO) test -json -run '$(ALLOC_GATES)' -timeout 5m $(PKGS) | $(TESTSUM) -json $(BIN)/test-allocs.json
+
+depcheck: ## package dependency directions
+	$(GO) test -count=1 ./tools/depcheck/
+
+compare-build: ## build the comparison module and its tests without running them
 	cd bench/compare && $(GO) test -run '^$$' -count=1 ./...
 
-lint: fmt-check vet ## gofmt, vet, staticcheck when installed, dependency directions
-	@if command -v staticcheck >/dev/null; then staticcheck $(PKGS); else echo "staticcheck not installed: skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
-	$(GO) test -count=1 ./tools/depcheck/
+# Everything CI runs (.ci/run), in this order; the first failure stops it.
+test: ## everything CI runs: deps, gofmt, vet, tidy, staticcheck, race tests, allocation gates, depcheck, comparison build
+	@$(MAKE) --no-print-directory test-deps
+	@$(MAKE) --no-print-directory fmt-check
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory tidy-check
+	@$(MAKE) --no-print-directory staticcheck
+	@$(MAKE) --no-print-directory test-race
+	@$(MAKE) --no-print-directory test-allocs
+	@$(MAKE) --no-print-directory depcheck
+	@$(MAKE) --no-print-directory compare-build
+
+lint: ## gofmt, vet, staticcheck, dependency directions
+	@$(MAKE) --no-print-directory fmt-check
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory staticcheck
+	@$(MAKE) --no-print-directory depcheck
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
@@ -55,10 +104,7 @@ bench-compare: ## the same work through paho.golang and mochi, side by side
 	cd bench/compare && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...
 
 bench-deps: ## install Mosquitto (Debian) for the load suite when missing; it is never left running as a service
-	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
-	  apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }; \
-	  (systemctl disable --now mosquitto || service mosquitto stop) >/dev/null 2>&1 || true; \
-	fi
+	@bash tools/ci/deps.sh
 
 bench-load: build bench-deps ## load suite: our broker vs Mosquitto and mochi (or PEER=host:port), report in bench/results/
 	$(GO) build -trimpath -o $(BIN)/emqx_bench ./bench/emqx_bench

@@ -1,16 +1,51 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need, once per machine. Idempotent and quiet when
-# everything is present; as root it uses apt-get directly, otherwise sudo when available.
+# Installs the Debian packages that the tests and the load suite need, once per machine:
+#   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
+#   mosquitto          the peer broker of the load suite (make bench-load)
+# Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
+# sudo. A mosquitto it installs is never left running as a system service: service start-up
+# is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
 set -euo pipefail
 
 need=()
-command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-
+if ! command -v mosquitto_pub >/dev/null 2>&1 || ! command -v mosquitto_sub >/dev/null 2>&1; then
+	need+=(mosquitto-clients)
+fi
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+	need+=(mosquitto)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "tools/ci/deps.sh: no apt-get on this machine: install ${need[*]} with your package manager" >&2
+	exit 1
+fi
 sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "tools/ci/deps.sh: ${need[*]} missing; run as root or install sudo" >&2
+		exit 1
+	fi
+	sudo="sudo"
+fi
+
+# Refuse service start-up during the install unless a policy already exists (Docker images
+# ship one that refuses everything).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	$sudo sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+	trap '$sudo rm -f "$policy"' EXIT
+fi
+
 echo "installing test dependencies: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+if [[ " ${need[*]} " == *" mosquitto "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now mosquitto >/dev/null 2>&1 || true
+	else
+		$sudo service mosquitto stop >/dev/null 2>&1 || true
+	fi
+fi

@@ -2,5 +2,6 @@
 
 package codec
 
-// raceEnabled skips the allocation gates: the race detector allocates.
+// raceEnabled skips the allocation gates: the race detector allocates (make test-allocs runs
+// them without -race).
 const raceEnabled = true

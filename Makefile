@@ -9,7 +9,7 @@ PKGS := ./...
 MODULES := . bench/compare bench/peers/mochi
 # ALLOC_GATES selects the zero-allocation gates (testing.AllocsPerRun) for the non-race pass;
 # tools/ci checks that it selects exactly them.
-ALLOC_GATES := Allocs
+ALLOC_GATES := Alloc
 # Project-local tools, built or installed by make itself: nothing is assumed on the machine.
 TOOLS := $(CURDIR)/$(BIN)/tools
 STATICCHECK_VERSION := v0.8.2

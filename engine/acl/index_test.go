@@ -81,7 +81,8 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 }
 
 // TestIndexedCheckAllocs checks that a large rule set is indexed and that a check through the
-// index allocates nothing (an allocation gate: its name ends in Allocs, see the Makefile).
+// index allocates nothing (an allocation gate: its name contains Alloc, see the Makefile's
+// ALLOC_GATES).
 func TestIndexedCheckAllocs(t *testing.T) {
 	r := rules1000(t)
 	if r.byUser == nil || len(r.byUser) != 333 || len(r.byClient) != 333 || len(r.rest) != 334 {

@@ -1,6 +1,6 @@
-// Package ci holds checks of the CI setup itself. TestAllocGatesSelected keeps the
-// zero-allocation gates reachable by the non-race pass of `make test`: the race pass skips them
-// (the race detector allocates), so a gate that pattern missed would never run anywhere.
+// Package ci holds checks of the CI setup itself. TestGatePatternSelectsExactlyTheGates keeps
+// the zero-allocation gates reachable by the non-race pass of `make test`: the race pass skips
+// them (the race detector allocates), so a gate that its -run pattern missed would never run.
 package ci
 
 import (
@@ -112,10 +112,10 @@ func isTest(name string) bool {
 	return false
 }
 
-// TestAllocGatesSelected: every test of the module that measures allocations with
+// TestGatePatternSelectsExactlyTheGates: every test of the module that measures allocations with
 // testing.AllocsPerRun (directly or through a helper) matches ALLOC_GATES, and every test that
 // matches it is such a gate, so the non-race pass runs exactly the gates.
-func TestAllocGatesSelected(t *testing.T) {
+func TestGatePatternSelectsExactlyTheGates(t *testing.T) {
 	re := gatePattern(t)
 	byDir := map[string][]string{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

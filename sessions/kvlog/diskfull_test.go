@@ -72,6 +72,24 @@ func waitState(t *testing.T, ch <-chan stateEvent, failed bool) stateEvent {
 
 func commitErr(l *Log) error { return l.Sync() }
 
+// commitAfterRecovery commits what was put since the store recovered. When the writer took a
+// Put before the Commit that followed it reached the log, the failure dropped that record
+// uncovered, and the drop is reported to the next Commit (Failure, in the package doc): here,
+// the first after recovery, once, wrapping the original ENOSPC. The Commit after it is clean.
+func commitAfterRecovery(t *testing.T, l *Log) {
+	t.Helper()
+	err := commitErr(l)
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Commit after recovery: %v", err)
+	}
+	if err := commitErr(l); err != nil {
+		t.Fatalf("second Commit after recovery: %v", err)
+	}
+}
+
 func TestDiskFull(t *testing.T) {
 	for _, policy := range []Fsync{FsyncAlways, FsyncInterval} {
 		t.Run(policy.String(), func(t *testing.T) {
@@ -120,9 +138,7 @@ func TestDiskFull(t *testing.T) {
 				}
 				want[k] = v
 			}
-			if err := commitErr(l); err != nil {
-				t.Fatal("Commit after recovery:", err)
-			}
+			commitAfterRecovery(t, l)
 			sameMap(t, replayMap(t, l), want)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
@@ -195,9 +211,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if err := l.Put([]byte("after"), []byte("space returned")); err != nil {
 		t.Fatal(err)
 	}
-	if err := commitErr(l); err != nil {
-		t.Fatal(err)
-	}
+	commitAfterRecovery(t, l)
 	want["after"] = "space returned"
 	l.Close()
 	l, rec := openT(t, dir, Options{})

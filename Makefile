@@ -71,17 +71,18 @@ depcheck: ## package dependency directions
 compare-build: ## build the comparison module and its tests without running them
 	cd bench/compare && $(GO) test -run '^$$' -count=1 ./...
 
-# Everything CI runs (.ci/run), in this order; the first failure stops it.
-test: ## everything CI runs: deps, gofmt, vet, tidy, staticcheck, race tests, allocation gates, depcheck, comparison build
+# Everything CI runs (.ci/run), in this order; the first failure stops it. The race pass goes
+# last, so that the run ends with its summary line ("N passed, M failed, K skipped").
+test: ## everything CI runs: deps, gofmt, vet, tidy, staticcheck, depcheck, comparison build, allocation gates, race tests
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory vet
 	@$(MAKE) --no-print-directory tidy-check
 	@$(MAKE) --no-print-directory staticcheck
-	@$(MAKE) --no-print-directory test-race
-	@$(MAKE) --no-print-directory test-allocs
 	@$(MAKE) --no-print-directory depcheck
 	@$(MAKE) --no-print-directory compare-build
+	@$(MAKE) --no-print-directory test-allocs
+	@$(MAKE) --no-print-directory test-race
 
 lint: ## gofmt, vet, staticcheck, dependency directions
 	@$(MAKE) --no-print-directory fmt-check

@@ -96,3 +96,23 @@ func BenchmarkValidTopicName(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkStrictUTF8(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		s    []byte
+	}{
+		{"ascii", benchTopic},
+		{"mixed", []byte("capteurs/b\u00e2timent-1/\u00e9tage-3/\u65e5/temp\u00e9rature")},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.s)))
+			for b.Loop() {
+				if err := StrictUTF8(tc.s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

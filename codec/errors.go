@@ -64,6 +64,8 @@ var (
 var (
 	ErrUTF8Invalid      = newErr(MalformedPacket, "ill-formed UTF-8 string or surrogate code point [MQTT-1.5.4-1]")
 	ErrUTF8Null         = newErr(MalformedPacket, "UTF-8 string contains U+0000 [MQTT-1.5.4-2]")
+	ErrUTF8Control      = newErr(MalformedPacket, "UTF-8 string contains a control character U+0001..U+001F or U+007F..U+009F, refused by strict_mode (MQTT 5.0 section 1.5.4, 3.1.1 section 1.5.3)")
+	ErrUTF8NonCharacter = newErr(MalformedPacket, "UTF-8 string contains a Unicode non-character (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), refused by strict_mode (MQTT 5.0 section 1.5.4, 3.1.1 section 1.5.3)")
 	ErrTopicEmpty       = newErr(TopicNameInvalid, "empty topic name [MQTT-4.7.3-1]")
 	ErrTopicWildcard    = newErr(TopicNameInvalid, "wildcard in topic name [MQTT-3.3.2-2]")
 	ErrTopicTooLong     = newErr(TopicNameInvalid, "topic longer than 65535 bytes [MQTT-4.7.3-3]")

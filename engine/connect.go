@@ -74,6 +74,16 @@ func (c *conn) handleConnect(pkt []byte) error {
 		}
 	}
 	z := c.lis.Zone
+	if z.StrictMode {
+		if code, why := strictConnect(p); code != 0 {
+			if code == codec.TopicNameInvalid && p.Version != codec.V5 {
+				// No MQTT 3.x CONNACK return code is about the will: close without one.
+				return &codec.Error{Code: code, Reason: why}
+			}
+			c.refuse(code, why)
+			return nil
+		}
+	}
 	c.username = string(p.Username)
 	clientID := string(p.ClientID)
 	if z.UseUsernameAsClientID && p.UsernameFlag && len(p.Username) > 0 {
@@ -204,6 +214,31 @@ func (c *conn) handleConnect(pkt []byte) error {
 		c.refuse(codec.ServerBusy, "authentication backlog full")
 	}
 	return nil
+}
+
+// strictConnect applies strict_mode to the strings of a decoded CONNECT that name the client
+// and its will (codec.StrictUTF8 on top of the codec's own checks). It returns 0, or the
+// reason code to refuse with and why: ClientIdentifierNotValid (3.x return code 2) for the
+// client identifier, BadUserNameOrPassword (3.x return code 4) for the user name,
+// TopicNameInvalid for the will topic. EMQX (whose frame parser checks these strings, and
+// also the password and string properties) closes the connection without a CONNACK; a
+// reason code tells the client which field was refused. No side effect, no allocation
+// unless refused.
+func strictConnect(p *codec.Connect) (codec.ReasonCode, string) {
+	if err := codec.StrictUTF8(p.ClientID); err != nil {
+		return codec.ClientIdentifierNotValid, "client identifier: " + err.Error()
+	}
+	if p.UsernameFlag {
+		if err := codec.StrictUTF8(p.Username); err != nil {
+			return codec.BadUserNameOrPassword, "user name: " + err.Error()
+		}
+	}
+	if p.WillFlag {
+		if err := codec.StrictUTF8(p.WillTopic); err != nil {
+			return codec.TopicNameInvalid, "will topic: " + err.Error()
+		}
+	}
+	return 0, ""
 }
 
 // connectRequest carries a CONNECT from its decoding to its completion, which may happen

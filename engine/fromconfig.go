@@ -136,6 +136,7 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	anonymous := zc.AllowAnonymous
 	z.AllowAnonymous = &anonymous
 	z.BypassAuthPlugins = zc.BypassAuthPlugins
+	z.StrictMode = zc.StrictMode
 	z.ACLDenyAction = zc.ACLDenyAction
 	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
 	z.MaxClientIDLen = zc.MaxClientIDLen

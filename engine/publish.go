@@ -27,6 +27,12 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return err // subscription identifier from a client, alias above the maximum
 		}
 	}
+	if z.StrictMode && len(p.Topic) > 0 {
+		// An alias-only PUBLISH (empty topic) reuses a topic checked when it was set.
+		if err := codec.StrictUTF8(p.Topic); err != nil {
+			return &codec.Error{Code: codec.TopicNameInvalid, Reason: "PUBLISH topic name: " + err.Error()}
+		}
+	}
 	topic := p.Topic
 	if c.version == codec.V5 && p.Props.Has(codec.PropTopicAlias) {
 		a := p.Props.TopicAlias

@@ -49,6 +49,10 @@ type Zone struct {
 	// BypassAuthPlugins admits the zone's clients without running the authentication chain
 	// (zone.<name>.bypass_auth_plugins; e.g. the internal zone of local clients).
 	BypassAuthPlugins bool
+	// StrictMode (zone.<name>.strict_mode) refuses client ids, user names, will topics,
+	// PUBLISH topics and SUBSCRIBE/UNSUBSCRIBE filters that hold control characters or
+	// Unicode non-characters (codec.StrictUTF8), as EMQX's strict mode does.
+	StrictMode bool
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the

@@ -14,9 +14,9 @@ import (
 // handleSubscribe grants or refuses each filter of a SUBSCRIBE, answers SUBACK, then sends
 // the retained messages the new subscriptions ask for.
 //
-// The checks come first, for every filter (topic rewrite, zone rules, access): when one access
-// decision must wait for the access-control chain, the whole packet is parked (errParked)
-// before any of it takes effect, and handled again from the start with the answers.
+// The checks come first, for every filter (strict_mode, topic rewrite, zone rules, access):
+// when one access decision must wait for the access-control chain, the whole packet is parked
+// (errParked) before any of it takes effect, and handled again from the start with the answers.
 func (c *conn) handleSubscribe(pkt []byte) error {
 	l := c.loop
 	n := l.n
@@ -26,10 +26,13 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	}
 	codes := l.subCodes[:0] // per filter: 0 to grant, or the failure (MQTT 5 code)
 	pending := l.aclReqs[:0]
+	strict := c.lis.Zone.StrictMode
 	for i := range p.Subs {
 		sub := &p.Subs[i]
 		code := codec.ReasonCode(0)
-		if rw := n.cfg.RewriteSubscribe; rw != nil {
+		if strict && codec.StrictUTF8(sub.Filter) != nil {
+			code = codec.TopicFilterInvalid // strict_mode: the filter as the client sent it
+		} else if rw := n.cfg.RewriteSubscribe; rw != nil {
 			if f, ok := rewriteFilter(rw, sub.Filter); ok {
 				sub.Filter = f // the ACL, the mountpoint and the trie see the rewritten filter
 			} else {
@@ -269,10 +272,24 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
+	strict := c.lis.Zone.StrictMode
+	if strict && c.version != codec.V5 {
+		for _, f := range p.Filters {
+			if err := codec.StrictUTF8(f); err != nil {
+				// An MQTT 3.x UNSUBACK has no code to refuse a filter with: close, before
+				// any filter of the packet takes effect.
+				return &codec.Error{Code: codec.TopicFilterInvalid, Reason: "UNSUBSCRIBE topic filter: " + err.Error()}
+			}
+		}
+	}
 	l.stats.Unsubscribe++
 	ack := codec.Unsuback{PacketID: p.PacketID}
 	s := c.sess
 	for _, f := range p.Filters {
+		if strict && c.version == codec.V5 && codec.StrictUTF8(f) != nil {
+			ack.Codes = append(ack.Codes, codec.TopicFilterInvalid)
+			continue
+		}
 		if rw := n.cfg.RewriteSubscribe; rw != nil {
 			var ok bool
 			if f, ok = rewriteFilter(rw, f); !ok {

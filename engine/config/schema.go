@@ -43,7 +43,6 @@ const (
 	OwnerCluster     = "clustering: issue #16"
 	OwnerReliability = "overload protection: issue #17"
 	OwnerGnet        = "set by the event loops: the accept backlog is the system's net.core.somaxconn, SO_REUSEADDR is always on"
-	OwnerStrictMode  = "strict topic and client id checks: issue #10"
 	OwnerQueue       = "session queue priorities: not planned yet"
 	OwnerPersistence = "superseded by persistence.*"
 )

@@ -50,7 +50,7 @@ func zoneDefs() []zoneDef {
 		zd(sp("enable_flapping_detect", TypeBool, "off", "ban clients that reconnect too often (flapping_detect_policy)").ne(OwnerPlugins), func(z *Zone, v any) { z.EnableFlappingDetect = asBool(v) }),
 		zd(sp("use_username_as_clientid", TypeBool, "false", "replace the client id by the username"), func(z *Zone, v any) { z.UseUsernameAsClientID = asBool(v) }),
 		zd(sp("ignore_loop_deliver", TypeBool, "false", "do not deliver MQTT 3 messages back to their publisher"), func(z *Zone, v any) { z.IgnoreLoopDeliver = asBool(v) }),
-		zd(sp("strict_mode", TypeBool, "false", "check topics and client ids strictly (control characters, non-characters)").ne(OwnerStrictMode), func(z *Zone, v any) { z.StrictMode = asBool(v) }),
+		zd(sp("strict_mode", TypeBool, "false", "refuse client ids, user names, topics and filters holding control characters or Unicode non-characters"), func(z *Zone, v any) { z.StrictMode = asBool(v) }),
 		zd(sp("mountpoint", TypeString, "", "prefix added to every topic of the zone's clients; %c client id, %u username"), func(z *Zone, v any) { z.Mountpoint = asStr(v) }),
 		zd(sp("publish_limit", TypeRate, "", "PUBLISH packets per connection, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.PublishLimit = asRate(v) }),
 		zd(sp("rate_limit.conn_messages_in", TypeRate, "", "incoming messages per connection, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnMessagesIn = asRate(v) }),

@@ -46,4 +46,8 @@
 // Spec clauses are cited as [MQTT-x.y.z-n] after the MQTT 5.0 numbering,
 // marked "(3.1.1)" where only the 3.1.1 numbering applies; a rule without a
 // numbered normative statement cites its section, "(section x.y.z)".
+//
+// # Imports
+//
+// codec imports only the standard library; every other package of the broker may import it.
 package codec

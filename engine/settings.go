@@ -78,7 +78,7 @@ type Listener struct {
 	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
 }
 
-// Config is everything the engine needs, resolved from emqx.conf (see FromConfig) or built
+// Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built
 // directly by tests. Immutable once passed to New.
 type Config struct {
 	NodeName  string // node.name, e.g. emqx@127.0.0.1 (see Node.Name)

@@ -1,5 +1,3 @@
-// Package etc holds the default configuration files, embedded in the binaries so that the
-// broker runs with no files on disk. The files themselves are the documentation of every key.
 package etc
 
 import _ "embed"

@@ -14,4 +14,9 @@
 //
 // A Message is immutable once built and shared by pointer between every session it is
 // delivered to, on any loop: the payload is copied once per publish, never per subscriber.
+//
+// # Imports
+//
+// sessions imports codec, trie, sessions/kvlog (under Store) and two small third-party
+// packages (xxhash, bytebufferpool); never the engine. engine and the binaries import it.
 package sessions

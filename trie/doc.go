@@ -1,9 +1,9 @@
 // Package trie holds the broker's two topic indexes: the subscription index
 // (Index), matched on every PUBLISH, and the retained-message index
 // (Retained), looked up on every SUBSCRIBE. It imports only the standard
-// library and xxhash, and knows nothing of connections, sessions or packets:
-// subscribers are a small comparable handle K chosen by the engine, retained
-// messages an opaque value V.
+// library and xxhash (sessions and engine import it), and knows nothing of
+// connections, sessions or packets: subscribers are a small comparable handle
+// K chosen by the engine, retained messages an opaque value V.
 //
 // # Matching rules
 //

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
@@ -62,7 +63,7 @@ func usage(cmd string) string {
 // configuration names, a rule that does not parse, with its file and line) the rules in force
 // stay.
 func reloadACL(n *engine.Node, cfg *config.Config) (string, int) {
-	rules, err := engine.LoadACL(cfg)
+	rules, err := wire.LoadACL(cfg)
 	if err != nil {
 		return "reload failed, the rules in force are unchanged: " + err.Error() + "\n", 1
 	}

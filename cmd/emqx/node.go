@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
@@ -74,7 +75,7 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer closeLog()
-	ecfg, skipped, err := engine.FromConfig(cfg)
+	ecfg, skipped, err := wire.FromConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("configuration error: %w", err)
 	}
@@ -380,7 +381,7 @@ func (checkConfigCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
-	_, skipped, err := engine.FromConfig(cfg)
+	_, skipped, err := wire.FromConfig(cfg)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 const notServed = "not available in this build yet"
 
 // unserved lists the keys and addresses of the listeners the configuration names that this
-// build does not serve: skipped MQTT listeners (from engine.FromConfig) and the HTTP API and
+// build does not serve: skipped MQTT listeners (from wire.FromConfig) and the HTTP API and
 // dashboard ports.
 func unserved(cfg *config.Config, skipped []string) [][2]string {
 	var out [][2]string

@@ -80,4 +80,9 @@
 // Parse and Load build a new immutable *Rules; Check and the listing methods may be called
 // from any number of goroutines at once. Reloading the file is the engine's job: compile the
 // new file and swap an atomic.Pointer[Rules]; a failed reload keeps the old rules.
+//
+// # Imports
+//
+// acl is a core library: it imports the standard library and etc (the embedded default file),
+// never engine; engine checks requests with it and cmd/internal/wire loads the file.
 package acl

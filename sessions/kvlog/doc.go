@@ -1,6 +1,7 @@
 // Package kvlog is a durable, append-only, checksummed key-value log with group commit and
 // background compaction: the storage engine under the broker's persistent sessions and
-// retained messages.
+// retained messages. It imports only the standard library and knows nothing of MQTT:
+// sessions.Store builds on it, and tools/kvlogctl and emqx_ctl data use it offline.
 //
 // # Use
 //

@@ -1,5 +1,3 @@
-// Package depcheck holds a test that enforces the package map of DESIGN.md: arrows point down
-// only, library packages import no flags or frameworks, and nothing imports the benchmarks.
 package depcheck
 
 import (
@@ -12,36 +10,17 @@ import (
 
 const module = "github.com/emqgo/emqgo"
 
+// pkg is what `go list -json` says of one package.
 type pkg struct {
-	ImportPath string
-	Imports    []string
-}
-
-// rule says what a package (prefix match on the path below the module) may import besides
-// the standard library.
-type rule struct {
-	pkg   string
-	allow []string // allowed non-std import prefixes (module-relative ones start with module)
-}
-
-var rules = []rule{
-	{pkg: "codec", allow: nil},
-	{pkg: "trie", allow: []string{"github.com/cespare/xxhash/v2"}},
-	{pkg: "sessions", allow: []string{module + "/codec", module + "/trie", "github.com/cespare/xxhash/v2", "github.com/valyala/bytebufferpool"}},
-	{pkg: "etc", allow: nil},
-}
-
-// engineSide lists the side services that engine itself must never import: cmd wires them.
-var engineSide = []string{"engine/httpapi", "engine/sys", "engine/bridge", "engine/trace", "engine/dashboard"}
-
-func isStd(path string) bool {
-	first, _, _ := strings.Cut(path, "/")
-	return !strings.Contains(first, ".")
+	ImportPath   string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
 }
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,TestImports,XTestImports", module+"/...")
 	cmd.Dir = "../.."
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -63,46 +42,36 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-func hasPrefix(path string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if path == p || strings.HasPrefix(path, p+"/") {
-			return true
+// split separates imports into this module's packages (module-relative) and third-party
+// ones, leaving out the standard library.
+func split(imps []string) (ours, external []string) {
+	for _, imp := range imps {
+		switch {
+		case imp == module || strings.HasPrefix(imp, module+"/"):
+			ours = append(ours, strings.TrimPrefix(strings.TrimPrefix(imp, module), "/"))
+		case strings.Contains(strings.SplitN(imp, "/", 2)[0], "."):
+			external = append(external, imp)
 		}
 	}
-	return false
+	return ours, external
 }
 
+// TestDependencyDirections checks every package's imports, and its test files' imports of
+// this module, against the rules of rules_test.go.
 func TestDependencyDirections(t *testing.T) {
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
-		for _, imp := range p.Imports {
-			if hasPrefix(imp, []string{module + "/bench", module + "/tools"}) && !hasPrefix(rel, []string{"bench", "tools"}) {
-				t.Errorf("%s imports %s: bench and tools are imported by nothing", rel, imp)
+		ours, external := split(p.Imports)
+		vs := check(rel, ours, external, false)
+		if kind(rel) != "" { // else vs says so, once
+			testOurs, _ := split(append(p.TestImports, p.XTestImports...))
+			for _, v := range check(rel, testOurs, nil, true) {
+				v.pkg += " (tests)"
+				vs = append(vs, v)
 			}
-			if hasPrefix(imp, []string{module + "/cmd"}) {
-				t.Errorf("%s imports %s: cmd is the top, nothing imports it", rel, imp)
-			}
-			if imp == "github.com/alecthomas/kong" && !hasPrefix(rel, []string{"cmd", "bench", "tools"}) {
-				t.Errorf("%s imports kong: only cmd reads flags", rel)
-			}
-			if strings.HasPrefix(imp, "github.com/panjf2000/gnet") && !hasPrefix(rel, []string{"engine", "bench", "tools"}) {
-				t.Errorf("%s imports gnet: only engine owns the event loops", rel)
-			}
-			if rel == "engine" {
-				for _, side := range engineSide {
-					if imp == module+"/"+side {
-						t.Errorf("engine imports %s: side services reach the engine, not the reverse", imp)
-					}
-				}
-			}
-			for _, r := range rules {
-				if !hasPrefix(rel, []string{r.pkg}) || isStd(imp) || hasPrefix(imp, []string{module + "/" + rel}) {
-					continue
-				}
-				if !hasPrefix(imp, r.allow) {
-					t.Errorf("%s imports %s: %s may import only the standard library and %v", rel, imp, r.pkg, r.allow)
-				}
-			}
+		}
+		for _, v := range vs {
+			t.Error(v)
 		}
 	}
 }

@@ -1,10 +1,11 @@
-package engine
+package wire
 
 import (
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/rewrite"
 )
@@ -50,7 +51,7 @@ func TestFromConfigModules(t *testing.T) {
 		"EMQX_MODULE__REWRITE__PUB__RULE__1=# ^(.*)$ pub/$1",
 		"EMQX_MODULE__REWRITE__SUB__RULE__1=# ^(.*)$ sub/$1",
 	}
-	load := func(env []string) *Config {
+	load := func(env []string) *engine.Config {
 		t.Helper()
 		c, _, err := config.Load("", env)
 		if err != nil {
@@ -67,7 +68,7 @@ func TestFromConfigModules(t *testing.T) {
 		t.Fatalf("modules off: %+v %v %v", off.AutoSubscriptions, off.RewritePublish, off.RewriteSubscribe)
 	}
 	on := load(append(env, "EMQX_MODULE__SUBSCRIPTION=on", "EMQX_MODULE__REWRITE=on"))
-	want := []AutoSubscription{
+	want := []engine.AutoSubscription{
 		{Topic: "$client/%c", QoS: 2, NoLocal: true, RetainHandling: 1},
 		{Topic: "$user/%u", RetainAsPublished: true},
 	}

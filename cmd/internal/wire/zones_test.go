@@ -1,11 +1,11 @@
-package engine
+package wire
 
 import (
 	"context"
 	"testing"
 
 	"github.com/emqgo/emqgo/codec"
-	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine"
 )
 
 // passwordAuth accepts the password "secret", refuses other credentials and ignores
@@ -14,40 +14,22 @@ type passwordAuth struct{ calls chan string }
 
 func (passwordAuth) Name() string { return "password" }
 
-func (a passwordAuth) Authenticate(_ context.Context, c *ClientInfo) AuthResult {
+func (a passwordAuth) Authenticate(_ context.Context, c *engine.ClientInfo) engine.AuthResult {
 	a.calls <- c.ClientID
 	switch {
 	case string(c.Password) == "secret":
-		return AuthResult{Decision: AuthAllow}
+		return engine.AuthResult{Decision: engine.AuthAllow}
 	case c.Username == "":
-		return AuthResult{Decision: AuthIgnore}
+		return engine.AuthResult{Decision: engine.AuthIgnore}
 	}
-	return AuthResult{Decision: AuthDeny, Code: codec.BadUserNameOrPassword, Reason: "wrong password"}
-}
-
-// zonedNode starts a node from emqx.conf text (listeners on 127.0.0.1:0), so that the test
-// goes through the configuration keys, not engine fields set by hand.
-func zonedNode(t *testing.T, conf string) *Node {
-	t.Helper()
-	c, _, err := config.Parse("zones.conf", []byte(conf), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec, _, err := FromConfig(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := testNode(t, func(cfg *Config) {
-		cfg.Listeners, cfg.AllowAnonymous = ec.Listeners, ec.AllowAnonymous
-	})
-	return n
+	return engine.AuthResult{Decision: engine.AuthDeny, Code: codec.BadUserNameOrPassword, Reason: "wrong password"}
 }
 
 // TestPerZoneAnonymousAndBypass: the shipped layout (allow_anonymous = false, the internal
 // zone with allow_anonymous and bypass_auth_plugins on) over three listeners, with an
 // authentication chain installed.
 func TestPerZoneAnonymousAndBypass(t *testing.T) {
-	n := zonedNode(t, `
+	n := startConf(t, `
 allow_anonymous = false
 zone.external.idle_timeout = 15s
 zone.internal.allow_anonymous = true
@@ -68,8 +50,8 @@ listener.tcp.open.zone = open
 	}
 	f := func(listener, id string, creds func(*codec.Connect), want codec.ReasonCode, chainRuns bool) {
 		t.Helper()
-		c, ack := connectRaw(t, n.Addr(listener), codec.V5, id, creds)
-		defer c.c.Close()
+		c, ack := connect(t, n.Addr(listener), codec.V5, id, creds)
+		defer c.Close()
 		if ack.Code != want {
 			t.Errorf("%s on %s: CONNACK %v, want %v", id, listener, ack.Code, want)
 		}
@@ -100,7 +82,7 @@ listener.tcp.open.zone = open
 // TestResponseInformation: mqtt.response_information goes to the MQTT 5 clients that ask for
 // it, and only to them [MQTT-3.1.2-28]; a zone may set its own.
 func TestResponseInformation(t *testing.T) {
-	n := zonedNode(t, `
+	n := startConf(t, `
 mqtt.response_information = replies/
 zone.quiet.response_information = ""
 zone.other.response_information = other/
@@ -114,8 +96,8 @@ listener.tcp.other.zone = other
 	dontAsk := func(c *codec.Connect) { c.Props.SetRequestResponseInfo(0) }
 	f := func(listener string, creds func(*codec.Connect), want string) {
 		t.Helper()
-		c, ack := connectRaw(t, n.Addr(listener), codec.V5, "ri-"+listener, creds)
-		defer c.c.Close()
+		c, ack := connect(t, n.Addr(listener), codec.V5, "ri-"+listener, creds)
+		defer c.Close()
 		got, has := string(ack.Props.ResponseInfo), ack.Props.Has(codec.PropResponseInfo)
 		if ack.Code != codec.Success || got != want || has != (want != "") {
 			t.Errorf("%s: CONNACK %v, response information %q (present %v), want %q", listener, ack.Code, got, has, want)

@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/rewrite"
@@ -15,8 +16,8 @@ import (
 // file (see LoadACL), the broker and retainer settings, and the subscription and rewrite
 // modules. Listeners whose transport is not built yet are returned in skipped by key (e.g.
 // "listener.ssl.external"), so that the caller can say so.
-func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
-	cfg = &Config{
+func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err error) {
+	cfg = &engine.Config{
 		NodeName:            c.Node.Name,
 		AllowAnonymous:      c.MQTT.AllowAnonymous,
 		ACLNoMatch:          acl.Allow,
@@ -46,8 +47,8 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 		return nil, nil, err
 	}
 	cfg.ACL = rules
-	zones := map[string]*Zone{}
-	zoneFor := func(l *config.Listener) *Zone {
+	zones := map[string]*engine.Zone{}
+	zoneFor := func(l *config.Listener) *engine.Zone {
 		zc := c.ZoneOf(l)
 		if z, ok := zones[zc.Name]; ok {
 			return z
@@ -81,7 +82,7 @@ func FromConfig(c *config.Config) (cfg *Config, skipped []string, err error) {
 			cp.HighWater = int(l.HighWatermark)
 			z = &cp
 		}
-		cfg.Listeners = append(cfg.Listeners, Listener{
+		cfg.Listeners = append(cfg.Listeners, engine.Listener{
 			Kind:           string(l.Kind),
 			Name:           l.Name,
 			Addr:           l.Bind,
@@ -125,8 +126,8 @@ func LoadACL(c *config.Config) (*acl.Rules, error) {
 	return nil, fmt.Errorf("acl_file: %w", err)
 }
 
-func zoneFromConfig(zc *config.Zone) *Zone {
-	z := DefaultZone()
+func zoneFromConfig(zc *config.Zone) *engine.Zone {
+	z := engine.DefaultZone()
 	z.Name = zc.Name
 	if z.Name == "" {
 		z.Name = "default"
@@ -164,20 +165,20 @@ func zoneFromConfig(zc *config.Zone) *Zone {
 	return z
 }
 
-func accessRules(rs []config.AccessRule) []AccessRule {
-	out := make([]AccessRule, len(rs))
+func accessRules(rs []config.AccessRule) []engine.AccessRule {
+	out := make([]engine.AccessRule, len(rs))
 	for i, r := range rs {
-		out[i] = AccessRule{Allow: r.Allow, All: r.All, Prefix: r.Prefix}
+		out[i] = engine.AccessRule{Allow: r.Allow, All: r.All, Prefix: r.Prefix}
 	}
 	return out
 }
 
 // modulesFromConfig resolves module.subscription and module.rewrite (see modules.go). The
 // loader has checked the rules already; an error here names the rule anyway.
-func modulesFromConfig(cfg *Config, m *config.Modules) error {
+func modulesFromConfig(cfg *engine.Config, m *config.Modules) error {
 	if m.Subscription {
 		for _, s := range m.Subscriptions {
-			cfg.AutoSubscriptions = append(cfg.AutoSubscriptions, AutoSubscription{
+			cfg.AutoSubscriptions = append(cfg.AutoSubscriptions, engine.AutoSubscription{
 				Topic:             s.Topic,
 				QoS:               uint8(min(max(s.QoS, 0), 2)),
 				NoLocal:           s.NL == 1,

@@ -281,23 +281,3 @@ func TestStrictConnectAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per CONNECT", allocs)
 	}
 }
-
-// TestStrictModePerZone goes through the configuration keys: mqtt.strict_mode is the default
-// of every zone, zone.<name>.strict_mode overrides it for that zone's listeners.
-func TestStrictModePerZone(t *testing.T) {
-	n := zonedNode(t, `
-mqtt.strict_mode = true
-zone.external.idle_timeout = 15s
-zone.lenient.strict_mode = false
-listener.tcp.external = 127.0.0.1:0
-listener.tcp.external.zone = external
-listener.tcp.lenient = 127.0.0.1:0
-listener.tcp.lenient.zone = lenient
-`)
-	c, ack := connectRaw(t, n.Addr("external"), codec.V5, strictClientID, nil)
-	if ack.Code != codec.ClientIdentifierNotValid {
-		t.Fatalf("external (strict): CONNACK %v, want client identifier not valid", ack.Code)
-	}
-	c.closedSilently()
-	mustConnect(t, n.Addr("lenient"), codec.V5, strictClientID, nil)
-}

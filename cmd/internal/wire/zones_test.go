@@ -109,3 +109,24 @@ listener.tcp.other.zone = other
 	f("quiet", ask, "")
 	f("other", ask, "other/")
 }
+
+// TestStrictModePerZone goes through the configuration keys: mqtt.strict_mode is the default
+// of every zone, zone.<name>.strict_mode overrides it for that zone's listeners.
+func TestStrictModePerZone(t *testing.T) {
+	n := startConf(t, `
+mqtt.strict_mode = true
+zone.external.idle_timeout = 15s
+zone.lenient.strict_mode = false
+listener.tcp.external = 127.0.0.1:0
+listener.tcp.external.zone = external
+listener.tcp.lenient = 127.0.0.1:0
+listener.tcp.lenient.zone = lenient
+`)
+	const id = "sensor\x07bell" // a control character: refused only in strict mode
+	if _, ack := connect(t, n.Addr("external"), codec.V5, id, nil); ack.Code != codec.ClientIdentifierNotValid {
+		t.Fatalf("external (strict): CONNACK %v, want client identifier not valid", ack.Code)
+	}
+	if _, ack := connect(t, n.Addr("lenient"), codec.V5, id, nil); ack.Code != 0 {
+		t.Fatalf("lenient: CONNACK %v, want success", ack.Code)
+	}
+}

@@ -447,7 +447,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 				l.n.stored(st.Release(msg))
 				msg.Release() // the window's hold
 				if ok {
-					c.ackDurable(codec.TypePubrel, id, codec.Success)
+					c.ackDurable(codec.TypePubrel, id, codec.Success, nil)
 					break
 				}
 			} else {
@@ -460,7 +460,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 			if s.Durable.Load() {
 				// PUBCOMP once the deletion is durable: the client may reuse the identifier.
 				l.n.stored(l.n.cfg.Store.DeletePending(s.ClientID, id))
-				c.ackDurable(codec.TypePubcomp, id, codec.Success)
+				c.ackDurable(codec.TypePubcomp, id, codec.Success, nil)
 			} else {
 				c.sendAck(codec.TypePubcomp, id, codec.Success, "")
 			}

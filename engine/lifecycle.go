@@ -189,7 +189,7 @@ func (n *Node) endSession(s *sessions.Session, reason string) {
 // ACL check, and stores it if it is retained.
 func (n *Node) publishWill(l *loop, will *sessions.Message, s *sessions.Session) {
 	if will.Retain {
-		n.retain(will)
+		n.retain(l, will, false)
 	}
 	if l == nil {
 		n.sideRoute(will, s, nil)
@@ -228,7 +228,7 @@ func (n *Node) publish(topic string, payload []byte, qos uint8, retain bool, fro
 	p := codec.Publish{QoS: qos, Retain: retain, Topic: []byte(topic), Payload: payload}
 	msg := sessions.NewMessage(&p, p.Topic, from, time.Now().UnixNano())
 	if retain {
-		n.retain(msg)
+		n.retain(nil, msg, false)
 	}
 	return n.sideRoute(msg, pub, nil), nil
 }

@@ -71,6 +71,9 @@ type loop struct {
 	// wrote is set when routing wrote to the durable store (a delivery to a durable
 	// session): the publisher's acknowledgement then waits for the store (ackDurable).
 	wrote bool
+	// refused is the first error of a write the store refused while routing (see wrote):
+	// the publisher's acknowledgement becomes a refusal (refuseUndurable).
+	refused error
 
 	// ending is set while end runs (see end).
 	ending bool

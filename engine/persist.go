@@ -14,37 +14,24 @@ import (
 // persistState is the node's side of the durable store (Config.Store).
 type persistState struct {
 	refusing atomic.Bool   // the last write was refused by the store (logged once per change)
+	downHint atomic.Bool   // a commit failed or a write found the store failed: ask storeDown
 	refused  atomic.Uint64 // writes the store refused: the state stays in memory only
 	failed   atomic.Uint64 // commits that reported an error
 }
 
 // persistRetained writes the retained message of topic to the store (msg nil: its deletion).
-// It never waits for the disk, and reports whether the write was accepted, i.e. whether a
-// following Commit covers it. A refused write is counted and logged once per change of
-// state; the retained message stays in memory.
-func (n *Node) persistRetained(topic string, msg *sessions.Message) bool {
+// It never waits for the disk, and returns nil when the write was accepted (a following
+// Commit covers it) or the store's refusal, counted and logged once per change of state.
+func (n *Node) persistRetained(topic string, msg *sessions.Message) error {
 	st := n.cfg.Store
-	if st == nil {
-		return false
-	}
 	var err error
 	if msg == nil {
 		err = st.DeleteRetained(topic)
 	} else {
 		err = st.PutRetained(topic, msg)
 	}
-	p := &n.persist
-	if err != nil {
-		p.refused.Add(1)
-		if p.refusing.CompareAndSwap(false, true) {
-			n.log.Warn("durable store refuses writes: retained messages are kept in memory only until it recovers", "topic", topic, "cause", err)
-		}
-		return false
-	}
-	if p.refusing.Load() && p.refusing.CompareAndSwap(true, false) {
-		n.log.Info("durable store accepts writes again")
-	}
-	return true
+	n.stored(err)
+	return err
 }
 
 // ackDurable sends a PUBACK or PUBREC once every write the store accepted so far (the
@@ -55,14 +42,19 @@ func (n *Node) persistRetained(topic string, msg *sessions.Message) bool {
 //
 // The acknowledgements a commit releases go back to the loop in one batch (one task, one write
 // per connection), not one task and one write each.
-func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode) {
+//
+// refuse non-nil turns the acknowledgement into a refusal (refuseUndurable) once the earlier
+// ones went: a write this publish needed was refused by the store.
+func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode, refuse error) {
 	l := c.loop
 	n := l.n
 	c.held++
 	n.cfg.Store.Commit(func(err error) {
 		if err != nil {
 			n.persist.failed.Add(1)
-			n.persist.refusing.Store(true)
+			n.persist.downHint.Store(true)
+		} else {
+			err = refuse
 		}
 		// On the store's writer goroutine: hand the acknowledgement back to the loop.
 		l.durMu.Lock()
@@ -146,13 +138,15 @@ func (c *conn) waitDurable() {
 	})
 }
 
-// storeDown reports whether the store is failed; it is asked only after a write or commit
-// failed (persist.refusing), and clears that flag once the store recovered.
+// storeDown reports whether the store is failed; it is asked only after a commit failed or
+// a write found the store failed (persist.downHint), and clears that hint once the store
+// recovered. Refusals for other causes (too much pending, a record too large) are answered
+// where the write is made.
 func (n *Node) storeDown() bool {
 	if n.cfg.Store.Failed() {
 		return true
 	}
-	n.persist.refusing.Store(false)
+	n.persist.downHint.Store(false)
 	return false
 }
 
@@ -180,9 +174,10 @@ func (l *loop) needsDurability(topic []byte, retain bool) bool {
 	return false
 }
 
-// refuseUndurable answers a QoS 1/2 publish that cannot be made durable: MQTT 5 gets
-// PUBACK/PUBREC 0x97 with a reason string, MQTT 3.x (which has no such code) a closed
-// connection, so that the publisher keeps the message and sends it again later.
+// refuseUndurable answers a QoS 1/2 publish that cannot be made durable (the store is
+// failed, or refused a write the publish needed): MQTT 5 gets PUBACK/PUBREC 0x97 with a
+// reason string, MQTT 3.x (which has no such code) a closed connection, so that the publisher
+// keeps the message and sends it again later.
 func (c *conn) refuseUndurable(t codec.PacketType, id uint16, cause error) {
 	c.loop.stats.StoreRefused++
 	if t == codec.TypePubrec {
@@ -191,11 +186,26 @@ func (c *conn) refuseUndurable(t codec.PacketType, id uint16, cause error) {
 		s.Pending.Remove(id) // the flow ends with the error code
 		s.Unlock()
 	}
+	why := "message store refused the write: "
+	if errors.Is(cause, errStoreDown) || errors.Is(cause, kvlog.ErrUnavailable) {
+		why = "message store unavailable (disk full or unwritable): "
+	}
 	if c.version == codec.V5 {
-		c.sendAck(t, id, codec.QuotaExceeded, "message store unavailable (disk full or unwritable): "+cause.Error())
+		c.sendAck(t, id, codec.QuotaExceeded, why+cause.Error())
 		return
 	}
-	c.closeWith(0, "message store unavailable: a QoS 1/2 publish cannot be made durable: "+cause.Error())
+	c.closeWith(0, why+"a QoS 1/2 publish cannot be made durable: "+cause.Error())
+}
+
+// refuseStored refuses a QoS 1/2 publish one of whose writes the store refused, after the
+// acknowledgements still waiting for the store (so that acknowledgements keep the order of
+// the publishes).
+func (c *conn) refuseStored(t codec.PacketType, id uint16, cause error) {
+	if c.held > 0 {
+		c.ackDurable(t, id, codec.QuotaExceeded, cause)
+		return
+	}
+	c.refuseUndurable(t, id, cause)
 }
 
 // closeStore flushes and closes the store once the loops have stopped.

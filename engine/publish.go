@@ -106,7 +106,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 			// A retransmission of a message already routed: acknowledge again, route nothing
 			// [MQTT-4.3.3-9].
 			if c.held > 0 {
-				c.ackDurable(codec.TypePubrec, p.PacketID, codec.Success)
+				c.ackDurable(codec.TypePubrec, p.PacketID, codec.Success, nil)
 				return nil
 			}
 			c.sendAck(codec.TypePubrec, p.PacketID, codec.Success, "")
@@ -140,25 +140,38 @@ func (c *conn) handlePublish(pkt []byte) error {
 		return nil
 	}
 
-	if p.QoS > 0 && n.cfg.Store != nil && n.persist.refusing.Load() && n.storeDown() && l.needsDurability(topic, p.Retain) {
+	if p.QoS > 0 && n.cfg.Store != nil && n.persist.downHint.Load() && n.storeDown() && l.needsDurability(topic, p.Retain) {
 		c.refuseUndurable(ackType(p.QoS), p.PacketID, errStoreDown)
 		c.droppedAtPublish(p, topic, DropStoreRefused)
 		return nil
 	}
 	// Pooled: whoever keeps it beyond this call holds or pins it (see NewPooledMessage).
 	msg := sessions.NewPooledMessage(p, topic, c.clientID, l.now)
-	durable := false
+	l.wrote, l.refused = false, nil
 	if p.Retain {
-		durable = n.retain(msg)
+		if err := n.retain(l, msg, p.QoS > 0); err != nil {
+			// The store refused the retained message: refused as a whole, routed nowhere,
+			// so that the publisher's retransmission is no duplicate.
+			msg.Release()
+			c.refuseStored(ackType(p.QoS), p.PacketID, err)
+			return nil
+		}
 	}
-	l.wrote = false
 	matched := l.route(msg, s, z)
 	l.published(msg, matched)
 	msg.Release()
-	if p.QoS == 2 && s.Durable.Load() {
+	if p.QoS == 2 && s.Durable.Load() && l.refused == nil {
 		// After the deliveries' records: a durable 'p' implies durable deliveries.
-		n.stored(n.cfg.Store.PutPending(s.ClientID, p.PacketID))
+		if err := n.cfg.Store.PutPending(s.ClientID, p.PacketID); !n.stored(err) {
+			l.refused = err
+		}
 		l.wrote = true
+	}
+	if p.QoS > 0 && l.refused != nil {
+		// A delivery's record (or 'p') was refused: the deliveries made stay in memory, but
+		// the publisher must not take the message for durable.
+		c.refuseStored(ackType(p.QoS), p.PacketID, l.refused)
+		return nil
 	}
 	code := codec.Success
 	if matched == 0 {
@@ -167,10 +180,10 @@ func (c *conn) handlePublish(pkt []byte) error {
 			code = codec.NoMatchingSubscribers
 		}
 	}
-	if p.QoS > 0 && (durable || l.wrote || c.held > 0) {
+	if p.QoS > 0 && (l.wrote || c.held > 0) {
 		// The retained message or the stored deliveries must be on disk first (or an
 		// earlier acknowledgement is).
-		c.ackDurable(ackType(p.QoS), p.PacketID, code)
+		c.ackDurable(ackType(p.QoS), p.PacketID, code, nil)
 		return nil
 	}
 	switch p.QoS {
@@ -222,27 +235,52 @@ func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why
 }
 
 // retain stores or deletes (empty payload) the retained message of msg's topic, in memory
-// and in the durable store when there is one. It reports whether the store accepted the
-// write (a following Commit covers it).
-func (n *Node) retain(msg *sessions.Message) (durable bool) {
+// and in the durable store when there is one; a write the store accepted sets l.wrote (a
+// following Commit covers it), when l is not nil. With refusable (a QoS 1/2 publish whose
+// acknowledgement can say no), a write the store refuses is undone in memory and its error
+// returned; otherwise the message stays in memory only (counted, as every refused write).
+//
+// Undoing puts back the message retained before; a retained publish to the same topic on
+// another loop at the same instant may be overwritten by it in memory (not in the store).
+func (n *Node) retain(l *loop, msg *sessions.Message, refusable bool) error {
 	topic := string(msg.Topic)
+	var old *sessions.Message
+	var had bool
+	if refusable && n.cfg.Store != nil {
+		old, had = n.retained.Get(topic)
+	}
 	if len(msg.Payload) == 0 {
 		n.retained.Delete(topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
-		return n.persistRetained(topic, nil)
-	}
-	if n.cfg.RetainerExpiry > 0 && msg.Expiry == 0 {
-		// The retainer's expiry applies to retained copies without their own expiry.
-		cp := msg.Share()
-		cp.Expiry = msg.Created + n.cfg.RetainerExpiry*1e9
-		msg = cp
+		msg = nil
 	} else {
-		msg.Pin() // the retained index keeps it
+		if n.cfg.RetainerExpiry > 0 && msg.Expiry == 0 {
+			// The retainer's expiry applies to retained copies without their own expiry.
+			cp := msg.Share()
+			cp.Expiry = msg.Created + n.cfg.RetainerExpiry*1e9
+			msg = cp
+		} else {
+			msg.Pin() // the retained index keeps it
+		}
+		if err := n.retained.Set(topic, msg, len(msg.Payload)); err != nil {
+			n.stats.retainRefused.Add(1)
+			n.log.Warn("retained message not stored", "topic", topic, "client", msg.From, "cause", err)
+			return nil
+		}
 	}
-	if err := n.retained.Set(topic, msg, len(msg.Payload)); err != nil {
-		n.stats.retainRefused.Add(1)
-		n.log.Warn("retained message not stored", "topic", topic, "client", msg.From, "cause", err)
-		return false
+	if n.cfg.Store != nil {
+		if err := n.persistRetained(topic, msg); err != nil && refusable {
+			if had {
+				_ = n.retained.Set(topic, old, len(old.Payload))
+			} else {
+				n.retained.Delete(topic)
+			}
+			return err
+		} else if err == nil && l != nil {
+			l.wrote = true
+		}
 	}
-	n.stats.retained.Add(1)
-	return n.persistRetained(topic, msg)
+	if msg != nil {
+		n.stats.retained.Add(1)
+	}
+	return nil
 }

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/emqgo/emqgo/sessions"
+	"github.com/emqgo/emqgo/sessions/kvlog"
 )
 
 // Persistent sessions in the durable store (Config.Store).
@@ -55,6 +57,9 @@ func (n *Node) stored(err error) bool {
 	p := &n.persist
 	if err != nil {
 		p.refused.Add(1)
+		if errors.Is(err, kvlog.ErrUnavailable) {
+			p.downHint.Store(true)
+		}
 		if p.refusing.CompareAndSwap(false, true) {
 			n.log.Warn("durable store refuses writes: state is kept in memory only until it recovers", "cause", err)
 		}
@@ -77,8 +82,10 @@ func (l *loop) persistRouted(s *sessions.Session, msg *sessions.Message, subQoS 
 	seq = s.Seq.Add(1)
 	q := sessions.Queued{Msg: msg, QoS: subQoS, Retain: retain, SubIDs: ids}
 	st := l.n.cfg.Store
-	if l.n.stored(st.PutEntry(s.ClientID, seq, &q, sessions.StageQueued, true)) {
+	if err := st.PutEntry(s.ClientID, seq, &q, sessions.StageQueued, true); l.n.stored(err) {
 		logSeq = st.LastSeq()
+	} else if l.refused == nil {
+		l.refused = err
 	}
 	l.wrote = true
 	return seq, logSeq
@@ -89,8 +96,10 @@ func (l *loop) persistRouted(s *sessions.Session, msg *sessions.Message, subQoS 
 func (l *loop) adopt(s *sessions.Session, q *sessions.Queued) {
 	q.Seq = s.Seq.Add(1)
 	st := l.n.cfg.Store
-	if l.n.stored(st.PutEntry(s.ClientID, q.Seq, q, sessions.StageQueued, true)) {
+	if err := st.PutEntry(s.ClientID, q.Seq, q, sessions.StageQueued, true); l.n.stored(err) {
 		q.LogSeq = st.LastSeq()
+	} else if l.refused == nil {
+		l.refused = err
 	}
 	l.wrote = true
 }

@@ -454,10 +454,7 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		if old == nil {
 			s = sessions.New(clientID, now)
 			s.Queue.SetLimit(c.lis.Zone.MaxMqueueLen)
-			if n.cfg.Store != nil {
-				s.SeqBase = n.newSeqBase()
-				s.Seq.Store(s.SeqBase)
-			}
+			n.dur.sessionCreated(s)
 		} else {
 			s = old
 			present = true
@@ -470,11 +467,11 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 		s.ExpiresAt = 0
 		s.ExpiryInterval = expiry
 		s.Window.SetCap(c.window())
-		switch durable := expiry != 0 && n.canPersist(clientID); {
+		switch durable := expiry != 0 && n.dur.canPersist(clientID); {
 		case durable && !s.Durable.Load():
-			n.makeDurable(s)
+			n.dur.makeDurable(s)
 		case !durable:
-			n.dropRecords(s)
+			n.dur.dropRecords(s)
 		default:
 			n.saveState(s) // online now, no delayed will
 		}
@@ -518,7 +515,7 @@ func (n *Node) discardLocked(s *sessions.Session, reason string) {
 	if s.ExpiryInterval != 0 {
 		n.reg.AddPersistent(-1)
 	}
-	n.dropRecords(s)
+	n.dur.dropRecords(s)
 	dropped := s.Queue.Len() + s.Window.Len()
 	if dropped > 0 {
 		n.stats.dropped.Add(uint64(dropped))

@@ -55,11 +55,11 @@ func (l *loop) route(msg *sessions.Message, pub *sessions.Session, z *Zone) int 
 //
 // A QoS 1/2 delivery to a durable session takes its sequence number and writes its record
 // here, on the publisher's loop, so that the publisher's acknowledgement can wait for every
-// write its message caused (see sessionpersist.go).
+// write its message caused (see durable_store.go).
 func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
 	var seq, logSeq uint64
 	if msg.QoS > 0 && subQoS > 0 && s.Durable.Load() {
-		seq, logSeq = l.persistRouted(s, msg, subQoS, retain, ids)
+		seq, logSeq = l.n.dur.routed(&l.writes, s, msg, subQoS, retain, ids)
 	}
 	home := int(s.Home.Load())
 	if home >= 0 && home != l.idx {
@@ -80,7 +80,7 @@ func (l *loop) deliverTo(s *sessions.Session, msg *sessions.Message, subQoS uint
 func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32, seq, logSeq uint64) {
 	if seq != 0 && (s.Gone || !s.Durable.Load()) {
 		// Stored on the way, but the session ended or stopped being durable meanwhile.
-		l.n.stored(l.n.cfg.Store.DeleteEntry(s.ClientID, seq, msg))
+		l.n.dur.forgotten(s, seq, msg)
 		seq, logSeq = 0, 0
 	}
 	if s.Gone {
@@ -133,7 +133,7 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 		}
 	}
 	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
-		l.adopt(s, &q)
+		l.n.dur.adopt(&l.writes, s, &q)
 	}
 	if old, dropped := s.Queue.Push(q); dropped {
 		l.stats.Dropped++
@@ -153,7 +153,7 @@ func (c *conn) send(q sessions.Queued) {
 	s := c.sess
 	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
 		q.SubIDs = ownIDs(q.SubIDs)
-		c.loop.adopt(s, &q)
+		c.loop.n.dur.adopt(&c.loop.writes, s, &q)
 	}
 	if s.Queue.Len() > 0 {
 		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
@@ -202,7 +202,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	if slow || s.Window.Full() {
 		return false
 	}
-	if q.LogSeq != 0 && q.LogSeq > l.n.cfg.Store.DurableSeq() {
+	if q.LogSeq != 0 && !l.n.dur.durable(q.LogSeq) {
 		// Its record is not durable yet: sent now, a crash could lose the record while the
 		// client keeps the packet identifier (awaiting PUBREL for QoS 2), and a later message
 		// with the same identifier would then be taken for a duplicate. It waits, in order.
@@ -221,7 +221,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	s.Window.Add(sessions.Inflight{Queued: q, PacketID: id, Stage: stageFor(q.QoS), SentAt: l.now})
 	if q.Seq != 0 && s.Durable.Load() {
 		// Sent: after a restart it goes again with DUP.
-		l.n.stored(l.n.cfg.Store.PutEntry(s.ClientID, q.Seq, &q, stageFor(q.QoS), false))
+		l.n.dur.sent(s, &q)
 	}
 	c.writePublish(q, id, false)
 	return true
@@ -438,13 +438,11 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 			f.Msg = nil
 			f.SentAt = l.now
 			if f.Seq != 0 && s.Durable.Load() {
-				// The body is released after the stage change (see sessionpersist.go). PUBREL
+				// The body is released after the stage change (see durable_store.go). PUBREL
 				// waits until the stage change is durable: once the receiver has PUBREL it
 				// forgets the packet identifier, so a PUBLISH resent after a crash that lost the
 				// stage change would be a second delivery.
-				st := l.n.cfg.Store
-				ok := l.n.stored(st.PutEntry(s.ClientID, f.Seq, &f.Queued, sessions.AwaitPubcomp, false))
-				l.n.stored(st.Release(msg))
+				ok := l.n.dur.pubrecReceived(s, f, msg)
 				msg.Release() // the window's hold
 				if ok {
 					c.ackDurable(codec.TypePubrel, id, codec.Success, nil)
@@ -459,7 +457,7 @@ func (c *conn) handleAck(t codec.PacketType, pkt []byte) error {
 		if s.Pending.Remove(id) {
 			if s.Durable.Load() {
 				// PUBCOMP once the deletion is durable: the client may reuse the identifier.
-				l.n.stored(l.n.cfg.Store.DeletePending(s.ClientID, id))
+				l.n.dur.pendingRemoved(s, id)
 				c.ackDurable(codec.TypePubcomp, id, codec.Success, nil)
 			} else {
 				c.sendAck(codec.TypePubcomp, id, codec.Success, "")
@@ -499,7 +497,7 @@ func (c *conn) sessionTick() {
 		before := l.now - int64(z.AwaitRelTimeout)
 		var k int
 		if s.Durable.Load() {
-			k = s.Pending.ExpireEach(before, func(id uint16) { l.n.stored(l.n.cfg.Store.DeletePending(s.ClientID, id)) })
+			k = s.Pending.ExpireEach(before, func(id uint16) { l.n.dur.pendingRemoved(s, id) })
 		} else {
 			k = s.Pending.Expire(before)
 		}

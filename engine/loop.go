@@ -68,12 +68,10 @@ type loop struct {
 	stats loopStats
 	hooks *hookSet // the node's hooks, read once per round (nil: none)
 
-	// wrote is set when routing wrote to the durable store (a delivery to a durable
-	// session): the publisher's acknowledgement then waits for the store (ackDurable).
-	wrote bool
-	// refused is the first error of a write the store refused while routing (see wrote):
-	// the publisher's acknowledgement becomes a refusal (refuseUndurable).
-	refused error
+	// writes says what the durable store did for the publish being routed (a delivery to a
+	// durable session, its retained message): the publisher's acknowledgement then waits
+	// for the store (ackDurable) or is a refusal (refuseUndurable).
+	writes publishWrites
 
 	// ending is set while end runs (see end).
 	ending bool

@@ -56,10 +56,14 @@ type Node struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 
-	stats   nodeStats
-	persist persistState
-	mods    moduleState
-	seqBase atomic.Uint64 // see newSeqBase
+	stats nodeStats
+	mods  moduleState
+
+	// dur makes state durable (durable.go): over Config.Store, or memoryOnly. hasStore and
+	// storeHint (dur's downHint) are the cheap gates in front of it on the publish path.
+	dur       durability
+	hasStore  bool
+	storeHint *atomic.Bool
 }
 
 type listenerState struct {
@@ -91,6 +95,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 	}
 	n.acl.Store(cfg.ACL)
 	n.mods.skipLogged = make([]atomic.Bool, len(cfg.AutoSubscriptions))
+	n.initDurability()
 	empty := make([]*loop, 0)
 	n.loops.Store(&empty)
 	n.timers = newTimers(n)
@@ -143,7 +148,7 @@ func (n *Node) Start() error {
 	if len(addrs) == 0 {
 		return errors.New("engine: no TCP listener configured")
 	}
-	if err := n.loadStore(); err != nil {
+	if err := n.dur.load(); err != nil {
 		return fmt.Errorf("engine: loading retained messages and sessions from the durable store: %w", err)
 	}
 	loops := n.cfg.LoopCount
@@ -202,7 +207,7 @@ func (n *Node) Addr(name string) string {
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
-		defer n.closeStore()
+		defer n.dur.close()
 		n.stopping.Store(true)
 		n.shutdownConns()
 		n.timers.stop()

@@ -140,14 +140,15 @@ func (c *conn) handlePublish(pkt []byte) error {
 		return nil
 	}
 
-	if p.QoS > 0 && n.cfg.Store != nil && n.persist.downHint.Load() && n.storeDown() && l.needsDurability(topic, p.Retain) {
+	if p.QoS > 0 && n.storeHint.Load() && n.dur.down() && l.needsDurability(topic, p.Retain) {
 		c.refuseUndurable(ackType(p.QoS), p.PacketID, errStoreDown)
 		c.droppedAtPublish(p, topic, DropStoreRefused)
 		return nil
 	}
 	// Pooled: whoever keeps it beyond this call holds or pins it (see NewPooledMessage).
 	msg := sessions.NewPooledMessage(p, topic, c.clientID, l.now)
-	l.wrote, l.refused = false, nil
+	w := &l.writes
+	*w = publishWrites{}
 	if p.Retain {
 		if err := n.retain(l, msg, p.QoS > 0); err != nil {
 			// The store refused the retained message: refused as a whole, routed nowhere,
@@ -160,17 +161,14 @@ func (c *conn) handlePublish(pkt []byte) error {
 	matched := l.route(msg, s, z)
 	l.published(msg, matched)
 	msg.Release()
-	if p.QoS == 2 && s.Durable.Load() && l.refused == nil {
+	if p.QoS == 2 && s.Durable.Load() && w.refused == nil {
 		// After the deliveries' records: a durable 'p' implies durable deliveries.
-		if err := n.cfg.Store.PutPending(s.ClientID, p.PacketID); !n.stored(err) {
-			l.refused = err
-		}
-		l.wrote = true
+		n.dur.pendingAdded(w, s, p.PacketID)
 	}
-	if p.QoS > 0 && l.refused != nil {
+	if p.QoS > 0 && w.refused != nil {
 		// A delivery's record (or 'p') was refused: the deliveries made stay in memory, but
 		// the publisher must not take the message for durable.
-		c.refuseStored(ackType(p.QoS), p.PacketID, l.refused)
+		c.refuseStored(ackType(p.QoS), p.PacketID, w.refused)
 		return nil
 	}
 	code := codec.Success
@@ -180,7 +178,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 			code = codec.NoMatchingSubscribers
 		}
 	}
-	if p.QoS > 0 && (l.wrote || c.held > 0) {
+	if p.QoS > 0 && (w.wrote || c.held > 0) {
 		// The retained message or the stored deliveries must be on disk first (or an
 		// earlier acknowledgement is).
 		c.ackDurable(ackType(p.QoS), p.PacketID, code, nil)
@@ -235,8 +233,8 @@ func (c *conn) sendAck(t codec.PacketType, id uint16, code codec.ReasonCode, why
 }
 
 // retain stores or deletes (empty payload) the retained message of msg's topic, in memory
-// and in the durable store when there is one; a write the store accepted sets l.wrote (a
-// following Commit covers it), when l is not nil. With refusable (a QoS 1/2 publish whose
+// and in the durable store when there is one; a write the store accepted is noted in
+// l.writes (a following commit covers it), when l is not nil. With refusable (a QoS 1/2 publish whose
 // acknowledgement can say no), a write the store refuses is undone in memory and its error
 // returned; otherwise the message stays in memory only (counted, as every refused write).
 //
@@ -246,7 +244,7 @@ func (n *Node) retain(l *loop, msg *sessions.Message, refusable bool) error {
 	topic := string(msg.Topic)
 	var old *sessions.Message
 	var had bool
-	if refusable && n.cfg.Store != nil {
+	if refusable && n.hasStore {
 		old, had = n.retained.Get(topic)
 	}
 	if len(msg.Payload) == 0 {
@@ -267,17 +265,15 @@ func (n *Node) retain(l *loop, msg *sessions.Message, refusable bool) error {
 			return nil
 		}
 	}
-	if n.cfg.Store != nil {
-		if err := n.persistRetained(topic, msg); err != nil && refusable {
-			if had {
-				_ = n.retained.Set(topic, old, len(old.Payload))
-			} else {
-				n.retained.Delete(topic)
-			}
-			return err
-		} else if err == nil && l != nil {
-			l.wrote = true
+	if accepted, err := n.dur.retained(topic, msg); err != nil && refusable {
+		if had {
+			_ = n.retained.Set(topic, old, len(old.Payload))
+		} else {
+			n.retained.Delete(topic)
 		}
+		return err
+	} else if accepted && l != nil {
+		l.writes.wrote = true
 	}
 	if msg != nil {
 		n.stats.retained.Add(1)

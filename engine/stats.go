@@ -165,6 +165,7 @@ func (n *Node) Metrics() []Metric {
 	pingresp := ls.Pingreq
 	packetsSent := ls.Connack + ls.PublishOut + ls.AcksOut[0] + ls.AcksOut[1] + ls.AcksOut[2] + ls.AcksOut[3] +
 		ls.Suback + ls.Unsuback + pingresp + ls.DisconnectSent
+	writesRefused, commitsFailed := n.dur.counters()
 	return []Metric{
 		{"bytes.received", ls.BytesIn},
 		{"bytes.sent", ls.BytesOut},
@@ -213,8 +214,8 @@ func (n *Node) Metrics() []Metric {
 		{"messages.qos2.expired", ls.AwaitRelExpired},
 		{"messages.qos2.dropped", ls.Qos2Dropped},
 		{"messages.refused.store_unavailable", ls.StoreRefused},
-		{"store.writes_refused", n.persist.refused.Load()},
-		{"store.commits_failed", n.persist.failed.Load()},
+		{"store.writes_refused", writesRefused},
+		{"store.commits_failed", commitsFailed},
 		{"client.auth.failure", ls.AuthFailures},
 		{"client.acl.deny", ls.AclDenied},
 		{"protocol.errors", ls.ProtocolErrors},

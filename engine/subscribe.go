@@ -139,14 +139,14 @@ func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.Reason
 	}
 	s.Subscribe(mounted, o)
 	if s.Durable.Load() && !same { // an identical record is already stored
-		n.stored(n.cfg.Store.PutSub(s.ClientID, mounted, o))
+		n.dur.subscribed(s, mounted, o)
 	}
 	s.Unlock()
 	if _, err := n.subs.Subscribe(mounted, s, o); err != nil {
 		s.Lock()
 		s.Unsubscribe(mounted)
 		if s.Durable.Load() {
-			n.stored(n.cfg.Store.DeleteSub(s.ClientID, mounted))
+			n.dur.unsubscribed(s, mounted)
 		}
 		s.Unlock()
 		return codec.TopicFilterInvalid, mounted, false
@@ -301,7 +301,7 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		s.Lock()
 		existed := s.Unsubscribe(filter)
 		if existed && s.Durable.Load() {
-			n.stored(n.cfg.Store.DeleteSub(s.ClientID, filter))
+			n.dur.unsubscribed(s, filter)
 		}
 		s.Unlock()
 		if existed {

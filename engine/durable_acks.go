@@ -3,36 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
-	"github.com/emqgo/emqgo/sessions"
 	"github.com/emqgo/emqgo/sessions/kvlog"
 )
-
-// persistState is the node's side of the durable store (Config.Store).
-type persistState struct {
-	refusing atomic.Bool   // the last write was refused by the store (logged once per change)
-	downHint atomic.Bool   // a commit failed or a write found the store failed: ask storeDown
-	refused  atomic.Uint64 // writes the store refused: the state stays in memory only
-	failed   atomic.Uint64 // commits that reported an error
-}
-
-// persistRetained writes the retained message of topic to the store (msg nil: its deletion).
-// It never waits for the disk, and returns nil when the write was accepted (a following
-// Commit covers it) or the store's refusal, counted and logged once per change of state.
-func (n *Node) persistRetained(topic string, msg *sessions.Message) error {
-	st := n.cfg.Store
-	var err error
-	if msg == nil {
-		err = st.DeleteRetained(topic)
-	} else {
-		err = st.PutRetained(topic, msg)
-	}
-	n.stored(err)
-	return err
-}
 
 // ackDurable sends a PUBACK or PUBREC once every write the store accepted so far (the
 // retained message of this publish among them) is durable, so that an acknowledged retained
@@ -49,11 +24,8 @@ func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode, 
 	l := c.loop
 	n := l.n
 	c.held++
-	n.cfg.Store.Commit(func(err error) {
-		if err != nil {
-			n.persist.failed.Add(1)
-			n.persist.downHint.Store(true)
-		} else {
+	n.dur.commit(func(err error) {
+		if err == nil {
 			err = refuse
 		}
 		// On the store's writer goroutine: hand the acknowledgement back to the loop.
@@ -129,25 +101,13 @@ func (c *conn) waitDurable() {
 		}
 		l.end()
 	})
-	l.n.cfg.Store.Commit(func(err error) {
+	l.n.dur.commit(func(err error) {
 		if err != nil {
 			time.AfterFunc(time.Second, func() { _ = l.el.Execute(context.Background(), run) })
 			return
 		}
 		_ = l.el.Execute(context.Background(), run)
 	})
-}
-
-// storeDown reports whether the store is failed; it is asked only after a commit failed or
-// a write found the store failed (persist.downHint), and clears that hint once the store
-// recovered. Refusals for other causes (too much pending, a record too large) are answered
-// where the write is made.
-func (n *Node) storeDown() bool {
-	if n.cfg.Store.Failed() {
-		return true
-	}
-	n.persist.downHint.Store(false)
-	return false
 }
 
 // needsDurability reports whether a publish to topic would have to be written to the store:
@@ -206,15 +166,4 @@ func (c *conn) refuseStored(t codec.PacketType, id uint16, cause error) {
 		return
 	}
 	c.refuseUndurable(t, id, cause)
-}
-
-// closeStore flushes and closes the store once the loops have stopped.
-func (n *Node) closeStore() {
-	st := n.cfg.Store
-	if st == nil {
-		return
-	}
-	if err := st.Close(); err != nil && !errors.Is(err, kvlog.ErrClosed) {
-		n.log.Error("durable store: final flush failed", "error", err)
-	}
 }

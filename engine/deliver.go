@@ -133,7 +133,7 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 		}
 	}
 	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
-		l.n.dur.adopt(&l.writes, s, &q)
+		q = l.n.dur.adopt(&l.writes, s, q)
 	}
 	if old, dropped := s.Queue.Push(q); dropped {
 		l.stats.Dropped++
@@ -153,7 +153,7 @@ func (c *conn) send(q sessions.Queued) {
 	s := c.sess
 	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
 		q.SubIDs = ownIDs(q.SubIDs)
-		c.loop.n.dur.adopt(&c.loop.writes, s, &q)
+		q = c.loop.n.dur.adopt(&c.loop.writes, s, q)
 	}
 	if s.Queue.Len() > 0 {
 		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
@@ -221,7 +221,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	s.Window.Add(sessions.Inflight{Queued: q, PacketID: id, Stage: stageFor(q.QoS), SentAt: l.now})
 	if q.Seq != 0 && s.Durable.Load() {
 		// Sent: after a restart it goes again with DUP.
-		l.n.dur.sent(s, &q)
+		l.n.dur.sent(s, q)
 	}
 	c.writePublish(q, id, false)
 	return true

@@ -50,12 +50,14 @@ type durability interface {
 	// writes its record, on the publisher's loop, without s's lock. logSeq is 0 when the
 	// write was refused (reported in w).
 	routed(w *publishWrites, s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) (seq, logSeq uint64)
-	// adopt gives q, a QoS 1/2 delivery entering durable s without a record, its sequence
-	// number and record. Hold s's lock.
-	adopt(w *publishWrites, s *sessions.Session, q *sessions.Queued)
+	// adopt returns q, a QoS 1/2 delivery entering durable s without a record, with its
+	// sequence number, and writes its record. Hold s's lock. (Queued goes by value here and
+	// in sent: a pointer to the caller's variable would move it to the heap on every
+	// delivery, durable or not, as escape analysis cannot see through an interface call.)
+	adopt(w *publishWrites, s *sessions.Session, q sessions.Queued) sessions.Queued
 	// sent records that stored delivery q went out (resent with DUP after a restart). Hold
 	// s's lock.
-	sent(s *sessions.Session, q *sessions.Queued)
+	sent(s *sessions.Session, q sessions.Queued)
 	// pubrecReceived records that stored delivery f passed PUBREC and releases the stored
 	// body of msg (f.Msg is already nil). It reports whether the stage change was accepted,
 	// i.e. whether PUBREL must wait for a commit. Hold s's lock.
@@ -134,26 +136,25 @@ type memoryOnly struct{}
 
 var neverDown atomic.Bool // memoryOnly's downHint: never set
 
-func (memoryOnly) load() error                                               { return nil }
-func (memoryOnly) close()                                                    {}
-func (memoryOnly) canPersist(string) bool                                    { return false }
-func (memoryOnly) sessionCreated(*sessions.Session)                          {}
-func (memoryOnly) makeDurable(*sessions.Session)                             {}
-func (memoryOnly) dropRecords(*sessions.Session)                             {}
-func (memoryOnly) sessionState(*sessions.Session)                            {}
-func (memoryOnly) subscribed(*sessions.Session, string, trie.Options)        {}
-func (memoryOnly) unsubscribed(*sessions.Session, string)                    {}
-func (memoryOnly) retained(string, *sessions.Message) (bool, error)          { return false, nil }
-func (memoryOnly) adopt(*publishWrites, *sessions.Session, *sessions.Queued) {}
-func (memoryOnly) sent(*sessions.Session, *sessions.Queued)                  {}
-func (memoryOnly) forgotten(*sessions.Session, uint64, *sessions.Message)    {}
-func (memoryOnly) pendingAdded(*publishWrites, *sessions.Session, uint16)    {}
-func (memoryOnly) pendingRemoved(*sessions.Session, uint16)                  {}
-func (memoryOnly) commit(done func(error))                                   { done(nil) }
-func (memoryOnly) durable(uint64) bool                                       { return true }
-func (memoryOnly) down() bool                                                { return false }
-func (memoryOnly) downHint() *atomic.Bool                                    { return &neverDown }
-func (memoryOnly) counters() (uint64, uint64)                                { return 0, 0 }
+func (memoryOnly) load() error                                            { return nil }
+func (memoryOnly) close()                                                 {}
+func (memoryOnly) canPersist(string) bool                                 { return false }
+func (memoryOnly) sessionCreated(*sessions.Session)                       {}
+func (memoryOnly) makeDurable(*sessions.Session)                          {}
+func (memoryOnly) dropRecords(*sessions.Session)                          {}
+func (memoryOnly) sessionState(*sessions.Session)                         {}
+func (memoryOnly) subscribed(*sessions.Session, string, trie.Options)     {}
+func (memoryOnly) unsubscribed(*sessions.Session, string)                 {}
+func (memoryOnly) retained(string, *sessions.Message) (bool, error)       { return false, nil }
+func (memoryOnly) sent(*sessions.Session, sessions.Queued)                {}
+func (memoryOnly) forgotten(*sessions.Session, uint64, *sessions.Message) {}
+func (memoryOnly) pendingAdded(*publishWrites, *sessions.Session, uint16) {}
+func (memoryOnly) pendingRemoved(*sessions.Session, uint16)               {}
+func (memoryOnly) commit(done func(error))                                { done(nil) }
+func (memoryOnly) durable(uint64) bool                                    { return true }
+func (memoryOnly) down() bool                                             { return false }
+func (memoryOnly) downHint() *atomic.Bool                                 { return &neverDown }
+func (memoryOnly) counters() (uint64, uint64)                             { return 0, 0 }
 
 func (memoryOnly) routed(*publishWrites, *sessions.Session, *sessions.Message, uint8, bool, []uint32) (uint64, uint64) {
 	return 0, 0
@@ -161,4 +162,8 @@ func (memoryOnly) routed(*publishWrites, *sessions.Session, *sessions.Message, u
 
 func (memoryOnly) pubrecReceived(*sessions.Session, *sessions.Inflight, *sessions.Message) bool {
 	return false
+}
+
+func (memoryOnly) adopt(_ *publishWrites, _ *sessions.Session, q sessions.Queued) sessions.Queued {
+	return q
 }

@@ -136,17 +136,18 @@ func (d *storeDurability) routed(w *publishWrites, s *sessions.Session, msg *ses
 	return seq, logSeq
 }
 
-func (d *storeDurability) adopt(w *publishWrites, s *sessions.Session, q *sessions.Queued) {
+func (d *storeDurability) adopt(w *publishWrites, s *sessions.Session, q sessions.Queued) sessions.Queued {
 	q.Seq = s.Seq.Add(1)
-	err := d.st.PutEntry(s.ClientID, q.Seq, q, sessions.StageQueued, true)
+	err := d.st.PutEntry(s.ClientID, q.Seq, &q, sessions.StageQueued, true)
 	if d.stored(err) {
 		q.LogSeq = d.st.LastSeq()
 	}
 	w.note(err)
+	return q
 }
 
-func (d *storeDurability) sent(s *sessions.Session, q *sessions.Queued) {
-	d.stored(d.st.PutEntry(s.ClientID, q.Seq, q, stageFor(q.QoS), false))
+func (d *storeDurability) sent(s *sessions.Session, q sessions.Queued) {
+	d.stored(d.st.PutEntry(s.ClientID, q.Seq, &q, stageFor(q.QoS), false))
 }
 
 // pubrecReceived writes the stage change before releasing the body (see the comment at the

@@ -155,6 +155,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 			// so that the publisher's retransmission is no duplicate.
 			msg.Release()
 			c.refuseStored(ackType(p.QoS), p.PacketID, err)
+			c.droppedAtPublish(p, topic, DropStoreRefused)
 			return nil
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	nodehome "github.com/emqgo/emqgo/cmd/internal/home"
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
@@ -34,24 +35,11 @@ func loadConfig(c *cli) (*config.Config, []config.Notice, error) {
 	if c.Home != "" {
 		env = append(env, config.EnvPrefix+"NODE__HOME="+c.Home) // the flag beats file and environment
 	}
-	cfg, notices, err := config.LoadAt(c.Config, env, defaultHome())
+	cfg, notices, err := config.LoadAt(c.Config, env, nodehome.Default())
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration error:\n%w", err)
 	}
 	return cfg, notices, nil
-}
-
-// defaultHome is the home when neither --home nor node.home says: see config.DefaultHome.
-func defaultHome() string {
-	wd, _ := os.Getwd()
-	exe, err := os.Executable()
-	if err != nil {
-		return wd
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
-	}
-	return config.DefaultHome(exe, wd)
 }
 
 type foregroundCmd struct {

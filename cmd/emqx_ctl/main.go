@@ -19,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	nodehome "github.com/emqgo/emqgo/cmd/internal/home"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
 )
@@ -54,7 +55,7 @@ func run(args, env []string, out, errOut io.Writer) int {
 		}
 		env = append(env, config.EnvPrefix+"NODE__HOME="+abs)
 	}
-	cfg, _, err := config.LoadAt(confPath, env, defaultHome())
+	cfg, _, err := config.LoadAt(confPath, env, nodehome.Default())
 	if err != nil {
 		fmt.Fprintf(errOut, "configuration error:\n%v\n", err)
 		return 1
@@ -106,18 +107,4 @@ func getenv(env []string, name string) string {
 		}
 	}
 	return v
-}
-
-// defaultHome is the node's home when neither --home nor node.home says, found as bin/emqx
-// finds it (config.DefaultHome), so that both agree on the data directory.
-func defaultHome() string {
-	wd, _ := os.Getwd()
-	exe, err := os.Executable()
-	if err != nil {
-		return wd
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
-	}
-	return config.DefaultHome(exe, wd)
 }

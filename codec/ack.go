@@ -33,7 +33,7 @@ func (a *Ack) Decode(pkt []byte, v Version) error {
 		a.Props.clear()
 		return ErrWrongPacketType
 	}
-	_, body, err := splitFixed(pkt, a.Type) // PUBREL flags are 0010 [MQTT-3.6.1-1]
+	_, body, err := splitFixedV(pkt, a.Type, v) // PUBREL flags are 0010 [MQTT-3.6.1-1] (3.1: DUP may be set)
 	if err == nil && len(body) < 2 {
 		err = ErrTruncated
 	}

@@ -31,7 +31,7 @@ func (c *Connack) Decode(pkt []byte, v Version) error {
 	if flags&^1 != 0 {
 		return ErrConnackFlags // [MQTT-3.2.2-1]
 	}
-	c.SessionPresent = flags == 1
+	c.SessionPresent = flags == 1 && v != V31 // 3.1: a reserved byte, read leniently
 	code, err := r.byte()
 	if err != nil {
 		return err
@@ -63,6 +63,9 @@ func (c *Connack) Decode(pkt []byte, v Version) error {
 // written as c.Code.V3ConnackCode() and properties are dropped.
 func AppendConnack(dst []byte, c *Connack, v Version) []byte {
 	flags := boolBit(c.SessionPresent, 1)
+	if v == V31 {
+		flags = 0 // MQTT 3.1 has no Session Present: the byte is reserved (section 3.2)
+	}
 	if v < V5 {
 		return append(dst, byte(TypeConnack)<<4, 2, flags, c.Code.V3ConnackCode())
 	}

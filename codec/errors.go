@@ -117,7 +117,7 @@ var (
 // Properties.
 var (
 	ErrPropertyUnknown       = newErr(MalformedPacket, "unknown property identifier (section 2.2.2.2)")
-	ErrPropertyNotAllowed    = newErr(ProtocolError, "property not allowed in this packet (section 2.2.2.2)")
+	ErrPropertyNotAllowed    = newErr(MalformedPacket, "property not valid for this packet type: a Malformed Packet (section 2.2.2.2)")
 	ErrPropertyDuplicate     = newErr(ProtocolError, "property that may appear once appears twice (section 2.2.2.2)")
 	ErrPayloadFormat         = newErr(ProtocolError, "payload format indicator other than 0 or 1 (section 3.3.2.3.2)")
 	ErrRequestProblemInfo    = newErr(ProtocolError, "request problem information other than 0 or 1 (section 3.1.2.11.7)")

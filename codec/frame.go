@@ -28,6 +28,13 @@ type Header struct {
 // type 0 and reserved fixed-header flags [MQTT-2.1.3-1]; type 15 (AUTH) is
 // accepted here and refused by the decoders below MQTT 5.
 func Frame(buf []byte, maxPacketSize uint32) (h Header, err error) {
+	return FrameV(buf, maxPacketSize, 0)
+}
+
+// FrameV is Frame for a connection whose protocol version v is known (0 before CONNECT): MQTT
+// 3.1 lets a client resend PUBREL, SUBSCRIBE and UNSUBSCRIBE with the DUP bit set (its fixed
+// header flags were DUP, QoS 1, RETAIN), which 3.1.1 made a reserved-flags violation.
+func FrameV(buf []byte, maxPacketSize uint32, v Version) (h Header, err error) {
 	if len(buf) < 2 {
 		return h, nil
 	}
@@ -36,7 +43,7 @@ func Frame(buf []byte, maxPacketSize uint32) (h Header, err error) {
 	if h.Type == 0 {
 		return Header{}, ErrPacketType
 	}
-	if f := fixedFlags[h.Type]; f != 0xFF && f != h.Flags {
+	if f := fixedFlags[h.Type]; f != 0xFF && f != h.Flags && !dupAllowed(h.Type, h.Flags, v) {
 		return Header{}, ErrReservedFlags
 	}
 	var length uint32
@@ -84,6 +91,18 @@ func body(pkt []byte) (b []byte, ok bool) {
 // returns its flags and body (the bytes after the fixed header). The
 // remaining length must match len(pkt) exactly.
 func splitFixed(pkt []byte, t PacketType) (flags byte, body []byte, err error) {
+	return splitFixedV(pkt, t, 0)
+}
+
+// dupAllowed reports whether flags, which differ from the fixed flags of t, are those of an
+// MQTT 3.1 retransmission: PUBREL, SUBSCRIBE or UNSUBSCRIBE with QoS 1 and DUP set (MQTT 3.1
+// sections 3.6, 3.8 and 3.10).
+func dupAllowed(t PacketType, flags byte, v Version) bool {
+	return v == V31 && flags == 0x0A && (t == TypePubrel || t == TypeSubscribe || t == TypeUnsubscribe)
+}
+
+// splitFixedV is splitFixed for protocol version v (see FrameV).
+func splitFixedV(pkt []byte, t PacketType, v Version) (flags byte, body []byte, err error) {
 	if len(pkt) < 2 {
 		return 0, nil, ErrTruncated
 	}
@@ -91,7 +110,7 @@ func splitFixed(pkt []byte, t PacketType) (flags byte, body []byte, err error) {
 		return 0, nil, ErrWrongPacketType
 	}
 	flags = pkt[0] & 0x0F
-	if f := fixedFlags[t]; f != 0xFF && f != flags {
+	if f := fixedFlags[t]; f != 0xFF && f != flags && !dupAllowed(t, flags, v) {
 		return 0, nil, ErrReservedFlags
 	}
 	var length uint32

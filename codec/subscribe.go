@@ -37,7 +37,7 @@ func (s *Subscribe) Reset() {
 // the packet with TopicFilterInvalid.
 func (s *Subscribe) Decode(pkt []byte, v Version) error {
 	s.Reset()
-	_, body, err := splitFixed(pkt, TypeSubscribe) // flags 0010 [MQTT-3.8.1-1]
+	_, body, err := splitFixedV(pkt, TypeSubscribe, v) // flags 0010 [MQTT-3.8.1-1] (3.1: DUP may be set)
 	if err != nil {
 		return err
 	}

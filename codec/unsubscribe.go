@@ -19,7 +19,7 @@ func (u *Unsubscribe) Reset() {
 // Every filter is checked with ValidTopicFilter.
 func (u *Unsubscribe) Decode(pkt []byte, v Version) error {
 	u.Reset()
-	_, body, err := splitFixed(pkt, TypeUnsubscribe) // flags 0010 [MQTT-3.10.1-1]
+	_, body, err := splitFixedV(pkt, TypeUnsubscribe, v) // flags 0010 [MQTT-3.10.1-1] (3.1: DUP may be set)
 	if err != nil {
 		return err
 	}

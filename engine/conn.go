@@ -194,7 +194,7 @@ func (c *conn) onTraffic() {
 	for c.carry > 0 && c.reading() {
 		avail := c.tr.InboundBuffered()
 		hdr, _ := c.tr.Peek(min(avail, 5))
-		h, err := codec.Frame(hdr, c.maxInbound())
+		h, err := codec.FrameV(hdr, c.maxInbound(), c.version)
 		if err != nil {
 			c.protocolError(err)
 			break
@@ -232,7 +232,7 @@ func (c *conn) onTraffic() {
 func (c *conn) consume(buf []byte) int {
 	off := 0
 	for off < len(buf) {
-		h, err := codec.Frame(buf[off:], c.maxInbound())
+		h, err := codec.FrameV(buf[off:], c.maxInbound(), c.version)
 		if err != nil {
 			c.protocolError(err)
 			break

@@ -48,6 +48,8 @@ type conn struct {
 	ext      *connExt  // state few connections need, nil until one does (extra)
 	will     *connWill // the will, nil when none
 
+	connectedAt int64 // unix nanoseconds of the CONNACK, for the management API (manage.go)
+
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none
 	slowSince int64  // unix nanoseconds when the backlog first went above HighWater

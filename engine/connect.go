@@ -282,6 +282,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	c.lastRecv = l.now // keep alive counts from the CONNACK
+	c.connectedAt = l.now
 	if present {
 		c.set(flagSessionPresent)
 	}

@@ -12,8 +12,9 @@ import (
 )
 
 // registerCommands installs the emqx_ctl commands the node answers.
-func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, stop chan<- string) {
+func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, levels *logLevels, stop chan<- string) {
 	name := n.Name()
+	registerManagement(s, n, levels)
 	s.Register("ping", func([]string) (string, int) { return "pong\n", 0 })
 	s.Register("stop", func([]string) (string, int) {
 		select {

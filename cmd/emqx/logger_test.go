@@ -34,7 +34,7 @@ func readLog(t *testing.T, cfg *config.Config, name string) string {
 func TestLoggerFilesAndLevels(t *testing.T) {
 	cfg := loggerConfig(t, "EMQX_LOG__TO=file", "EMQX_LOG__LEVEL=info", "EMQX_LOG__FILE=main.log",
 		"EMQX_LOG__ERROR__FILE=error.log", "EMQX_LOG__DEBUG__FILE=debug.log")
-	log, closeLog, err := newLogger(cfg)
+	log, _, closeLog, err := newLogger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestLoggerFilesAndLevels(t *testing.T) {
 
 func TestLoggerJSON(t *testing.T) {
 	cfg := loggerConfig(t, "EMQX_LOG__TO=file", "EMQX_LOG__FORMATTER=json")
-	log, closeLog, err := newLogger(cfg)
+	log, _, closeLog, err := newLogger(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

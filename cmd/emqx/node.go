@@ -58,7 +58,7 @@ func (f foregroundCmd) Run(c *cli) error {
 		}
 		defer stopProf()
 	}
-	log, closeLog, err := newLogger(cfg)
+	log, levels, closeLog, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	ctlSrv := ctl.NewServer()
 	stop := make(chan string, 1)
-	registerCommands(ctlSrv, node, cfg, stop)
+	registerCommands(ctlSrv, node, cfg, levels, stop)
 	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
 		return err
 	}
@@ -122,9 +122,10 @@ func (f foregroundCmd) Run(c *cli) error {
 // level and above, log.formatter text or json. Every destination sits behind its own
 // logging.Writer, so a log call formats the line and queues it but never waits on a disk or a
 // full stderr pipe (an event loop logs a refused client this way); lines that find a full
-// queue are dropped and reported in the log. The returned function drains the queues and
-// closes the files: call it last.
-func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
+// queue are dropped and reported in the log. Each handler's level and the primary level in
+// front of them are runtime levels (logLevels, for `emqx_ctl log`). The returned function
+// drains the queues and closes the files: call it last.
+func newLogger(cfg *config.Config) (*slog.Logger, *logLevels, func(), error) {
 	json := cfg.Log.Formatter == "json"
 	var writers []*logging.Writer
 	var files []*lumberjack.Logger
@@ -153,7 +154,8 @@ func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
 		files = append(files, lj)
 		return async(lj), nil
 	}
-	newHandler := func(w io.Writer, level slog.Level) slog.Handler {
+	runLevels := newLogLevels(cfg.Log.Level)
+	newHandler := func(w io.Writer, level *slog.LevelVar) slog.Handler {
 		opts := &slog.HandlerOptions{Level: level}
 		if json {
 			return slog.NewJSONHandler(w, opts)
@@ -162,22 +164,26 @@ func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
 	}
 
 	var ws []io.Writer
+	var dests []string
 	to := cfg.Log.To
 	if to == "console" || to == "both" {
 		ws = append(ws, async(os.Stderr))
+		dests = append(dests, "console")
 	}
 	if to == "file" || to == "both" {
 		w, err := file(cfg.Log.File)
 		if err != nil {
 			closeAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ws = append(ws, w)
+		dests = append(dests, filepath.Join(cfg.Log.Dir, cfg.Log.File))
 	}
 	var handlers []slog.Handler
 	if len(ws) > 0 {
 		// One handler formats each line once; each destination queues its own copy.
-		handlers = append(handlers, newHandler(io.MultiWriter(ws...), slogLevel(cfg.Log.Level)))
+		lv := runLevels.add("default", strings.Join(dests, ","), cfg.Log.Level)
+		handlers = append(handlers, newHandler(io.MultiWriter(ws...), lv))
 	}
 	if to != "off" {
 		levels := make([]string, 0, len(cfg.Log.LevelFiles))
@@ -189,10 +195,11 @@ func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
 			w, err := file(cfg.Log.LevelFiles[lv])
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			// As in EMQX, log.level is the floor of every handler.
-			handlers = append(handlers, newHandler(w, max(slogLevel(lv), slogLevel(cfg.Log.Level))))
+			// As in EMQX, log.level (the primary level) is the floor of every handler.
+			hv := runLevels.add(lv, filepath.Join(cfg.Log.Dir, cfg.Log.LevelFiles[lv]), lv)
+			handlers = append(handlers, newHandler(w, hv))
 		}
 	}
 	var h slog.Handler = slog.DiscardHandler
@@ -203,7 +210,10 @@ func newLogger(cfg *config.Config) (*slog.Logger, func(), error) {
 	default:
 		h = slog.NewMultiHandler(handlers...)
 	}
-	return slog.New(h).With("node", cfg.Node.Name), closeAll, nil
+	if len(handlers) > 0 {
+		h = primaryFilter{level: &runLevels.primary, next: h}
+	}
+	return slog.New(h).With("node", cfg.Node.Name), runLevels, closeAll, nil
 }
 
 // logDropReport formats the line a logging.Writer adds when it dropped lines, in the log's

@@ -17,17 +17,57 @@ var Usage = map[string][]string{
 	},
 	"metrics": {"metrics                       # Show broker metrics"},
 	"acl":     {"acl reload                    # reload etc/acl.conf"},
+	"clients": {
+		"clients list                  # List all clients",
+		"clients show <ClientId>       # Show a client",
+		"clients kick <ClientId>       # Kick out a client",
+	},
+	"sessions": {
+		"sessions list                 # List all sessions",
+		"sessions list persistent      # List the sessions that outlive their connection",
+		"sessions list transient       # List the sessions that end with their connection",
+		"sessions show <ClientId>      # Show a session",
+	},
+	"subscriptions": {
+		"subscriptions list            # List all subscriptions",
+		"subscriptions show <ClientId> # Show subscriptions of a client",
+		"subscriptions add <ClientId> <Topic> <QoS> # Add a subscription for a client",
+		"subscriptions del <ClientId> <Topic> # Delete a subscription of a client",
+	},
+	"routes": {
+		"routes list                   # List all routes",
+		"routes show <Topic>           # Show a route",
+	},
+	"topics": {
+		"topics list                   # List all topics",
+		"topics show <Topic>           # Show a topic",
+	},
+	"vm": {
+		"vm all                        # Show info of the Go runtime",
+		"vm load                       # Show the system load averages",
+		"vm memory                     # Show memory of the Go runtime",
+		"vm process                    # Show goroutines and threads",
+		"vm io                         # Show file descriptors",
+		"vm ports                      # Show connections (Erlang's ports)",
+	},
+	"mnesia": {"mnesia                        # There is no Mnesia: see data verify"},
+	"log": {
+		"log set-level <Level>         # Set the overall log level",
+		"log primary-level             # Show the primary log level now",
+		"log primary-level <Level>     # Set the primary log level",
+		"log handlers list             # Show log handlers",
+		"log handlers set-level <HandlerId> <Level> # Set log level of a log handler",
+	},
+	"cluster": {"cluster status                # Cluster status (this node only: no clustering yet)"},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
-	"clients": "#13", "sessions": "#13", "subscriptions": "#13", "routes": "#13", "listeners": "#13",
-	"vm": "#13", "mnesia": "#13", "log": "#13", "trace": "#13", "mgmt": "#13", "retainer": "#13",
+	"listeners": "#13", "trace": "#13", "mgmt": "#13", "retainer": "#13",
 	"plugins": "#12", "users": "#12", "clientid": "#12", "banned": "#12",
 	"admins":  "#14",
 	"bridges": "#15",
-	"cluster": "#16",
 }
 
 // NotAvailable is the answer to a planned command: "<cmd>: not available in this build yet".

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzhttp"
@@ -96,6 +97,9 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	done chan struct{} // closed when Serve returned
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start listens on opts.Addr and serves the API for node until Stop. It returns once the
@@ -135,14 +139,17 @@ func Start(node *engine.Node, opts Options) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Stop stops accepting, lets requests in progress finish until ctx is done, then closes
-// every connection. It returns ctx's error when requests had to be cut short.
+// every connection. It returns ctx's error when requests had to be cut short. Calls after the
+// first return the first one's result.
 func (s *Server) Stop(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		s.srv.Close()
-	}
-	<-s.done
-	return err
+	s.stopOnce.Do(func() {
+		s.stopErr = s.srv.Shutdown(ctx)
+		if s.stopErr != nil {
+			s.srv.Close()
+		}
+		<-s.done
+	})
+	return s.stopErr
 }
 
 // routes builds the request router: /metrics without authentication, /api/... behind it.
@@ -159,18 +166,50 @@ func (s *Server) routes() http.Handler {
 		api.HandleFunc("GET "+v+"/metrics", s.metrics)
 		api.HandleFunc("GET "+v+"/nodes/{node}/metrics", s.nodeMetrics)
 	}
-	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	authed := s.authenticate(api)
+	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /metrics", s.prometheus)
 	root.Handle("/api/", trimSlash(authed))
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	return jsonMisses(root)
+}
+
+// jsonMisses answers the requests mux has no route for (404, or 405 with its Allow header for
+// a known path and another method) in EMQX's JSON envelope instead of text.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			w = &missWriter{ResponseWriter: w, r: r}
+		}
+		mux.ServeHTTP(w, r) // sets the path values that mux.Handler does not
 	})
-	return root
+}
+
+// missWriter turns ServeMux's plain-text 404 and 405 answers into JSON.
+type missWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	wrote bool
+}
+
+func (m *missWriter) WriteHeader(status int) {
+	if m.wrote {
+		return
+	}
+	m.wrote = true
+	msg := "no such endpoint: " + m.r.URL.Path
+	if status == http.StatusMethodNotAllowed {
+		msg = "method " + m.r.Method + " not allowed on " + m.r.URL.Path + " (allowed: " + m.Header().Get("Allow") + ")"
+	}
+	m.Header().Del("X-Content-Type-Options")
+	writeError(m.ResponseWriter, status, status, msg)
+}
+
+func (m *missWriter) Write(b []byte) (int, error) {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's text is replaced by the JSON already written
 }
 
 // trimSlash serves "/api/v3/brokers/" as "/api/v3/brokers": EMQX 3.x documented its paths with

@@ -91,6 +91,13 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
+	stopAPI, err := startHTTPAPI(node, cfg, log)
+	if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		node.Stop(ctx)
+		return err
+	}
 	if err := writePidFile(cfg.Node.DataDir); err != nil {
 		log.Warn("cannot write pid file", "error", err)
 	}
@@ -109,6 +116,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	log.Info("node stopping", "cause", why)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	stopAPI(ctx)
 	if err := node.Stop(ctx); err != nil {
 		log.Error("node did not stop cleanly", "error", err)
 		return err

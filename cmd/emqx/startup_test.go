@@ -90,17 +90,30 @@ func TestStartupWarnings(t *testing.T) {
 	}
 	l := lines[0]
 	for _, want := range []string{"level=WARN", "listener.ssl.*, listener.ws.*, listener.wss.* (TLS/WebSocket transports: issue #11)",
-		"management.*", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
+		"management.max_row_limit", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, l)
 		}
 	}
 	for key, addr := range map[string]string{"listener.ssl.external": "8883", "listener.ws.external": "8083",
-		"listener.wss.external": "8084", "management.listener.http": "8080", "dashboard.listener.http": "18083"} {
+		"listener.wss.external": "8084", "dashboard.listener.http": "18083"} {
 		ls := linesWith(out, key+" not available in this build yet")
 		if len(ls) != 1 || !strings.Contains(ls[0], "level=WARN") || !strings.Contains(ls[0], "address=:"+addr) {
 			t.Errorf("want one warning for %s at %s, got %q", key, addr, ls)
 		}
+	}
+	// The HTTP API serves: no warning for its port, and its keys are not among those without
+	// effect.
+	if ls := linesWith(out, "management.listener.http not available"); len(ls) != 0 {
+		t.Errorf("the served HTTP API port is reported as not available: %q", ls)
+	}
+	for _, key := range []string{"management.listener.http,", "management.listener.http.max_clients", "default_application"} {
+		if strings.Contains(l, key) {
+			t.Errorf("warning line lists %s, which acts:\n%s", key, l)
+		}
+	}
+	if ls := linesWith(out, "HTTP API listening"); len(ls) != 1 {
+		t.Errorf("want one \"HTTP API listening\" line, got %q", ls)
 	}
 	started := linesWith(out, "node started")
 	if len(started) != 1 || strings.Count(started[0], "node=") != 1 {

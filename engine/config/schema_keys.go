@@ -204,8 +204,8 @@ func fixedDefsTail() []fixedDef {
 	// Management API and dashboard (EMQX's emqx_management.conf and emqx_dashboard.conf).
 	defs = append(defs, httpDefs("management", "8080", func(c *Config) *Management { return &c.Management }, nil)...)
 	defs = append(defs,
-		f(sp("management.default_application.id", TypeString, "admin", "id of the default API application (HTTP basic auth user)").ne(OwnerManagement), func(c *Config, v any) { c.Management.AppID = asStr(v) }),
-		f(sp("management.default_application.secret", TypeString, "public", "secret of the default API application").ne(OwnerManagement), func(c *Config, v any) { c.Management.AppSecret = asStr(v) }),
+		f(sp("management.default_application.id", TypeString, "admin", "id of the default API application (HTTP basic auth user)"), func(c *Config, v any) { c.Management.AppID = asStr(v) }),
+		f(sp("management.default_application.secret", TypeString, "public", "secret of the default API application"), func(c *Config, v any) { c.Management.AppSecret = asStr(v) }),
 		f(sp("management.max_row_limit", TypeInt, "10000", "most rows an API list returns").rng(1, 1<<31).ne(OwnerManagement), func(c *Config, v any) { c.Management.MaxRowLimit = asInt(v) }),
 	)
 	defs = append(defs, httpDefs("dashboard", "18083", nil, func(c *Config) *Dashboard { return &c.Dashboard })...)
@@ -294,9 +294,22 @@ func httpDefs(prefix, port string, mg func(*Config) *Management, db func(*Config
 		owner = OwnerDashboard
 	}
 	for _, d := range out {
-		d.spec.ne(owner)
+		if mg == nil || !managementHTTPActs[d.spec.Key] {
+			d.spec.ne(owner)
+		}
 	}
 	return out
+}
+
+// managementHTTPActs are the keys of the API's HTTP listener that the HTTP API reads
+// (cmd/internal/wire.HTTPAPI); acceptors, backlog (the system's somaxconn) and
+// send_timeout_close (a write timeout always closes) have no effect, nor HTTPS yet.
+var managementHTTPActs = map[string]bool{
+	"management.listener.http":              true,
+	"management.listener.http.max_clients":  true,
+	"management.listener.http.send_timeout": true,
+	"management.listener.http.inet6":        true,
+	"management.listener.http.ipv6_v6only":  true,
 }
 
 func defaultHTTPListener() HTTPListener {

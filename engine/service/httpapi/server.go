@@ -1,0 +1,229 @@
+// Package httpapi is the broker's HTTP API on the management port (management.listener.http,
+// 8080 by default): EMQX's /api/v3 and /api/v4 management endpoints (publish, brokers, nodes,
+// stats, metrics) behind HTTP Basic authentication with management applications, and the
+// Prometheus scrape endpoint /metrics.
+//
+// It is a side service: it uses only engine.Node's exported API, on net/http's goroutines, so
+// a request never runs on an event loop and reads the node's counters at request time (the
+// loops pay nothing for it).
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzhttp"
+	"golang.org/x/net/netutil"
+
+	"github.com/emqgo/emqgo/engine"
+)
+
+// Defaults of the Options fields left zero.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 15 * time.Second // EMQX's management.listener.http.send_timeout
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultMaxClients        = 512
+)
+
+// Options configure a Server. The zero value of each field but Addr means its default.
+type Options struct {
+	// Addr is the address to listen on, host:port (":8080" for every interface).
+	Addr string
+	// Network is "tcp", "tcp4" or "tcp6" (net.Listen); "" is "tcp".
+	Network string
+	// MaxClients caps the connections served at once (management.listener.http.max_clients):
+	// past it new connections wait in the accept backlog until one closes.
+	MaxClients int
+
+	ReadHeaderTimeout time.Duration // to read a request's headers
+	ReadTimeout       time.Duration // to read a whole request, body included
+	WriteTimeout      time.Duration // to write a response (send_timeout)
+	IdleTimeout       time.Duration // a kept-alive connection waiting for its next request
+	MaxHeaderBytes    int
+	MaxBodyBytes      int64 // larger request bodies are refused with a 400
+
+	// Apps are the management applications allowed in (HTTP Basic: id and secret); at least
+	// the default application (management.default_application.id/secret).
+	Apps *Apps
+
+	// Log receives the server's errors; nil discards them.
+	Log *slog.Logger
+}
+
+func (o *Options) withDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&o.ReadTimeout, DefaultReadTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.IdleTimeout, DefaultIdleTimeout)
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = DefaultMaxClients
+	}
+	if o.Network == "" {
+		o.Network = "tcp"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Apps == nil {
+		o.Apps = NewApps()
+	}
+}
+
+// Server is a running HTTP API. Its methods are safe for concurrent use.
+type Server struct {
+	node *engine.Node
+	opts Options
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{} // closed when Serve returned
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start listens on opts.Addr and serves the API for node until Stop. It returns once the
+// port is bound, or with the bind error.
+func Start(node *engine.Node, opts Options) (*Server, error) {
+	opts.withDefaults()
+	ln, err := net.Listen(opts.Network, opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for the HTTP API on %s: %w", opts.Addr, err)
+	}
+	s := &Server{node: node, opts: opts, ln: ln, done: make(chan struct{})}
+	gz, err := gzhttp.NewWrapper(gzhttp.EnableZstd(false))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("BUG: gzip wrapper: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:           gz(s.routes()),
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(s.done)
+		err := s.srv.Serve(netutil.LimitListener(ln, opts.MaxClients))
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opts.Log.Error("HTTP API stopped serving", "address", ln.Addr().String(), "error", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr returns the bound address (useful when Options.Addr has port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Stop stops accepting, lets requests in progress finish until ctx is done, then closes
+// every connection. It returns ctx's error when requests had to be cut short. Calls after the
+// first return the first one's result.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.stopErr = s.srv.Shutdown(ctx)
+		if s.stopErr != nil {
+			s.srv.Close()
+		}
+		<-s.done
+	})
+	return s.stopErr
+}
+
+// routes builds the request router: /metrics without authentication, /api/... behind it.
+func (s *Server) routes() http.Handler {
+	api := http.NewServeMux()
+	for _, v := range []string{"/api/v3", "/api/v4"} {
+		api.HandleFunc("POST "+v+"/mqtt/publish", s.publish)
+		api.HandleFunc("GET "+v+"/brokers", s.brokers)
+		api.HandleFunc("GET "+v+"/brokers/{node}", s.broker)
+		api.HandleFunc("GET "+v+"/nodes", s.nodes)
+		api.HandleFunc("GET "+v+"/nodes/{node}", s.nodeInfo)
+		api.HandleFunc("GET "+v+"/stats", s.stats)
+		api.HandleFunc("GET "+v+"/nodes/{node}/stats", s.nodeStats)
+		api.HandleFunc("GET "+v+"/metrics", s.metrics)
+		api.HandleFunc("GET "+v+"/nodes/{node}/metrics", s.nodeMetrics)
+	}
+	authed := s.authenticate(jsonMisses(api))
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /metrics", s.prometheus)
+	root.Handle("/api/", trimSlash(authed))
+	return jsonMisses(root)
+}
+
+// jsonMisses answers the requests mux has no route for (404, or 405 with its Allow header for
+// a known path and another method) in EMQX's JSON envelope instead of text.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			w = &missWriter{ResponseWriter: w, r: r}
+		}
+		mux.ServeHTTP(w, r) // sets the path values that mux.Handler does not
+	})
+}
+
+// missWriter turns ServeMux's plain-text 404 and 405 answers into JSON.
+type missWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	wrote bool
+}
+
+func (m *missWriter) WriteHeader(status int) {
+	if m.wrote {
+		return
+	}
+	m.wrote = true
+	msg := "no such endpoint: " + m.r.URL.Path
+	if status == http.StatusMethodNotAllowed {
+		msg = "method " + m.r.Method + " not allowed on " + m.r.URL.Path + " (allowed: " + m.Header().Get("Allow") + ")"
+	}
+	m.Header().Del("X-Content-Type-Options")
+	writeError(m.ResponseWriter, status, status, msg)
+}
+
+func (m *missWriter) Write(b []byte) (int, error) {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's text is replaced by the JSON already written
+}
+
+// trimSlash serves "/api/v3/brokers/" as "/api/v3/brokers": EMQX 3.x documented its paths with
+// a trailing slash, 4.x without.
+func trimSlash(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > 1 && p[len(p)-1] == '/' {
+			r2 := *r
+			u := *r.URL
+			u.Path = p[:len(p)-1]
+			u.RawPath = ""
+			r2.URL = &u
+			r = &r2
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -47,7 +47,7 @@ func TestCtlCommands(t *testing.T) {
 	if out, code := run(t, work, env, ctl, "broker", "nonsense"); code == 0 || !strings.Contains(out, "broker stats") {
 		t.Errorf("broker nonsense: exit %d:\n%s", code, out)
 	}
-	for _, cmd := range []string{"clients", "subscriptions", "routes", "listeners", "plugins", "bridges", "log", "trace", "cluster", "banned", "vm", "mnesia"} {
+	for _, cmd := range []string{"clients", "subscriptions", "routes", "plugins", "bridges", "log", "trace", "cluster", "banned", "vm", "mnesia"} {
 		out, code := run(t, work, env, ctl, cmd, "list")
 		if code == 0 || !strings.HasPrefix(out, cmd+": not available in this build yet") {
 			t.Errorf("%s list: exit %d %q", cmd, code, out)

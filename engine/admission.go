@@ -89,9 +89,12 @@ func (b *connBucket) refill(perSecond int, now int64) {
 // admissionLog counts what a listener refused or delayed since the last summary, with one
 // example peer, so that the summary can name a client.
 type admissionLog struct {
-	denied    atomic.Uint64 // access rules
-	full      atomic.Uint64 // max_connections
-	delayed   atomic.Uint64 // max_conn_rate
+	denied    atomic.Uint64         // access rules
+	full      atomic.Uint64         // max_connections
+	delayed   atomic.Uint64         // max_conn_rate
+	proxy     atomic.Uint64         // no valid PROXY protocol header in time (proxy.go)
+	stopped   atomic.Uint64         // listener stopped by emqx_ctl (listeners.go)
+	proxyWhy  atomic.Pointer[error] // one cause of the proxy refusals
 	example   atomic.Pointer[netip.AddrPort]
 	lastFlush atomic.Int64
 }
@@ -115,8 +118,13 @@ func (n *Node) summariseAdmissions(now int64) {
 			continue
 		}
 		denied, full, delayed := a.denied.Swap(0), a.full.Swap(0), a.delayed.Swap(0)
-		if denied+full+delayed == 0 {
+		proxy, stopped := a.proxy.Swap(0), a.stopped.Swap(0)
+		if denied+full+delayed+proxy+stopped == 0 {
 			continue
+		}
+		proxyWhy := ""
+		if p := a.proxyWhy.Swap(nil); p != nil {
+			proxyWhy = (*p).Error()
 		}
 		example := ""
 		if p := a.example.Swap(nil); p != nil {
@@ -128,7 +136,8 @@ func (n *Node) summariseAdmissions(now int64) {
 		}
 		n.log.Warn("listener admission "+since, "listener", ls.Kind+":"+ls.Name,
 			"denied_by_access_rules", denied, "refused_at_max_connections", full, "max_connections", ls.MaxConnections,
-			"delayed_over_max_conn_rate", delayed, "max_conn_rate", ls.MaxConnRate, "example_peer", example)
+			"delayed_over_max_conn_rate", delayed, "max_conn_rate", ls.MaxConnRate,
+			"refused_proxy_protocol", proxy, "proxy_protocol_error", proxyWhy, "refused_listener_stopped", stopped, "example_peer", example)
 	}
 }
 
@@ -149,6 +158,9 @@ func (l *loop) releaseWaiting() {
 			break
 		}
 		c.state = stateNew
+		if c.lis.ProxyProtocol {
+			c.state = stateProxy // proxy_protocol_timeout counts from here
+		}
 		c.lastRecv = now // idle_timeout counts from here
 		c.onTraffic()    // the CONNECT that waited, if it came
 	}

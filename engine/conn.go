@@ -22,6 +22,7 @@ type connState uint8
 const (
 	stateNew       connState = iota // socket open, no CONNECT yet
 	stateWaiting                    // accepted over the listener's max_conn_rate: input not read yet
+	stateProxy                      // before stateNew on a proxy_protocol listener: PROXY header not read yet (proxy.go)
 	stateAuth                       // CONNECT parked while an authenticator decides
 	stateConnected                  // CONNACK 0 sent
 	stateClosing                    // close requested; input is ignored
@@ -170,19 +171,14 @@ func (c *conn) onTraffic() {
 		return
 	}
 	if !c.reading() {
-		// Parked: keep the bytes until the authenticator or the access-control chain answers
-		// (or the listener's rate lets the connection in), but not without bound: one packet
-		// of the largest size the zone accepts (at least 64 KiB) may wait.
-		if c.tr.InboundBuffered() > c.parkedInputLimit() {
-			_, _ = c.tr.Discard(-1)
-			c.carry = 0
-			code := codec.ReasonCode(0)
-			if c.state == stateConnected {
-				code = codec.QuotaExceeded
-			}
-			c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+		if c.state != stateProxy {
+			c.boundParked()
+			return
 		}
-		return
+		if !c.readProxyHeader() {
+			return
+		}
+		// The header is consumed: the CONNECT behind it, if it came, is read now.
 	}
 	if c.need > 0 {
 		// A large packet is still arriving: wait for all of it without looking at (and so
@@ -226,6 +222,21 @@ func (c *conn) onTraffic() {
 		}
 	}
 	c.carry = int32(c.tr.InboundBuffered()) // what gnet keeps for the next round
+}
+
+// boundParked keeps a parked connection's input (until the authenticator or the
+// access-control chain answers, or the listener's rate lets the connection in), but not
+// without bound: one packet of the largest size the zone accepts (at least 64 KiB) may wait.
+func (c *conn) boundParked() {
+	if c.tr.InboundBuffered() > c.parkedInputLimit() {
+		_, _ = c.tr.Discard(-1)
+		c.carry = 0
+		code := codec.ReasonCode(0)
+		if c.state == stateConnected {
+			code = codec.QuotaExceeded
+		}
+		c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+	}
 }
 
 // consume handles the complete packets at the start of buf and returns the bytes they took.
@@ -453,6 +464,8 @@ func (c *conn) tick() {
 	switch c.state {
 	case stateWaiting:
 		// Waiting for the listener's rate, not idle: idle_timeout counts once released.
+	case stateProxy:
+		c.proxyTimeout()
 	case stateNew, stateAuth:
 		if d := c.lis.Zone.IdleTimeout; d > 0 && now-c.lastRecv > int64(d) {
 			c.loop.stats.IdleTimeouts++

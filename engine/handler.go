@@ -82,6 +82,10 @@ func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 		return nil
 	}
 	remote := addrPort(tr.RemoteAddr())
+	if ls.ctl.stopped.Load() {
+		ls.refuseStopped(n, remote) // listeners.go
+		return nil
+	}
 	if !ls.admits(remote.Addr()) {
 		n.stats.refusedAccess.Add(1)
 		ls.admLog.note(&ls.admLog.denied, remote)
@@ -101,6 +105,9 @@ func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 		peer:     remote.Addr(),
 		port:     remote.Port(),
 		lastRecv: l.now, // the open time until CONNECT is handled
+	}
+	if ls.ProxyProtocol {
+		c.state = stateProxy // proxy.go
 	}
 	if ls.MaxConnRate > 0 && (len(l.waiting) > 0 || !ls.bucket.take(ls.MaxConnRate, l.now)) {
 		// Over the rate: the CONNECT waits, behind those already waiting on this loop.

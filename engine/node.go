@@ -71,6 +71,7 @@ type listenerState struct {
 	conns  atomic.Int64
 	bucket connBucket   // max_conn_rate
 	admLog admissionLog // refusals and delays since the last summary
+	ctl    listenerCtl  // stopped by emqx_ctl, refusal counts (listeners.go)
 }
 
 // New prepares a node; Start binds its listeners.

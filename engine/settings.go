@@ -76,6 +76,15 @@ type Listener struct {
 	MaxConnRate    int          // new connections per second, 0: unlimited; more wait (admission.go)
 	Nagle          bool         // nodelay = false: Nagle's algorithm on (TCP_NODELAY is the default)
 	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
+
+	// ProxyProtocol expects a PROXY protocol v1 or v2 header before the MQTT bytes of every
+	// connection (proxy.go); ProxyProtocolTimeout bounds its arrival (0: 3 s).
+	ProxyProtocol        bool
+	ProxyProtocolTimeout time.Duration
+	// Reload, when set, runs first on a restart of the listener (Node.RestartListener), on
+	// the caller's goroutine: a transport re-reads its files there (TLS certificates). An
+	// error leaves the listener as it was.
+	Reload func() error
 }
 
 // Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built

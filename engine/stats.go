@@ -44,6 +44,8 @@ type nodeStats struct {
 	maxConnections  atomic.Int64
 	refusedMaxConn  atomic.Uint64
 	refusedAccess   atomic.Uint64
+	refusedProxy    atomic.Uint64 // no valid PROXY protocol header (proxy.go)
+	refusedStopped  atomic.Uint64 // listener stopped by emqx_ctl (listeners.go)
 	throttled       atomic.Uint64
 	retained        atomic.Uint64
 	retainRefused   atomic.Uint64
@@ -224,6 +226,8 @@ func (n *Node) Metrics() []Metric {
 		{"connections.slow_closed", ls.SlowClosed},
 		{"connections.refused.max_connections", n.stats.refusedMaxConn.Load()},
 		{"connections.refused.access", n.stats.refusedAccess.Load()},
+		{"connections.refused.proxy_protocol", n.stats.refusedProxy.Load()},
+		{"connections.refused.listener_stopped", n.stats.refusedStopped.Load()},
 		{"log.dropped", logging.TotalDropped()},
 		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
 	}

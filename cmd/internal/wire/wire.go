@@ -59,6 +59,11 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
+		if l.ProxyProtocol && l.Kind != config.KindTCP {
+			// The header comes before the TLS handshake or the HTTP upgrade, under the
+			// transport that the engine's PROXY reader sits above.
+			return nil, nil, fmt.Errorf("listener.%s.%s.proxy_protocol: the PROXY protocol is served on tcp listeners only in this build", l.Kind, l.Name)
+		}
 		if l.Kind != config.KindTCP {
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
@@ -93,6 +98,9 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			Nagle:          !l.NoDelay,
 			RecBuf:         int(l.RecBuf),
 			SndBuf:         int(l.SndBuf),
+
+			ProxyProtocol:        l.ProxyProtocol,
+			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
 		})
 	}
 	if len(cfg.Listeners) == 0 {

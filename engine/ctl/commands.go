@@ -70,9 +70,7 @@ var Usage = map[string][]string{
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
-	"listeners": "#13", "trace": "#13", "mgmt": "#13", "retainer": "#13",
-	"clients": "#13", "sessions": "#13", "subscriptions": "#13", "routes": "#13",
-	"vm": "#13", "mnesia": "#13", "log": "#13", "trace": "#13", "mgmt": "#13", "retainer": "#13",
+	"trace": "#13", "mgmt": "#13", "retainer": "#13",
 	"plugins": "#12", "users": "#12", "clientid": "#12", "banned": "#12",
 	"admins":  "#14",
 	"bridges": "#15",

@@ -59,13 +59,31 @@ var Usage = map[string][]string{
 		"log handlers set-level <HandlerId> <Level> # Set log level of a log handler",
 	},
 	"cluster": {"cluster status                # Cluster status (this node only: no clustering yet)"},
+	"plugins": {
+		"plugins list                  # Show loaded plugins",
+		"plugins load <Plugin>         # Load plugin",
+		"plugins unload <Plugin>       # Unload plugin",
+		"plugins reload <Plugin>       # Reload plugin",
+	},
+	"users": {
+		"users list                    # List users",
+		"users add <Username> <Password> # Add User",
+		"users update <Username> <NewPassword> # Update User",
+		"users del <Username>          # Delete User",
+	},
+	"clientid": {
+		"clientid list                 # List ClientId",
+		"clientid add <ClientId> <Password> # Add ClientId",
+		"clientid update <ClientId> <NewPassword> # Update ClientId",
+		"clientid del <ClientId>       # Delete ClientId",
+	},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
 	"listeners": "#13", "trace": "#13", "mgmt": "#13", "retainer": "#13",
-	"plugins": "#12", "users": "#12", "clientid": "#12", "banned": "#12",
+	"banned":  "#12",
 	"admins":  "#14",
 	"bridges": "#15",
 }

@@ -45,12 +45,12 @@ func TestStoreRoundTrip(t *testing.T) {
 // applied.
 func TestStoreWriteFailureKeepsTable(t *testing.T) {
 	dir := t.TempDir()
-	blocker := filepath.Join(dir, "file")
-	os.WriteFile(blocker, nil, 0o644)
-	s, err := OpenStore(filepath.Join(blocker, "users.json")) // its directory is a file
+	blocker := filepath.Join(dir, "sub")
+	s, err := OpenStore(filepath.Join(blocker, "users.json")) // missing: empty
 	if err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(blocker, nil, 0o644) // now its directory is a file
 	if err := s.Add("a", []byte("p"), passhash.Spec{Algo: passhash.SHA256}); err == nil {
 		t.Fatal("Add succeeded although the file cannot be written")
 	}

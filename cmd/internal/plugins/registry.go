@@ -42,9 +42,8 @@ type Env struct {
 }
 
 const (
-	laterBackends   = "database backends: issue #12"
-	laterManagement = "issue #13"
-	notPlanned      = "not planned"
+	laterBackends = "database backends: issue #12"
+	notPlanned    = "not planned"
 )
 
 // registry lists the plugins of EMQX 3.2 by name.
@@ -65,7 +64,7 @@ var registry = func() map[string]*Plugin {
 		{Name: "emqx_delayed_publish", Description: "EMQ X Delayed Publish", Later: notPlanned},
 		{Name: "emqx_lua_hook", Description: "EMQ X Hooks in lua", Later: notPlanned},
 		{Name: "emqx_lwm2m", Description: "LwM2M Gateway", Later: notPlanned},
-		{Name: "emqx_management", Description: "EMQ X Management API and CLI", Later: laterManagement},
+		{Name: "emqx_management", Description: "EMQ X Management API and CLI", Builtin: "the HTTP API and emqx_ctl are part of the broker (management.* in emqx.conf)"},
 		{Name: "emqx_psk_file", Description: "EMQX PSK Plugin from File", Later: notPlanned},
 		{Name: "emqx_recon", Description: "Recon Plugin", Later: notPlanned},
 		{Name: "emqx_reloader", Description: "Reloader Plugin", Later: notPlanned},

@@ -1,6 +1,6 @@
 package etc
 
-import _ "embed"
+import "embed"
 
 // EmqxConf is the default etc/emqx.conf. Read-only; safe for concurrent use.
 //
@@ -11,3 +11,9 @@ var EmqxConf string
 //
 //go:embed acl.conf
 var ACLConf string
+
+// Plugins holds the default config file of each plugin, plugins/<name>.conf (EMQX's
+// etc/plugins/). Read-only.
+//
+//go:embed plugins/*.conf
+var Plugins embed.FS

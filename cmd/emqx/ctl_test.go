@@ -47,7 +47,7 @@ func TestCtlCommands(t *testing.T) {
 	if out, code := run(t, work, env, ctl, "broker", "nonsense"); code == 0 || !strings.Contains(out, "broker stats") {
 		t.Errorf("broker nonsense: exit %d:\n%s", code, out)
 	}
-	for _, cmd := range []string{"plugins", "bridges", "trace", "banned", "mgmt"} {
+	for _, cmd := range []string{"bridges", "trace", "banned", "mgmt"} {
 		out, code := run(t, work, env, ctl, cmd, "list")
 		if code == 0 || !strings.HasPrefix(out, cmd+": not available in this build yet") {
 			t.Errorf("%s list: exit %d %q", cmd, code, out)

@@ -81,9 +81,15 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
+	plug, err := startPlugins(node, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer plug.Close()
 	ctlSrv := ctl.NewServer()
 	stop := make(chan string, 1)
 	registerCommands(ctlSrv, node, cfg, levels, stop)
+	registerPluginCommands(ctlSrv, plug)
 	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
 		return err
 	}

@@ -264,6 +264,9 @@ func (l *loader) applyEnv(env []string) {
 			l.add(key, unquote(strings.TrimSpace(value)), src)
 			continue
 		}
+		if IsPluginKey(key) {
+			continue // the plugin loader reads it (see PluginKeyPrefixes)
+		}
 		sug := ""
 		if validKey(key) {
 			sug = l.suggest(key)

@@ -382,7 +382,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
 		"listener.ssl.*, listener.ws.*, listener.wss.* (" + OwnerTransports + ")",
-		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.*",
+		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
 		"node.{async_threads,", "sysmon.*",
 	} {
 		if !strings.Contains(sum, want) {
@@ -390,7 +390,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 		}
 	}
 	for _, acts := range []string{"listener.tcp.external,", "listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
-		"management.listener.http,", "max_clients", "send_timeout,", "inet6", "default_application"} {
+		"management.listener.http,", "max_clients", "send_timeout,", "inet6", "default_application", "plugins.etc_dir", "plugins.loaded_file"} {
 		if strings.Contains(sum, acts) {
 			t.Errorf("summary lists %q, which acts:\n%s", acts, sum)
 		}

@@ -173,8 +173,8 @@ func fixedDefsTail() []fixedDef {
 		raw(sp("module.rewrite.sub.rule.$n", TypeRewrite, "", "rewrite rule for subscribe")),
 
 		// Plugins.
-		f(sp("plugins.etc_dir", TypePath, "etc/plugins/", "directory of plugin config files").ne(OwnerPlugins), func(c *Config, v any) { c.Plugins.EtcDir = asStr(v) }),
-		f(sp("plugins.loaded_file", TypePath, "data/loaded_plugins", "file listing plugins to load at start").ne(OwnerPlugins), func(c *Config, v any) { c.Plugins.LoadedFile = asStr(v) }),
+		f(sp("plugins.etc_dir", TypePath, "etc/plugins/", "directory of plugin config files"), func(c *Config, v any) { c.Plugins.EtcDir = asStr(v) }),
+		f(sp("plugins.loaded_file", TypePath, "data/loaded_plugins", "file listing plugins to load at start"), func(c *Config, v any) { c.Plugins.LoadedFile = asStr(v) }),
 		f(sp("plugins.expand_plugins_dir", TypePath, "plugins/", "directory of extra plugins").ne(OwnerPlugins), func(c *Config, v any) { c.Plugins.ExpandPluginsDir = asStr(v) }),
 
 		// Broker.

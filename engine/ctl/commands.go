@@ -65,13 +65,31 @@ var Usage = map[string][]string{
 		"listeners start   <Identifier> # Start a stopped listener",
 		"listeners restart <Identifier> # Restart a listener (stop, then start)",
 	},
+	"plugins": {
+		"plugins list                  # Show loaded plugins",
+		"plugins load <Plugin>         # Load plugin",
+		"plugins unload <Plugin>       # Unload plugin",
+		"plugins reload <Plugin>       # Reload plugin",
+	},
+	"users": {
+		"users list                    # List users",
+		"users add <Username> <Password> # Add User",
+		"users update <Username> <NewPassword> # Update User",
+		"users del <Username>          # Delete User",
+	},
+	"clientid": {
+		"clientid list                 # List ClientId",
+		"clientid add <ClientId> <Password> # Add ClientId",
+		"clientid update <ClientId> <NewPassword> # Update ClientId",
+		"clientid del <ClientId>       # Delete ClientId",
+	},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
 	"trace": "#13", "mgmt": "#13", "retainer": "#13",
-	"plugins": "#12", "users": "#12", "clientid": "#12", "banned": "#12",
+	"banned":  "#12",
 	"admins":  "#14",
 	"bridges": "#15",
 }

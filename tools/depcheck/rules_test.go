@@ -20,6 +20,7 @@ var engineLibraries = []struct {
 	{"engine/config", false},
 	{"engine/ctl", false},
 	{"engine/logging", true},
+	{"engine/passhash", false},
 	{"engine/rewrite", true},
 	{"engine/transport", true},
 }

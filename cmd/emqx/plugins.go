@@ -1,0 +1,33 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/emqgo/emqgo/cmd/internal/plugins"
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/ctl"
+)
+
+// startPlugins loads the plugins data/loaded_plugins and EMQX_LOADED_PLUGINS name, before the
+// listeners open, so that the first client already meets their authentication.
+func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger) (*plugins.Manager, error) {
+	m := plugins.New(n, plugins.Env{
+		Home:    cfg.Node.Home,
+		EtcDir:  cfg.Plugins.EtcDir,
+		DataDir: cfg.Node.DataDir,
+		Environ: os.Environ(),
+	}, cfg.Plugins.LoadedFile, log)
+	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// registerPluginCommands installs `plugins`, `users` and `clientid`.
+func registerPluginCommands(s *ctl.Server, m *plugins.Manager) {
+	for name, h := range m.Commands() {
+		s.Register(name, h, ctl.Usage[name]...)
+	}
+}

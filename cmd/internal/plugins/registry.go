@@ -1,0 +1,191 @@
+package plugins
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/passhash"
+	"github.com/emqgo/emqgo/engine/service/authjwt"
+	"github.com/emqgo/emqgo/engine/service/authuser"
+)
+
+// Plugin is one plugin of EMQX's set as this build knows it.
+type Plugin struct {
+	Name        string
+	Description string
+	// Later, when not "", says why the plugin cannot be loaded yet (the work that brings it).
+	Later string
+	// Builtin plugins are part of the broker here: always active, never loaded or unloaded.
+	Builtin string
+	start   func(e *Env) (*Instance, error)
+}
+
+// Instance is a started plugin: its links of the authentication and access-control chains,
+// and what its control commands work on.
+type Instance struct {
+	Authenticators []engine.Authenticator
+	Authorizers    []engine.Authorizer
+	Users          *authuser.Authenticator // emqx_auth_username / emqx_auth_clientid
+	Close          func()                  // releases its resources; may be nil
+}
+
+// Env is what a plugin needs to start: where its files are and the process environment.
+type Env struct {
+	Home    string   // the node's home: relative paths of plugin files resolve against it
+	EtcDir  string   // plugins.etc_dir: overriding etc/plugins/<name>.conf files
+	DataDir string   // node.data_dir: durable plugin state (user stores)
+	Environ []string // os.Environ form, for the EMQX_ overrides
+}
+
+const (
+	laterBackends = "database backends: issue #12"
+	notPlanned    = "not planned"
+)
+
+// registry lists the plugins of EMQX 3.2 by name.
+var registry = func() map[string]*Plugin {
+	ps := []*Plugin{
+		{Name: authuser.ClientIDPlugin, Description: "Authentication with ClientId/Password", start: startUsers(authuser.ByClientID)},
+		{Name: authuser.UsernamePlugin, Description: "Authentication with Username/Password", start: startUsers(authuser.ByUsername)},
+		{Name: authjwt.Name, Description: "Authentication with JWT", start: startJWT},
+		{Name: "emqx_auth_http", Description: "Authentication/ACL with HTTP API", Later: "issue #12"},
+		{Name: "emqx_auth_ldap", Description: "Authentication/ACL with LDAP", Later: laterBackends},
+		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
+		{Name: "emqx_auth_mysql", Description: "Authentication/ACL with MySQL", Later: laterBackends},
+		{Name: "emqx_auth_pgsql", Description: "Authentication/ACL with PostgreSQL", Later: laterBackends},
+		{Name: "emqx_auth_redis", Description: "Authentication/ACL with Redis", Later: laterBackends},
+		{Name: "emqx_bridge_mqtt", Description: "EMQ X Bridge MQTT", Later: "issue #15"},
+		{Name: "emqx_coap", Description: "CoAP Gateway", Later: notPlanned},
+		{Name: "emqx_dashboard", Description: "EMQ X Web Dashboard", Later: "issue #14"},
+		{Name: "emqx_delayed_publish", Description: "EMQ X Delayed Publish", Later: notPlanned},
+		{Name: "emqx_lua_hook", Description: "EMQ X Hooks in lua", Later: notPlanned},
+		{Name: "emqx_lwm2m", Description: "LwM2M Gateway", Later: notPlanned},
+		{Name: "emqx_management", Description: "EMQ X Management API and CLI", Builtin: "the HTTP API and emqx_ctl are part of the broker (management.* in emqx.conf)"},
+		{Name: "emqx_psk_file", Description: "EMQX PSK Plugin from File", Later: notPlanned},
+		{Name: "emqx_recon", Description: "Recon Plugin", Later: notPlanned},
+		{Name: "emqx_reloader", Description: "Reloader Plugin", Later: notPlanned},
+		{Name: "emqx_retainer", Description: "EMQ X Retainer", Builtin: "retained messages are part of the broker (retainer.* in emqx.conf)"},
+		{Name: "emqx_rule_engine", Description: "EMQ X Rule Engine", Later: notPlanned},
+		{Name: "emqx_sn", Description: "EMQ X MQTT SN Plugin", Later: notPlanned},
+		{Name: "emqx_statsd", Description: "Statsd for EMQ X", Later: notPlanned},
+		{Name: "emqx_stomp", Description: "EMQ X Stomp Protocol Plugin", Later: notPlanned},
+		{Name: "emqx_web_hook", Description: "EMQ X Webhook Plugin", Later: notPlanned},
+	}
+	m := make(map[string]*Plugin, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m
+}()
+
+// Names lists every plugin this build knows, sorted.
+func Names() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// notAvailable is the refusal of a plugin of later work.
+func (p *Plugin) notAvailable() string {
+	if p.Later == notPlanned {
+		return "not available in this build"
+	}
+	return "not available in this build yet (" + p.Later + ")"
+}
+
+// startUsers starts emqx_auth_username or emqx_auth_clientid.
+func startUsers(by authuser.By) func(e *Env) (*Instance, error) {
+	return func(e *Env) (*Instance, error) {
+		name, prefix, field := authuser.UsernamePlugin, "auth.user.", "username"
+		if by == authuser.ByClientID {
+			name, prefix, field = authuser.ClientIDPlugin, "auth.client.", "clientid"
+		}
+		c := LoadConf(name, prefix, []Key{
+			{Pattern: prefix + "password_hash", Default: "sha256"},
+			{Pattern: prefix + "$n." + field},
+			{Pattern: prefix + "$n.password"},
+		}, e.EtcDir, e.Home, e.Environ)
+		spec, err := passhash.Parse(c.Str(prefix + "password_hash"))
+		if err != nil {
+			c.Fail(prefix+"password_hash", err.Error())
+		}
+		users := map[string]string{}
+		for _, k := range c.Matching(prefix + "$n." + field) {
+			n := strings.TrimSuffix(strings.TrimPrefix(k, prefix), "."+field)
+			pk := prefix + n + ".password"
+			pw, ok := c.Get(pk)
+			switch {
+			case c.Str(k) == "":
+				c.Fail(k, "empty "+field)
+			case !ok:
+				c.Fail(k, "has no password: set "+pk)
+			case users[c.Str(k)] != "":
+				c.Fail(k, field+" "+c.Str(k)+" is configured twice")
+			default:
+				users[c.Str(k)] = pw
+			}
+		}
+		for _, k := range c.Matching(prefix + "$n.password") {
+			n := strings.TrimSuffix(strings.TrimPrefix(k, prefix), ".password")
+			if _, ok := c.Get(prefix + n + "." + field); !ok {
+				c.Fail(k, "password without "+field+": set "+prefix+n+"."+field)
+			}
+		}
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+		store, err := authuser.OpenStore(filepath.Join(e.DataDir, strings.TrimPrefix(name, "emqx_")+".json"))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := store.AddMissing(users, spec); err != nil {
+			return nil, err
+		}
+		a := authuser.New(by, store, spec)
+		return &Instance{Authenticators: []engine.Authenticator{a}, Users: a}, nil
+	}
+}
+
+// startJWT starts emqx_auth_jwt.
+func startJWT(e *Env) (*Instance, error) {
+	c := LoadConf(authjwt.Name, "auth.jwt.", []Key{
+		{Pattern: "auth.jwt.secret"},
+		{Pattern: "auth.jwt.pubkey"},
+		{Pattern: "auth.jwt.from", Default: "password"},
+		{Pattern: "auth.jwt.verify_claims", Default: "off"},
+		{Pattern: "auth.jwt.verify_claims.$name"},
+	}, e.EtcDir, e.Home, e.Environ)
+	cfg := authjwt.Config{
+		Secret:       []byte(c.Str("auth.jwt.secret")),
+		FromUsername: c.Enum("auth.jwt.from", "password", "username") == "username",
+	}
+	if p := c.Path("auth.jwt.pubkey"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			c.Fail("auth.jwt.pubkey", "cannot read: "+err.Error())
+		} else if cfg.PubKey, err = authjwt.ParsePublicKey(data); err != nil {
+			c.Fail("auth.jwt.pubkey", fmt.Sprintf("%s: %v", p, err))
+		}
+	}
+	if c.Bool("auth.jwt.verify_claims") {
+		cfg.Claims = map[string]string{}
+		for _, k := range c.Matching("auth.jwt.verify_claims.$name") {
+			cfg.Claims[strings.TrimPrefix(k, "auth.jwt.verify_claims.")] = c.Str(k)
+		}
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	a, err := authjwt.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configuration of %s: %w", authjwt.Name, err)
+	}
+	return &Instance{Authenticators: []engine.Authenticator{a}}, nil
+}

@@ -1,0 +1,19 @@
+package config
+
+import "strings"
+
+// PluginKeyPrefixes are the key families of the plugins' own files (etc/plugins/<name>.conf,
+// e.g. auth.user.password_hash of emqx_auth_username). emqx.conf does not have them; the
+// EMQX_ variables that name them (EMQX_AUTH__USER__PASSWORD_HASH) are left to the plugin
+// loader, which checks them against the plugin's keys when the plugin loads. Read-only.
+var PluginKeyPrefixes = []string{"auth."}
+
+// IsPluginKey reports whether key belongs to a plugin's file rather than emqx.conf.
+func IsPluginKey(key string) bool {
+	for _, p := range PluginKeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -44,9 +44,10 @@ type conn struct {
 
 	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
 	// handled it stays the time the connection opened (idle_timeout).
-	lastRecv int64
-	ext      *connExt  // state few connections need, nil until one does (extra)
-	will     *connWill // the will, nil when none
+	lastRecv    int64
+	connectedAt int64     // when CONNECT was accepted (Node.connectClock), for the hooks
+	ext         *connExt  // state few connections need, nil until one does (extra)
+	will        *connWill // the will, nil when none
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none

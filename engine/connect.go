@@ -336,6 +336,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 	if req.clean {
 		c.set(flagCleanStart)
 	}
+	c.connectedAt = n.connectClock()
 	if h := l.hooks; h != nil {
 		c.connectedHooks(h, present)
 	}

@@ -91,6 +91,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
+	sysSvc := startSys(ctlSrv, node, cfg, log)
+	defer sysSvc.Stop() // also stopped below, before the node
 	if err := writePidFile(cfg.Node.DataDir); err != nil {
 		log.Warn("cannot write pid file", "error", err)
 	}
@@ -107,6 +109,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	case why = <-stop:
 	}
 	log.Info("node stopping", "cause", why)
+	sysSvc.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := node.Stop(ctx); err != nil {

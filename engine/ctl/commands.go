@@ -17,6 +17,10 @@ var Usage = map[string][]string{
 	},
 	"metrics": {"metrics                       # Show broker metrics"},
 	"acl":     {"acl reload                    # reload etc/acl.conf"},
+	"alarms": {
+		"alarms [list]                 # Show the raised alarms",
+		"alarms history                # Show the cleared alarms kept (alarm.size_limit, alarm.validity_period)",
+	},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the

@@ -45,11 +45,10 @@ type conn struct {
 
 	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
 	// handled it stays the time the connection opened (idle_timeout).
-	lastRecv int64
-	ext      *connExt  // state few connections need, nil until one does (extra)
-	will     *connWill // the will, nil when none
-
-	connectedAt int64 // unix nanoseconds of the CONNACK, for the management API (manage.go)
+	lastRecv    int64
+	connectedAt int64     // when CONNECT was accepted (unix ns, Node.connectClock: never repeats), for hooks and manage.go
+	ext         *connExt  // state few connections need, nil until one does (extra)
+	will        *connWill // the will, nil when none
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none

@@ -282,7 +282,6 @@ func (c *conn) completeConnect(req *connectRequest) {
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	c.lastRecv = l.now // keep alive counts from the CONNACK
-	c.connectedAt = l.now
 	if present {
 		c.set(flagSessionPresent)
 	}
@@ -337,6 +336,7 @@ func (c *conn) completeConnect(req *connectRequest) {
 	if req.clean {
 		c.set(flagCleanStart)
 	}
+	c.connectedAt = n.connectClock()
 	if h := l.hooks; h != nil {
 		c.connectedHooks(h, present)
 	}

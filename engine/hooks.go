@@ -82,6 +82,13 @@ type ClientEvent struct {
 	KeepAlive      uint16
 	CleanStart     bool
 	SessionPresent bool
+	// SessionExpiry is the session expiry interval in seconds (0: ends with the connection).
+	SessionExpiry uint32
+	// ConnectedAt is when the CONNECT was accepted, in unix nanoseconds from a node-wide clock
+	// that never repeats nor goes back: two connects of the same client id (a reconnect, a
+	// takeover) always get increasing values, across restarts too as long as the wall clock
+	// does not go back by more than the downtime. 0 if the connection never was accepted.
+	ConnectedAt int64
 }
 
 // hookSet is the installed hooks, by event, swapped as a whole when hooks are added or
@@ -183,7 +190,20 @@ func (c *conn) clientEvent() *ClientEvent {
 		KeepAlive:      c.keepAlive,
 		SessionPresent: c.has(flagSessionPresent),
 		CleanStart:     c.has(flagCleanStart),
+		SessionExpiry:  c.sessionExpiry(),
+		ConnectedAt:    c.connectedAt,
 	}
+}
+
+// sessionExpiry returns the expiry interval of c's session, 0 when it has none.
+func (c *conn) sessionExpiry() uint32 {
+	s := c.sess
+	if s == nil {
+		return 0
+	}
+	s.Lock()
+	defer s.Unlock()
+	return s.ExpiryInterval
 }
 
 // dropped reports a dropped message to the hooks, if any listens. Runs on l.

@@ -68,6 +68,7 @@ type Stats struct {
 	Sessions, SessionsMax              int64
 	PersistentSessions, PersistentMax  int64
 	Subscriptions, SharedSubscriptions int64
+	SubscriptionsMax, SharedMax        int64 // high-water marks
 	Topics, TopicsMax                  int64
 	Retained                           int64
 
@@ -89,6 +90,7 @@ func (n *Node) Stats() Stats {
 	ts := n.subs.Stats()
 	st.Subscriptions = ts.Subscriptions
 	st.SharedSubscriptions = ts.SharedSubscriptions
+	st.SubscriptionsMax, st.SharedMax = ts.SubscriptionsMax, ts.SharedMax
 	st.Topics, st.TopicsMax = ts.Filters, ts.FiltersMax
 	st.Retained = int64(n.retained.Len())
 	st.MessagesDropped = n.stats.dropped.Load()

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCtlOffline: help works with no node, and a command that needs one names the socket it
@@ -36,7 +37,27 @@ func TestCtlCommands(t *testing.T) {
 	emqx, ctl := buildBinaries(t)
 	work := t.TempDir()
 	env, port := nodeEnv(t, work) // home: work, which has no etc/acl.conf: the embedded rules apply
+	// Any machine uses more than 1% of its memory: the system memory alarm is raised at start.
+	env = append(env, "EMQX_OS_MON__SYSMEM_HIGH_WATERMARK=1%")
 	foreground(t, emqx, work, env)
+
+	waitAlarm := time.Now().Add(5 * time.Second)
+	for {
+		out, code := run(t, work, env, ctl, "alarms")
+		if code == 0 && strings.HasPrefix(out, "Alarms on emqx@") && strings.Contains(out, "name: high_system_memory_usage, message: System memory usage is higher than 1%") {
+			break
+		}
+		if time.Now().After(waitAlarm) {
+			t.Fatalf("alarms: exit %d, want the system memory alarm:\n%s", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, code := run(t, work, env, ctl, "alarms", "history"); code != 0 || !strings.HasPrefix(out, "Cleared alarms on emqx@") {
+		t.Errorf("alarms history: exit %d:\n%s", code, out)
+	}
+	if out, code := run(t, work, env, ctl, "alarms", "bogus"); code == 0 || !strings.Contains(out, "alarms history") {
+		t.Errorf("alarms bogus: exit %d, want usage:\n%s", code, out)
+	}
 
 	if out, code := run(t, work, env, ctl, "status", "extra"); code == 0 || !strings.Contains(out, "status  ") {
 		t.Errorf("status extra: exit %d, want usage:\n%s", code, out)

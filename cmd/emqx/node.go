@@ -97,6 +97,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
+	sysSvc := startSys(ctlSrv, node, cfg, log)
+	defer sysSvc.Stop() // also stopped below, before the node
 	stopAPI, err := startHTTPAPI(node, cfg, log)
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -120,6 +122,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	case why = <-stop:
 	}
 	log.Info("node stopping", "cause", why)
+	sysSvc.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	stopAPI(ctx)

@@ -26,6 +26,7 @@ type Config struct {
 	Persistence Persistence
 	Management  Management
 	Dashboard   Dashboard
+	Monitor     Monitor // sysmon.*, os_mon.*, alarm.* keys acted on
 	// Raw maps every key to its value as text: each key that was set in the file or the
 	// environment, and every non-pattern key that has a default. Plugins and bridges read their
 	// keys here (or through Get). Relative paths appear resolved against the home (LoadAt).

@@ -346,7 +346,7 @@ management.listener.https.certfile = c.pem
 
 func TestNoEffectNotices(t *testing.T) {
 	in := "node.process_limit = 100000\nnode.async_threads = 32\nrpc.mode = sync\nlistener.tcp.x = 1\nlistener.tcp.x.active_n = 7\nmqtt.max_inflight = 10\n"
-	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_SYSMON__LONG_GC=100ms", "EMQX_NAME=x"})
+	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_SYSMON__LONG_SCHEDULE=100ms", "EMQX_NAME=x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,13 +360,13 @@ func TestNoEffectNotices(t *testing.T) {
 		"n.conf:3: rpc.mode: accepted without effect (clustering: issue #16)",
 		"n.conf:5: listener.tcp.x.active_n: accepted without effect (Erlang VM setting, no equivalent)",
 		"environment variable EMQX_NAME: not a config key; ignored",
-		"environment variable EMQX_SYSMON__LONG_GC: sysmon.long_gc: accepted without effect (Erlang VM setting, no equivalent)",
+		"environment variable EMQX_SYSMON__LONG_SCHEDULE: sysmon.long_schedule: accepted without effect (Erlang VM setting, no equivalent)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("notices:\n got %q\nwant %q", got, want)
 	}
 	sum := NoEffectSummary(notes)
-	wantSum := "rpc.* (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, sysmon.* (Erlang VM setting, no equivalent)"
+	wantSum := "rpc.* (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, sysmon.long_schedule (Erlang VM setting, no equivalent)"
 	if sum != wantSum {
 		t.Fatalf("summary:\n got %q\nwant %q", sum, wantSum)
 	}
@@ -383,7 +383,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	for _, want := range []string{
 		"listener.ssl.*, listener.ws.*, listener.wss.* (" + OwnerTransports + ")",
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
-		"node.{async_threads,", "sysmon.*",
+		"node.{async_threads,", "sysmon.{busy_dist_port,busy_port,long_schedule}",
 	} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)

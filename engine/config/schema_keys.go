@@ -159,8 +159,8 @@ func fixedDefsTail() []fixedDef {
 	defs := []fixedDef{
 		// Modules.
 		raw(sp("modules.loaded_file", TypePath, "", "file listing loaded modules").ne(OwnerManagement)),
-		f(sp("module.presence", TypeBool, "on", "publish client connected/disconnected events to $SYS").ne(OwnerManagement), func(c *Config, v any) { c.Modules.Presence = asBool(v) }),
-		f(sp("module.presence.qos", TypeInt, "1", "QoS of presence events").rng(0, 2).ne(OwnerManagement), func(c *Config, v any) { c.Modules.PresenceQoS = asInt(v) }),
+		f(sp("module.presence", TypeBool, "on", "publish client connected/disconnected events to $SYS"), func(c *Config, v any) { c.Modules.Presence = asBool(v) }),
+		f(sp("module.presence.qos", TypeInt, "1", "QoS of presence events").rng(0, 2), func(c *Config, v any) { c.Modules.PresenceQoS = asInt(v) }),
 		f(sp("module.subscription", TypeBool, "off", "subscribe clients to module.subscription.$n topics on connect"), func(c *Config, v any) { c.Modules.Subscription = asBool(v) }),
 		raw(sp("module.subscription.$n.topic", TypeString, "", "topic subscribed on connect; %c is the client id, %u the username")),
 		raw(sp("module.subscription.$n.qos", TypeInt, "", "QoS of that subscription").rng(0, 2)),
@@ -178,8 +178,8 @@ func fixedDefsTail() []fixedDef {
 		f(sp("plugins.expand_plugins_dir", TypePath, "plugins/", "directory of extra plugins").ne(OwnerPlugins), func(c *Config, v any) { c.Plugins.ExpandPluginsDir = asStr(v) }),
 
 		// Broker.
-		f(sp("broker.sys_interval", TypeDuration, "1m", "interval of $SYS statistics messages; 0 disables them").ne(OwnerManagement), func(c *Config, v any) { c.Broker.SysInterval = asDur(v) }),
-		f(sp("broker.sys_heartbeat", TypeDuration, "30s", "interval of $SYS uptime and datetime messages").ne(OwnerManagement), func(c *Config, v any) { c.Broker.SysHeartbeat = asDur(v) }),
+		f(sp("broker.sys_interval", TypeDuration, "1m", "interval of $SYS statistics messages; 0 disables them"), func(c *Config, v any) { c.Broker.SysInterval = asDur(v) }),
+		f(sp("broker.sys_heartbeat", TypeDuration, "30s", "interval of $SYS uptime and datetime messages; 0 disables them"), func(c *Config, v any) { c.Broker.SysHeartbeat = asDur(v) }),
 		f(sp("broker.enable_session_registry", TypeBool, "on", "cluster-wide session registry").ne(OwnerCluster), func(c *Config, v any) { c.Broker.EnableSessionRegistry = asBool(v) }),
 		f(sp("broker.session_locking_strategy", TypeEnum, "quorum", "session lock across the cluster").enum("local", "one", "leader", "quorum", "all").ne(OwnerCluster), func(c *Config, v any) { c.Broker.SessionLockingStrategy = asStr(v) }),
 		f(sp("broker.shared_subscription_strategy", TypeEnum, "random", "how a shared subscription picks a subscriber").enum("random", "round_robin", "sticky", "hash", "hash_clientid", "hash_topic"), func(c *Config, v any) { c.Broker.SharedSubscriptionStrategy = asStr(v) }),
@@ -214,24 +214,25 @@ func fixedDefsTail() []fixedDef {
 		f(sp("dashboard.default_user.password", TypeString, "public", "password of that user").ne(OwnerDashboard), func(c *Config, v any) { c.Dashboard.DefaultPassword = asStr(v) }),
 	)
 	defs = append(defs,
-		// System monitors of the Erlang VM and OS alarms: accepted, no effect yet.
-		raw(sp("sysmon.long_gc", TypeDuration, "0", "Erlang VM monitor").unit(ms).ne(OwnerVM)),
+		// System monitors and alarms: the $SYS service (engine/service/sys) acts on those with a
+		// setter; the Erlang VM monitors and the CPU alarm have no effect.
+		f(sp("sysmon.long_gc", TypeDuration, "0", "a GC pause longer than this raises the long_gc alarm; 0 disables").unit(ms), func(c *Config, v any) { c.Monitor.LongGC = asDur(v) }),
 		raw(sp("sysmon.long_schedule", TypeDuration, "240ms", "Erlang VM monitor").unit(ms).ne(OwnerVM)),
-		raw(sp("sysmon.large_heap", TypeBytes, "8MB", "Erlang VM monitor").ne(OwnerVM)),
+		f(sp("sysmon.large_heap", TypeBytes, "0", "Go heap in use above this raises the large_heap alarm; 0 disables"), func(c *Config, v any) { c.Monitor.LargeHeap = asI64(v) }),
 		raw(sp("sysmon.busy_port", TypeBool, "false", "Erlang VM monitor").ne(OwnerVM)),
 		raw(sp("sysmon.busy_dist_port", TypeBool, "true", "Erlang VM monitor").ne(OwnerVM)),
 		raw(sp("os_mon.cpu_check_interval", TypeDuration, "60s", "interval of CPU load checks").unit(sec).ne(OwnerManagement)),
 		raw(sp("os_mon.cpu_high_watermark", TypePercent, "80%", "CPU use that raises an alarm").ne(OwnerManagement)),
 		raw(sp("os_mon.cpu_low_watermark", TypePercent, "60%", "CPU use that clears the alarm").ne(OwnerManagement)),
-		raw(sp("os_mon.mem_check_interval", TypeDuration, "60s", "interval of memory checks").unit(sec).ne(OwnerManagement)),
-		raw(sp("os_mon.sysmem_high_watermark", TypePercent, "70%", "system memory use that raises an alarm").ne(OwnerManagement)),
-		raw(sp("os_mon.procmem_high_watermark", TypePercent, "5%", "memory of one process that raises an alarm").ne(OwnerManagement)),
+		f(sp("os_mon.mem_check_interval", TypeDuration, "60s", "interval of memory checks").unit(sec), func(c *Config, v any) { c.Monitor.MemCheckInterval = asDur(v) }),
+		f(sp("os_mon.sysmem_high_watermark", TypePercent, "70%", "system memory use that raises an alarm"), func(c *Config, v any) { c.Monitor.SysMemHighWatermark = asF64(v) }),
+		raw(sp("os_mon.procmem_high_watermark", TypePercent, "5%", "memory of one Erlang process that raises an alarm").ne(OwnerVM)),
 		raw(sp("vm_mon.check_interval", TypeDuration, "30s", "interval of process count checks").unit(sec).ne(OwnerVM)),
 		raw(sp("vm_mon.process_high_watermark", TypePercent, "80%", "process count that raises an alarm").ne(OwnerVM)),
 		raw(sp("vm_mon.process_low_watermark", TypePercent, "60%", "process count that clears the alarm").ne(OwnerVM)),
-		raw(sp("alarm.actions", TypeList, "log,publish", "what an alarm does").enum("log", "publish").ne(OwnerManagement)),
-		raw(sp("alarm.size_limit", TypeInt, "1000", "cleared alarms kept").ne(OwnerManagement)),
-		raw(sp("alarm.validity_period", TypeDuration, "24h", "how long cleared alarms are kept").ne(OwnerManagement)),
+		f(sp("alarm.actions", TypeList, "log,publish", "what an alarm does").enum("log", "publish"), func(c *Config, v any) { c.Monitor.AlarmActions = asList(v) }),
+		f(sp("alarm.size_limit", TypeInt, "1000", "cleared alarms kept").rng(0, 1<<31), func(c *Config, v any) { c.Monitor.AlarmSizeLimit = asInt(v) }),
+		f(sp("alarm.validity_period", TypeDuration, "24h", "how long cleared alarms are kept"), func(c *Config, v any) { c.Monitor.AlarmValidityPeriod = asDur(v) }),
 	)
 	return append(defs, bridgeDefs()...)
 }

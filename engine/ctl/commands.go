@@ -83,6 +83,10 @@ var Usage = map[string][]string{
 		"clientid update <ClientId> <NewPassword> # Update ClientId",
 		"clientid del <ClientId>       # Delete ClientId",
 	},
+	"alarms": {
+		"alarms [list]                 # Show the raised alarms",
+		"alarms history                # Show the cleared alarms kept (alarm.size_limit, alarm.validity_period)",
+	},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the

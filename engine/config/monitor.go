@@ -1,0 +1,18 @@
+package config
+
+import "time"
+
+// Monitor is the part of the sysmon.*, os_mon.* and alarm.* groups the node acts on (the $SYS
+// service, engine/service/sys); the Erlang VM monitors without a Go equivalent stay without
+// effect. Zero durations and sizes disable their check.
+type Monitor struct {
+	LongGC    time.Duration // sysmon.long_gc: a GC pause longer than this raises long_gc
+	LargeHeap int64         // sysmon.large_heap: Go heap bytes in use above this raise large_heap
+
+	MemCheckInterval    time.Duration // os_mon.mem_check_interval
+	SysMemHighWatermark float64       // os_mon.sysmem_high_watermark, a fraction (0.7 for 70%)
+
+	AlarmActions        []string      // alarm.actions: log, publish
+	AlarmSizeLimit      int           // alarm.size_limit: cleared alarms kept
+	AlarmValidityPeriod time.Duration // alarm.validity_period: how long cleared alarms are kept
+}

@@ -1,0 +1,197 @@
+// Package sys is the $SYS side service: it publishes the node's description, statistics and
+// metrics under $SYS/brokers/<node>/ every broker.sys_interval (uptime and datetime every
+// broker.sys_heartbeat), client presence events (module.presence), and keeps the node's alarm
+// registry (raised and cleared alarms, published under .../alarms/alert and .../alarms/clear),
+// fed by monitors of the Go runtime, the durable store, the log writer and system memory.
+//
+// It is built on engine.Node's exported API only. Everything it publishes goes through
+// Node.Publish from the service's own goroutine; the presence hooks that run on the event
+// loops only copy the event into a bounded queue (a full queue drops the event and counts it).
+package sys
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emqgo/emqgo/engine"
+)
+
+// Options configure the service. The zero value of a duration or threshold disables what it
+// drives, except where a default is said.
+type Options struct {
+	// Interval is broker.sys_interval: $SYS/brokers, version, sysdescr, uptime, datetime,
+	// stats/... and metrics/... are published this often (0: never).
+	Interval time.Duration
+	// Heartbeat is broker.sys_heartbeat: uptime and datetime are published this often (0:
+	// never, apart from Interval's).
+	Heartbeat time.Duration
+
+	// Presence is module.presence: publish clients/<id>/connected|disconnected with
+	// PresenceQoS. PresenceQueue bounds the events waiting to be published (0: 10,000).
+	Presence      bool
+	PresenceQoS   uint8
+	PresenceQueue int
+
+	// LongGC (sysmon.long_gc) and LargeHeap (sysmon.large_heap, bytes of Go heap in use)
+	// raise the long_gc and large_heap alarms.
+	LongGC    time.Duration
+	LargeHeap int64
+	// MemCheckInterval (os_mon.mem_check_interval) is how often system memory is read from
+	// MemInfo (default /proc/meminfo); above SysMemHighWatermark (a fraction, 0.7 for 70%)
+	// the high_system_memory_usage alarm is raised, below it cleared.
+	MemCheckInterval    time.Duration
+	SysMemHighWatermark float64
+	MemInfo             string
+
+	// Check is how often the runtime, the store and the log drops are checked (0: 1s).
+	// Quiet is how long an event alarm (long_gc, log_lines_dropped) stays raised after its
+	// last occurrence (0: 1m).
+	Check, Quiet time.Duration
+
+	// AlarmLog and AlarmPublish are alarm.actions (log, publish). AlarmSizeLimit
+	// (alarm.size_limit) bounds the cleared alarms kept, AlarmValidity
+	// (alarm.validity_period, 0: forever) how long they are kept.
+	AlarmLog, AlarmPublish bool
+	AlarmSizeLimit         int
+	AlarmValidity          time.Duration
+
+	// Log receives the alarm lines and the service's own problems; nil discards them.
+	Log *slog.Logger
+}
+
+// Service is a running $SYS service. Its methods are safe for concurrent use.
+type Service struct {
+	n    *engine.Node
+	opts Options
+	log  *slog.Logger
+	base string // "$SYS/brokers/<node>/"
+
+	alarms alarmRegistry
+
+	presence        chan presenceEvent
+	presenceDropped atomic.Uint64
+	removeHooks     func()
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+
+	mon monitorState // owned by the service's goroutine
+}
+
+// sysFrom is the publisher name of every message the service publishes.
+const sysFrom = "$SYS"
+
+// New prepares the service for n; Start runs it.
+func New(n *engine.Node, opts Options) *Service {
+	if opts.Check <= 0 {
+		opts.Check = time.Second
+	}
+	if opts.Quiet <= 0 {
+		opts.Quiet = time.Minute
+	}
+	if opts.PresenceQueue <= 0 {
+		opts.PresenceQueue = 10000
+	}
+	if opts.MemInfo == "" {
+		opts.MemInfo = "/proc/meminfo"
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		n:    n,
+		opts: opts,
+		log:  log.With("component", "sys"),
+		base: "$SYS/brokers/" + n.Name() + "/",
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	s.alarms.init(s)
+	return s
+}
+
+// Start installs the presence hooks and starts the service's goroutine. Call it once, after
+// the node started.
+func (s *Service) Start() {
+	if s.opts.Presence {
+		s.presence = make(chan presenceEvent, s.opts.PresenceQueue)
+		s.removeHooks = s.n.AddHooks(&engine.Hooks{
+			ClientConnected:    s.onConnected,
+			ClientDisconnected: s.onDisconnected,
+		})
+	}
+	go s.run()
+}
+
+// Stop removes the hooks and stops the goroutine, waiting for it; presence events still
+// queued are dropped. Call it before stopping the node. Safe to call more than once.
+func (s *Service) Stop() {
+	s.stopOnce.Do(func() {
+		if s.removeHooks != nil {
+			s.removeHooks()
+		}
+		close(s.stop)
+		<-s.done
+	})
+}
+
+// PresenceDropped returns how many presence events found the queue full and were dropped.
+func (s *Service) PresenceDropped() uint64 { return s.presenceDropped.Load() }
+
+// ticker returns a ticker's channel for d, or nil (never ready) when d is 0.
+func ticker(d time.Duration) (<-chan time.Time, func()) {
+	if d <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// run is the service's goroutine: every publication and every check happens here.
+func (s *Service) run() {
+	defer close(s.done)
+	interval, stopI := ticker(s.opts.Interval)
+	defer stopI()
+	heartbeat, stopH := ticker(s.opts.Heartbeat)
+	defer stopH()
+	check, stopC := ticker(s.opts.Check)
+	defer stopC()
+	memCheck, stopM := ticker(s.opts.MemCheckInterval)
+	defer stopM()
+
+	s.mon.init()
+	if s.opts.Interval > 0 {
+		s.publishAll()
+	}
+	s.checkRuntime(time.Now())
+	if s.opts.MemCheckInterval > 0 {
+		s.checkMemory()
+	}
+	for {
+		select {
+		case <-s.stop:
+			return
+		case ev := <-s.presence:
+			s.publishPresence(&ev)
+		case <-interval:
+			s.publishAll()
+		case <-heartbeat:
+			s.publishHeartbeat()
+		case now := <-check:
+			s.checkRuntime(now)
+		case <-memCheck:
+			s.checkMemory()
+		}
+	}
+}
+
+// publish sends one $SYS message, logging (at debug) a refusal such as a bad topic.
+func (s *Service) publish(topic string, payload []byte, qos uint8, retain bool) {
+	if _, err := s.n.Publish(topic, payload, qos, retain, sysFrom); err != nil {
+		s.log.Debug("cannot publish", "topic", topic, "error", err)
+	}
+}

@@ -67,7 +67,7 @@ type Zone struct {
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
 type Listener struct {
-	Kind           string // "tcp" (others arrive with their transports)
+	Kind           string // "tcp" or "ssl" (others arrive with their transports)
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
@@ -76,6 +76,7 @@ type Listener struct {
 	MaxConnRate    int          // new connections per second, 0: unlimited; more wait (admission.go)
 	Nagle          bool         // nodelay = false: Nagle's algorithm on (TCP_NODELAY is the default)
 	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
+	TLS            *TLSListener // kind "ssl": the TLS settings (listener_tls.go)
 }
 
 // Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built

@@ -226,6 +226,7 @@ func (n *Node) Metrics() []Metric {
 		{"connections.refused.access", n.stats.refusedAccess.Load()},
 		{"log.dropped", logging.TotalDropped()},
 		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
+		{"connections.refused.tls_handshake", n.tls.refused.Load()},
 	}
 }
 

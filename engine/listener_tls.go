@@ -25,11 +25,11 @@ import (
 
 // TLSListener holds the TLS settings of an ssl listener (Listener.TLS).
 type TLSListener struct {
-	Config           *tls.Config   // server configuration (transport.ServerTLS); shared, read-only
+	// Options are the TLS settings; Start builds the server configuration from them
+	// (transport.ServerTLS), logs what it applies differently (cipher names Go lacks…), and
+	// logs every reload of the certificate files.
+	Options          transport.TLSOptions
 	HandshakeTimeout time.Duration // 0: 15 s
-	// Notes are settings accepted but not applied as written (cipher names Go lacks…),
-	// logged once when the listener starts.
-	Notes []string
 	// PeerCertAsUsername and PeerCertAsClientID ("", "cn", "dn" or "crt") replace the
 	// CONNECT's user name or client id with the client certificate's common name, subject
 	// distinguished name, or the whole certificate (PEM), when the client sent one.
@@ -39,11 +39,13 @@ type TLSListener struct {
 
 // tlsServer is one TLS listener being served.
 type tlsServer struct {
-	ls   *listenerState
-	ln   net.Listener
-	next atomic.Uint32 // round robin over the loops
-	fail handshakeFailures
-	wg   sync.WaitGroup
+	ls    *listenerState
+	cfg   *tls.Config
+	notes []string
+	ln    net.Listener
+	next  atomic.Uint32 // round robin over the loops
+	fail  handshakeFailures
+	wg    sync.WaitGroup
 }
 
 // tlsState is the node's TLS listeners and their counter.
@@ -56,8 +58,21 @@ type tlsState struct {
 // bindTLS binds listener l (kind ssl) before the loops start, so that its address is in
 // byAddr from the start.
 func (n *Node) bindTLS(l *Listener) error {
-	if l.TLS == nil || l.TLS.Config == nil {
-		return fmt.Errorf("listener.%s.%s: no TLS configuration", l.Kind, l.Name)
+	key := "listener." + l.Kind + "." + l.Name
+	if l.TLS == nil {
+		return fmt.Errorf("%s: no TLS configuration", key)
+	}
+	o := l.TLS.Options
+	o.OnReload = func(err error) {
+		if err != nil {
+			n.log.Error("TLS certificate changed on disk but cannot be loaded: the previous one stays in use", "listener", l.Kind+":"+l.Name, "error", err)
+			return
+		}
+		n.log.Info("TLS certificate reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
+	}
+	cfg, notes, err := transport.ServerTLS(o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	ln, err := net.Listen("tcp", l.Addr)
 	if err != nil {
@@ -65,7 +80,7 @@ func (n *Node) bindTLS(l *Listener) error {
 	}
 	ls := &listenerState{Listener: *l}
 	n.byAddr[addrPort(ln.Addr())] = ls
-	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln})
+	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, notes: notes})
 	return nil
 }
 
@@ -78,7 +93,7 @@ func (n *Node) startTLS(loops int) error {
 		return err
 	}
 	for _, s := range n.tls.servers {
-		for _, note := range s.ls.TLS.Notes {
+		for _, note := range s.notes {
 			n.log.Info("listener."+s.ls.Kind+"."+s.ls.Name+": "+note, "listener", s.ls.Kind+":"+s.ls.Name)
 		}
 		s.wg.Add(1)
@@ -135,7 +150,7 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	tc := tls.Server(nc, ls.TLS.Config)
+	tc := tls.Server(nc, s.cfg)
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	if err := tc.Handshake(); err != nil {
 		n.tls.refused.Add(1)

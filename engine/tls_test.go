@@ -55,11 +55,7 @@ func newTLSEnv(t *testing.T, log *slog.Logger, mutate func(o *transport.TLSOptio
 		if mutate != nil {
 			mutate(&o, &l)
 		}
-		cfg, _, err := transport.ServerTLS(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.TLS.Config = cfg
+		l.TLS.Options = o
 		c.Listeners = append(c.Listeners, l)
 	}, log)
 	e.addr = e.n.TLSAddr("external")

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -373,4 +374,28 @@ func TestTLSAdmission(t *testing.T) {
 	if got := metric(deny.n, "connections.refused.access"); got != 1 {
 		t.Fatalf("connections.refused.access = %d", got)
 	}
+}
+
+// TestTLSMosquittoClients: mosquitto_sub and mosquitto_pub over mutual TLS (--cafile,
+// --cert, --key), QoS 1, and a client without a certificate refused.
+func TestTLSMosquittoClients(t *testing.T) {
+	needMosquitto(t)
+	e := newTLSEnv(t, nil, func(o *transport.TLSOptions, _ *Listener) { o.VerifyPeer, o.FailIfNoPeerCert = true, true })
+	auth := append(hostPort(t, e.addr), "--cafile", e.file(certgen.Files.CACert),
+		"--cert", e.file(certgen.Files.ClientCert), "--key", e.file(certgen.Files.ClientKey))
+	sub := startSub(t, e.n, 1, append(auth, "-t", "mq/#", "-q", "1", "-C", "2", "-V", "mqttv311", "-v")...)
+	mosquitto(t, "mosquitto_pub", append(auth, "-t", "mq/1", "-q", "1", "-m", "one", "-V", "mqttv5")...)
+	mosquitto(t, "mosquitto_pub", append(auth, "-t", "mq/2", "-q", "0", "-m", "two", "-V", "mqttv31")...)
+	got := sub.wait(t)
+	if strings.Join(got, "|") != "mq/1 one|mq/2 two" {
+		t.Fatalf("mosquitto_sub got %q", got)
+	}
+	before := metric(e.n, "connections.refused.tls_handshake")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "mosquitto_pub", append(hostPort(t, e.addr), "--cafile", e.file(certgen.Files.CACert), "-t", "x", "-m", "y")...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("mosquitto_pub without a client certificate succeeded: %s", out)
+	}
+	waitFor(t, 5*time.Second, "the refusal to be counted", func() bool { return metric(e.n, "connections.refused.tls_handshake") > before })
 }

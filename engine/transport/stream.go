@@ -62,7 +62,6 @@ type Stream struct {
 	// Owned by the loop.
 	in        []byte // input taken from the reader, in[r:] not consumed yet
 	r         int
-	spare     []byte // the other input buffer, swapped with inbox
 	closeSent bool
 
 	mu        sync.Mutex

@@ -19,7 +19,7 @@ FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 3
 
-.PHONY: help build run test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
+.PHONY: help build run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -29,8 +29,11 @@ build: ## build bin/emqx and bin/emqx_ctl
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx ./cmd/emqx
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx_ctl ./cmd/emqx_ctl
 
-run: build ## build and run the broker in the foreground with the embedded default config
+run: build certs ## build and run the broker in the foreground with the embedded default config
 	$(BIN)/emqx foreground
+
+certs: ## write the demo TLS certificates under etc/certs/ when missing (git-ignored; FORCE=1 replaces them)
+	$(GO) run ./tools/certgen $(if $(FORCE),-force) etc/certs
 
 test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients) when missing
 	@bash tools/ci/deps.sh

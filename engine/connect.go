@@ -84,6 +84,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 			return nil
 		}
 	}
+	if c.lis.TLS != nil {
+		c.peerCertIdentity(&p.Username, &p.ClientID, &p.UsernameFlag) // peer_cert_as_username/clientid
+	}
 	c.username = string(p.Username)
 	clientID := string(p.ClientID)
 	if z.UseUsernameAsClientID && p.UsernameFlag && len(p.Username) > 0 {

@@ -27,6 +27,10 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	n := h.n
+	if isProbe(gc) {
+		n.loopFor(gc.EventLoop()) // discoverLoops
+		return nil, gnet.Close
+	}
 	ls := n.listenerOf(gc.LocalAddr())
 	if ls == nil {
 		n.log.Error("connection on an unknown listener", "local", gc.LocalAddr().String())
@@ -137,6 +141,7 @@ func (c *conn) closed(err error) {
 // loop as a task.
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	n := h.n
+	n.tls.ticked.Store(true) // gnet has registered every loop (discoverLoops)
 	for _, l := range *n.loops.Load() {
 		if l.el == nil {
 			continue
@@ -146,6 +151,7 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 		}
 	}
 	n.summariseAdmissions(time.Now().UnixNano())
+	n.summariseTLS(time.Now())
 	d := n.cfg.SweepInterval
 	if d <= 0 {
 		d = time.Second

@@ -58,6 +58,7 @@ type Node struct {
 
 	stats nodeStats
 	mods  moduleState
+	tls   tlsState // TLS listeners (listener_tls.go)
 
 	// dur makes state durable (durable.go): over Config.Store, or memoryOnly. hasStore and
 	// storeHint (dur's downHint) are the cheap gates in front of it on the publish path.
@@ -123,6 +124,13 @@ func (n *Node) Start() error {
 	addrs := make([]string, 0, len(n.cfg.Listeners))
 	for i := range n.cfg.Listeners {
 		l := &n.cfg.Listeners[i]
+		if l.Kind == "ssl" {
+			if err := n.bindTLS(l); err != nil {
+				n.stopTLS()
+				return err
+			}
+			continue
+		}
 		if l.Kind != "tcp" {
 			continue
 		}
@@ -130,12 +138,14 @@ func (n *Node) Start() error {
 		// that connections can be mapped back to their listener by local address.
 		ta, err := net.ResolveTCPAddr("tcp", l.Addr)
 		if err != nil {
+			n.stopTLS()
 			return fmt.Errorf("listener.%s.%s: cannot resolve %q: %w", l.Kind, l.Name, l.Addr, err)
 		}
 		// Check the port is free first: gnet reports a failed bind as an unrelated
 		// setsockopt error in some versions.
 		probe, err := net.ListenTCP("tcp", ta)
 		if err != nil {
+			n.stopTLS()
 			return fmt.Errorf("listener.%s.%s: cannot listen on %s: %w", l.Kind, l.Name, l.Addr, err)
 		}
 		bound := probe.Addr().(*net.TCPAddr)
@@ -147,9 +157,11 @@ func (n *Node) Start() error {
 		addrs = append(addrs, "tcp://"+ta.String())
 	}
 	if len(addrs) == 0 {
+		n.stopTLS()
 		return errors.New("engine: no TCP listener configured")
 	}
 	if err := n.dur.load(); err != nil {
+		n.stopTLS()
 		return fmt.Errorf("engine: loading retained messages and sessions from the durable store: %w", err)
 	}
 	loops := n.cfg.LoopCount
@@ -162,7 +174,9 @@ func (n *Node) Start() error {
 		// Every loop listens on every address (SO_REUSEPORT) and accepts for itself: without
 		// it gnet runs one more goroutine that accepts and hands connections over, and three
 		// busy goroutines on two cores made connects wait up to a scheduler time slice (10 ms).
-		gnet.WithReusePort(loops > 1),
+		// Always on, also for one loop: then no acceptor goroutine uses gnet's balancer, which
+		// discoverLoops uses at start (its round-robin index is not synchronised).
+		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -180,9 +194,15 @@ func (n *Node) Start() error {
 	select {
 	case <-n.boot:
 	case err := <-n.done:
+		n.stopTLS()
 		return fmt.Errorf("engine: cannot start listeners %v: %w", addrs, err)
 	case <-time.After(10 * time.Second):
+		n.stopTLS()
 		return fmt.Errorf("engine: listeners %v did not start within 10s", addrs)
+	}
+	if err := n.startTLS(loops); err != nil {
+		n.stopTLS()
+		return err
 	}
 	n.timers.start()
 	for a, ls := range n.byAddr {
@@ -195,7 +215,7 @@ func (n *Node) Start() error {
 // that listen on port 0.
 func (n *Node) Addr(name string) string {
 	for a, ls := range n.byAddr {
-		if ls.Name == name {
+		if ls.Name == name && ls.Kind == "tcp" {
 			return a.String()
 		}
 	}
@@ -210,6 +230,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		defer n.dur.close()
 		n.stopping.Store(true)
+		n.stopTLS()
 		n.shutdownConns()
 		n.timers.stop()
 		n.pool.Release()

@@ -67,7 +67,7 @@ type Zone struct {
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
 type Listener struct {
-	Kind           string // "tcp" (others arrive with their transports)
+	Kind           string // "tcp" or "ssl" (others arrive with their transports)
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
@@ -85,6 +85,7 @@ type Listener struct {
 	// the caller's goroutine: a transport re-reads its files there (TLS certificates). An
 	// error leaves the listener as it was.
 	Reload func() error
+	TLS    *TLSListener // kind "ssl": the TLS settings (listener_tls.go)
 }
 
 // Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built

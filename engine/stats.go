@@ -232,6 +232,7 @@ func (n *Node) Metrics() []Metric {
 		{"connections.refused.listener_stopped", n.stats.refusedStopped.Load()},
 		{"log.dropped", logging.TotalDropped()},
 		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
+		{"connections.refused.tls_handshake", n.tls.refused.Load()},
 	}
 }
 

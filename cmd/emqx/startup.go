@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/config"
 )
@@ -47,7 +48,15 @@ func logStartupNotices(log *slog.Logger, cfg *config.Config, notices []config.No
 		log.Warn("configuration keys accepted without effect: " + sum)
 	}
 	for _, u := range unserved(cfg, skipped) {
-		log.Warn(u[0]+" "+notServed, "key", u[0], "address", u[1])
+		msg := u[0] + " " + notServed
+		for i := range cfg.Listeners {
+			if l := &cfg.Listeners[i]; "listener."+string(l.Kind)+"."+l.Name == u[0] {
+				if why := wire.MissingDemoCerts(cfg, l); why != "" {
+					msg = why
+				}
+			}
+		}
+		log.Warn(msg, "key", u[0], "address", u[1])
 	}
 }
 

@@ -150,6 +150,7 @@ type Listener struct {
 	ProxyProtocol        bool
 	ProxyProtocolTimeout time.Duration
 	PeerCertAsUsername   string // "", cn, dn or crt
+	PeerCertAsClientID   string // "", cn, dn or crt (EMQX 4.x)
 	Backlog              int
 	SendTimeout          time.Duration
 	SendTimeoutClose     bool
@@ -175,14 +176,14 @@ type TLS struct {
 	KeyFile           string
 	CertFile          string
 	CACertFile        string
-	DHFile            string // no effect
+	DHFile            string // no effect (Go's TLS has ECDHE only)
 	VerifyPeer        bool   // verify = verify_peer
 	FailIfNoPeerCert  bool
 	Ciphers           []string // OpenSSL names
 	PSKCiphers        []string // OpenSSL names, e.g. PSK-AES128-CBC-SHA
-	SecureRenegotiate bool     // no effect
+	SecureRenegotiate bool     // no effect: Go's TLS never renegotiates
 	ReuseSessions     bool
-	HonorCipherOrder  bool
+	HonorCipherOrder  bool // no effect: Go's TLS chooses the order itself
 }
 
 // WebSocket holds the keys of ws and wss listeners.

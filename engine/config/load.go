@@ -147,6 +147,8 @@ func buildSchema() *schema {
 			}
 			if !transportBuilt[k] {
 				s.NoEffect, s.Owner = true, OwnerTransports
+			} else if o, ok := d.neOn[k]; ok {
+				s.NoEffect, s.Owner = true, o
 			}
 			specs = append(specs, &s)
 			listenerSpecs[k][d.suffix] = &s
@@ -165,7 +167,7 @@ func buildSchema() *schema {
 
 // transportBuilt says which listener kinds the broker serves; every key of the other kinds is
 // accepted without effect (the engine skips those listeners and says so at start).
-var transportBuilt = map[Kind]bool{KindTCP: true}
+var transportBuilt = map[Kind]bool{KindTCP: true, KindSSL: true}
 
 func kindIn(ks []Kind, k Kind) bool {
 	for _, x := range ks {

@@ -6,7 +6,7 @@ import (
 )
 
 // ownerOrder is the order of the groups on the warning line.
-var ownerOrder = []string{OwnerTransports, OwnerPlugins, OwnerManagement,
+var ownerOrder = []string{OwnerTransports, OwnerGoTLS, OwnerPlugins, OwnerManagement,
 	OwnerDashboard, OwnerBridge, OwnerCluster, OwnerReliability, OwnerQueue, OwnerPersistence, OwnerGnet, OwnerVM}
 
 // NoEffectSummary returns the one line the node logs at warning level at start: every key

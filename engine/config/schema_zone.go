@@ -69,6 +69,8 @@ type listenerDef struct {
 	spec     Spec            // template: Key, Default are set per kind
 	defaults map[Kind]string // per-kind default; missing kinds take spec.Default
 	set      func(l *Listener, v any)
+	// neOn marks the key without effect on some kinds only, with the reason.
+	neOn map[Kind]string
 }
 
 func ld(suffix string, ks []Kind, s *Spec, set func(l *Listener, v any)) listenerDef {
@@ -76,6 +78,15 @@ func ld(suffix string, ks []Kind, s *Spec, set func(l *Listener, v any)) listene
 }
 
 func (d listenerDef) per(m map[Kind]string) listenerDef { d.defaults = m; return d }
+
+// noEffectOn marks the key without effect (for owner) on kinds ks.
+func (d listenerDef) noEffectOn(owner string, ks ...Kind) listenerDef {
+	d.neOn = map[Kind]string{}
+	for _, k := range ks {
+		d.neOn[k] = owner
+	}
+	return d
+}
 
 func listenerDefs() []listenerDef {
 	all := kinds
@@ -109,15 +120,18 @@ func listenerDefs() []listenerDef {
 		ld("keyfile", tlsK, sp("", TypePath, "", "private key (PEM)"), func(l *Listener, v any) { tlsOf(l).KeyFile = asStr(v) }),
 		ld("certfile", tlsK, sp("", TypePath, "", "certificate chain (PEM)"), func(l *Listener, v any) { tlsOf(l).CertFile = asStr(v) }),
 		ld("cacertfile", tlsK, sp("", TypePath, "", "CA certificates for client certificates (PEM)"), func(l *Listener, v any) { tlsOf(l).CACertFile = asStr(v) }),
-		ld("dhfile", tlsK, sp("", TypePath, "", "Diffie-Hellman parameters").ne(OwnerTransports), func(l *Listener, v any) { tlsOf(l).DHFile = asStr(v) }),
+		ld("dhfile", tlsK, sp("", TypePath, "", "Diffie-Hellman parameters").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).DHFile = asStr(v) }),
 		ld("verify", tlsK, sp("", TypeEnum, "verify_none", "verify client certificates").enum("verify_peer", "verify_none"), func(l *Listener, v any) { tlsOf(l).VerifyPeer = asStr(v) == "verify_peer" }),
 		ld("fail_if_no_peer_cert", tlsK, sp("", TypeBool, "false", "with verify_peer, refuse clients without a certificate"), func(l *Listener, v any) { tlsOf(l).FailIfNoPeerCert = asBool(v) }),
 		ld("ciphers", tlsK, sp("", TypeList, "", "cipher suites by OpenSSL name; unset for the defaults"), func(l *Listener, v any) { tlsOf(l).Ciphers = asList(v) }),
-		ld("psk_ciphers", tlsK, sp("", TypeList, "", "TLS-PSK cipher suites by OpenSSL name"), func(l *Listener, v any) { tlsOf(l).PSKCiphers = asList(v) }),
-		ld("secure_renegotiate", tlsK, sp("", TypeBool, "off", "TLS renegotiation").ne(OwnerTransports), func(l *Listener, v any) { tlsOf(l).SecureRenegotiate = asBool(v) }),
+		ld("psk_ciphers", tlsK, sp("", TypeList, "", "TLS-PSK cipher suites by OpenSSL name").ne(OwnerTransports), func(l *Listener, v any) { tlsOf(l).PSKCiphers = asList(v) }),
+		ld("secure_renegotiate", tlsK, sp("", TypeBool, "off", "TLS renegotiation").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).SecureRenegotiate = asBool(v) }),
 		ld("reuse_sessions", tlsK, sp("", TypeBool, "on", "TLS session resumption"), func(l *Listener, v any) { tlsOf(l).ReuseSessions = asBool(v) }),
-		ld("honor_cipher_order", tlsK, sp("", TypeBool, "on", "prefer the server's cipher order"), func(l *Listener, v any) { tlsOf(l).HonorCipherOrder = asBool(v) }),
-		ld("peer_cert_as_username", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate as username").enum("cn", "dn", "crt").ne(OwnerTransports), func(l *Listener, v any) { l.PeerCertAsUsername = asStr(v) }),
+		ld("honor_cipher_order", tlsK, sp("", TypeBool, "on", "prefer the server's cipher order").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).HonorCipherOrder = asBool(v) }),
+		ld("peer_cert_as_username", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate (PEM) as username").enum("cn", "dn", "crt"), func(l *Listener, v any) { l.PeerCertAsUsername = asStr(v) }).
+			noEffectOn(OwnerTransports, KindTCP, KindWS),
+		ld("peer_cert_as_clientid", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate (PEM) as client id (EMQX 4.x)").enum("cn", "dn", "crt"), func(l *Listener, v any) { l.PeerCertAsClientID = asStr(v) }).
+			noEffectOn(OwnerTransports, KindTCP, KindWS),
 		ld("backlog", all, sp("", TypeInt, "1024", "TCP accept backlog").rng(0, 1<<31).ne(OwnerGnet), func(l *Listener, v any) { l.Backlog = asInt(v) }),
 		ld("send_timeout", all, sp("", TypeDuration, "15s", "TCP send timeout").unit(sec), func(l *Listener, v any) { l.SendTimeout = asDur(v) }),
 		ld("send_timeout_close", all, sp("", TypeBool, "on", "close the connection on send timeout"), func(l *Listener, v any) { l.SendTimeoutClose = asBool(v) }),

@@ -14,8 +14,9 @@ import (
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
 // file (see LoadACL), the broker and retainer settings, and the subscription and rewrite
-// modules. Listeners whose transport is not built yet are returned in skipped by key (e.g.
-// "listener.ssl.external"), so that the caller can say so.
+// modules. Listeners not served are returned in skipped by key (e.g. "listener.ws.external"),
+// so that the caller can say so: those whose transport is not built yet, and TLS listeners
+// whose demo certificates are missing (MissingDemoCerts says why).
 func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err error) {
 	cfg = &engine.Config{
 		NodeName:            c.Node.Name,
@@ -64,7 +65,16 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			// transport that the engine's PROXY reader sits above.
 			return nil, nil, fmt.Errorf("listener.%s.%s.proxy_protocol: the PROXY protocol is served on tcp listeners only in this build", l.Kind, l.Name)
 		}
-		if l.Kind != config.KindTCP {
+		var tl *engine.TLSListener
+		switch {
+		case l.Kind == config.KindSSL && MissingDemoCerts(c, l) != "":
+			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
+			continue
+		case l.Kind == config.KindSSL && l.TLS.CertFile != "":
+			if tl, err = tlsListener(l); err != nil {
+				return nil, nil, err
+			}
+		case l.Kind != config.KindTCP: // also TLS-PSK only (psk_ciphers): not built yet
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}
@@ -101,6 +111,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 
 			ProxyProtocol:        l.ProxyProtocol,
 			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
+			TLS:                  tl,
 		})
 	}
 	if len(cfg.Listeners) == 0 {

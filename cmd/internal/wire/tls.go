@@ -1,0 +1,66 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/transport"
+)
+
+// tlsListener resolves the TLS keys of an ssl listener. The certificate files are read now
+// (transport.ServerTLS), so that a missing or bad file or an unknown cipher name stops
+// start-up (and check_config) with the key at fault; the engine builds the configuration again
+// when it starts, with its logger for certificate reloads.
+func tlsListener(l *config.Listener) (*engine.TLSListener, error) {
+	t := l.TLS
+	key := "listener." + string(l.Kind) + "." + l.Name
+	o := transport.TLSOptions{
+		CertFile:         t.CertFile,
+		KeyFile:          t.KeyFile,
+		KeyPassword:      t.KeyPassword,
+		CACertFile:       t.CACertFile,
+		VerifyPeer:       t.VerifyPeer,
+		FailIfNoPeerCert: t.FailIfNoPeerCert,
+		Depth:            t.Depth,
+		Versions:         t.Versions,
+		Ciphers:          t.Ciphers,
+		ReuseSessions:    t.ReuseSessions,
+	}
+	if _, _, err := transport.ServerTLS(o); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &engine.TLSListener{
+		Options:            o,
+		HandshakeTimeout:   t.HandshakeTimeout,
+		PeerCertAsUsername: l.PeerCertAsUsername,
+		PeerCertAsClientID: l.PeerCertAsClientID,
+	}, nil
+}
+
+// MissingDemoCerts says why the TLS listener l is not served when its certificate or key is
+// a file that does not exist and that only the embedded default configuration names (the
+// demo set etc/certs/ that `make certs` writes): "" when l is not such a listener. A missing
+// file that the operator named is an error instead (FromConfig).
+func MissingDemoCerts(c *config.Config, l *config.Listener) string {
+	if l.TLS == nil || l.Kind != config.KindSSL {
+		return ""
+	}
+	key := "listener." + string(l.Kind) + "." + l.Name
+	for _, f := range []struct{ suffix, path string }{{".certfile", l.TLS.CertFile}, {".keyfile", l.TLS.KeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if o, set := c.Origin(key + f.suffix); set && o.Explicit() {
+			continue
+		}
+		return key + " not served: " + f.path + " does not exist (`make certs` writes a demo set; or set " + key + f.suffix + ")"
+	}
+	return ""
+}

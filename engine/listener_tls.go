@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emqgo/emqgo/engine/transport"
+)
+
+// MQTT over TLS (listener.ssl.<name>). gnet has no TLS, so a TLS connection lives on
+// goroutines: an accept goroutine per listener, and per connection a goroutine that does the
+// handshake (bounded by handshake_timeout) and then reads (transport.Stream), plus a writer
+// goroutine while output is queued. Once the handshake succeeds the connection is given to an
+// event loop, round robin, and admitted there through openConn like a TCP one (access rules,
+// max_connections, max_conn_rate); from then on the unchanged state machine runs on that loop
+// and reads and writes through the Stream. No descriptor beyond the socket is used.
+
+// TLSListener holds the TLS settings of an ssl listener (Listener.TLS).
+type TLSListener struct {
+	// Options are the TLS settings; Start builds the server configuration from them
+	// (transport.ServerTLS), logs what it applies differently (cipher names Go lacks…), and
+	// logs every reload of the certificate files.
+	Options          transport.TLSOptions
+	HandshakeTimeout time.Duration // 0: 15 s
+	// PeerCertAsUsername and PeerCertAsClientID ("", "cn", "dn" or "crt") replace the
+	// CONNECT's user name or client id with the client certificate's common name, subject
+	// distinguished name, or the whole certificate (PEM), when the client sent one.
+	PeerCertAsUsername string
+	PeerCertAsClientID string
+}
+
+// tlsServer is one TLS listener being served.
+type tlsServer struct {
+	ls    *listenerState
+	cfg   *tls.Config
+	notes []string
+	ln    net.Listener
+	next  atomic.Uint32 // round robin over the loops
+	fail  handshakeFailures
+	wg    sync.WaitGroup
+}
+
+// tlsState is the node's TLS listeners and their counter.
+type tlsState struct {
+	servers []*tlsServer
+	refused atomic.Uint64 // failed handshakes (connections.refused.tls_handshake)
+	ticked  atomic.Bool   // OnTick ran: gnet's loops are all registered and running
+}
+
+// bindTLS binds listener l (kind ssl) before the loops start, so that its address is in
+// byAddr from the start.
+func (n *Node) bindTLS(l *Listener) error {
+	key := "listener." + l.Kind + "." + l.Name
+	if l.TLS == nil {
+		return fmt.Errorf("%s: no TLS configuration", key)
+	}
+	o := l.TLS.Options
+	o.OnReload = func(err error) {
+		if err != nil {
+			n.log.Error("TLS certificate changed on disk but cannot be loaded: the previous one stays in use", "listener", l.Kind+":"+l.Name, "error", err)
+			return
+		}
+		n.log.Info("TLS certificate reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
+	}
+	cfg, notes, err := transport.ServerTLS(o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	ln, err := net.Listen("tcp", l.Addr)
+	if err != nil {
+		return fmt.Errorf("listener.%s.%s: cannot listen on %s: %w", l.Kind, l.Name, l.Addr, err)
+	}
+	ls := &listenerState{Listener: *l}
+	n.byAddr[addrPort(ln.Addr())] = ls
+	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, notes: notes})
+	return nil
+}
+
+// startTLS starts accepting on the bound TLS listeners once every event loop is known.
+func (n *Node) startTLS(loops int) error {
+	if len(n.tls.servers) == 0 {
+		return nil
+	}
+	if err := n.discoverLoops(loops); err != nil {
+		return err
+	}
+	for _, s := range n.tls.servers {
+		for _, note := range s.notes {
+			n.log.Info("listener."+s.ls.Kind+"."+s.ls.Name+": "+note, "listener", s.ls.Kind+":"+s.ls.Name)
+		}
+		s.wg.Add(1)
+		go s.accept(n)
+	}
+	return nil
+}
+
+// stopTLS closes the TLS listeners and waits for their accept goroutines.
+func (n *Node) stopTLS() {
+	for _, s := range n.tls.servers {
+		_ = s.ln.Close()
+	}
+	for _, s := range n.tls.servers {
+		s.wg.Wait()
+	}
+}
+
+func (s *tlsServer) accept(n *Node) {
+	defer s.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || n.stopping.Load() {
+				return
+			}
+			// Out of descriptors or similar: wait a little rather than spin.
+			n.log.Warn("TLS listener cannot accept", "listener", s.ls.Kind+":"+s.ls.Name, "error", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		go s.serve(n, nc)
+	}
+}
+
+// serve does the handshake of one connection, hands it to a loop and reads it until it closes.
+func (s *tlsServer) serve(n *Node, nc net.Conn) {
+	ls := s.ls
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if ls.Nagle {
+			_ = tc.SetNoDelay(false)
+		}
+		if ls.RecBuf > 0 {
+			_ = tc.SetReadBuffer(ls.RecBuf)
+		}
+		if ls.SndBuf > 0 {
+			_ = tc.SetWriteBuffer(ls.SndBuf)
+		}
+	}
+	timeout := ls.TLS.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	tc := tls.Server(nc, s.cfg)
+	_ = nc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		n.tls.refused.Add(1)
+		s.fail.note(n, ls, nc.RemoteAddr(), handshakeReason(err))
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	loops := *n.loops.Load()
+	if len(loops) == 0 || n.stopping.Load() {
+		_ = tc.Close()
+		return
+	}
+	l := loops[int(s.next.Add(1)-1)%len(loops)]
+	ev := &tlsEvents{}
+	st := transport.NewStream(tc, l.el, ev)
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		st.PeerCert = certs[0]
+	}
+	if err := l.el.Execute(context.Background(), runFunc(func() {
+		l.begin()
+		if c := n.openConn(l, ls, st); c != nil {
+			ev.c = c
+		} else {
+			_ = st.Close()
+		}
+		l.end()
+	})); err != nil {
+		_ = tc.Close()
+		return
+	}
+	st.Run()
+}
+
+// tlsEvents delivers a Stream's events to its connection on the loop.
+type tlsEvents struct{ c *conn } // nil when admission refused the connection
+
+func (e *tlsEvents) Input() {
+	c := e.c
+	if c == nil {
+		return
+	}
+	l := c.loop
+	l.begin()
+	c.onTraffic()
+	l.end()
+}
+
+func (e *tlsEvents) Closed(err error) {
+	if c := e.c; c != nil {
+		e.c = nil
+		c.closed(err)
+	}
+}
+
+// peerCertIdentity applies the listener's peer_cert_as_username and peer_cert_as_clientid to
+// a CONNECT: the certificate's value replaces the one the client sent. Runs on the loop.
+func (c *conn) peerCertIdentity(username, clientID *[]byte, hasUsername *bool) {
+	st, ok := c.tr.(*transport.Stream)
+	if !ok || st.PeerCert == nil {
+		return
+	}
+	t := c.lis.TLS
+	if v := certField(st.PeerCert, t.PeerCertAsUsername); v != nil {
+		*username, *hasUsername = v, true
+	}
+	if v := certField(st.PeerCert, t.PeerCertAsClientID); v != nil {
+		*clientID = v
+	}
+}
+
+// certField returns the certificate's common name (cn), subject distinguished name in RFC
+// 2253 form (dn) or PEM encoding (crt); nil for "" or an empty value.
+func certField(cert *x509.Certificate, which string) []byte {
+	var v string
+	switch which {
+	case "cn":
+		v = cert.Subject.CommonName
+	case "dn":
+		v = cert.Subject.String()
+	case "crt":
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	}
+	if v == "" {
+		return nil
+	}
+	return []byte(v)
+}
+
+// TLSAddr returns the bound address of the named TLS listener ("external"), e.g. for tests
+// that listen on port 0; "" when there is none. Safe for concurrent use after Start.
+func (n *Node) TLSAddr(name string) string {
+	for _, s := range n.tls.servers {
+		if s.ls.Name == name {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}

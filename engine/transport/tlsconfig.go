@@ -1,0 +1,234 @@
+package transport
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TLSOptions are a TLS listener's settings (EMQX's listener.ssl.<name>.* keys).
+type TLSOptions struct {
+	CertFile, KeyFile string // PEM; reloaded when they change on disk (see ServerTLS)
+	KeyPassword       string // for a key encrypted in the legacy PEM format ("Proc-Type: 4,ENCRYPTED")
+	CACertFile        string // CAs that sign client certificates
+	VerifyPeer        bool   // verify = verify_peer: a client certificate, when sent, must verify
+	FailIfNoPeerCert  bool   // with VerifyPeer: a client certificate is required
+	Depth             int    // most intermediate certificates between a client's and the CA; < 0: no limit
+	Versions          []string
+	Ciphers           []string // OpenSSL names; empty: Go's defaults
+	ReuseSessions     bool     // session tickets (resumption)
+
+	// OnReload, when set, is called (on a handshake's goroutine) after the certificate files
+	// changed on disk: with nil once the new pair is in use, or with why it was not loaded
+	// (the previous pair stays in use).
+	OnReload func(err error)
+}
+
+var versionOf = map[string]uint16{"tlsv1": tls.VersionTLS10, "tlsv1.1": tls.VersionTLS11, "tlsv1.2": tls.VersionTLS12, "tlsv1.3": tls.VersionTLS13}
+
+// ServerTLS builds the server side of a TLS listener. notes lists settings that were accepted
+// but are not applied exactly as written (cipher names Go lacks, TLS 1.3 suites, a gap in
+// the versions), for the node to log once. Errors name the setting at fault.
+//
+// The certificate and key are read now (an error stops start-up) and then checked again on a
+// handshake at most once a second: when either file's modification time or size changed, the
+// pair is loaded again and used for the next handshakes; one that does not load is reported
+// through OnReload and the previous pair stays in use. The returned config is safe for
+// concurrent use.
+func ServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
+	rl := &certReloader{certFile: o.CertFile, keyFile: o.KeyFile, password: o.KeyPassword, onReload: o.OnReload}
+	if err := rl.load(); err != nil {
+		return nil, nil, err
+	}
+	cfg = &tls.Config{
+		GetCertificate:         rl.get,
+		SessionTicketsDisabled: !o.ReuseSessions,
+	}
+	if len(o.Versions) > 0 {
+		var vs []uint16
+		for _, v := range o.Versions {
+			id, ok := versionOf[strings.ToLower(strings.TrimSpace(v))]
+			if !ok {
+				return nil, nil, fmt.Errorf("tls_versions: %q is not one of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3", v)
+			}
+			vs = append(vs, id)
+		}
+		sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+		cfg.MinVersion, cfg.MaxVersion = vs[0], vs[len(vs)-1]
+		for i := 1; i < len(vs); i++ {
+			if vs[i]-vs[i-1] > 1 {
+				notes = append(notes, "tls_versions: Go's TLS accepts a range of versions, so every version between "+
+					tls.VersionName(vs[0])+" and "+tls.VersionName(vs[len(vs)-1])+" is accepted")
+				break
+			}
+		}
+	}
+	if len(o.Ciphers) > 0 {
+		ids, ignored, err := CipherSuites(o.Ciphers)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ciphers: %w", err)
+		}
+		if len(ignored) > 0 {
+			notes = append(notes, "ciphers: not implemented by Go's TLS, ignored: "+strings.Join(ignored, ","))
+		}
+		if len(ids) == 0 && cfg.MinVersion < tls.VersionTLS13 {
+			return nil, nil, errors.New("ciphers: none of the suites listed is implemented by Go's TLS (see the README for the names it has)")
+		}
+		cfg.CipherSuites = ids
+		if cfg.MaxVersion == 0 || cfg.MaxVersion >= tls.VersionTLS13 {
+			notes = append(notes, "ciphers: TLS 1.3 suites are not configurable in Go's TLS (all three are offered)")
+		}
+	}
+	if o.VerifyPeer {
+		if o.CACertFile == "" {
+			return nil, nil, errors.New("verify = verify_peer needs cacertfile (the CAs that sign client certificates)")
+		}
+		pem, err := os.ReadFile(o.CACertFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cacertfile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("cacertfile: no PEM certificate in %s", o.CACertFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		if o.FailIfNoPeerCert {
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		if o.Depth >= 0 {
+			depth := o.Depth
+			cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+				for _, ch := range chains {
+					if len(ch)-2 <= depth {
+						return nil
+					}
+				}
+				if len(chains) == 0 {
+					return nil // no certificate sent (allowed without fail_if_no_peer_cert)
+				}
+				return fmt.Errorf("client certificate chain has more than depth = %d intermediate certificates", depth)
+			}
+		}
+	}
+	return cfg, notes, nil
+}
+
+// certReloader serves a certificate pair from files, loading it again when they change.
+type certReloader struct {
+	certFile, keyFile string
+	password          string
+	onReload          func(error)
+
+	mu      sync.Mutex
+	cur     *tls.Certificate
+	checked time.Time
+	stamp   [2]fileStamp
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stampOf(name string) (fileStamp, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}, nil
+}
+
+// reloadEvery is how often a handshake checks the certificate files.
+const reloadEvery = time.Second
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.checked) < reloadEvery {
+		return r.cur, nil
+	}
+	r.checked = now
+	cs, err1 := stampOf(r.certFile)
+	ks, err2 := stampOf(r.keyFile)
+	if err1 != nil || err2 != nil || (cs == r.stamp[0] && ks == r.stamp[1]) {
+		return r.cur, nil // a file briefly missing during a rotation: keep the current pair
+	}
+	err := r.loadLocked()
+	if r.onReload != nil {
+		r.onReload(err)
+	}
+	if err != nil {
+		r.stamp = [2]fileStamp{cs, ks} // report a bad pair once, not on every handshake
+	}
+	return r.cur, nil
+}
+
+func (r *certReloader) load() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checked = time.Now()
+	return r.loadLocked()
+}
+
+func (r *certReloader) loadLocked() error {
+	cs, err1 := stampOf(r.certFile)
+	ks, err2 := stampOf(r.keyFile)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("certfile/keyfile: %w", err)
+	}
+	certPEM, err := os.ReadFile(r.certFile)
+	if err != nil {
+		return fmt.Errorf("certfile: %w", err)
+	}
+	keyPEM, err := os.ReadFile(r.keyFile)
+	if err != nil {
+		return fmt.Errorf("keyfile: %w", err)
+	}
+	if keyPEM, err = decryptKey(keyPEM, r.password); err != nil {
+		return fmt.Errorf("keyfile %s: %w", r.keyFile, err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("certfile %s / keyfile %s: %w", r.certFile, r.keyFile, err)
+	}
+	r.cur = &pair
+	r.stamp = [2]fileStamp{cs, ks}
+	return nil
+}
+
+// decryptKey returns keyPEM with a legacy-encrypted PEM key decrypted with password.
+func decryptKey(keyPEM []byte, password string) ([]byte, error) {
+	rest := keyPEM
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return keyPEM, nil // not encrypted (or not PEM: X509KeyPair says why)
+		}
+		if b.Type == "ENCRYPTED PRIVATE KEY" {
+			return nil, errors.New("PKCS#8-encrypted keys are not supported; decrypt it (openssl pkey) or use the legacy PEM encryption")
+		}
+		//lint:ignore SA1019 legacy PEM encryption is what EMQX's key_password reads; it is insecure by design but the format users have
+		if !x509.IsEncryptedPEMBlock(b) {
+			continue
+		}
+		if password == "" {
+			return nil, errors.New("the key is encrypted: set key_password")
+		}
+		//lint:ignore SA1019 see above
+		der, err := x509.DecryptPEMBlock(b, []byte(password))
+		if err != nil {
+			return nil, fmt.Errorf("key_password: %w", err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: b.Type, Bytes: der}), nil
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,7 +123,7 @@ func (n *Node) Start() error {
 	addrs := make([]string, 0, len(n.cfg.Listeners))
 	for i := range n.cfg.Listeners {
 		l := &n.cfg.Listeners[i]
-		if l.Kind != "tcp" {
+		if l.Kind != "tcp" && (l.Kind != "ws" || l.WebSocket == nil) {
 			continue
 		}
 		// Resolve now so that a bad address is reported with the listener's name, and so
@@ -190,11 +191,15 @@ func (n *Node) Start() error {
 	return nil
 }
 
-// Addr returns the bound address of the named TCP listener ("external"), e.g. for tests
-// that listen on port 0.
+// Addr returns the bound address of a listener, e.g. for tests that listen on port 0: name
+// is "kind:name" ("ws:external"), or a bare name for a TCP listener ("external").
 func (n *Node) Addr(name string) string {
+	kind := "tcp"
+	if k, nm, ok := strings.Cut(name, ":"); ok {
+		kind, name = k, nm
+	}
 	for a, ls := range n.byAddr {
-		if ls.Name == name {
+		if ls.Name == name && ls.Kind == kind {
 			return a.String()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/rewrite"
+	"github.com/emqgo/emqgo/engine/transport"
 	"github.com/emqgo/emqgo/sessions"
 )
 
@@ -67,7 +68,7 @@ type Zone struct {
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
 type Listener struct {
-	Kind           string // "tcp" (others arrive with their transports)
+	Kind           string // "tcp" or "ws" (others arrive with their transports)
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
@@ -76,6 +77,9 @@ type Listener struct {
 	MaxConnRate    int          // new connections per second, 0: unlimited; more wait (admission.go)
 	Nagle          bool         // nodelay = false: Nagle's algorithm on (TCP_NODELAY is the default)
 	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
+	// WebSocket is set for MQTT over WebSocket listeners (Kind "ws"): the upgrade and framing
+	// settings, shared read-only by the listener's connections (ws.go).
+	WebSocket *transport.WebSocketOptions
 }
 
 // Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built

@@ -42,11 +42,11 @@ type WebSocket struct {
 type wsState uint8
 
 const (
-	wsUpgrade    wsState = iota // waiting for the HTTP upgrade request
-	wsOpen                      // frames flow both ways
-	wsCloseQueued               // Close was called: the close frame follows this round's output
-	wsClosed                    // a close frame or an HTTP refusal went out: nothing more is written
-	wsGone                      // the socket is closed (Release ran): the gnet connection is not touched again
+	wsUpgrade     wsState = iota // waiting for the HTTP upgrade request
+	wsOpen                       // frames flow both ways
+	wsCloseQueued                // Close was called: the close frame follows this round's output
+	wsClosed                     // a close frame or an HTTP refusal went out: nothing more is written
+	wsGone                       // the socket is closed (Release ran): the gnet connection is not touched again
 )
 
 // maxUpgradeRequest bounds the HTTP upgrade request (request line and headers).

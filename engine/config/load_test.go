@@ -381,7 +381,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	}
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
-		"listener.ssl.*, listener.ws.*, listener.wss.* (" + OwnerTransports + ")",
+		"listener.ssl.*, listener.ws.external.mqtt_piggyback, listener.wss.* (" + OwnerTransports + ")",
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.*",
 		"node.{async_threads,", "sysmon.*",
 	} {
@@ -389,7 +389,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
-	for _, acts := range []string{"listener.tcp.external,", "listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
+	for _, acts := range []string{"listener.tcp.external,", "listener.ws.*", "listener.ws.external.mqtt_path", "listener.ws.external.max_connections", "listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
 		"management.listener.http,", "max_clients", "send_timeout,", "inet6", "default_application"} {
 		if strings.Contains(sum, acts) {
 			t.Errorf("summary lists %q, which acts:\n%s", acts, sum)

@@ -38,7 +38,13 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l := n.loopFor(gc.EventLoop())
 	l.begin()
-	c := n.openConn(l, ls, gc)
+	var tr transport.Conn = gc
+	var wc *wsConn
+	if ls.WebSocket != nil {
+		wc = newWSConn(gc, ls.WebSocket)
+		tr = &wc.WebSocket
+	}
+	c := n.openConn(l, ls, tr)
 	if c == nil {
 		return nil, gnet.Close
 	}
@@ -52,6 +58,11 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if ls.SndBuf > 0 {
 		_ = gc.SetWriteBuffer(ls.SndBuf)
 	}
+	if wc != nil {
+		wc.c = c
+		gc.SetContext(wc)
+		return nil, gnet.None
+	}
 	gc.SetContext(c)
 	return nil, gnet.None
 }
@@ -59,6 +70,10 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
+		if wc, _ := gc.Context().(*wsConn); wc != nil {
+			wc.onTraffic()
+			return gnet.None
+		}
 		return gnet.Close
 	}
 	l := c.loop
@@ -71,7 +86,12 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
-		return gnet.None
+		wc, _ := gc.Context().(*wsConn)
+		if wc == nil {
+			return gnet.None
+		}
+		wc.Release()
+		c = wc.c
 	}
 	gc.SetContext(nil)
 	c.closed(err)

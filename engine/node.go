@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +132,7 @@ func (n *Node) Start() error {
 			}
 			continue
 		}
-		if l.Kind != "tcp" {
+		if l.Kind != "tcp" && (l.Kind != "ws" || l.WebSocket == nil) {
 			continue
 		}
 		// Resolve now so that a bad address is reported with the listener's name, and so
@@ -211,11 +212,15 @@ func (n *Node) Start() error {
 	return nil
 }
 
-// Addr returns the bound address of the named TCP listener ("external"), e.g. for tests
-// that listen on port 0.
+// Addr returns the bound address of a listener, e.g. for tests that listen on port 0: name
+// is "kind:name" ("ws:external"), or a bare name for a TCP listener ("external").
 func (n *Node) Addr(name string) string {
+	kind := "tcp"
+	if k, nm, ok := strings.Cut(name, ":"); ok {
+		kind, name = k, nm
+	}
 	for a, ls := range n.byAddr {
-		if ls.Name == name && ls.Kind == "tcp" {
+		if ls.Name == name && ls.Kind == kind {
 			return a.String()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/rewrite"
+	"github.com/emqgo/emqgo/engine/transport"
 	"github.com/emqgo/emqgo/sessions"
 )
 
@@ -67,7 +68,7 @@ type Zone struct {
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
 type Listener struct {
-	Kind           string // "tcp" or "ssl" (others arrive with their transports)
+	Kind           string // "tcp", "ssl" or "ws" (others arrive with their transports)
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
@@ -86,6 +87,9 @@ type Listener struct {
 	// error leaves the listener as it was.
 	Reload func() error
 	TLS    *TLSListener // kind "ssl": the TLS settings (listener_tls.go)
+	// WebSocket is set for MQTT over WebSocket listeners (Kind "ws"): the upgrade and framing
+	// settings, shared read-only by the listener's connections (ws.go).
+	WebSocket *transport.WebSocketOptions
 }
 
 // Config is everything the engine needs, resolved from emqx.conf by cmd/internal/wire or built

@@ -74,6 +74,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string) (*brokerProc
 		env := []string{
 			"EMQX_LISTENER__TCP__EXTERNAL=" + addr,
 			"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:" + strconv.Itoa(internal),
+			"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:0", // off the shared default 8083
 			"EMQX_NODE__DATA_DIR=" + filepath.Join(dir, "data"),
 			"EMQX_LOG__DIR=" + filepath.Join(dir, "log"),
 			"EMQX_LOG__TO=off",

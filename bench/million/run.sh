@@ -39,7 +39,7 @@ ulimit -n "$FILES" || { echo "cannot raise ulimit -n to $FILES (fs.nr_open, or a
 # 3. The broker, fresh, with its connection guards opened up for the test.
 DATA=$(mktemp -d)
 trap 'kill "$BROKER" 2>/dev/null || true; wait "$BROKER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:$PORT \
+EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:$PORT EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:0 \
 EMQX_LISTENER__TCP__EXTERNAL__MAX_CONNECTIONS=$((CONNS + 1000)) \
 EMQX_LISTENER__TCP__EXTERNAL__MAX_CONN_RATE=$((RATE * 2)) \
 EMQX_NODE__DATA_DIR="$DATA/data" EMQX_LOG__DIR="$DATA/log" \

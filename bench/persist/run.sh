@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 run_ours() { # $1 label, rest env
   label=$1; shift
   work=$(mktemp -d); port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  env "$@" EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:$port EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:0 EMQX_NODE__DATA_DIR=$work/data EMQX_LOG__DIR=$work/log EMQX_LOG__TO=off EMQX_PERSISTENCE__DIR=$work/store ./bin/emqx foreground >/dev/null 2>&1 &
+  env "$@" EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:$port EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:0 EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:0 EMQX_NODE__DATA_DIR=$work/data EMQX_LOG__DIR=$work/log EMQX_LOG__TO=off EMQX_PERSISTENCE__DIR=$work/store ./bin/emqx foreground >/dev/null 2>&1 &
   pid=$!; sleep 1
   echo "== $label"
   ./bin/emqx_bench p2p -broker 127.0.0.1:$port -broker-pid $pid -clients 8 -qos 1 -size 64 -duration 10s -session-expiry 300s 2>&1 | grep -E "msg/s|lost|CPU" | tail -4

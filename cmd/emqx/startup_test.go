@@ -89,7 +89,7 @@ func TestStartupWarnings(t *testing.T) {
 		t.Fatalf("want one line of keys without effect, got %d:\n%s", len(lines), out)
 	}
 	l := lines[0]
-	for _, want := range []string{"level=WARN", "listener.ws.*, listener.wss.* (TLS/WebSocket transports: issue #11)",
+	for _, want := range []string{"level=WARN", "listener.ws.external.mqtt_piggyback, listener.wss.* (TLS/WebSocket transports: issue #11)",
 		"management.max_row_limit", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, l)
@@ -100,7 +100,10 @@ func TestStartupWarnings(t *testing.T) {
 		!strings.Contains(ls[0], "etc/certs/cert.pem does not exist") {
 		t.Errorf("want one warning for the TLS listener without certificates, got %q", ls)
 	}
-	for key, addr := range map[string]string{"listener.ws.external": "8083",
+	if ls := linesWith(out, "listener started"); !strings.Contains(strings.Join(ls, "\n"), "listener=ws:external") {
+		t.Errorf("no \"listener started\" line for ws:external: %q", ls)
+	}
+	for key, addr := range map[string]string{
 		"listener.wss.external": "8084", "dashboard.listener.http": "18083"} {
 		ls := linesWith(out, key+" not available in this build yet")
 		if len(ls) != 1 || !strings.Contains(ls[0], "level=WARN") || !strings.Contains(ls[0], "address=:"+addr) {

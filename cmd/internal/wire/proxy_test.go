@@ -24,8 +24,8 @@ func TestFromConfigProxyProtocol(t *testing.T) {
 	}
 	found := false
 	for _, l := range cfg.Listeners {
-		switch l.Name {
-		case "external":
+		switch {
+		case l.Name == "external" && l.Kind == "tcp":
 			found = true
 			if !l.ProxyProtocol || l.ProxyProtocolTimeout != 7*time.Second {
 				t.Fatalf("external: proxy_protocol %v, timeout %v; want on, 7s", l.ProxyProtocol, l.ProxyProtocolTimeout)

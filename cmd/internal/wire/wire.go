@@ -10,6 +10,7 @@ import (
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/rewrite"
+	"github.com/emqgo/emqgo/engine/transport"
 )
 
 // FromConfig resolves a loaded emqx.conf into the engine's Config: zones, listeners, the ACL
@@ -74,7 +75,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			if tl, err = tlsListener(l); err != nil {
 				return nil, nil, err
 			}
-		case l.Kind != config.KindTCP: // also TLS-PSK only (psk_ciphers): not built yet
+		case l.Kind != config.KindTCP && l.Kind != config.KindWS: // also TLS-PSK only (psk_ciphers): not built yet
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}
@@ -97,6 +98,13 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			cp.HighWater = int(l.HighWatermark)
 			z = &cp
 		}
+		if l.WS != nil && l.WS.IdleTimeout > 0 {
+			// The WebSocket's idle_timeout bounds the upgrade and the CONNECT, as the zone's
+			// idle_timeout does on TCP.
+			cp := *z
+			cp.IdleTimeout = l.WS.IdleTimeout
+			z = &cp
+		}
 		cfg.Listeners = append(cfg.Listeners, engine.Listener{
 			Kind:           string(l.Kind),
 			Name:           l.Name,
@@ -112,6 +120,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			ProxyProtocol:        l.ProxyProtocol,
 			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
 			TLS:                  tl,
+			WebSocket:            webSocketOptions(l),
 		})
 	}
 	if len(cfg.Listeners) == 0 {
@@ -182,6 +191,25 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.Mountpoint = zc.Mountpoint
 	z.ResponseInformation = zc.ResponseInformation
 	return z
+}
+
+// webSocketOptions resolves the WebSocket keys of a ws listener (nil for other kinds).
+func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
+	if l.Kind != config.KindWS || l.WS == nil {
+		return nil
+	}
+	o := &transport.WebSocketOptions{
+		Path:               l.WS.Path,
+		VerifyProtocol:     l.WS.VerifyProtocolHeader,
+		ProxyAddressHeader: l.WS.ProxyAddressHeader,
+		ProxyPortHeader:    l.WS.ProxyPortHeader,
+		MaxFrameSize:       l.WS.MaxFrameSize,
+		CheckOrigin:        l.WS.CheckOriginEnable,
+		AllowOriginAbsence: l.WS.AllowOriginAbsence,
+		Origins:            l.WS.CheckOrigins,
+	}
+	o.Prepare()
+	return o
 }
 
 func accessRules(rs []config.AccessRule) []engine.AccessRule {

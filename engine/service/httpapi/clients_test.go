@@ -79,10 +79,10 @@ func TestClientsListFiltersAndPaging(t *testing.T) {
 	f("?proto_name=MQIsdp")
 	f("?zone=external", "dev-1", "dev-2", "other-3")
 	f("?_gte_created_at="+strconv.FormatInt(start.Unix(), 10), all...)
-	f("?_gte_created_at="+strconv.FormatInt(start.Add(time.Hour).UnixMilli(), 10))
-	f("?_lte_created_at="+strconv.FormatInt(start.Unix(), 10))
+	f("?_gte_created_at=" + strconv.FormatInt(start.Add(time.Hour).UnixMilli(), 10))
+	f("?_lte_created_at=" + strconv.FormatInt(start.Unix(), 10))
 	f("?_gte_connected_at="+start.Format(time.RFC3339), "dev-1", "dev-2", "other-3")
-	f("?_lte_connected_at="+start.Format(time.RFC3339))
+	f("?_lte_connected_at=" + start.Format(time.RFC3339))
 	f("?_lte_connected_at="+url.QueryEscape(time.Now().Add(time.Hour).Local().Format(time.DateTime)), "dev-1", "dev-2", "other-3")
 
 	// Node and v3 forms list the same.

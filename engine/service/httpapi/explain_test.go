@@ -82,7 +82,7 @@ func TestACLExplain(t *testing.T) {
 	}
 	x := e.explain(t, "bob-1", "publish", "secret/plans")
 	f(x, "deny", "acl_file", `etc/acl.conf:2: {deny, {user, "bob"}, publish, ["secret/#"]}`)
-	if x.File != "etc/acl.conf" || x.Line != 2 || x.Rule != `{deny, {user, "bob"}, publish, ["secret/#"]}` ||
+	if x.File != "etc/acl.conf" || x.Line != 2 || x.Rule != `{deny, {user, "bob"}, publish, ["secret/#"]}.` ||
 		x.Username != "bob" || x.IPAddress != "127.0.0.1" || x.Zone != "external" || x.CheckedTopic != "secret/plans" || x.Action != "publish" {
 		t.Fatalf("explanation %+v", x)
 	}

@@ -72,6 +72,9 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 								t.Fatalf("round %d: Check(%+v, %s, %q) = %s, linear scan %s\n%s",
 									round, *c, access, topic, got, want, sb.String())
 							}
+							if ru, found := r.Explain(c, access, []byte(topic)); found != (got != NoMatch) || found && ru.Permission != got {
+								t.Fatalf("round %d: Explain(%+v, %s, %q) = %+v %v, Check %s", round, *c, access, topic, ru, found, got)
+							}
 						}
 					}
 				}

@@ -33,6 +33,12 @@ type env struct {
 // stop when the test ends.
 func start(t *testing.T, mutate func(*Options)) *env {
 	t.Helper()
+	return startWith(t, nil, mutate)
+}
+
+// startWith is start with the node's configuration adjusted by node first.
+func startWith(t *testing.T, node func(*engine.Config), mutate func(*Options)) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := &engine.Config{
 		NodeName:       "emqx@127.0.0.1",
@@ -40,6 +46,9 @@ func start(t *testing.T, mutate func(*Options)) *env {
 		AllowAnonymous: true,
 		LoopCount:      2,
 		SweepInterval:  20 * time.Millisecond,
+	}
+	if node != nil {
+		node(cfg)
 	}
 	var n *engine.Node
 	var err error

@@ -19,6 +19,7 @@ const (
 	codeMissingParam = 107 // missing request parameter
 	codeParamType    = 108 // request parameter type error
 	codeNotJSON      = 109 // request parameter is not a json
+	codeNotOnline    = 112 // client not online (EMQX 4: also for a client id it does not know)
 	codeBadTopic     = 115 // bad topic
 	codeNotFound     = 404 // no such endpoint or node (EMQX answers a bare 404; ours has a body)
 )
@@ -74,10 +75,9 @@ func writeParamError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, codeUnknown, err.Error())
 }
 
-// readObject reads a request body of at most limit bytes holding exactly one JSON object and
-// returns its members, undecoded. Anything else (no body, invalid JSON, another JSON type,
-// trailing data, a body over limit) is a *paramError.
-func readObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string]json.RawMessage, error) {
+// readBody reads a request body of at most limit bytes, trimmed of white space. An unreadable,
+// empty or oversized body is a *paramError.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -90,18 +90,38 @@ func readObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string
 	if len(body) == 0 {
 		return nil, badParam(codeNotJSON, "request body is empty, want a JSON object")
 	}
+	return body, nil
+}
+
+// readObject reads a request body of at most limit bytes holding exactly one JSON object and
+// returns its members, undecoded. Anything else (no body, invalid JSON, another JSON type,
+// trailing data, a body over limit) is a *paramError.
+func readObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string]json.RawMessage, error) {
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
 	if body[0] != '{' {
 		return nil, badParam(codeNotJSON, "request body is not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
 	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
-		return nil, badParam(codeNotJSON, "request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, badParam(codeNotJSON, "request body has data after its JSON object")
+	if err := decodeOne(body, "object", &obj); err != nil {
+		return nil, err
 	}
 	return obj, nil
+}
+
+// decodeOne decodes body, which must hold exactly one JSON value (what: "object", "array"),
+// into v.
+func decodeOne(body []byte, what string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return badParam(codeNotJSON, "request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return badParam(codeNotJSON, "request body has data after its JSON %s", what)
+	}
+	return nil
 }
 
 // Typed readers of one member of a request object; a wrong JSON type is a *paramError naming

@@ -1,7 +1,8 @@
 // Package httpapi is the broker's HTTP API on the management port (management.listener.http,
-// 8080 by default): EMQX's /api/v3 and /api/v4 management endpoints (publish, brokers, nodes,
-// stats, metrics) behind HTTP Basic authentication with management applications, and the
-// Prometheus scrape endpoint /metrics.
+// 8080 by default): EMQX's /api/v3 and /api/v4 management endpoints (publish and its batch,
+// brokers, nodes, stats, metrics, clients, subscriptions, routes, mqtt/subscribe and
+// unsubscribe and their batches, and beyond EMQX acl/explain) behind HTTP Basic
+// authentication with management applications, and the Prometheus scrape endpoint /metrics.
 //
 // It is a side service: it uses only engine.Node's exported API, on net/http's goroutines, so
 // a request never runs on an event loop and reads the node's counters at request time (the
@@ -165,7 +166,24 @@ func (s *Server) routes() http.Handler {
 		api.HandleFunc("GET "+v+"/nodes/{node}/stats", s.nodeStats)
 		api.HandleFunc("GET "+v+"/metrics", s.metrics)
 		api.HandleFunc("GET "+v+"/nodes/{node}/metrics", s.nodeMetrics)
+		for _, n := range []string{"", "/nodes/{node}"} {
+			api.HandleFunc("GET "+v+n+"/clients", s.clients)
+			api.HandleFunc("GET "+v+n+"/clients/{clientid}", s.client)
+			api.HandleFunc("DELETE "+v+n+"/clients/{clientid}", s.kick)
+			api.HandleFunc("GET "+v+n+"/clients/username/{username}", s.clientsByUsername)
+			api.HandleFunc("GET "+v+n+"/subscriptions", s.subscriptions)
+			api.HandleFunc("GET "+v+n+"/subscriptions/{clientid}", s.clientSubscriptions)
+		}
+		api.HandleFunc("GET "+v+"/routes", s.routeList)
+		api.HandleFunc("GET "+v+"/routes/{topic}", s.route)
+		api.HandleFunc("POST "+v+"/mqtt/subscribe", s.mqttSubscribe)
+		api.HandleFunc("POST "+v+"/mqtt/unsubscribe", s.mqttUnsubscribe)
 	}
+	// EMQX 4.x only: the batches and the ACL explanation (beyond EMQX).
+	api.HandleFunc("POST /api/v4/mqtt/publish_batch", s.publishBatch)
+	api.HandleFunc("POST /api/v4/mqtt/subscribe_batch", s.mqttSubscribeBatch)
+	api.HandleFunc("POST /api/v4/mqtt/unsubscribe_batch", s.mqttUnsubscribeBatch)
+	api.HandleFunc("GET /api/v4/acl/explain", s.aclExplain)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()
@@ -220,7 +238,11 @@ func trimSlash(h http.Handler) http.Handler {
 			r2 := *r
 			u := *r.URL
 			u.Path = p[:len(p)-1]
-			u.RawPath = ""
+			if raw := u.RawPath; raw != "" && raw[len(raw)-1] == '/' {
+				u.RawPath = raw[:len(raw)-1] // keeps "%2F" in a path segment a segment
+			} else {
+				u.RawPath = ""
+			}
 			r2.URL = &u
 			r = &r2
 		}

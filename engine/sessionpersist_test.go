@@ -274,6 +274,10 @@ func TestSessionBecomesPersistent(t *testing.T) {
 		ids = append(ids, x.recvPublish().PacketID)
 	}
 	x.ack(codec.TypePuback, ids[1])
+	// Fence: the PINGRESP comes after the PUBACK was handled (same connection, in order); the
+	// takeover below arrives on another connection, maybe another loop.
+	x.send(codec.AppendPingreq(nil))
+	x.expect(codec.TypePingresp)
 	persistent := func(c *codec.Connect) { c.CleanStart = false; c.Props.SetSessionExpiry(60) }
 	x2, ack := mustConnect(t, addr, codec.V5, "x", persistent)
 	if !ack.SessionPresent {

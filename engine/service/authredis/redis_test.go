@@ -22,7 +22,7 @@ func TestAuthenticate(t *testing.T) {
 	wantConnack(t, addr, "a1", "auth-alice", "secret-a", rcSuccess)
 	wantConnack(t, addr, "a2", "auth-alice", "wrong", rcBadCredentials)
 	wantConnack(t, addr, "a3", "auth-alice", "", rcBadCredentials)
-	wantConnack(t, addr, "a4", "auth-nobody", "whatever", rcSuccess)  // ignored: anonymous allowed
+	wantConnack(t, addr, "a4", "auth-nobody", "whatever", rcSuccess) // ignored: anonymous allowed
 	wantConnack(t, addr, "a5", "auth-nopass", "whatever", rcSuccess) // HMGET's nil: no such user
 	before := p.Stats().Queries
 	wantConnack(t, addr, "a6", "", "", rcSuccess)
@@ -90,7 +90,7 @@ func TestSuperuserAndACL(t *testing.T) {
 	}{
 		{"cmd/dev-1", rcGrantedQoS1},
 		{"cmd/dev-2", rcNotAuthorized},
-		{"cmd/+", rcNotAuthorized}, // a row's literal level does not cover the request's wildcard
+		{"cmd/+", rcNotAuthorized},             // a row's literal level does not cover the request's wildcard
 		{"sensors/acl-dev/t", rcNotAuthorized}, // publish only
 		{"both/x", rcGrantedQoS1},
 		{"both/x/y", rcNotAuthorized},

@@ -2,8 +2,9 @@
 # Installs the Debian packages that the tests and the load suite need, once per machine:
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
 #   mosquitto          the peer broker of the load suite (make bench-load)
+#   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
-# sudo. A mosquitto it installs is never left running as a system service: service start-up
+# sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ if ! command -v mosquitto_pub >/dev/null 2>&1 || ! command -v mosquitto_sub >/de
 fi
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 	need+=(mosquitto)
+fi
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+	need+=(redis-server)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -42,10 +46,12 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-if [[ " ${need[*]} " == *" mosquitto "* ]]; then
-	if [ -d /run/systemd/system ]; then
-		$sudo systemctl disable --now mosquitto >/dev/null 2>&1 || true
-	else
-		$sudo service mosquitto stop >/dev/null 2>&1 || true
+for svc in mosquitto redis-server; do
+	if [[ " ${need[*]} " == *" $svc "* ]]; then
+		if [ -d /run/systemd/system ]; then
+			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+		else
+			$sudo service "$svc" stop >/dev/null 2>&1 || true
+		fi
 	fi
-fi
+done

@@ -10,6 +10,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/passhash"
 	"github.com/emqgo/emqgo/engine/service/authjwt"
+	"github.com/emqgo/emqgo/engine/service/authredis"
 	"github.com/emqgo/emqgo/engine/service/authuser"
 )
 
@@ -57,7 +58,7 @@ var registry = func() map[string]*Plugin {
 		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
 		{Name: "emqx_auth_mysql", Description: "Authentication/ACL with MySQL", Later: laterBackends},
 		{Name: "emqx_auth_pgsql", Description: "Authentication/ACL with PostgreSQL", Later: laterBackends},
-		{Name: "emqx_auth_redis", Description: "Authentication/ACL with Redis", Later: laterBackends},
+		{Name: authredis.Name, Description: "Authentication/ACL with Redis", start: startRedis},
 		{Name: "emqx_bridge_mqtt", Description: "EMQ X Bridge MQTT", Later: "issue #15"},
 		{Name: "emqx_coap", Description: "CoAP Gateway", Later: notPlanned},
 		{Name: "emqx_dashboard", Description: "EMQ X Web Dashboard", Later: "issue #14"},

@@ -1,0 +1,102 @@
+package plugins
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/passhash"
+	"github.com/emqgo/emqgo/engine/service/authredis"
+)
+
+// startRedis starts emqx_auth_redis.
+func startRedis(e *Env) (*Instance, error) {
+	const p = "auth.redis."
+	c := LoadConf(authredis.Name, p, []Key{
+		{Pattern: p + "type", Default: "single"},
+		{Pattern: p + "server", Default: "127.0.0.1:6379"},
+		{Pattern: p + "sentinel"},
+		{Pattern: p + "pool", Default: "8"},
+		{Pattern: p + "database", Default: "0"},
+		{Pattern: p + "password"},
+		{Pattern: p + "query_timeout", Default: "5s"},
+		{Pattern: p + "auth_cmd"},
+		{Pattern: p + "password_hash", Default: "plain"},
+		{Pattern: p + "super_cmd"},
+		{Pattern: p + "acl_cmd"},
+	}, e.EtcDir, e.Home, e.Environ)
+	if t := c.Enum(p+"type", "single", "sentinel", "cluster"); t != "single" {
+		c.Fail(p+"type", t+" is not supported yet: only single")
+	}
+	cfg := authredis.Config{
+		Server:       c.Str(p + "server"),
+		Pool:         positiveInt(c, p+"pool"),
+		Database:     nonNegativeInt(c, p+"database"),
+		Password:     c.Str(p + "password"),
+		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+	}
+	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {
+		cfg.Server = "127.0.0.1:" + cfg.Server // EMQX's "Port" form
+	}
+	var err error
+	if cfg.PasswordHash, err = passhash.Parse(c.Str(p + "password_hash")); err != nil {
+		c.Fail(p+"password_hash", err.Error())
+	}
+	for _, k := range []struct {
+		key string
+		to  *authredis.Command
+	}{{"auth_cmd", &cfg.AuthCmd}, {"super_cmd", &cfg.SuperCmd}, {"acl_cmd", &cfg.ACLCmd}} {
+		if strings.TrimSpace(c.Str(p+k.key)) == "" {
+			continue // unset: that part is off
+		}
+		if *k.to, err = authredis.ParseCommand(c.Str(p + k.key)); err != nil {
+			c.Fail(p+k.key, err.Error())
+		}
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	pl, err := authredis.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst := &Instance{Close: pl.Close}
+	if !cfg.AuthCmd.IsZero() {
+		inst.Authenticators = []engine.Authenticator{pl}
+	}
+	if !cfg.ACLCmd.IsZero() {
+		inst.Authorizers = []engine.Authorizer{pl}
+	}
+	return inst, nil
+}
+
+// positiveInt reads a whole number greater than 0.
+func positiveInt(c *Conf, key string) int {
+	n, err := strconv.Atoi(c.Str(key))
+	if err != nil || n <= 0 {
+		c.Fail(key, "expected a whole number greater than 0, got "+strconv.Quote(c.Str(key)))
+		return 0
+	}
+	return n
+}
+
+// nonNegativeInt reads a whole number, 0 or more.
+func nonNegativeInt(c *Conf, key string) int {
+	n, err := strconv.Atoi(c.Str(key))
+	if err != nil || n < 0 {
+		c.Fail(key, "expected a whole number, 0 or more, got "+strconv.Quote(c.Str(key)))
+		return 0
+	}
+	return n
+}
+
+// positiveDuration reads a duration such as 5s, 500ms or 1m.
+func positiveDuration(c *Conf, key string) time.Duration {
+	d, err := time.ParseDuration(c.Str(key))
+	if err != nil || d <= 0 {
+		c.Fail(key, "expected a duration such as 5s or 500ms, got "+strconv.Quote(c.Str(key)))
+		return 0
+	}
+	return d
+}

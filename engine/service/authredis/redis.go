@@ -1,0 +1,167 @@
+// Package authredis is the emqx_auth_redis plugin: clients authenticated, recognised as
+// superusers and authorized by commands run on a Redis server, as EMQX 3.2 defines them
+// (auth_cmd "HMGET mqtt_user:%u password", super_cmd "HGET mqtt_user:%u is_superuser",
+// acl_cmd "HGETALL mqtt_acl:%u"). A Plugin is both an engine.Authenticator and an
+// engine.Authorizer; cmd/internal/plugins installs it into the node's chains when the plugin
+// is loaded. The engine calls it on its side pool, never on an event loop.
+//
+// A Redis server that is down or slow refuses only the clients that need it, with "server
+// unavailable" (CONNACK 0x03 / 0x88) or an ACL denial, at most QueryTimeout after asking; the
+// outage is logged once when it begins and once when Redis answers again.
+package authredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/emqgo/emqgo/engine/passhash"
+)
+
+// Name is the plugin's name.
+const Name = "emqx_auth_redis"
+
+// DefaultQueryTimeout bounds one command when Config.QueryTimeout is 0 (auth.redis.query_timeout).
+const DefaultQueryTimeout = 5 * time.Second
+
+// Config is the plugin's configuration (etc/plugins/emqx_auth_redis.conf). Only the single
+// server type is supported. A zero AuthCmd, SuperCmd or ACLCmd turns that part off.
+type Config struct {
+	Server       string // host:port
+	Pool         int    // connections at most; 0: 8
+	Database     int
+	Password     string
+	QueryTimeout time.Duration // per command, dial included; 0: DefaultQueryTimeout
+	PasswordHash passhash.Spec
+	AuthCmd      Command
+	SuperCmd     Command
+	ACLCmd       Command
+	Log          *slog.Logger // nil: slog.Default()
+}
+
+// Plugin asks Redis. Safe for concurrent use; Close releases its connections.
+type Plugin struct {
+	cfg    Config
+	client *redis.Client
+	log    *slog.Logger
+
+	down     atomic.Bool // Redis did not answer the last command that needed it
+	queries  atomic.Uint64
+	failures atomic.Uint64
+	outages  atomic.Uint64
+}
+
+// Stats counts the plugin's commands.
+type Stats struct {
+	Queries  uint64 // commands sent
+	Failures uint64 // commands Redis did not answer (down, timed out) or answered with an error
+	Outages  uint64 // times Redis went from answering to not answering
+}
+
+var quietDriver sync.Once
+
+// New returns the plugin for cfg. It does not connect: connections are made when needed, so
+// a node starts while Redis is down and the plugin recovers by itself when it comes back.
+func New(cfg Config) (*Plugin, error) {
+	if cfg.Server == "" {
+		return nil, errors.New("authredis: no server address")
+	}
+	if cfg.Pool <= 0 {
+		cfg.Pool = 8
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	// The driver's own log lines (one per failed dial) would repeat for every client during an
+	// outage; the plugin logs outages itself.
+	quietDriver.Do(func() { redis.SetLogger(discardLogger{}) })
+	p := &Plugin{cfg: cfg, log: cfg.Log.With("plugin", Name, "server", cfg.Server)}
+	p.client = redis.NewClient(&redis.Options{
+		Addr:                  cfg.Server,
+		Password:              cfg.Password,
+		DB:                    cfg.Database,
+		PoolSize:              cfg.Pool,
+		Protocol:              2, // any Redis version; replies are decoded for RESP2 and RESP3 alike
+		DisableIdentity:       true,
+		DialTimeout:           cfg.QueryTimeout,
+		ReadTimeout:           cfg.QueryTimeout,
+		WriteTimeout:          cfg.QueryTimeout,
+		PoolTimeout:           cfg.QueryTimeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            1,
+	})
+	return p, nil
+}
+
+// Name implements engine.Authenticator and engine.Authorizer.
+func (p *Plugin) Name() string { return Name }
+
+// Close closes the connections; commands running fail.
+func (p *Plugin) Close() { _ = p.client.Close() }
+
+// Stats returns the counters so far.
+func (p *Plugin) Stats() Stats {
+	return Stats{Queries: p.queries.Load(), Failures: p.failures.Load(), Outages: p.outages.Load()}
+}
+
+// errNoAnswer marks a failure to reach Redis (as opposed to an error reply).
+var errNoAnswer = errors.New("redis did not answer")
+
+// do runs one command within the query timeout. A nil reply is redis.Nil. A failure to reach
+// Redis (refused, reset, timed out) is wrapped in errNoAnswer and, when it starts an outage,
+// logged; the first answer after an outage is logged too.
+func (p *Plugin) do(ctx context.Context, args []any) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
+	defer cancel()
+	p.queries.Add(1)
+	v, err := p.client.Do(ctx, args...).Result()
+	if err == nil || errors.Is(err, redis.Nil) {
+		p.answered()
+		return v, err
+	}
+	p.failures.Add(1)
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		p.answered()
+		return nil, fmt.Errorf("redis refused %s: %w", args[0], err)
+	}
+	if p.down.CompareAndSwap(false, true) {
+		p.outages.Add(1)
+		p.log.Error("redis does not answer: clients that need it are refused until it does", "timeout", p.cfg.QueryTimeout.String(), "err", err.Error())
+	}
+	return nil, fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err)
+}
+
+func (p *Plugin) answered() {
+	if p.down.Load() && p.down.CompareAndSwap(true, false) {
+		p.log.Warn("redis answers again")
+	}
+}
+
+// replyString reads a bulk or simple string (or a number) reply.
+func replyString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	}
+	return "", false
+}
+
+// discardLogger silences go-redis's internal logger.
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}

@@ -102,6 +102,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.clientID = clientID
+	if (z.EnableBan || z.EnableFlappingDetect) && !c.admitBanned() {
+		return nil
+	}
 
 	// The will is built now (its bytes alias the read buffer) and kept on the connection.
 	if p.WillFlag {

@@ -39,6 +39,10 @@ type ClientInfo struct {
 	Peer     netip.AddrPort
 	Version  codec.Version
 	Listener string
+	// Local is the listener-side address of the connection (its port is EMQX's %p / %l).
+	Local netip.AddrPort
+	// Mountpoint is the zone's mountpoint with %c and %u replaced ("" when none).
+	Mountpoint string
 }
 
 // Authenticator is one link of the authentication chain (emqx_auth_* plugins). Authenticate

@@ -147,13 +147,18 @@ func (n *Node) runAuthz(ctx context.Context, info *ClientInfo, access acl.Access
 
 // clientInfo describes c for authenticators and authorizers (owned copy).
 func (c *conn) clientInfo() *ClientInfo {
-	return &ClientInfo{
+	info := &ClientInfo{
 		ClientID: c.clientID,
 		Username: c.username,
 		Peer:     c.remote(),
 		Version:  c.version,
 		Listener: c.lis.Name,
+		Local:    addrPort(c.tr.LocalAddr()),
 	}
+	if c.lis.Zone.Mountpoint != "" {
+		info.Mountpoint = string(c.loop.n.mount(c.lis.Zone, c, nil))
+	}
+	return info
 }
 
 // parkACL stops c's input at the packet being handled and asks the access-control chain about

@@ -102,6 +102,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.clientID = clientID
+	if (z.EnableBan || z.EnableFlappingDetect) && !c.admitBanned() {
+		return nil
+	}
 
 	// The will is built now (its bytes alias the read buffer) and kept on the connection.
 	if p.WillFlag {
@@ -174,15 +177,8 @@ func (c *conn) handleConnect(pkt []byte) error {
 	// The authentication and access-control chains may block (HTTP, databases, LDAP): park
 	// the CONNECT and run them on the side pool. Input stays buffered until the answer comes
 	// back to this loop.
-	info := &ClientInfo{
-		ClientID: clientID,
-		Username: c.username,
-		Password: append([]byte(nil), p.Password...),
-		HasPass:  p.PasswordFlag,
-		Peer:     c.remote(),
-		Version:  c.version,
-		Listener: c.lis.Name,
-	}
+	info := c.clientInfo()
+	info.Password, info.HasPass = append([]byte(nil), p.Password...), p.PasswordFlag
 	c.state = stateAuth
 	hasUsername := p.UsernameFlag
 	if err := n.pool.Submit(func() {

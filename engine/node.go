@@ -59,7 +59,9 @@ type Node struct {
 
 	stats nodeStats
 	mods  moduleState
-	tls   tlsState // TLS listeners (listener_tls.go)
+	tls   tlsState  // TLS listeners (listener_tls.go)
+	bans  banTable  // banned clients (banned.go)
+	flap  flapState // flapping detection (flapping.go)
 
 	// dur makes state durable (durable.go): over Config.Store, or memoryOnly. hasStore and
 	// storeHint (dur's downHint) are the cheap gates in front of it on the publish path.

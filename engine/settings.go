@@ -54,6 +54,10 @@ type Zone struct {
 	// PUBLISH topics and SUBSCRIBE/UNSUBSCRIBE filters that hold control characters or
 	// Unicode non-characters (codec.StrictUTF8), as EMQX's strict mode does.
 	StrictMode bool
+	// EnableBan refuses the clients of the banned table (zone.<name>.enable_ban; Node.AddBan).
+	EnableBan bool
+	// EnableFlappingDetect bans client ids that connect too often (Config.Flapping).
+	EnableFlappingDetect bool
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the
@@ -98,9 +102,10 @@ type Config struct {
 	NodeName  string // node.name, e.g. emqx@127.0.0.1 (see Node.Name)
 	Listeners []Listener
 
-	AllowAnonymous bool       // for zones whose AllowAnonymous is nil
-	ACLNoMatch     acl.Result // Allow or Deny when no rule matches; the zero value allows
-	ACL            *acl.Rules // may be nil: no rules, ACLNoMatch decides everything
+	AllowAnonymous bool           // for zones whose AllowAnonymous is nil
+	Flapping       FlappingPolicy // flapping_detect_policy, for zones with EnableFlappingDetect
+	ACLNoMatch     acl.Result     // Allow or Deny when no rule matches; the zero value allows
+	ACL            *acl.Rules     // may be nil: no rules, ACLNoMatch decides everything
 	// ACLCacheSize is how many publish decisions each connection remembers, for
 	// ACLCacheTTL (enable_acl_cache, acl_cache_max_size, acl_cache_ttl); 0 disables it.
 	ACLCacheSize int

@@ -68,7 +68,19 @@ func TestCtlCommands(t *testing.T) {
 	if out, code := run(t, work, env, ctl, "broker", "nonsense"); code == 0 || !strings.Contains(out, "broker stats") {
 		t.Errorf("broker nonsense: exit %d:\n%s", code, out)
 	}
-	for _, cmd := range []string{"bridges", "trace", "banned", "mgmt"} {
+	if out, code := run(t, work, env, ctl, "banned", "add", "--type=client_id", "--value=evil", "--reason=spam"); code != 0 || out != "ok\n" {
+		t.Errorf("banned add: exit %d %q", code, out)
+	}
+	if out, code := run(t, work, env, ctl, "banned", "list"); code != 0 || !strings.Contains(out, "type=client_id, value=evil, reason=spam, by=emqx_ctl") {
+		t.Errorf("banned list: exit %d %q", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "data", "banned.json")); err != nil || !strings.Contains(string(b), `"evil"`) {
+		t.Errorf("data/banned.json after banned add: %v %s", err, b)
+	}
+	if out, code := run(t, work, env, ctl, "banned", "del", "--type=client_id", "--value=evil"); code != 0 || out != "ok\n" {
+		t.Errorf("banned del: exit %d %q", code, out)
+	}
+	for _, cmd := range []string{"bridges", "trace", "mgmt"} {
 		out, code := run(t, work, env, ctl, cmd, "list")
 		if code == 0 || !strings.HasPrefix(out, cmd+": not available in this build yet") {
 			t.Errorf("%s list: exit %d %q", cmd, code, out)

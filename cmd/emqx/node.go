@@ -25,6 +25,7 @@ import (
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
 	"github.com/emqgo/emqgo/engine/logging"
+	"github.com/emqgo/emqgo/engine/service/banned"
 )
 
 // loadConfig loads emqx.conf (or the embedded default) with the environment overrides, its
@@ -86,10 +87,16 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer plug.Close()
+	bans, err := banned.Open(node, filepath.Join(cfg.Node.DataDir, "banned.json"), log)
+	if err != nil {
+		return err
+	}
+	defer bans.Close()
 	ctlSrv := ctl.NewServer()
 	stop := make(chan string, 1)
 	registerCommands(ctlSrv, node, cfg, levels, stop)
 	registerPluginCommands(ctlSrv, plug)
+	ctlSrv.Register("banned", bans.Command, ctl.Usage["banned"]...)
 	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func fixedDefs() []fixedDef {
 		f(sp("acl_cache_max_size", TypeInt, "32", "ACL decisions cached per connection").rng(1, 1<<31), func(c *Config, v any) { c.ACL.CacheMaxSize = asInt(v) }),
 		f(sp("acl_cache_ttl", TypeDuration, "1m", "lifetime of a cached ACL decision"), func(c *Config, v any) { c.ACL.CacheTTL = asDur(v) }),
 		raw(sp("acl_deny_action", TypeEnum, "ignore", "what to do with a denied publish or subscribe").enum("ignore", "disconnect")), // Zone.ACLDenyAction
-		f(sp("flapping_detect_policy", TypeFlapping, "30, 1m, 5m", "disconnects, window and ban time of flapping detection").ne(OwnerPlugins), func(c *Config, v any) { c.ACL.FlappingPolicy = v.(FlappingPolicy) }),
+		f(sp("flapping_detect_policy", TypeFlapping, "30, 1m, 5m", "connects, window and ban time of flapping detection"), func(c *Config, v any) { c.ACL.FlappingPolicy = v.(FlappingPolicy) }),
 	}
 	return defs
 }

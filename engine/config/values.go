@@ -72,7 +72,7 @@ type GCPolicy struct {
 	Bytes int64
 }
 
-// FlappingPolicy is flapping_detect_policy: a client that disconnects Threshold times within
+// FlappingPolicy is flapping_detect_policy: a client id that connects more than Threshold times within
 // Window is banned for Ban.
 type FlappingPolicy struct {
 	Threshold int

@@ -87,13 +87,18 @@ var Usage = map[string][]string{
 		"alarms [list]                 # Show the raised alarms",
 		"alarms history                # Show the cleared alarms kept (alarm.size_limit, alarm.validity_period)",
 	},
+	"banned": {
+		"banned list                   # List the bans in force",
+		"banned add --type=<client_id|username|ip_address> --value=<Value> [--by=<By>] [--reason=<Reason>] [--until=<Until>]",
+		"                              # Ban clients; Until: Unix seconds, RFC 3339 or a duration (5m); none: until deleted",
+		"banned del --type=<client_id|username|ip_address> --value=<Value>  # Lift a ban",
+	},
 }
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
 	"trace": "#13", "mgmt": "#13", "retainer": "#13",
-	"banned":  "#12",
 	"admins":  "#14",
 	"bridges": "#15",
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/etc"
@@ -230,4 +231,53 @@ func (c *Conf) Err() error {
 		return nil
 	}
 	return fmt.Errorf("configuration of %s:\n%w", c.plugin, c.errs)
+}
+
+// Int reads a whole number; "" is 0.
+func (c *Conf) Int(key string) int {
+	v := c.Str(key)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		c.Fail(key, "expected a whole number, got "+strconv.Quote(v))
+	}
+	return n
+}
+
+// Float reads a number; "" is 0.
+func (c *Conf) Float(key string) float64 {
+	v := c.Str(key)
+	if v == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		c.Fail(key, "expected a number, got "+strconv.Quote(v))
+	}
+	return f
+}
+
+// Duration reads a duration as EMQX writes them (500ms, 30s, 5m, 2h, 1d) or a bare number
+// of milliseconds; "" is 0.
+func (c *Conf) Duration(key string) time.Duration {
+	v := c.Str(key)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(v, 10, 63); err == nil {
+		return time.Duration(n) * time.Millisecond
+	}
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if days, err := strconv.ParseUint(n, 10, 16); err == nil {
+			return time.Duration(days) * 24 * time.Hour
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		c.Fail(key, "expected a duration such as 500ms, 5s or 1m, got "+strconv.Quote(v))
+		return 0
+	}
+	return d
 }

@@ -44,6 +44,9 @@ type Manager struct {
 
 // New returns a manager with nothing loaded. loadedFile is plugins.loaded_file.
 func New(chains Chains, env Env, loadedFile string, log *slog.Logger) *Manager {
+	if env.Log == nil {
+		env.Log = log
+	}
 	return &Manager{chains: chains, env: env, loadedFile: loadedFile, log: log, running: map[string]*Instance{}}
 }
 

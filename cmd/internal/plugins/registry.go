@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/passhash"
+	"github.com/emqgo/emqgo/engine/service/authhttp"
 	"github.com/emqgo/emqgo/engine/service/authjwt"
 	"github.com/emqgo/emqgo/engine/service/authredis"
 	"github.com/emqgo/emqgo/engine/service/authuser"
@@ -40,6 +42,8 @@ type Env struct {
 	EtcDir  string   // plugins.etc_dir: overriding etc/plugins/<name>.conf files
 	DataDir string   // node.data_dir: durable plugin state (user stores)
 	Environ []string // os.Environ form, for the EMQX_ overrides
+	// Log receives the plugins' own lines (backend outages); Manager fills it when nil.
+	Log *slog.Logger
 }
 
 const (
@@ -53,7 +57,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authuser.ClientIDPlugin, Description: "Authentication with ClientId/Password", start: startUsers(authuser.ByClientID)},
 		{Name: authuser.UsernamePlugin, Description: "Authentication with Username/Password", start: startUsers(authuser.ByUsername)},
 		{Name: authjwt.Name, Description: "Authentication with JWT", start: startJWT},
-		{Name: "emqx_auth_http", Description: "Authentication/ACL with HTTP API", Later: "issue #12"},
+		{Name: authhttp.Name, Description: "Authentication/ACL with HTTP API", start: startHTTP},
 		{Name: "emqx_auth_ldap", Description: "Authentication/ACL with LDAP", Later: laterBackends},
 		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
 		{Name: "emqx_auth_mysql", Description: "Authentication/ACL with MySQL", Later: laterBackends},

@@ -28,6 +28,8 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 		RetainerMaxPayload:  int(c.Retainer.MaxPayloadSize),
 		RetainerExpiry:      int64(c.Retainer.ExpiryInterval / time.Second),
 	}
+	fp := c.ACL.FlappingPolicy
+	cfg.Flapping = engine.FlappingPolicy{Threshold: fp.Threshold, Window: fp.Window, Ban: fp.Ban}
 	if c.ACL.NoMatch == "deny" {
 		cfg.ACLNoMatch = acl.Deny
 	}
@@ -166,6 +168,8 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.AllowAnonymous = &anonymous
 	z.BypassAuthPlugins = zc.BypassAuthPlugins
 	z.StrictMode = zc.StrictMode
+	z.EnableBan = zc.EnableBan
+	z.EnableFlappingDetect = zc.EnableFlappingDetect
 	z.ACLDenyAction = zc.ACLDenyAction
 	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
 	z.MaxClientIDLen = zc.MaxClientIDLen

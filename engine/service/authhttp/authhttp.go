@@ -1,0 +1,268 @@
+// Package authhttp is the emqx_auth_http plugin: the broker asks an HTTP service whether a
+// client may connect (auth_req), whether it is a superuser (super_req) and whether it may
+// publish or subscribe to a topic (acl_req). A 200 answer allows, a 200 answer whose body is
+// "ignore" leaves the decision to the rest of the chain, anything else denies, as EMQX does.
+//
+// Requests go through one keep-alive connection pool (net/http Transport), optionally over
+// TLS (auth.http.ssl.*). A backend that cannot be reached (refused, reset, timed out) makes
+// the connect fail with "server unavailable" (MQTT 5 0x88, 3.x return code 3) and the access
+// check deny; the first failure of an outage is logged and so is the recovery, and every
+// failure is counted (Stats). The plugin's Authenticator and Authorizer run on the engine's
+// side pool, never on an event loop.
+package authhttp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/acl"
+)
+
+// Name is the plugin's name.
+const Name = "emqx_auth_http"
+
+// Config is the plugin's settings (etc/plugins/emqx_auth_http.conf).
+type Config struct {
+	Auth  *Request // auth_req; nil: the plugin does not authenticate
+	Super *Request // super_req; nil: nobody is a superuser through this plugin
+	ACL   *Request // acl_req; nil: the plugin does not authorize
+
+	// Timeout bounds one request (auth.http.request.timeout); 0 leaves it to the chain's
+	// deadline. ConnectTimeout bounds establishing a connection (connect_timeout); 0: Timeout.
+	Timeout, ConnectTimeout time.Duration
+	// A request that fails to reach the backend is sent again RetryTimes times, after
+	// RetryInterval, multiplied by RetryBackoff after each attempt, within the deadline.
+	RetryTimes    int
+	RetryInterval time.Duration
+	RetryBackoff  float64
+	// TLS is used for https:// URLs; nil: Go's defaults (the system's roots).
+	TLS *tls.Config
+	// PoolSize is the number of idle keep-alive connections kept to the backend; 0: 32.
+	PoolSize int
+}
+
+// Stats counts the plugin's answers. Its fields are read with Load.
+type Stats struct {
+	AuthSuccess, AuthFailure, AuthIgnore atomic.Uint64 // EMQX's auth.http.success/failure/ignore
+	ACLAllow, ACLDeny, ACLIgnore         atomic.Uint64 // EMQX's acl.http.allow/deny/ignore
+	BackendErrors                        atomic.Uint64 // requests that got no answer, retries included
+	Outages                              atomic.Uint64 // times the backend went from answering to not
+}
+
+// Plugin is a running emqx_auth_http. Safe for concurrent use; Close releases its
+// connections.
+type Plugin struct {
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+	down   atomic.Bool // the last request got no answer: the outage is already logged
+	stats  Stats
+}
+
+// New returns the plugin of cfg; log receives its outage lines.
+func New(cfg Config, log *slog.Logger) (*Plugin, error) {
+	if cfg.Auth == nil && cfg.ACL == nil {
+		return nil, errors.New("neither auth.http.auth_req nor auth.http.acl_req is set: the plugin would do nothing")
+	}
+	if cfg.Super != nil && cfg.Auth == nil {
+		return nil, errors.New("auth.http.super_req is set without auth.http.auth_req")
+	}
+	for _, r := range []*Request{cfg.Auth, cfg.Super, cfg.ACL} {
+		if r == nil {
+			continue
+		}
+		if !strings.HasPrefix(r.URL, "http://") && !strings.HasPrefix(r.URL, "https://") {
+			return nil, fmt.Errorf("URL %q is neither http:// nor https://", r.URL)
+		}
+		if _, err := http.NewRequest(r.Method, r.URL, nil); err != nil {
+			return nil, fmt.Errorf("URL %q: %w", r.URL, err)
+		}
+	}
+	pool := cfg.PoolSize
+	if pool <= 0 {
+		pool = 32
+	}
+	connect := cfg.ConnectTimeout
+	if connect == 0 {
+		connect = cfg.Timeout
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     cfg.TLS,
+		TLSHandshakeTimeout: connect,
+		MaxIdleConns:        pool,
+		MaxIdleConnsPerHost: pool,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   cfg.TLS != nil,
+	}
+	return &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, log: log}, nil
+}
+
+// Close closes the idle connections to the backend.
+func (p *Plugin) Close() { p.client.CloseIdleConnections() }
+
+// Stats are the plugin's counters.
+func (p *Plugin) Stats() *Stats { return &p.stats }
+
+// outcome is what one request concluded.
+type outcome uint8
+
+const (
+	allow   outcome = iota // 200
+	ignore                 // 200 with the body "ignore"
+	deny                   // any other status
+	failure                // no answer (refused, reset, timed out)
+)
+
+// ignoreBodyLimit bounds what is read of an answer: "ignore" is all that matters in it.
+const ignoreBodyLimit = 64
+
+// do sends r with x's values, retrying when the backend does not answer.
+func (p *Plugin) do(ctx context.Context, r *Request, x *vars) (outcome, error) {
+	wait := p.cfg.RetryInterval
+	for attempt := 0; ; attempt++ {
+		o, err := p.once(ctx, r, x)
+		if o != failure {
+			if p.down.CompareAndSwap(true, false) {
+				p.log.Info(Name+": the backend answers again", "url", r.URL)
+			}
+			return o, nil
+		}
+		p.stats.BackendErrors.Add(1)
+		if attempt >= p.cfg.RetryTimes || ctx.Err() != nil {
+			if p.down.CompareAndSwap(false, true) {
+				p.stats.Outages.Add(1)
+				p.log.Error(Name+": the backend does not answer; clients that need it are refused until it does", "url", r.URL, "error", err.Error())
+			}
+			return failure, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if p.cfg.RetryBackoff > 0 {
+			wait = time.Duration(float64(wait) * p.cfg.RetryBackoff)
+		}
+	}
+}
+
+func (p *Plugin) once(ctx context.Context, r *Request, x *vars) (outcome, error) {
+	if p.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+	}
+	req, err := r.build(ctx, x)
+	if err != nil {
+		return failure, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return failure, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, ignoreBodyLimit))
+	if err != nil {
+		return failure, err
+	}
+	// Drain a little more so that the connection can go back to the pool.
+	_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return deny, nil
+	case strings.TrimSpace(string(body)) == "ignore":
+		return ignore, nil
+	}
+	return allow, nil
+}
+
+// Authenticator is the plugin's link of the authentication chain, nil when auth_req is unset.
+func (p *Plugin) Authenticator() engine.Authenticator {
+	if p.cfg.Auth == nil {
+		return nil
+	}
+	return authenticator{p}
+}
+
+// Authorizer is the plugin's link of the access-control chain, nil when acl_req is unset.
+func (p *Plugin) Authorizer() engine.Authorizer {
+	if p.cfg.ACL == nil {
+		return nil
+	}
+	return authorizer{p}
+}
+
+type authenticator struct{ p *Plugin }
+
+func (authenticator) Name() string { return Name }
+
+// Authenticate implements engine.Authenticator.
+func (a authenticator) Authenticate(ctx context.Context, c *engine.ClientInfo) engine.AuthResult {
+	p := a.p
+	x := &vars{c: c}
+	o, err := p.do(ctx, p.cfg.Auth, x)
+	switch o {
+	case ignore:
+		p.stats.AuthIgnore.Add(1)
+		return engine.AuthResult{Decision: engine.AuthIgnore}
+	case deny:
+		p.stats.AuthFailure.Add(1)
+		return engine.AuthResult{Decision: engine.AuthDeny, Code: codec.BadUserNameOrPassword, Reason: "refused by the HTTP backend"}
+	case failure:
+		p.stats.AuthFailure.Add(1)
+		return engine.AuthResult{Decision: engine.AuthDeny, Code: codec.ServerUnavailable, Reason: "the HTTP backend did not answer: " + err.Error()}
+	}
+	p.stats.AuthSuccess.Add(1)
+	r := engine.AuthResult{Decision: engine.AuthAllow}
+	if p.cfg.Super != nil {
+		// A superuser request that fails leaves the client an ordinary user, as EMQX does.
+		if so, _ := p.do(ctx, p.cfg.Super, x); so == allow || so == ignore {
+			r.Superuser = true
+		}
+	}
+	return r
+}
+
+type authorizer struct{ p *Plugin }
+
+func (authorizer) Name() string { return Name }
+
+// Authorize implements engine.Authorizer. Clients whose user name starts with '$' (EMQX's
+// internal clients) are ignored. A backend that does not answer denies: EMQX ignores then,
+// which with acl_nomatch = allow would open every topic during an outage.
+func (a authorizer) Authorize(ctx context.Context, c *engine.ClientInfo, access acl.Access, topic string) engine.AuthDecision {
+	p := a.p
+	if strings.HasPrefix(c.Username, "$") {
+		p.stats.ACLIgnore.Add(1)
+		return engine.AuthIgnore
+	}
+	o, _ := p.do(ctx, p.cfg.ACL, &vars{c: c, access: access, topic: topic, hasACL: true})
+	switch o {
+	case allow:
+		p.stats.ACLAllow.Add(1)
+		return engine.AuthAllow
+	case ignore:
+		p.stats.ACLIgnore.Add(1)
+		return engine.AuthIgnore
+	}
+	p.stats.ACLDeny.Add(1)
+	return engine.AuthDeny
+}
+
+var (
+	_ engine.Authenticator = authenticator{}
+	_ engine.Authorizer    = authorizer{}
+)

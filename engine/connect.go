@@ -443,11 +443,11 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 				n.kick(c.loop, oc, codec.SessionTakenOver, "session taken over by a new connection")
 			}
 			old.DelayedWill = nil // the client is back before its will was due [MQTT-3.1.3-9]
-			if clean || old.Gone || (old.ExpiresAt != 0 && now >= old.ExpiresAt) {
-				reason := "clean start"
-				if !clean {
-					reason = "expired"
-				}
+			// A session with expiry interval 0 (3.x clean session, MQTT 5 expiry 0 at CONNECT
+			// or set by DISCONNECT) lasts as long as its connection: a new connection never
+			// resumes it, even while the old close is still under way [MQTT-3.1.2-6]
+			// [MQTT-3.2.2-3]. Ending it here makes the old connection's will go out at once.
+			if reason := endReason(old, clean, now); reason != "" {
 				n.discardLocked(old, reason)
 				old.Unlock()
 				old = nil
@@ -491,6 +491,22 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 	})
 	c.sess = s
 	return present
+}
+
+// endReason says why a new connection cannot resume session old ("" when it can): clean
+// start, the session already ended, its expiry interval is 0, or it expired. Hold old's lock.
+func endReason(old *sessions.Session, clean bool, now int64) string {
+	switch {
+	case clean:
+		return "clean start"
+	case old.Gone:
+		return "expired"
+	case old.ExpiryInterval == 0:
+		return "session expiry 0"
+	case old.ExpiresAt != 0 && now >= old.ExpiresAt:
+		return "expired"
+	}
+	return ""
 }
 
 // window is the outbound inflight window for this connection: the zone's max_inflight,

@@ -282,6 +282,18 @@ func (c *conn) completeConnect(req *connectRequest) {
 		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.msg.Topic))
 		c.will = nil
 	}
+	if assigned := ""; c.version == codec.V5 {
+		if req.assigned {
+			assigned = clientID
+		}
+		if size := c.minConnackSize(assigned); !c.fits(size) {
+			// Not even the smallest CONNACK fits: close without one, before the session is
+			// touched [MQTT-3.1.2-24].
+			l.stats.ConnRefused++
+			c.closeWith(0, "CONNACK of "+strconv.Itoa(size)+" bytes exceeds the client's Maximum Packet Size ("+strconv.Itoa(int(c.clientMaxPacket))+") [MQTT-3.1.2-24]")
+			return
+		}
+	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	c.lastRecv = l.now // keep alive counts from the CONNACK
@@ -330,7 +342,9 @@ func (c *conn) completeConnect(req *connectRequest) {
 			pr.SetResponseInfo([]byte(z.ResponseInformation))
 		}
 	}
-	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
+	// Optional properties go while it exceeds the client's maximum; the smallest fits (above).
+	b, _ := c.appendConnackFit(c.buf(), &ack, c.version)
+	c.write(b)
 	l.stats.Connack++
 	if n.log.Enabled(context.Background(), slog.LevelInfo) { // no argument garbage when off
 		n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
@@ -396,16 +410,12 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 	if v == codec.V5 && c.has(flagProblemInfo) && why != "" {
 		ack.Props.SetReasonString([]byte(why))
 	}
-	b := c.buf()
-	start := len(b)
-	b = codec.AppendConnack(b, &ack, v)
-	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
-		// The reason string goes when it would exceed the client's maximum [MQTT-3.2.2-19].
-		ack.Props.Clear(codec.PropReasonString)
-		b = codec.AppendConnack(b[:start], &ack, v)
+	// The reason string goes when it would exceed the client's maximum [MQTT-3.2.2-19];
+	// a CONNACK that still does not fit is not sent [MQTT-3.1.2-24].
+	if b, ok := c.appendConnackFit(c.buf(), &ack, v); ok {
+		c.write(b)
+		c.loop.stats.Connack++
 	}
-	c.write(b)
-	c.loop.stats.Connack++
 	c.loop.stats.ConnRefused++
 	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
 }

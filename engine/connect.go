@@ -129,6 +129,14 @@ func (c *conn) handleConnect(pkt []byte) error {
 			}
 		}
 		topic = n.mount(z, c, topic)
+		if tooDeep(topic, z.topicLevelLimit()) {
+			// A will that could never be delivered is refused, not accepted and dropped.
+			if p.Version == codec.V5 {
+				c.refuse(codec.TopicNameInvalid, "will "+z.topicLevelsError().Reason)
+				return nil
+			}
+			return z.topicLevelsError()
+		}
 		wp := &l.publish
 		wp.Reset()
 		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload

@@ -183,7 +183,7 @@ func (c *conn) checkFilter(sub *codec.Subscription) (codec.ReasonCode, []byte) {
 	if !z.WildcardSubscription && bytes.ContainsAny(f, "+#") {
 		return codec.WildcardSubscriptionsNotSupported, nil
 	}
-	if z.MaxTopicLevels > 0 && bytes.Count(f, slash)+1 > z.MaxTopicLevels {
+	if tooDeep(f, z.topicLevelLimit()) {
 		return codec.TopicFilterInvalid, nil
 	}
 	return 0, c.mountBytes(f)

@@ -132,6 +132,14 @@ func (c *conn) handleConnect(pkt []byte) error {
 			}
 		}
 		topic = n.mount(z, c, topic)
+		if tooDeep(topic, z.topicLevelLimit()) {
+			// A will that could never be delivered is refused, not accepted and dropped.
+			if p.Version == codec.V5 {
+				c.refuse(codec.TopicNameInvalid, "will "+z.topicLevelsError().Reason)
+				return nil
+			}
+			return z.topicLevelsError()
+		}
 		wp := &l.publish
 		wp.Reset()
 		wp.QoS, wp.Retain, wp.Topic, wp.Payload = p.WillQoS, p.WillRetain, topic, p.WillPayload
@@ -278,6 +286,18 @@ func (c *conn) completeConnect(req *connectRequest) {
 		n.log.Warn("will message dropped: publish to its topic denied by ACL", "client", clientID, "topic", string(c.will.msg.Topic))
 		c.will = nil
 	}
+	if assigned := ""; c.version == codec.V5 {
+		if req.assigned {
+			assigned = clientID
+		}
+		if size := c.minConnackSize(assigned); !c.fits(size) {
+			// Not even the smallest CONNACK fits: close without one, before the session is
+			// touched [MQTT-3.1.2-24].
+			l.stats.ConnRefused++
+			c.closeWith(0, "CONNACK of "+strconv.Itoa(size)+" bytes exceeds the client's Maximum Packet Size ("+strconv.Itoa(int(c.clientMaxPacket))+") [MQTT-3.1.2-24]")
+			return
+		}
+	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
 	c.lastRecv = l.now // keep alive counts from the CONNACK
@@ -326,7 +346,9 @@ func (c *conn) completeConnect(req *connectRequest) {
 			pr.SetResponseInfo([]byte(z.ResponseInformation))
 		}
 	}
-	c.write(codec.AppendConnack(c.buf(), &ack, c.version))
+	// Optional properties go while it exceeds the client's maximum; the smallest fits (above).
+	b, _ := c.appendConnackFit(c.buf(), &ack, c.version)
+	c.write(b)
 	l.stats.Connack++
 	if n.log.Enabled(context.Background(), slog.LevelInfo) { // no argument garbage when off
 		n.log.Info("client connected", "client", clientID, "username", c.username, "peer", c.peer.String(),
@@ -392,16 +414,12 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 	if v == codec.V5 && c.has(flagProblemInfo) && why != "" {
 		ack.Props.SetReasonString([]byte(why))
 	}
-	b := c.buf()
-	start := len(b)
-	b = codec.AppendConnack(b, &ack, v)
-	if c.clientMaxPacket > 0 && len(b)-start > int(c.clientMaxPacket) {
-		// The reason string goes when it would exceed the client's maximum [MQTT-3.2.2-19].
-		ack.Props.Clear(codec.PropReasonString)
-		b = codec.AppendConnack(b[:start], &ack, v)
+	// The reason string goes when it would exceed the client's maximum [MQTT-3.2.2-19];
+	// a CONNACK that still does not fit is not sent [MQTT-3.1.2-24].
+	if b, ok := c.appendConnackFit(c.buf(), &ack, v); ok {
+		c.write(b)
+		c.loop.stats.Connack++
 	}
-	c.write(b)
-	c.loop.stats.Connack++
 	c.loop.stats.ConnRefused++
 	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
 }
@@ -439,11 +457,11 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 				n.kick(c.loop, oc, codec.SessionTakenOver, "session taken over by a new connection")
 			}
 			old.DelayedWill = nil // the client is back before its will was due [MQTT-3.1.3-9]
-			if clean || old.Gone || (old.ExpiresAt != 0 && now >= old.ExpiresAt) {
-				reason := "clean start"
-				if !clean {
-					reason = "expired"
-				}
+			// A session with expiry interval 0 (3.x clean session, MQTT 5 expiry 0 at CONNECT
+			// or set by DISCONNECT) lasts as long as its connection: a new connection never
+			// resumes it, even while the old close is still under way [MQTT-3.1.2-6]
+			// [MQTT-3.2.2-3]. Ending it here makes the old connection's will go out at once.
+			if reason := endReason(old, clean, now); reason != "" {
 				n.discardLocked(old, reason)
 				old.Unlock()
 				old = nil
@@ -487,6 +505,22 @@ func (n *Node) attach(c *conn, clientID string, clean bool, expiry uint32) (pres
 	})
 	c.sess = s
 	return present
+}
+
+// endReason says why a new connection cannot resume session old ("" when it can): clean
+// start, the session already ended, its expiry interval is 0, or it expired. Hold old's lock.
+func endReason(old *sessions.Session, clean bool, now int64) string {
+	switch {
+	case clean:
+		return "clean start"
+	case old.Gone:
+		return "expired"
+	case old.ExpiryInterval == 0:
+		return "session expiry 0"
+	case old.ExpiresAt != 0 && now >= old.ExpiresAt:
+		return "expired"
+	}
+	return ""
 }
 
 // window is the outbound inflight window for this connection: the zone's max_inflight,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/sessions"
+	"github.com/emqgo/emqgo/trie"
 )
 
 var errShutdown = gerrors.ErrEngineInShutdown
@@ -221,6 +222,9 @@ func (n *Node) Publish(topic string, payload []byte, qos uint8, retain bool, fro
 func (n *Node) publish(topic string, payload []byte, qos uint8, retain bool, from string, pub *sessions.Session) (int, error) {
 	if err := codec.ValidTopicName([]byte(topic)); err != nil {
 		return 0, err
+	}
+	if tooDeep([]byte(topic), trie.MaxLevels) {
+		return 0, errIndexLevels
 	}
 	if qos > 2 {
 		return 0, codec.QoSNotSupported

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bytes"
-
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/sessions"
@@ -73,8 +71,8 @@ func (c *conn) handlePublish(pkt []byte) error {
 	l.stats.PublishIn++
 	l.stats.QosIn[p.QoS&3]++
 
-	if z.MaxTopicLevels > 0 && bytes.Count(topic, slash)+1 > z.MaxTopicLevels {
-		return errTopicLevels
+	if tooDeep(topic, z.topicLevelLimit()) {
+		return z.topicLevelsError()
 	}
 	if p.QoS > z.MaxQoSAllowed {
 		return errQoSNotSupported // [MQTT-3.2.2-11]

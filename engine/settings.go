@@ -16,7 +16,7 @@ type Zone struct {
 
 	MaxPacketSize        uint32 // bytes; larger inbound packets are refused with 0x95
 	MaxClientIDLen       int
-	MaxTopicLevels       int // 0: no limit beyond the trie's
+	MaxTopicLevels       int // 0: no limit beyond the trie's (trie.MaxLevels, also the limit above it: levels.go)
 	MaxQoSAllowed        uint8
 	MaxTopicAlias        uint16 // Topic Alias Maximum announced to v5 clients
 	RetainAvailable      bool

@@ -24,6 +24,9 @@ func (c *conn) handleSubscribe(pkt []byte) error {
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
 	}
+	if !c.fits(c.ackCodesSize(len(p.Subs))) {
+		return c.refuseAckTooLarge("SUBACK", len(p.Subs))
+	}
 	codes := l.subCodes[:0] // per filter: 0 to grant, or the failure (MQTT 5 code)
 	pending := l.aclReqs[:0]
 	strict := c.lis.Zone.StrictMode
@@ -180,7 +183,7 @@ func (c *conn) checkFilter(sub *codec.Subscription) (codec.ReasonCode, []byte) {
 	if !z.WildcardSubscription && bytes.ContainsAny(f, "+#") {
 		return codec.WildcardSubscriptionsNotSupported, nil
 	}
-	if z.MaxTopicLevels > 0 && bytes.Count(f, slash)+1 > z.MaxTopicLevels {
+	if tooDeep(f, z.topicLevelLimit()) {
 		return codec.TopicFilterInvalid, nil
 	}
 	return 0, c.mountBytes(f)
@@ -271,6 +274,9 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 	p := &l.unsub
 	if err := p.Decode(pkt, c.version); err != nil {
 		return err
+	}
+	if !c.fits(c.ackCodesSize(len(p.Filters))) {
+		return c.refuseAckTooLarge("UNSUBACK", len(p.Filters))
 	}
 	strict := c.lis.Zone.StrictMode
 	if strict && c.version != codec.V5 {

@@ -4,8 +4,9 @@ import "errors"
 
 // MaxLevels is the deepest topic or filter the package accepts, counted in
 // levels ("a/b" has two). Deeper topics never match anything and deeper
-// filters are rejected with ErrInvalidFilter; the engine is expected to reject
-// them earlier with the configured max topic levels, which must not exceed it.
+// filters are rejected with ErrInvalidFilter; the engine refuses them before
+// they get here (its effective limit is the smaller of max_topic_levels and
+// MaxLevels), so that nothing it acknowledged is silently dropped.
 const MaxLevels = 128
 
 // Errors returned by the package. They are plain sentinels; compare with

@@ -28,7 +28,7 @@ func zoneDefs() []zoneDef {
 		zd(sp("force_shutdown_policy", TypeGCPolicy, "8000|800MB", "queued messages and bytes at which a connection is closed").ne(OwnerReliability), func(z *Zone, v any) { z.ForceShutdownPolicy = asGC(v) }),
 		zd(sp("max_packet_size", TypeBytes, "1MB", "largest MQTT packet accepted").rng(1, 256<<20), func(z *Zone, v any) { z.MaxPacketSize = asI64(v) }),
 		zd(sp("max_clientid_len", TypeInt, "65535", "longest client id accepted").rng(23, 65535), func(z *Zone, v any) { z.MaxClientIDLen = asInt(v) }),
-		zd(sp("max_topic_levels", TypeInt, "0", "most levels in a topic; 0 for no limit").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicLevels = asInt(v) }),
+		zd(sp("max_topic_levels", TypeInt, "0", "most levels in a topic or filter; 0 (or above 128) for the broker's limit, 128").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicLevels = asInt(v) }),
 		zd(sp("max_qos_allowed", TypeInt, "2", "highest QoS granted").rng(0, 2), func(z *Zone, v any) { z.MaxQoSAllowed = asInt(v) }),
 		zd(sp("max_topic_alias", TypeInt, "65535", "topic aliases per MQTT 5 connection; 0 disables them").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicAlias = asInt(v) }),
 		zd(sp("retain_available", TypeBool, "true", "support retained messages"), func(z *Zone, v any) { z.RetainAvailable = asBool(v) }),

@@ -2,21 +2,49 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"path/filepath"
 
+	"github.com/emqgo/emqgo/cmd/internal/plugins"
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
+	"github.com/emqgo/emqgo/engine/service/sys"
 )
+
+// appsFile is where the management applications are kept, in the data directory.
+const appsFile = "mgmt_apps.json"
+
+// openApps opens the management applications of data/mgmt_apps.json with the default one of
+// management.default_application (for `emqx_ctl mgmt` and the HTTP API).
+func openApps(cfg *config.Config) (*httpapi.Apps, error) {
+	return httpapi.OpenApps(filepath.Join(cfg.Node.DataDir, appsFile), wire.DefaultApp(cfg))
+}
+
+// apiDeps are what the HTTP API shows besides the node: the applications, the $SYS service's
+// alarms and the plugin manager (services do not import each other; this is the wiring).
+type apiDeps struct {
+	apps    *httpapi.Apps
+	sys     *sys.Service
+	plugins *plugins.Manager
+}
 
 // startHTTPAPI serves the HTTP API and /metrics on management.listener.http for node, and
 // returns the function that stops it gracefully (bounded by its context). With the key unset
 // there is nothing to serve and stop does nothing.
-func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger) (stop func(context.Context), err error) {
+func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps apiDeps) (stop func(context.Context), err error) {
 	opts, ok := wire.HTTPAPI(cfg, log)
 	if !ok {
 		return func(context.Context) {}, nil
+	}
+	opts.Apps = deps.apps
+	if deps.sys != nil {
+		opts.Alarms = sysAlarms{deps.sys}
+	}
+	if deps.plugins != nil {
+		opts.Plugins = apiPlugins{deps.plugins}
 	}
 	api, err := httpapi.Start(node, opts)
 	if err != nil {
@@ -28,4 +56,44 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger) (stop
 			log.Warn("HTTP API did not stop cleanly", "error", err)
 		}
 	}, nil
+}
+
+// sysAlarms shows the $SYS service's alarm registry to the HTTP API.
+type sysAlarms struct{ s *sys.Service }
+
+func (a sysAlarms) Alarms() (active, cleared []httpapi.Alarm) {
+	act, old := a.s.Alarms()
+	conv := func(in []sys.Alarm) []httpapi.Alarm {
+		out := make([]httpapi.Alarm, len(in))
+		for i, x := range in {
+			out[i] = httpapi.Alarm{Name: x.Name, Message: x.Message, Details: x.Details, ActivatedAt: x.ActivatedAt, ClearedAt: x.ClearedAt}
+		}
+		return out
+	}
+	return conv(act), conv(old)
+}
+
+func (a sysAlarms) ClearHistory() { a.s.ClearHistory() }
+
+// apiPlugins shows the plugin manager to the HTTP API.
+type apiPlugins struct{ m *plugins.Manager }
+
+func (p apiPlugins) Plugins() []httpapi.Plugin {
+	list := p.m.List()
+	out := make([]httpapi.Plugin, len(list))
+	for i, x := range list {
+		out[i] = httpapi.Plugin{Name: x.Name, Version: engine.Version, Description: x.Description, Active: x.Active, Type: x.Type}
+	}
+	return out
+}
+
+func (p apiPlugins) Load(name string) error   { return pluginError(p.m.Load(name)) }
+func (p apiPlugins) Unload(name string) error { return pluginError(p.m.Unload(name)) }
+
+// pluginError marks the manager's not_found as the API's.
+func pluginError(err error) error {
+	if errors.Is(err, plugins.ErrNotFound) {
+		return httpapi.ErrPluginNotFound
+	}
+	return err
 }

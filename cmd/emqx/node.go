@@ -92,11 +92,16 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer bans.Close()
+	apps, err := openApps(cfg)
+	if err != nil {
+		return err
+	}
 	ctlSrv := ctl.NewServer()
 	stop := make(chan string, 1)
 	registerCommands(ctlSrv, node, cfg, levels, stop)
 	registerPluginCommands(ctlSrv, plug)
 	ctlSrv.Register("banned", bans.Command, ctl.Usage["banned"]...)
+	ctlSrv.Register("mgmt", apps.Command, ctl.Usage["mgmt"]...)
 	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
 		return err
 	}
@@ -106,7 +111,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	sysSvc := startSys(ctlSrv, node, cfg, log)
 	defer sysSvc.Stop() // also stopped below, before the node
-	stopAPI, err := startHTTPAPI(node, cfg, log)
+	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

@@ -87,6 +87,13 @@ var Usage = map[string][]string{
 		"alarms [list]                 # Show the raised alarms",
 		"alarms history                # Show the cleared alarms kept (alarm.size_limit, alarm.validity_period)",
 	},
+	"mgmt": {
+		"mgmt list                     # List Applications",
+		"mgmt insert <AppId> <Name>    # Add Application of REST API",
+		"mgmt update <AppId> <status>  # Update Application of REST API (status: true or false)",
+		"mgmt lookup <AppId>           # Get Application of REST API",
+		"mgmt delete <AppId>           # Delete Application of REST API",
+	},
 	"banned": {
 		"banned list                   # List the bans in force",
 		"banned add --type=<client_id|username|ip_address> --value=<Value> [--by=<By>] [--reason=<Reason>] [--until=<Until>]",
@@ -98,7 +105,7 @@ var Usage = map[string][]string{
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
-	"trace": "#13", "mgmt": "#13", "retainer": "#13",
+	"trace": "#13", "retainer": "#13",
 	"admins":  "#14",
 	"bridges": "#15",
 }

@@ -17,9 +17,8 @@ func HTTPAPI(c *config.Config, log *slog.Logger) (opts httpapi.Options, ok bool)
 		return opts, false
 	}
 	var apps []httpapi.App
-	if c.Management.AppID != "" {
-		apps = append(apps, httpapi.App{ID: c.Management.AppID, Secret: c.Management.AppSecret,
-			Name: "Default", Desc: "default application (management.default_application)", Enabled: true})
+	if def := DefaultApp(c); def.ID != "" {
+		apps = append(apps, def)
 	}
 	return httpapi.Options{
 		Addr:         l.Bind,
@@ -29,6 +28,16 @@ func HTTPAPI(c *config.Config, log *slog.Logger) (opts httpapi.Options, ok bool)
 		Apps:         httpapi.NewApps(apps...),
 		Log:          log,
 	}, true
+}
+
+// DefaultApp is the management application of management.default_application.id/secret
+// (its ID is empty when the id is unset): always accepted by the HTTP API.
+func DefaultApp(c *config.Config) httpapi.App {
+	if c.Management.AppID == "" {
+		return httpapi.App{}
+	}
+	return httpapi.App{ID: c.Management.AppID, Secret: c.Management.AppSecret, Name: "Default",
+		Desc: "default application (management.default_application)", Enabled: true, Default: true}
 }
 
 // httpNetwork is the net.Listen network of an HTTP listener: IPv4 unless inet6; with inet6 a

@@ -1,49 +1,6 @@
 package httpapi
 
-import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"net/http"
-	"sync"
-)
-
-// App is one management application: the HTTP Basic user name (ID) and password (Secret) an
-// API client presents (EMQX's "AppId" and "AppSecret").
-type App struct {
-	ID     string `json:"app_id"`
-	Secret string `json:"secret"`
-	Name   string `json:"name"`
-	Desc   string `json:"desc"`
-	// Enabled is false for an application that exists but may not log in (EMQX's status).
-	Enabled bool `json:"status"`
-}
-
-// Apps is the set of management applications. It is safe for concurrent use.
-type Apps struct {
-	mu   sync.RWMutex
-	apps map[string]App
-}
-
-// NewApps returns a set holding apps.
-func NewApps(apps ...App) *Apps {
-	a := &Apps{apps: make(map[string]App, len(apps))}
-	for _, app := range apps {
-		a.apps[app.ID] = app
-	}
-	return a
-}
-
-// Check says whether id and secret are those of an enabled application. It takes the same
-// time whether the id exists or not, and whatever the secret's length.
-func (a *Apps) Check(id, secret string) bool {
-	a.mu.RLock()
-	app, ok := a.apps[id]
-	a.mu.RUnlock()
-	want := sha256.Sum256([]byte(app.Secret))
-	got := sha256.Sum256([]byte(secret))
-	match := subtle.ConstantTimeCompare(want[:], got[:]) == 1
-	return ok && app.Enabled && match
-}
+import "net/http"
 
 // authenticate lets a request through to h when it carries the Basic credentials of an
 // enabled application; otherwise it answers 401 with EMQX's code (104: none given, 103:

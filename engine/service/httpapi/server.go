@@ -57,6 +57,12 @@ type Options struct {
 	// the default application (management.default_application.id/secret).
 	Apps *Apps
 
+	// Alarms is the node's alarm registry (the $SYS service's) for /api/v4/alarms; nil: the
+	// lists are empty.
+	Alarms AlarmSource
+	// Plugins is the plugin manager for /api/v4/plugins; nil: the list is empty and loads fail.
+	Plugins PluginManager
+
 	// Log receives the server's errors; nil discards them.
 	Log *slog.Logger
 }
@@ -184,6 +190,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/v4/mqtt/subscribe_batch", s.mqttSubscribeBatch)
 	api.HandleFunc("POST /api/v4/mqtt/unsubscribe_batch", s.mqttUnsubscribeBatch)
 	api.HandleFunc("GET /api/v4/acl/explain", s.aclExplain)
+	s.manageRoutes(api)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()

@@ -94,6 +94,15 @@ func (s *Service) Alarms() (active, cleared []Alarm) {
 	return active, slices.Clone(r.history)
 }
 
+// ClearHistory forgets the cleared alarms kept (EMQX 4's DELETE /alarms/deactivated). Safe
+// from any goroutine.
+func (s *Service) ClearHistory() {
+	r := &s.alarms
+	r.mu.Lock()
+	r.history = nil
+	r.mu.Unlock()
+}
+
 // trim drops the cleared alarms beyond alarm.size_limit or older than
 // alarm.validity_period. Hold mu.
 func (r *alarmRegistry) trim(now time.Time) {

@@ -80,7 +80,7 @@ func TestCtlCommands(t *testing.T) {
 	if out, code := run(t, work, env, ctl, "banned", "del", "--type=client_id", "--value=evil"); code != 0 || out != "ok\n" {
 		t.Errorf("banned del: exit %d %q", code, out)
 	}
-	for _, cmd := range []string{"bridges", "trace", "mgmt"} {
+	for _, cmd := range []string{"bridges", "trace"} {
 		out, code := run(t, work, env, ctl, cmd, "list")
 		if code == 0 || !strings.HasPrefix(out, cmd+": not available in this build yet") {
 			t.Errorf("%s list: exit %d %q", cmd, code, out)

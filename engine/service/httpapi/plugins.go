@@ -24,7 +24,7 @@ func (s *Server) pluginList() []pluginJSON {
 		return out
 	}
 	for _, p := range s.opts.Plugins.Plugins() {
-		out = append(out, pluginJSON{Name: p.Name, Version: p.Version, Description: p.Description, Active: p.Active, Type: p.Type})
+		out = append(out, pluginJSON(p))
 	}
 	return out
 }

@@ -270,9 +270,11 @@ func (c *conn) consume(buf []byte) int {
 				c.loop.stats.BytesIn -= uint64(h.Total)
 				break
 			}
+			c.packetIn(pkt)
 			c.protocolError(err)
 			break
 		}
+		c.packetIn(pkt)
 		if !c.reading() {
 			break
 		}
@@ -385,10 +387,12 @@ func (c *conn) flush() {
 			iv.bufs = append(iv.bufs, out[iv.mark:])
 		}
 		l.stats.BytesOut += uint64(len(out) + iv.bytes)
+		c.packetsOut(nil, iv.bufs)
 		_, err = c.tr.Writev(iv.bufs)
 		l.putIovec(iv)
 	} else {
 		l.stats.BytesOut += uint64(len(out))
+		c.packetsOut(out, nil)
 		_, err = c.tr.Write(out)
 	}
 	if err != nil {

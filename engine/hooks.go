@@ -52,6 +52,12 @@ type Hooks struct {
 	// cause (DropNoSubscribers, DropQueueFull...). clientID is the session it was dropped for,
 	// or the publisher's for causes at publish time.
 	MessageDropped func(clientID string, msg *sessions.Message, cause DropCause)
+
+	// PacketIn and PacketsOut see a connection's MQTT packets (packet tracing,
+	// tracepackets.go); they are called for every connection, so a listener filters by
+	// clientID first and returns.
+	PacketIn   func(clientID string, v codec.Version, pkt []byte)
+	PacketsOut func(clientID string, v codec.Version, bufs [][]byte)
 }
 
 // DropCause says why a message was dropped (EMQX's message.dropped reasons where they exist).
@@ -105,6 +111,8 @@ type hookSet struct {
 	delivered    []func(string, *sessions.Message, uint8)
 	acked        []func(string, *sessions.Message)
 	dropped      []func(string, *sessions.Message, DropCause)
+	packetIn     []func(string, codec.Version, []byte)
+	packetsOut   []func(string, codec.Version, [][]byte)
 }
 
 // hookRegistry keeps the installed Hooks in the order they were added.
@@ -174,6 +182,12 @@ func (n *Node) rebuildHooks() {
 		}
 		if h.MessageDropped != nil {
 			hs.dropped = append(hs.dropped, h.MessageDropped)
+		}
+		if h.PacketIn != nil {
+			hs.packetIn = append(hs.packetIn, h.PacketIn)
+		}
+		if h.PacketsOut != nil {
+			hs.packetsOut = append(hs.packetsOut, h.PacketsOut)
 		}
 	}
 	n.hooks.Store(hs)

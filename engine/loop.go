@@ -67,6 +67,8 @@ type loop struct {
 
 	stats loopStats
 	hooks *hookSet // the node's hooks, read once per round (nil: none)
+	// traceOne holds the one output buffer handed to the PacketsOut hooks (tracepackets.go).
+	traceOne [1][]byte
 
 	// writes says what the durable store did for the publish being routed (a delivery to a
 	// durable session, its retained message): the publisher's acknowledgement then waits

@@ -116,6 +116,7 @@ const (
 	flagSuperuser   // authenticated as superuser: ACL checks are skipped
 	flagParked      // input stopped at a packet waiting for the access-control chain (parkACL)
 	flagCleanStart  // CONNECT had Clean Start (Clean Session) set, for the hooks
+	flagInReported  // the parked packet was reported to the PacketIn hooks already (tracepackets.go)
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -262,19 +263,19 @@ func (c *conn) consume(buf []byte) int {
 		}
 		c.loop.stats.PacketsIn++
 		c.loop.stats.BytesIn += uint64(h.Total)
+		c.packetIn(pkt)
 		if err := c.handle(h.Type, pkt); err != nil {
 			if err == errParked {
 				// Handled again, from the start, once the access decision is in.
 				off -= h.Total
 				c.loop.stats.PacketsIn--
 				c.loop.stats.BytesIn -= uint64(h.Total)
+				c.packetParked()
 				break
 			}
-			c.packetIn(pkt)
 			c.protocolError(err)
 			break
 		}
-		c.packetIn(pkt)
 		if !c.reading() {
 			break
 		}

@@ -29,6 +29,12 @@ func packetHooks(log *eventLog, clientID string) *Hooks {
 	}
 	return &Hooks{
 		PacketIn: func(id string, v codec.Version, pkt []byte) {
+			if id == "" && codec.PacketType(pkt[0]>>4) == codec.TypeConnect {
+				var p codec.Connect
+				if p.Decode(pkt) == nil {
+					id = string(p.ClientID) // a CONNECT comes before the client id is known
+				}
+			}
 			if id == clientID {
 				log.add("in %s", name(pkt, v))
 			}

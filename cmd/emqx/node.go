@@ -111,6 +111,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	sysSvc := startSys(ctlSrv, node, cfg, log)
 	defer sysSvc.Stop() // also stopped below, before the node
+	traceSvc := startTrace(ctlSrv, node, cfg, log)
+	defer traceSvc.Close() // also closed below, before the node
 	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -135,6 +137,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	log.Info("node stopping", "cause", why)
 	sysSvc.Stop()
+	traceSvc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	stopAPI(ctx)

@@ -83,6 +83,13 @@ var Usage = map[string][]string{
 		"clientid update <ClientId> <NewPassword> # Update ClientId",
 		"clientid del <ClientId>       # Delete ClientId",
 	},
+	"trace": {
+		"trace list                    # List all traces started",
+		"trace start client <ClientId> <File> [<Level>] # Traces for a client",
+		"trace stop  client <ClientId> # Stop tracing for a client",
+		"trace start topic  <Topic> <File> [<Level>] # Traces for a topic",
+		"trace stop  topic  <Topic>    # Stop tracing for a topic",
+	},
 	"alarms": {
 		"alarms [list]                 # Show the raised alarms",
 		"alarms history                # Show the cleared alarms kept (alarm.size_limit, alarm.validity_period)",
@@ -105,9 +112,9 @@ var Usage = map[string][]string{
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
-	"trace": "#13", "retainer": "#13",
-	"admins":  "#14",
-	"bridges": "#15",
+	"retainer": "#13",
+	"admins":   "#14",
+	"bridges":  "#15",
 }
 
 // NotAvailable is the answer to a planned command: "<cmd>: not available in this build yet".

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
 )
 
 func TestMatch(t *testing.T) {
@@ -68,4 +71,29 @@ func readAll(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestUntracedEventsAllocNothing: while a trace runs, the hooks cost the packets and
+// messages of the clients and topics nobody traces no allocation.
+func TestUntracedEventsAllocNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	s := &Service{}
+	clients := map[string]*trace{"traced": {key: key{Client, "traced"}}}
+	topics := []*trace{{key: key{Topic, "a/+"}, filter: splitLevels("a/+")}}
+	s.clients.Store(&clients)
+	s.topics.Store(&topics)
+	pub := codec.AppendPublish(nil, &codec.Publish{Topic: []byte("b/1"), Payload: []byte("x")}, codec.V5)
+	bufs := [][]byte{pub}
+	msg := &sessions.Message{Topic: []byte("b/1"), Payload: []byte("x"), From: "other"}
+	allocs := testing.AllocsPerRun(100, func() {
+		s.packetIn("other", codec.V5, pub)
+		s.packetsOut("other", codec.V5, bufs)
+		s.published(msg, 1)
+		s.dropped("other", msg, "queue_full")
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per untraced event", allocs)
+	}
 }

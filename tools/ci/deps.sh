@@ -3,6 +3,8 @@
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
 #   mosquitto          the peer broker of the load suite (make bench-load)
 #   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
+#   postgresql         the backend of emqx_auth_pgsql's tests (initdb and postgres under
+#                      /usr/lib/postgresql/<version>/bin; the tests run their own cluster)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -17,6 +19,9 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
 	need+=(redis-server)
+fi
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+	need+=(postgresql)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -46,7 +51,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-for svc in mosquitto redis-server; do
+for svc in mosquitto redis-server postgresql; do
 	if [[ " ${need[*]} " == *" $svc "* ]]; then
 		if [ -d /run/systemd/system ]; then
 			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true

@@ -2,10 +2,8 @@ package plugins
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/emqgo/emqgo/engine"
@@ -102,35 +100,4 @@ func httpRequest(c *Conf, name string) *authhttp.Request {
 }
 
 // httpTLS reads auth.http.ssl.*: nil when none is set.
-func httpTLS(c *Conf) *tls.Config {
-	ca, cert, key := c.Path("auth.http.ssl.cacertfile"), c.Path("auth.http.ssl.certfile"), c.Path("auth.http.ssl.keyfile")
-	if ca == "" && cert == "" && key == "" {
-		return nil
-	}
-	t := &tls.Config{MinVersion: tls.VersionTLS12}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			c.Fail("auth.http.ssl.cacertfile", "cannot read: "+err.Error())
-		} else {
-			t.RootCAs = x509.NewCertPool()
-			if !t.RootCAs.AppendCertsFromPEM(pem) {
-				c.Fail("auth.http.ssl.cacertfile", ca+": no PEM certificate in it")
-			}
-		}
-	}
-	switch {
-	case cert != "" && key != "":
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			c.Fail("auth.http.ssl.certfile", err.Error())
-		} else {
-			t.Certificates = []tls.Certificate{pair}
-		}
-	case cert != "":
-		c.Fail("auth.http.ssl.certfile", "set without auth.http.ssl.keyfile")
-	case key != "":
-		c.Fail("auth.http.ssl.keyfile", "set without auth.http.ssl.certfile")
-	}
-	return t
-}
+func httpTLS(c *Conf) *tls.Config { return tlsFiles(c, "auth.http.ssl.") }

@@ -3,6 +3,7 @@
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
 #   mosquitto          the peer broker of the load suite (make bench-load)
 #   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
+#   mariadb-server     the backend of emqx_auth_mysql's tests (mariadbd, mariadb-install-db)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -17,6 +18,9 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
 	need+=(redis-server)
+fi
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+	need+=(mariadb-server)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -46,8 +50,8 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-for svc in mosquitto redis-server; do
-	if [[ " ${need[*]} " == *" $svc "* ]]; then
+for svc in mosquitto redis-server mariadb; do
+	if [[ " ${need[*]} " == *" $svc "* || " ${need[*]} " == *" $svc-server "* ]]; then
 		if [ -d /run/systemd/system ]; then
 			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
 		else

@@ -12,7 +12,7 @@ import (
 // without a username are ignored (allow_anonymous decides), the latter without a query.
 func TestAuthenticate(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('auth-alice', 'secret-a')",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('auth-alice', 'secret-a')",
 		"INSERT INTO mqtt_user (username, password) VALUES ('auth-nullpw', NULL)")
 	p, _ := newPlugin(t, s, nil)
 	addr := startNode(t, true, acl.Allow, p)
@@ -49,7 +49,7 @@ func TestPasswordHash(t *testing.T) {
 	sha := passhash.Spec{Algo: passhash.SHA256}
 	salted := passhash.Spec{Algo: passhash.SHA256, Salt: passhash.Prefix}
 	bc := passhash.Spec{Algo: passhash.Bcrypt}
-	s.exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('hash-sha', '"+hash(sha, "pw-sha", "")+"')",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('hash-sha', '"+hash(sha, "pw-sha", "")+"')",
 		"INSERT INTO mqtt_user (username, password, salt) VALUES ('hash-salted', '"+hash(salted, "pw-salted", "NaCl")+"', 'NaCl')",
 		"INSERT INTO mqtt_user (username, password) VALUES ('hash-bcrypt', '"+hash(bc, "pw-bcrypt", "")+"')")
 
@@ -78,7 +78,7 @@ func TestPasswordHash(t *testing.T) {
 // (is_superuser 1) skips the checks.
 func TestSuperuserAndACL(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t,
+	s.Exec(t,
 		"INSERT INTO mqtt_user (username, password, is_superuser) VALUES ('acl-root', 'pw', 1), ('acl-dev', 'pw', 0), ('acl-none', 'pw', 0)",
 		`INSERT INTO mqtt_acl (allow, ipaddr, username, clientid, access, topic) VALUES
 			(0, NULL, 'acl-dev', NULL, 2, 'sensors/%u/secret'),
@@ -89,7 +89,7 @@ func TestSuperuserAndACL(t *testing.T) {
 			(1, '10.0.0.0/8', 'acl-dev', NULL, 1, 'remote/#'),
 			(1, NULL, '$all', NULL, 2, 'public/#'),
 			(0, NULL, '$all', NULL, 1, 'eq #')`)
-	t.Cleanup(func() { s.exec(t, "DELETE FROM mqtt_acl WHERE username = '$all'") })
+	t.Cleanup(func() { s.Exec(t, "DELETE FROM mqtt_acl WHERE username = '$all'") })
 	p, _ := newPlugin(t, s, nil)
 	addr := startNode(t, false, acl.Deny, p)
 
@@ -152,7 +152,7 @@ func TestSuperuserAndACL(t *testing.T) {
 // left to the rest of the chain: acl_nomatch decides.
 func TestACLIgnored(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('ign-user', 'pw'), ('ign-rows', 'pw')",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('ign-user', 'pw'), ('ign-rows', 'pw')",
 		"INSERT INTO mqtt_acl (allow, username, access, topic) VALUES (1, 'ign-rows', 3, 'mine/#')")
 	for _, c := range []struct {
 		noMatch acl.Result
@@ -181,7 +181,7 @@ func TestACLIgnored(t *testing.T) {
 // arguments, several times over, and beside a literal that holds a '%' (a LIKE pattern).
 func TestPlaceholders(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t, "INSERT INTO mqtt_user (username, password, is_superuser) VALUES ('ph-7:ph-user', 'pw-7', 0), ('ph-8:ph-admin', 'pw-8', 1)",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password, is_superuser) VALUES ('ph-7:ph-user', 'pw-7', 0), ('ph-8:ph-admin', 'pw-8', 1)",
 		"INSERT INTO mqtt_acl (allow, ipaddr, username, clientid, access, topic) VALUES (1, '127.0.0.1', 'ph-user', 'ph-7', 2, 't/%u/%c')")
 	p, _ := newPlugin(t, s, func(c *Config) {
 		c.AuthQuery = mustQuery(t, "select password from mqtt_user where username = concat('%c', ':', '%u') limit 1")
@@ -214,7 +214,7 @@ func TestPlaceholders(t *testing.T) {
 // allowed they get no other user's ACL rows. The tables are intact afterwards.
 func TestInjection(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('inj-victim', 'victim-pw')",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('inj-victim', 'victim-pw')",
 		"INSERT INTO mqtt_acl (allow, username, access, topic) VALUES (1, 'inj-victim', 3, 'victim/#')")
 	names := []string{
 		"' or 1=1 --",
@@ -242,7 +242,7 @@ func TestInjection(t *testing.T) {
 		}
 	}
 	var n int
-	if err := s.admin.QueryRow("SELECT count(*) FROM mqtt_user WHERE username = 'inj-victim'").Scan(&n); err != nil || n != 1 {
+	if err := s.Admin.QueryRow("SELECT count(*) FROM mqtt_user WHERE username = 'inj-victim'").Scan(&n); err != nil || n != 1 {
 		t.Errorf("the victim's row after the attempts: %d, %v", n, err)
 	}
 	wantConnack(t, addr, "inj-ok", "inj-victim", "victim-pw", rcSuccess)
@@ -252,7 +252,7 @@ func TestInjection(t *testing.T) {
 // unavailable", and ACL rows that cannot be read deny; neither is an outage.
 func TestBrokenQueries(t *testing.T) {
 	s := needMariaDB(t)
-	s.exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('brk-user', 'pw')",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password) VALUES ('brk-user', 'pw')",
 		"INSERT INTO mqtt_acl (allow, username, access, topic) VALUES (7, 'brk-user', 3, 'x/#')")
 	p, rec := newPlugin(t, s, func(c *Config) {
 		c.AuthQuery = mustQuery(t, "select password from no_such_table where username = '%u'")

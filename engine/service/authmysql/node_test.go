@@ -15,6 +15,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/passhash"
+	"github.com/emqgo/emqgo/engine/service/authmysql/mariadbtest"
 )
 
 // startNode starts a node on a free loopback port, without acl.conf rules (acl_nomatch =
@@ -64,15 +65,15 @@ const (
 // newPlugin returns a plugin of s with EMQX's default queries and password_hash plain,
 // connecting as emqx/public to database mqtt, changed by mod; closed with the test. Its log
 // goes to the returned recorder.
-func newPlugin(t *testing.T, s *mariadbServer, mod func(*Config)) (*Plugin, *logRecorder) {
+func newPlugin(t *testing.T, s *mariadbtest.Server, mod func(*Config)) (*Plugin, *logRecorder) {
 	t.Helper()
 	rec := &logRecorder{}
 	cfg := Config{
-		Server:       s.addr(),
+		Server:       s.Addr(),
 		Pool:         4,
-		Username:     "emqx",
-		Password:     "public",
-		Database:     "mqtt",
+		Username:     mariadbtest.User,
+		Password:     mariadbtest.Password,
+		Database:     mariadbtest.Database,
 		QueryTimeout: 2 * time.Second,
 		PasswordHash: passhash.Spec{Algo: passhash.Plain},
 		AuthQuery:    mustQuery(t, defaultAuthQuery),

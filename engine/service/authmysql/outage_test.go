@@ -1,8 +1,6 @@
 package authmysql
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,13 +16,13 @@ import (
 func TestOutage(t *testing.T) {
 	s := needMariaDB(t)
 	t.Cleanup(func() { // leave the shared server running for the other tests
-		if s.cmd == nil {
-			if err := s.start(); err != nil {
+		if !s.Running() {
+			if err := s.Restart(); err != nil {
 				t.Errorf("restarting mariadbd: %v", err)
 			}
 		}
 	})
-	s.exec(t, "INSERT INTO mqtt_user (username, password, is_superuser) VALUES ('out-root', 'pw', 1), ('out-dev', 'pw', 0)",
+	s.Exec(t, "INSERT INTO mqtt_user (username, password, is_superuser) VALUES ('out-root', 'pw', 1), ('out-dev', 'pw', 0)",
 		"INSERT INTO mqtt_acl (allow, username, access, topic) VALUES (1, 'out-dev', 3, 'dev/#')")
 	const timeout = 500 * time.Millisecond
 	p, rec := newPlugin(t, s, func(c *Config) { c.QueryTimeout = timeout })
@@ -41,7 +39,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("subscribe before the outage: %#x", got)
 	}
 
-	s.stop()
+	s.Stop()
 	for i := 0; i < 5; i++ {
 		wantConnack(t, addr, "out-new", "out-dev", "pw", rcUnavailable)
 	}
@@ -59,7 +57,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("outage logged %d times, want once", n)
 	}
 
-	if err := s.start(); err != nil {
+	if err := s.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	eventuallyAccepted(t, addr, "out-new", "out-dev", "pw")
@@ -71,11 +69,11 @@ func TestOutage(t *testing.T) {
 	}
 
 	// Stuck: the kernel accepts connections, nothing answers.
-	s.pause(t, true)
+	s.Pause(t, true)
 	stuck := true
 	defer func() {
 		if stuck {
-			s.pause(t, false)
+			s.Pause(t, false)
 		}
 	}()
 	start := time.Now()
@@ -84,7 +82,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("refused after %v, before the query timeout %v: the server was not asked", waited, timeout)
 	}
 	wantConnack(t, addr, "out-anon2", "", "", rcSuccess)
-	s.pause(t, false)
+	s.Pause(t, false)
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
 	st := p.Stats()
@@ -92,8 +90,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.count("mysql does not answer"))
 	}
 	if t.Failed() {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-		t.Logf("mariadbd log:\n%s", log)
+		t.Logf("mariadbd log:\n%s", s.Log())
 	}
 }
 

@@ -33,7 +33,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needMariaDB returns the shared server. Its absence is a broken setup (`make test-deps`
+// needMariaDB returns the shared server with empty tables (the package's tests run one at a
+// time, in any order, any number of times). Its absence is a broken setup (`make test-deps`
 // installs mariadb-server), so the test fails; under -short it is skipped with the same
 // advice.
 func needMariaDB(t *testing.T) *mariadbtest.Server {
@@ -44,5 +45,6 @@ func needMariaDB(t *testing.T) *mariadbtest.Server {
 		}
 		t.Fatal(sharedErr)
 	}
+	shared.Exec(t, "TRUNCATE TABLE mqtt_user", "TRUNCATE TABLE mqtt_acl")
 	return shared
 }

@@ -35,7 +35,7 @@ run: build certs ## build and run the broker in the foreground with the embedded
 certs: ## write the demo TLS certificates under etc/certs/ when missing (git-ignored; FORCE=1 replaces them)
 	$(GO) run ./tools/certgen $(if $(FORCE),-force) etc/certs
 
-test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql) when missing
+test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql, mariadb-server) when missing
 	@bash tools/ci/deps.sh
 
 fmt-check: ## fail if gofmt would change a file

@@ -5,6 +5,7 @@
 #   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
 #   postgresql         the backend of emqx_auth_pgsql's tests (initdb and postgres under
 #                      /usr/lib/postgresql/<version>/bin; the tests run their own cluster)
+#   mariadb-server     the backend of emqx_auth_mysql's tests (mariadbd, mariadb-install-db)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -22,6 +23,9 @@ if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; 
 fi
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
 	need+=(postgresql)
+fi
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+	need+=(mariadb-server)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -51,8 +55,8 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-for svc in mosquitto redis-server postgresql; do
-	if [[ " ${need[*]} " == *" $svc "* ]]; then
+for svc in mosquitto redis-server postgresql mariadb; do
+	if [[ " ${need[*]} " == *" $svc "* || " ${need[*]} " == *" $svc-server "* ]]; then
 		if [ -d /run/systemd/system ]; then
 			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
 		else

@@ -12,6 +12,7 @@ import (
 	"github.com/emqgo/emqgo/engine/passhash"
 	"github.com/emqgo/emqgo/engine/service/authhttp"
 	"github.com/emqgo/emqgo/engine/service/authjwt"
+	"github.com/emqgo/emqgo/engine/service/authmysql"
 	"github.com/emqgo/emqgo/engine/service/authpgsql"
 	"github.com/emqgo/emqgo/engine/service/authredis"
 	"github.com/emqgo/emqgo/engine/service/authuser"
@@ -61,7 +62,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authhttp.Name, Description: "Authentication/ACL with HTTP API", start: startHTTP},
 		{Name: "emqx_auth_ldap", Description: "Authentication/ACL with LDAP", Later: laterBackends},
 		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
-		{Name: "emqx_auth_mysql", Description: "Authentication/ACL with MySQL", Later: laterBackends},
+		{Name: authmysql.Name, Description: "Authentication/ACL with MySQL", start: startMySQL},
 		{Name: authpgsql.Name, Description: "Authentication/ACL with PostgreSQL", start: startPgSQL},
 		{Name: authredis.Name, Description: "Authentication/ACL with Redis", start: startRedis},
 		{Name: "emqx_bridge_mqtt", Description: "EMQ X Bridge MQTT", Later: "issue #15"},

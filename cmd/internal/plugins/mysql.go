@@ -1,0 +1,69 @@
+package plugins
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/passhash"
+	"github.com/emqgo/emqgo/engine/service/authmysql"
+)
+
+// startMySQL starts emqx_auth_mysql.
+func startMySQL(e *Env) (*Instance, error) {
+	const p = "auth.mysql."
+	c := LoadConf(authmysql.Name, p, []Key{
+		{Pattern: p + "server", Default: "127.0.0.1:3306"},
+		{Pattern: p + "pool", Default: "8"},
+		{Pattern: p + "username"},
+		{Pattern: p + "password"},
+		{Pattern: p + "database", Default: "mqtt"},
+		{Pattern: p + "query_timeout", Default: "5s"},
+		{Pattern: p + "auth_query"},
+		{Pattern: p + "password_hash", Default: "sha256"},
+		{Pattern: p + "super_query"},
+		{Pattern: p + "acl_query"},
+	}, e.EtcDir, e.Home, e.Environ)
+	cfg := authmysql.Config{
+		Server:       c.Str(p + "server"),
+		Pool:         positiveInt(c, p+"pool"),
+		Username:     c.Str(p + "username"),
+		Password:     c.Str(p + "password"),
+		Database:     c.Str(p + "database"),
+		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+		Log:          e.Log,
+	}
+	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {
+		cfg.Server = "127.0.0.1:" + cfg.Server // EMQX's "Port" form
+	}
+	var err error
+	if cfg.PasswordHash, err = passhash.Parse(c.Str(p + "password_hash")); err != nil {
+		c.Fail(p+"password_hash", err.Error())
+	}
+	for _, k := range []struct {
+		key string
+		to  *authmysql.Query
+	}{{"auth_query", &cfg.AuthQuery}, {"super_query", &cfg.SuperQuery}, {"acl_query", &cfg.ACLQuery}} {
+		if strings.TrimSpace(c.Str(p+k.key)) == "" {
+			continue // unset: that part is off
+		}
+		if *k.to, err = authmysql.ParseQuery(c.Str(p + k.key)); err != nil {
+			c.Fail(p+k.key, err.Error())
+		}
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	pl, err := authmysql.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst := &Instance{Close: pl.Close}
+	if !cfg.AuthQuery.IsZero() {
+		inst.Authenticators = []engine.Authenticator{pl}
+	}
+	if !cfg.ACLQuery.IsZero() {
+		inst.Authorizers = []engine.Authorizer{pl}
+	}
+	return inst, nil
+}

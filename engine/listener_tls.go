@@ -23,7 +23,7 @@ import (
 // max_connections, max_conn_rate); from then on the unchanged state machine runs on that loop
 // and reads and writes through the Stream. No descriptor beyond the socket is used.
 
-// TLSListener holds the TLS settings of an ssl listener (Listener.TLS).
+// TLSListener holds the TLS settings of an ssl or wss listener (Listener.TLS).
 type TLSListener struct {
 	// Options are the TLS settings; Start builds the server configuration from them
 	// (transport.ServerTLS), logs what it applies differently (cipher names Go lacks…), and
@@ -55,7 +55,7 @@ type tlsState struct {
 	ticked  atomic.Bool   // OnTick ran: gnet's loops are all registered and running
 }
 
-// bindTLS binds listener l (kind ssl) before the loops start, so that its address is in
+// bindTLS binds listener l (kind ssl, or wss: WebSocket over TLS) before the loops start, so that its address is in
 // byAddr from the start.
 func (n *Node) bindTLS(l *Listener) error {
 	key := "listener." + l.Kind + "." + l.Name
@@ -170,12 +170,20 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		st.PeerCert = certs[0]
 	}
+	var tr transport.Conn = st
+	if ls.WebSocket != nil { // wss: the WebSocket framing over the TLS stream (listener_wss.go)
+		ev.ws = newWSSConn(st, ls.WebSocket)
+		tr = &ev.ws.WebSocket
+	}
 	if err := l.el.Execute(context.Background(), runFunc(func() {
 		l.begin()
-		if c := n.openConn(l, ls, st); c != nil {
+		if c := n.openConn(l, ls, tr); c != nil {
 			ev.c = c
+			if ev.ws != nil {
+				ev.ws.c = c
+			}
 		} else {
-			_ = st.Close()
+			_ = tr.Close()
 		}
 		l.end()
 	})); err != nil {
@@ -186,11 +194,18 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 }
 
 // tlsEvents delivers a Stream's events to its connection on the loop.
-type tlsEvents struct{ c *conn } // nil when admission refused the connection
+type tlsEvents struct {
+	c  *conn   // nil when admission refused the connection
+	ws *wsConn // wss: the WebSocket framing between the stream and c
+}
 
 func (e *tlsEvents) Input() {
 	c := e.c
 	if c == nil {
+		return
+	}
+	if e.ws != nil {
+		e.ws.onTraffic()
 		return
 	}
 	l := c.loop
@@ -200,6 +215,9 @@ func (e *tlsEvents) Input() {
 }
 
 func (e *tlsEvents) Closed(err error) {
+	if e.ws != nil {
+		e.ws.Release()
+	}
 	if c := e.c; c != nil {
 		e.c = nil
 		c.closed(err)
@@ -210,6 +228,9 @@ func (e *tlsEvents) Closed(err error) {
 // a CONNECT: the certificate's value replaces the one the client sent. Runs on the loop.
 func (c *conn) peerCertIdentity(username, clientID *[]byte, hasUsername *bool) {
 	st, ok := c.tr.(*transport.Stream)
+	if w, isWS := c.tr.(*transport.WebSocket); isWS { // wss
+		st, ok = w.Under().(*transport.Stream)
+	}
 	if !ok || st.PeerCert == nil {
 		return
 	}
@@ -240,11 +261,12 @@ func certField(cert *x509.Certificate, which string) []byte {
 	return []byte(v)
 }
 
-// TLSAddr returns the bound address of the named TLS listener ("external"), e.g. for tests
-// that listen on port 0; "" when there is none. Safe for concurrent use after Start.
+// TLSAddr returns the bound address of the named ssl listener ("external"), e.g. for tests
+// that listen on port 0; "" when there is none (Addr("wss:external") for a wss listener).
+// Safe for concurrent use after Start.
 func (n *Node) TLSAddr(name string) string {
 	for _, s := range n.tls.servers {
-		if s.ls.Name == name {
+		if s.ls.Name == name && s.ls.Kind == "ssl" {
 			return s.ln.Addr().String()
 		}
 	}

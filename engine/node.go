@@ -127,7 +127,7 @@ func (n *Node) Start() error {
 	addrs := make([]string, 0, len(n.cfg.Listeners))
 	for i := range n.cfg.Listeners {
 		l := &n.cfg.Listeners[i]
-		if l.Kind == "ssl" {
+		if l.Kind == "ssl" || l.Kind == "wss" {
 			if err := n.bindTLS(l); err != nil {
 				n.stopTLS()
 				return err

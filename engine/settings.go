@@ -72,7 +72,7 @@ type Zone struct {
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
 type Listener struct {
-	Kind           string // "tcp", "ssl" or "ws" (others arrive with their transports)
+	Kind           string // "tcp", "ssl", "ws" or "wss"
 	Name           string // e.g. "external"
 	Addr           string // host:port
 	Zone           *Zone
@@ -90,9 +90,10 @@ type Listener struct {
 	// the caller's goroutine: a transport re-reads its files there (TLS certificates). An
 	// error leaves the listener as it was.
 	Reload func() error
-	TLS    *TLSListener // kind "ssl": the TLS settings (listener_tls.go)
-	// WebSocket is set for MQTT over WebSocket listeners (Kind "ws"): the upgrade and framing
-	// settings, shared read-only by the listener's connections (ws.go).
+	TLS    *TLSListener // kinds "ssl" and "wss": the TLS settings (listener_tls.go)
+	// WebSocket is set for MQTT over WebSocket listeners (kinds "ws" and "wss"): the upgrade
+	// and framing settings, shared read-only by the listener's connections (ws.go,
+	// listener_wss.go).
 	WebSocket *transport.WebSocketOptions
 }
 

@@ -50,16 +50,18 @@ func newTLSEnv(t *testing.T, log *slog.Logger, mutate func(o *transport.TLSOptio
 		CertFile: e.file(certgen.Files.Cert), KeyFile: e.file(certgen.Files.Key), CACertFile: e.file(certgen.Files.CACert),
 		Depth: 10, ReuseSessions: true,
 	}
+	kind := "ssl"
 	e.n, e.tcp = testNodeLog(t, func(c *Config) {
 		l := Listener{Kind: "ssl", Name: "external", Addr: "127.0.0.1:0", Zone: c.Listeners[0].Zone, MaxConnections: 1000,
 			TLS: &TLSListener{HandshakeTimeout: 5 * time.Second}}
 		if mutate != nil {
-			mutate(&o, &l)
+			mutate(&o, &l) // may make it a wss listener (wss_test.go)
 		}
 		l.TLS.Options = o
+		kind = l.Kind
 		c.Listeners = append(c.Listeners, l)
 	}, log)
-	e.addr = e.n.TLSAddr("external")
+	e.addr = e.n.Addr(kind + ":external")
 	if e.addr == "" {
 		t.Fatal("no TLS listener address")
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 )
 
-// mqttJSScript connects MQTT.js over ws:// (URL in argv[2], MQTT version in argv[3]),
+// mqttJSScript connects MQTT.js over ws:// or wss:// (URL in argv[2], MQTT version in argv[3]),
 // subscribes to js/in at QoS 2, announces "ready" on js/out, then publishes on js/out each
 // message it receives on js/in at the QoS it arrived with, prefixed "echo:", and prints
 // every message it receives; it exits after three.
@@ -40,6 +40,14 @@ setTimeout(() => { console.error('timeout'); process.exit(4); }, 15000);
 // MQTT.js (npm, pinned by tools/ci/npm.sh) over ws:// as MQTT 3.1.1 and 5: QoS 0, 1 and 2
 // both ways with a Go TCP client, one payload of 4 KiB.
 func TestWebSocketMQTTJS(t *testing.T) {
+	modules := mqttJSModules(t)
+	_, tcpAddr, wsAddr := wsNode(t, nil, nil)
+	runMQTTJS(t, modules, "ws://"+wsAddr+"/mqtt", tcpAddr, nil)
+}
+
+// mqttJSModules installs the pinned MQTT.js (once) and returns its node_modules path.
+func mqttJSModules(t *testing.T) string {
+	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		if testing.Short() {
 			t.Skip("node not installed (-short)")
@@ -50,12 +58,17 @@ func TestWebSocketMQTTJS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tools/ci/npm.sh: %v", err)
 	}
-	modules := strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out))
+}
+
+// runMQTTJS runs mqttJSScript against url as MQTT 3.1.1 and 5, with a Go client on tcpAddr
+// feeding it and checking its echoes. env is added to node's environment.
+func runMQTTJS(t *testing.T, modules, url, tcpAddr string, env []string) {
+	t.Helper()
 	script := filepath.Join(t.TempDir(), "client.js")
 	if err := os.WriteFile(script, []byte(mqttJSScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, tcpAddr, wsAddr := wsNode(t, nil, nil)
 	for _, version := range []string{"4", "5"} {
 		t.Run("v"+version, func(t *testing.T) {
 			r := newReceived()
@@ -63,8 +76,8 @@ func TestWebSocketMQTTJS(t *testing.T) {
 			sub5(t, gc, "js/out", 2)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", script, "ws://"+wsAddr+"/mqtt", version)
-			cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+			cmd := exec.CommandContext(ctx, "node", script, url, version)
+			cmd.Env = append(append(os.Environ(), "NODE_PATH="+modules), env...)
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
@@ -72,8 +85,15 @@ func TestWebSocketMQTTJS(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			if p := r.next(t); string(p.Payload) != "ready" {
-				t.Fatalf("first message %q, want ready", p.Payload)
+			select {
+			case p := <-r.ch:
+				if string(p.Payload) != "ready" {
+					t.Fatalf("first message %q, want ready", p.Payload)
+				}
+			case err := <-done:
+				t.Fatalf("node exited before it was ready: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+			case <-time.After(15 * time.Second):
+				t.Fatalf("MQTT.js not ready\nstderr:\n%s", stderr.String())
 			}
 			payloads := []string{"zero", "one", strings.Repeat("k", 4096)}
 			for qos, p := range payloads {

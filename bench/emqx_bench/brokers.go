@@ -23,7 +23,8 @@ type brokerKind struct {
 // brokerProc is a running broker started by the suite.
 type brokerProc struct {
 	kind       brokerKind
-	addr       string
+	addr       string        // the TCP listener
+	addrs      listenerPorts // every listener by transport (suite_transports.go)
 	cmd        *exec.Cmd
 	dir        string
 	metricsCmd string
@@ -47,22 +48,24 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startBroker starts a fresh broker of kind k on a free loopback port, with its files under
-// workDir, and waits until it accepts connections.
-func startBroker(ctx context.Context, k brokerKind, workDir string) (*brokerProc, error) {
+// startBroker starts a fresh broker of kind k on free loopback ports (TCP, and TLS with
+// certs and WebSocket where the broker has them), with its files under workDir, and waits
+// until it accepts connections.
+func startBroker(ctx context.Context, k brokerKind, workDir string, certs *benchCerts) (*brokerProc, error) {
 	if k.Bin == "" {
-		return &brokerProc{kind: k, addr: k.Addr}, nil
+		return &brokerProc{kind: k, addr: k.Addr, addrs: listenerPorts{"tcp": k.Addr}}, nil
 	}
-	port, err := freePort()
+	ports, err := newListenerPorts()
 	if err != nil {
 		return nil, err
 	}
+	port, _ := strconv.Atoi(ports["tcp"][len("127.0.0.1:"):])
 	dir, err := os.MkdirTemp(workDir, k.Name+"-")
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	b := &brokerProc{kind: k, addr: addr, dir: dir, done: make(chan error, 1)}
+	addr := ports["tcp"]
+	b := &brokerProc{kind: k, addr: addr, addrs: listenerPorts{"tcp": addr}, dir: dir, done: make(chan error, 1)}
 	var cmd *exec.Cmd
 	switch k.Name {
 	case "ours":
@@ -74,13 +77,17 @@ func startBroker(ctx context.Context, k brokerKind, workDir string) (*brokerProc
 		env := []string{
 			"EMQX_LISTENER__TCP__EXTERNAL=" + addr,
 			"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:" + strconv.Itoa(internal),
-			"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:0", // off the shared default 8083
 			"EMQX_NODE__DATA_DIR=" + filepath.Join(dir, "data"),
 			"EMQX_LOG__DIR=" + filepath.Join(dir, "log"),
 			"EMQX_LOG__TO=off",
 			// EMQX's default of 1000 new connections per second per listener is a
 			// production guard; the suite's conn case opens them faster, as the peers allow.
 			"EMQX_LISTENER__TCP__EXTERNAL__MAX_CONN_RATE=1000000",
+		}
+		env = append(env, oursTransportEnv(ports, certs)...)
+		b.addrs = ports
+		if certs == nil {
+			delete(b.addrs, "tls")
 		}
 		cmd.Env = append(os.Environ(), env...)
 		// emqx_ctl finds the node through its data dir. "metrics" is EMQX's command for
@@ -93,6 +100,11 @@ func startBroker(ctx context.Context, k brokerKind, workDir string) (*brokerProc
 		// Mosquitto's defaults otherwise (max_inflight_messages 20, max_queued_messages 1000):
 		// the peer is measured as Debian ships it.
 		text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nmax_connections -1\n", port)
+		text += mosquittoTransportConf(ports, certs)
+		b.addrs = ports
+		if certs == nil {
+			delete(b.addrs, "tls")
+		}
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, err
 		}

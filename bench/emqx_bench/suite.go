@@ -22,6 +22,8 @@ type suiteCase struct {
 	Title    string   `json:"title"`
 	Scenario string   `json:"scenario"`
 	Metrics  []string `json:"metrics"` // headline figures, see metricValue
+	// Transport is tls or ws for the rows over those listeners (suite_transports.go); "" is TCP.
+	Transport string `json:"transport,omitempty"`
 	// HalfOf names an earlier case: each broker is offered half of the rate it delivered
 	// there (latency at 50 % of its own measured peak).
 	HalfOf string `json:"half_of,omitempty"`
@@ -44,6 +46,11 @@ type SuiteReport struct {
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
 // size of the idle-connection run.
 func suiteCases(d time.Duration, conns int) []suiteCase {
+	return append(tcpCases(d, conns), transportCases(d, conns)...)
+}
+
+// tcpCases are the rows over MQTT/TCP.
+func tcpCases(d time.Duration, conns int) []suiteCase {
 	thr := []string{"recv_rate", "broker_us", "p99", "loss"}
 	return []suiteCase{
 		{Name: "fanin-q0", Title: "fan-in 8→1, QoS 0, 64 B", Scenario: "fanin", Metrics: thr,
@@ -133,6 +140,11 @@ func runSuite(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	certs, err := writeBenchCerts(work)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "suite: no certificates, the TLS rows are skipped: %v\n", err)
+		certs = nil
+	}
 
 	*rounds = max(*rounds, 1)
 	rep := &SuiteReport{Started: time.Now().Format(time.RFC3339), Host: hostInfo(), Results: map[string][]*Result{},
@@ -156,7 +168,7 @@ func runSuite(ctx context.Context, args []string) error {
 			{"sink", suiteCase{Name: "ceiling-pub", Title: "tool → sink: 8 publishers, QoS 0, 64 B", Scenario: "pub", apply: func(o *Options) { o.Pubs = 8 }}},
 			{"sink-echo", suiteCase{Name: "ceiling-echo", Title: "tool → sink → tool: 8 echo clients, QoS 0, 64 B", Scenario: "echo", apply: func(o *Options) { o.Pubs = 8 }}},
 		} {
-			res, err := runOne(ctx, brokerKind{Name: c.sink, Bin: self}, base(c.suiteCase), work)
+			res, err := runOne(ctx, brokerKind{Name: c.sink, Bin: self}, base(c.suiteCase), work, nil)
 			if err != nil {
 				fmt.Fprintf(logw, "ceiling %s: %v\n", c.Name, err)
 				continue
@@ -183,6 +195,12 @@ func runSuite(ctx context.Context, args []string) error {
 				bi := (i + j + round) % len(kinds)
 				k := kinds[bi]
 				o := base(c)
+				if !servesTransport(k.Name, c.Transport) {
+					if round == 0 {
+						fmt.Fprintf(logw, "%-12s %-10s skipped: no %s listener\n", c.Name, k.Name, c.Transport)
+					}
+					continue
+				}
 				if c.HalfOf != "" {
 					prev := rep.Results[c.HalfOf]
 					if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
@@ -191,7 +209,7 @@ func runSuite(ctx context.Context, args []string) error {
 					}
 					o.Rate = prev[bi].RecvRate / 2 / float64(o.Pubs)
 				}
-				res, err := runOne(ctx, k, o, work)
+				res, err := runOne(ctx, k, o, work, certs)
 				if err != nil {
 					fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
 					rep.Failures[fmt.Sprintf("%s/%s/%d", c.Name, k.Name, round+1)] = err.Error()
@@ -246,14 +264,27 @@ func median(rs []*Result, m string) *Result {
 	return sorted[(len(sorted)-1)/2]
 }
 
-// runOne starts a fresh broker of kind k, runs o against it and stops the broker.
-func runOne(ctx context.Context, k brokerKind, o Options, work string) (*Result, error) {
-	b, err := startBroker(ctx, k, work)
+// runOne starts a fresh broker of kind k, runs o against it over o.Transport and stops the
+// broker. certs is the set the broker's TLS listeners serve (nil: none).
+func runOne(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
+	b, err := startBroker(ctx, k, work, certs)
 	if err != nil {
 		return nil, err
 	}
 	defer b.stop()
-	o.Broker, o.BrokerPID, o.MetricsCmd = b.addr, b.pid(), b.metricsCmd
+	addr := b.addrs[o.Transport]
+	if addr == "" {
+		return nil, fmt.Errorf("%s has no %s listener in this run", k.Name, o.Transport)
+	}
+	if o.Transport != "tcp" {
+		if err := waitListening(ctx, addr); err != nil {
+			return nil, fmt.Errorf("%s %s listener: %w", k.Name, o.Transport, err)
+		}
+		if certs != nil {
+			o.CAFile = certs.CA
+		}
+	}
+	o.Broker, o.BrokerPID, o.MetricsCmd = addr, b.pid(), b.metricsCmd
 	if err := o.validate(); err != nil {
 		return nil, err
 	}

@@ -89,22 +89,24 @@ func TestStartupWarnings(t *testing.T) {
 		t.Fatalf("want one line of keys without effect, got %d:\n%s", len(lines), out)
 	}
 	l := lines[0]
-	for _, want := range []string{"level=WARN", "listener.ws.external.mqtt_piggyback, listener.wss.* (TLS/WebSocket transports: issue #11)",
+	for _, want := range []string{"level=WARN", "listener.ws.external.mqtt_piggyback, listener.wss.external.mqtt_piggyback (TLS/WebSocket transports: issue #11)",
 		"management.max_row_limit", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, l)
 		}
 	}
-	// The work directory has no etc/certs: the TLS listener says so.
-	if ls := linesWith(out, "listener.ssl.external not served: "); len(ls) != 1 || !strings.Contains(ls[0], "address=:8883") ||
-		!strings.Contains(ls[0], "etc/certs/cert.pem does not exist") {
-		t.Errorf("want one warning for the TLS listener without certificates, got %q", ls)
+	// The work directory has no etc/certs: the TLS listeners (ssl and wss) say so.
+	for key, port := range map[string]string{"listener.ssl.external": "8883", "listener.wss.external": "8084"} {
+		if ls := linesWith(out, key+" not served: "); len(ls) != 1 || !strings.Contains(ls[0], "address=:"+port) ||
+			!strings.Contains(ls[0], "etc/certs/cert.pem does not exist") {
+			t.Errorf("want one warning for %s without certificates, got %q", key, ls)
+		}
 	}
 	if ls := linesWith(out, "listener started"); !strings.Contains(strings.Join(ls, "\n"), "listener=ws:external") {
 		t.Errorf("no \"listener started\" line for ws:external: %q", ls)
 	}
 	for key, addr := range map[string]string{
-		"listener.wss.external": "8084", "dashboard.listener.http": "18083"} {
+		"dashboard.listener.http": "18083"} {
 		ls := linesWith(out, key+" not available in this build yet")
 		if len(ls) != 1 || !strings.Contains(ls[0], "level=WARN") || !strings.Contains(ls[0], "address=:"+addr) {
 			t.Errorf("want one warning for %s at %s, got %q", key, addr, ls)

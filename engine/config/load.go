@@ -167,7 +167,7 @@ func buildSchema() *schema {
 
 // transportBuilt says which listener kinds the broker serves; every key of the other kinds is
 // accepted without effect (the engine skips those listeners and says so at start).
-var transportBuilt = map[Kind]bool{KindTCP: true, KindSSL: true, KindWS: true}
+var transportBuilt = map[Kind]bool{KindTCP: true, KindSSL: true, KindWS: true, KindWSS: true}
 
 func kindIn(ks []Kind, k Kind) bool {
 	for _, x := range ks {

@@ -381,7 +381,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	}
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
-		"listener.ws.external.mqtt_piggyback, listener.wss.* (" + OwnerTransports + ")",
+		"listener.ws.external.mqtt_piggyback, listener.wss.external.mqtt_piggyback (" + OwnerTransports + ")",
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
 		"node.{async_threads,", "sysmon.{busy_dist_port,busy_port,long_schedule}",
 	} {
@@ -389,7 +389,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
-	for _, acts := range []string{"listener.tcp.external,", "listener.ssl.*", "listener.ws.*", "listener.ws.external.mqtt_path", "listener.ws.external.max_connections", "listener.ssl.external.certfile", "listener.ssl.external.ciphers",
+	for _, acts := range []string{"listener.tcp.external,", "listener.ssl.*", "listener.ws.*", "listener.wss.*", "listener.wss.external.certfile", "listener.wss.external.mqtt_path", "listener.ws.external.mqtt_path", "listener.ws.external.max_connections", "listener.ssl.external.certfile", "listener.ssl.external.ciphers",
 		"listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
 		"management.listener.http,", "max_clients", "send_timeout,", "inet6", "default_application", "plugins.etc_dir", "plugins.loaded_file"} {
 		if strings.Contains(sum, acts) {
@@ -490,7 +490,8 @@ func TestEMQX32File(t *testing.T) {
 	f("Raw", must(c.Get("cluster.k8s.namespace")), "default")
 	// Every key without effect that the file sets is on the warning line, by owner.
 	sum := NoEffectSummary(notes)
-	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
+	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
+		"listener.wss.external.{compress,psk_ciphers}",
 		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit",
 		"zone.external.publish_limit"} {
 		if !strings.Contains(sum, want) {

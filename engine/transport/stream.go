@@ -280,21 +280,42 @@ func (s *Stream) writer() {
 // OutboundBuffered implements Conn.
 func (s *Stream) OutboundBuffered() int { return int(s.outBytes.Load()) }
 
-// Close implements Conn: the socket closes once the queued output is written; Closed follows
-// on the loop. Input arriving meanwhile is dropped.
-func (s *Stream) Close() error {
+// Close implements Conn: the socket closes once the output queued so far, and whatever the
+// loop writes until its current callback returns, is written; Closed follows on the loop.
+// Input arriving meanwhile is dropped. (The engine closes first and flushes the round's
+// output, e.g. a DISCONNECT, afterwards.)
+func (s *Stream) Close() error { return s.CloseAfter(nil) }
+
+// CloseAfter is Close with last (e.g. a WebSocket close frame) written after everything the
+// loop writes until its current callback returns. last must not change afterwards. Runs on
+// the loop.
+func (s *Stream) CloseAfter(last []byte) error {
 	if s.closeSent {
 		return nil
 	}
 	s.closeSent = true
+	// The close request is a task of its own: it runs after the current callback, so the
+	// output the loop writes until then still goes out, in order.
+	if err := s.exec.Execute(context.Background(), &runTask{f: func() { s.finish(last) }}); err != nil {
+		s.finish(last) // the loops are stopping: close now
+	}
+	return nil
+}
+
+// finish queues last, asks the writer to close once the queue is written, and bounds how long
+// that may take. Runs on the loop.
+func (s *Stream) finish(last []byte) {
 	// A client that stopped reading must not hold the close forever: the writes still
 	// waiting fail after closeLinger.
 	_ = s.nc.SetWriteDeadline(time.Now().Add(closeLinger))
 	s.mu.Lock()
+	if len(last) > 0 && !s.done.Load() {
+		s.out = append(s.out, last...)
+		s.outBytes.Add(int64(len(last)))
+	}
 	s.closeReq = true
 	s.kickLocked()
 	s.mu.Unlock()
-	return nil
 }
 
 // LocalAddr implements Conn.

@@ -204,3 +204,43 @@ func TestStreamPeerClose(t *testing.T) {
 }
 
 func mustPeek(s *Stream) []byte { b, _ := s.Peek(-1); return b }
+
+// TestStreamCloseAfterRound: output written after Close in the same loop callback still goes
+// out, and CloseAfter's last piece follows it, before the socket closes.
+func TestStreamCloseAfterRound(t *testing.T) {
+	for _, last := range []string{"", "LAST"} {
+		loop := newFakeLoop(t)
+		a, b := net.Pipe()
+		col := &collector{rnd: rand.New(rand.NewSource(1)), closed: make(chan error, 1)}
+		s := NewStream(a, loop, col)
+		col.s = s
+		go s.Run()
+		got := make(chan []byte)
+		go func() {
+			all, _ := io.ReadAll(b)
+			got <- all
+		}()
+		loop.onLoop(func() {
+			_, _ = s.Write([]byte("before "))
+			if last == "" {
+				_ = s.Close()
+			} else {
+				_ = s.CloseAfter([]byte(last))
+			}
+			if _, err := s.Writev([][]byte{[]byte("after "), []byte("close")}); err != nil {
+				t.Errorf("Writev in the closing callback: %v", err)
+			}
+		})
+		select {
+		case all := <-got:
+			if want := "before after close" + last; string(all) != want {
+				t.Fatalf("output %q, want %q", all, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("socket not closed after Close")
+		}
+		if err := <-col.closed; err != nil {
+			t.Fatalf("Closed(%v)", err)
+		}
+	}
+}

@@ -12,9 +12,10 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// WebSocket is MQTT over WebSocket (RFC 6455) on one gnet connection, on its event loop: the
-// HTTP upgrade, then binary frames in both directions. It implements Conn for the engine's
-// state machine: the input it offers is the payload of the client's data frames, unmasked and
+// WebSocket is MQTT over WebSocket (RFC 6455) on one byte stream, on its event loop: the
+// HTTP upgrade, then binary frames in both directions. The stream under it is a gnet
+// connection (ws listeners, Init) or a Closer such as a TLS Stream (wss listeners, InitOver).
+// It implements Conn for the engine's state machine: the input it offers is the payload of the client's data frames, unmasked and
 // joined; what the engine writes leaves as one unmasked binary frame per Write or Writev.
 //
 // Every method runs on the connection's event loop (no locking). The engine calls Feed from
@@ -24,7 +25,7 @@ import (
 // Memory: an idle connection holds only this struct; the decoded input sits in a pooled buffer
 // while some of it is unread and goes back to the pool once the engine has consumed it all.
 type WebSocket struct {
-	gc   gnet.Conn
+	gc   Conn // the stream under the frames: a gnet.Conn or a Closer
 	opts *WebSocketOptions
 	peer net.Addr // the address named by the proxy headers, nil when none
 
@@ -74,6 +75,25 @@ func NewWebSocket(gc gnet.Conn, o *WebSocketOptions) *WebSocket {
 func (w *WebSocket) Init(gc gnet.Conn, o *WebSocketOptions) {
 	w.gc, w.opts = gc, o
 }
+
+// Closer is a byte stream that can close after one last piece of output queued behind
+// everything written until the current loop callback returns: how a WebSocket over it sends
+// its close frame. Stream implements it.
+type Closer interface {
+	Conn
+	CloseAfter(last []byte) error
+}
+
+// InitOver prepares w, a zero WebSocket, over lo, a byte stream other than a gnet connection
+// (a TLS Stream for wss listeners). Its events run on the loop that owns lo; the caller calls
+// Feed when lo has input and Release when it has closed.
+func (w *WebSocket) InitOver(lo Closer, o *WebSocketOptions) {
+	w.gc, w.opts = lo, o
+}
+
+// Under returns the byte stream under the frames (e.g. the TLS Stream, for its peer
+// certificate).
+func (w *WebSocket) Under() Conn { return w.gc }
 
 // Open reports whether the upgrade is done and the connection is not closing.
 func (w *WebSocket) Open() bool { return w.state == wsOpen }
@@ -372,7 +392,10 @@ func (w *WebSocket) Close() error {
 		return w.gc.Close()
 	}
 	w.state = wsCloseQueued
-	return w.gc.AsyncWrite(closeNormal, closeAfterWrite)
+	if f, ok := w.gc.(Closer); ok {
+		return f.CloseAfter(closeNormal)
+	}
+	return w.gc.(gnet.Conn).AsyncWrite(closeNormal, closeAfterWrite)
 }
 
 func closeAfterWrite(c gnet.Conn, _ error) error { return c.Close() }

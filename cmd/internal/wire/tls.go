@@ -11,7 +11,7 @@ import (
 	"github.com/emqgo/emqgo/engine/transport"
 )
 
-// tlsListener resolves the TLS keys of an ssl listener. The certificate files are read now
+// tlsListener resolves the TLS keys of an ssl or wss listener. The certificate files are read now
 // (transport.ServerTLS), so that a missing or bad file or an unknown cipher name stops
 // start-up (and check_config) with the key at fault; the engine builds the configuration again
 // when it starts, with its logger for certificate reloads.
@@ -46,7 +46,7 @@ func tlsListener(l *config.Listener) (*engine.TLSListener, error) {
 // demo set etc/certs/ that `make certs` writes): "" when l is not such a listener. A missing
 // file that the operator named is an error instead (FromConfig).
 func MissingDemoCerts(c *config.Config, l *config.Listener) string {
-	if l.TLS == nil || l.Kind != config.KindSSL {
+	if l.TLS == nil || !isTLS(l.Kind) {
 		return ""
 	}
 	key := "listener." + string(l.Kind) + "." + l.Name
@@ -64,3 +64,6 @@ func MissingDemoCerts(c *config.Config, l *config.Listener) string {
 	}
 	return ""
 }
+
+// isTLS says whether listeners of kind k run over TLS (ssl, and wss: WebSocket over TLS).
+func isTLS(k config.Kind) bool { return k == config.KindSSL || k == config.KindWSS }

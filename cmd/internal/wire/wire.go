@@ -70,14 +70,14 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 		}
 		var tl *engine.TLSListener
 		switch {
-		case l.Kind == config.KindSSL && MissingDemoCerts(c, l) != "":
+		case isTLS(l.Kind) && MissingDemoCerts(c, l) != "":
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
-		case l.Kind == config.KindSSL && l.TLS.CertFile != "":
+		case isTLS(l.Kind) && l.TLS.CertFile != "":
 			if tl, err = tlsListener(l); err != nil {
 				return nil, nil, err
 			}
-		case l.Kind != config.KindTCP && l.Kind != config.KindWS: // also TLS-PSK only (psk_ciphers): not built yet
+		case l.Kind != config.KindTCP && l.Kind != config.KindWS: // TLS-PSK only (psk_ciphers): not built yet
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}
@@ -197,9 +197,9 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	return z
 }
 
-// webSocketOptions resolves the WebSocket keys of a ws listener (nil for other kinds).
+// webSocketOptions resolves the WebSocket keys of a ws or wss listener (nil for other kinds).
 func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
-	if l.Kind != config.KindWS || l.WS == nil {
+	if (l.Kind != config.KindWS && l.Kind != config.KindWSS) || l.WS == nil {
 		return nil
 	}
 	o := &transport.WebSocketOptions{

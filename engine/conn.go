@@ -46,9 +46,10 @@ type conn struct {
 	// lastRecv is the unix-nanosecond time of the last complete packet; before CONNECT is
 	// handled it stays the time the connection opened (idle_timeout).
 	lastRecv    int64
-	connectedAt int64     // when CONNECT was accepted (unix ns, Node.connectClock: never repeats), for hooks and manage.go
-	ext         *connExt  // state few connections need, nil until one does (extra)
-	will        *connWill // the will, nil when none
+	connectedAt int64        // when CONNECT was accepted (unix ns, Node.connectClock: never repeats), for hooks and manage.go
+	ext         *connExt     // state few connections need, nil until one does (extra)
+	limit       *connLimiter // rate limits on input (ratelimit.go), nil when none apply
+	will        *connWill    // the will, nil when none
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none
@@ -117,6 +118,7 @@ const (
 	flagParked      // input stopped at a packet waiting for the access-control chain (parkACL)
 	flagCleanStart  // CONNECT had Clean Start (Clean Session) set, for the hooks
 	flagInReported  // the parked packet was reported to the PacketIn hooks already (tracepackets.go)
+	flagThrottled   // input stopped at a packet over a rate limit: in loop.throttled (ratelimit.go)
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -144,9 +146,9 @@ func addrPort(a net.Addr) netip.AddrPort {
 
 // reading reports whether the connection handles input now: not once closing, and not while
 // its input is parked (behind a CONNECT waiting for the authenticator or for the listener's
-// rate, or at a packet waiting for the access-control chain).
+// rate, at a packet waiting for the access-control chain, or at one over a rate limit).
 func (c *conn) reading() bool {
-	return (c.state == stateNew || c.state == stateConnected) && !c.has(flagParked)
+	return (c.state == stateNew || c.state == stateConnected) && !c.has(flagParked|flagThrottled)
 }
 
 // parkedInputLimit is how many bytes of input may wait while the connection's input is parked
@@ -235,6 +237,11 @@ func (c *conn) boundParked() {
 		if c.state == stateConnected {
 			code = codec.QuotaExceeded
 		}
+		if c.has(flagThrottled) {
+			c.loop.stats.ThrottledClosed++
+			c.closeWith(code, c.throttledBoundMessage())
+			return
+		}
 		c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 	}
 }
@@ -256,6 +263,9 @@ func (c *conn) consume(buf []byte) int {
 			}
 			break
 		}
+		if c.limit != nil && !c.admitLimited(h.Type, h.Total) {
+			break // throttled: the packet waits (ratelimit.go)
+		}
 		pkt := buf[off : off+h.Total]
 		off += h.Total
 		if c.state == stateConnected {
@@ -271,6 +281,9 @@ func (c *conn) consume(buf []byte) int {
 				c.loop.stats.PacketsIn--
 				c.loop.stats.BytesIn -= uint64(h.Total)
 				c.packetParked()
+				if c.limit != nil {
+					c.limit.refund(h.Type, h.Total)
+				}
 				break
 			}
 			c.protocolError(err)

@@ -129,6 +129,7 @@ func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 		peer:     remote.Addr(),
 		port:     remote.Port(),
 		lastRecv: l.now, // the open time until CONNECT is handled
+		limit:    newConnLimiter(ls, l.now),
 	}
 	if ls.ProxyProtocol {
 		c.state = stateProxy // proxy.go

@@ -23,12 +23,14 @@ type loop struct {
 
 	side sync.Mutex // held by side-loop users for the whole routing call
 
-	conns     []*conn // every connection on this loop, for sweeps; conn.slot indexes it
-	dirty     []*conn // connections with output waiting for the end of this round
-	slow      []*conn // connections whose output backlog is above the high-water mark
-	waiting   []*conn // connections over their listener's max_conn_rate, in arrival order
-	spareSlow []*conn
-	now       int64 // unix nanoseconds, read once per round
+	conns          []*conn // every connection on this loop, for sweeps; conn.slot indexes it
+	dirty          []*conn // connections with output waiting for the end of this round
+	slow           []*conn // connections whose output backlog is above the high-water mark
+	waiting        []*conn // connections over their listener's max_conn_rate, in arrival order
+	throttled      []*conn // connections whose input is over a rate limit (ratelimit.go)
+	spareThrottled []*conn
+	spareSlow      []*conn
+	now            int64 // unix nanoseconds, read once per round
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -356,6 +358,9 @@ const sweepSlices = 10
 func (l *loop) sweep() {
 	l.begin()
 	l.releaseWaiting()
+	if len(l.throttled) > 0 {
+		l.releaseThrottled()
+	}
 	if n := len(l.conns); n > 0 {
 		count := (n + sweepSlices - 1) / sweepSlices
 		if l.sweepAt >= n {

@@ -68,6 +68,12 @@ type Zone struct {
 	HighWater   int
 	CloseWater  int
 	SendTimeout time.Duration // 0: never close a slow consumer for being slow
+
+	// Rate limits on each connection's input (ratelimit.go); the zero Rate sets none. Over a
+	// limit the connection is throttled (its input waits unread), never disconnected for it.
+	PublishLimit   Rate // PUBLISH packets (publish_limit)
+	ConnMessagesIn Rate // PUBLISH packets (rate_limit.conn_messages_in)
+	ConnBytesIn    Rate // bytes of every packet (rate_limit.conn_bytes_in)
 }
 
 // Listener is one MQTT listener as configured (listener.<kind>.<name>).
@@ -81,6 +87,7 @@ type Listener struct {
 	MaxConnRate    int          // new connections per second, 0: unlimited; more wait (admission.go)
 	Nagle          bool         // nodelay = false: Nagle's algorithm on (TCP_NODELAY is the default)
 	RecBuf, SndBuf int          // socket buffer sizes, 0: the system's
+	RateLimit      Rate         // bytes in per connection (rate_limit), as the zone's ConnBytesIn
 
 	// ProxyProtocol expects a PROXY protocol v1 or v2 header before the MQTT bytes of every
 	// connection (proxy.go); ProxyProtocolTimeout bounds its arrival (0: 3 s).

@@ -33,8 +33,10 @@ type loopStats struct {
 	SlowClosed                         uint64
 	AuthFailures, AuthOverload         uint64
 	AuthIn                             uint64
-	ACLParked                          uint64 // packets that waited for the access-control chain
-	StoreRefused                       uint64 // QoS 1/2 publishes refused: store failed
+	ACLParked                          uint64             // packets that waited for the access-control chain
+	StoreRefused                       uint64             // QoS 1/2 publishes refused: store failed
+	Throttled                          [limitKinds]uint64 // connections stopped by each rate limit (ratelimit.go)
+	ThrottledClosed                    uint64             // throttled connections closed: parked input past its bound
 	_                                  [64]byte
 }
 
@@ -232,6 +234,11 @@ func (n *Node) Metrics() []Metric {
 		{"connections.refused.listener_stopped", n.stats.refusedStopped.Load()},
 		{"log.dropped", logging.TotalDropped()},
 		{"connections.delayed.max_conn_rate", n.stats.throttled.Load()},
+		{"connections.throttled." + limitNames[limitPublish], ls.Throttled[limitPublish]},
+		{"connections.throttled." + limitNames[limitMessagesIn], ls.Throttled[limitMessagesIn]},
+		{"connections.throttled." + limitNames[limitBytesIn], ls.Throttled[limitBytesIn]},
+		{"connections.throttled." + limitNames[limitListenerBytes], ls.Throttled[limitListenerBytes]},
+		{"connections.throttled.closed", ls.ThrottledClosed},
 		{"connections.refused.tls_handshake", n.tls.refused.Load()},
 	}
 }

@@ -493,10 +493,14 @@ func TestEMQX32File(t *testing.T) {
 	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
 		"listener.wss.external.{compress,psk_ciphers}",
 		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit",
-		"zone.external.publish_limit"} {
+		"zone.external.force_shutdown_policy"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, sum)
 		}
+	}
+	// Rate limits act (engine/ratelimit.go).
+	if strings.Contains(sum, "publish_limit") || strings.Contains(sum, "rate_limit") {
+		t.Errorf("warning line lists a rate limit:\n%s", sum)
 	}
 	// log.<level>.file acts (cmd/emqx's logger).
 	if strings.Contains(sum, ".file") {

@@ -118,6 +118,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			Nagle:          !l.NoDelay,
 			RecBuf:         int(l.RecBuf),
 			SndBuf:         int(l.SndBuf),
+			RateLimit:      rateOf(l.RateLimit),
 
 			ProxyProtocol:        l.ProxyProtocol,
 			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
@@ -194,6 +195,9 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
 	z.Mountpoint = zc.Mountpoint
 	z.ResponseInformation = zc.ResponseInformation
+	z.PublishLimit = rateOf(zc.PublishLimit)
+	z.ConnMessagesIn = rateOf(zc.ConnMessagesIn)
+	z.ConnBytesIn = rateOf(zc.ConnBytesIn)
 	return z
 }
 
@@ -214,6 +218,11 @@ func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
 	}
 	o.Prepare()
 	return o
+}
+
+// rateOf converts a configured rate limit (the zero Rate: none).
+func rateOf(r config.Rate) engine.Rate {
+	return engine.Rate{Limit: r.Limit, Per: r.Per, Burst: r.Burst}
 }
 
 func accessRules(rs []config.AccessRule) []engine.AccessRule {

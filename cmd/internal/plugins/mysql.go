@@ -2,9 +2,7 @@ package plugins
 
 import (
 	"strconv"
-	"strings"
 
-	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/passhash"
 	"github.com/emqgo/emqgo/engine/service/authmysql"
 )
@@ -40,17 +38,7 @@ func startMySQL(e *Env) (*Instance, error) {
 	if cfg.PasswordHash, err = passhash.Parse(c.Str(p + "password_hash")); err != nil {
 		c.Fail(p+"password_hash", err.Error())
 	}
-	for _, k := range []struct {
-		key string
-		to  *authmysql.Query
-	}{{"auth_query", &cfg.AuthQuery}, {"super_query", &cfg.SuperQuery}, {"acl_query", &cfg.ACLQuery}} {
-		if strings.TrimSpace(c.Str(p+k.key)) == "" {
-			continue // unset: that part is off
-		}
-		if *k.to, err = authmysql.ParseQuery(c.Str(p + k.key)); err != nil {
-			c.Fail(p+k.key, err.Error())
-		}
-	}
+	parseQueries(c, p, authmysql.ParseQuery, &cfg.AuthQuery, &cfg.SuperQuery, &cfg.ACLQuery)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
@@ -58,12 +46,5 @@ func startMySQL(e *Env) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst := &Instance{Close: pl.Close}
-	if !cfg.AuthQuery.IsZero() {
-		inst.Authenticators = []engine.Authenticator{pl}
-	}
-	if !cfg.ACLQuery.IsZero() {
-		inst.Authorizers = []engine.Authorizer{pl}
-	}
-	return inst, nil
+	return chainInstance(pl, !cfg.AuthQuery.IsZero(), !cfg.ACLQuery.IsZero()), nil
 }

@@ -50,6 +50,7 @@ type conn struct {
 	ext         *connExt     // state few connections need, nil until one does (extra)
 	limit       *connLimiter // rate limits on input (ratelimit.go), nil when none apply
 	will        *connWill    // the will, nil when none
+	cnt         ConnCounters // traffic counters (conncounters.go)
 
 	out       []byte // output of the current round, written by flush
 	iov       *iovec // payloads referenced by out this round, nil when none
@@ -273,6 +274,8 @@ func (c *conn) consume(buf []byte) int {
 		}
 		c.loop.stats.PacketsIn++
 		c.loop.stats.BytesIn += uint64(h.Total)
+		c.cnt.RecvPkt++
+		c.cnt.RecvOct += uint64(h.Total)
 		c.packetIn(pkt)
 		if err := c.handle(h.Type, pkt); err != nil {
 			if err == errParked {
@@ -280,6 +283,8 @@ func (c *conn) consume(buf []byte) int {
 				off -= h.Total
 				c.loop.stats.PacketsIn--
 				c.loop.stats.BytesIn -= uint64(h.Total)
+				c.cnt.RecvPkt--
+				c.cnt.RecvOct -= uint64(h.Total)
 				c.packetParked()
 				if c.limit != nil {
 					c.limit.refund(h.Type, h.Total)
@@ -343,6 +348,7 @@ func (c *conn) buf() []byte {
 // write stores the grown output buffer and schedules the flush at the end of the round.
 func (c *conn) write(b []byte) {
 	c.out = b
+	c.cnt.SendPkt++ // every caller appended one packet
 	if !c.has(flagDirty) {
 		c.set(flagDirty)
 		c.loop.dirty = append(c.loop.dirty, c)
@@ -401,11 +407,13 @@ func (c *conn) flush() {
 			iv.bufs = append(iv.bufs, out[iv.mark:])
 		}
 		l.stats.BytesOut += uint64(len(out) + iv.bytes)
+		c.cnt.SendOct += uint64(len(out) + iv.bytes)
 		c.packetsOut(nil, iv.bufs)
 		_, err = c.tr.Writev(iv.bufs)
 		l.putIovec(iv)
 	} else {
 		l.stats.BytesOut += uint64(len(out))
+		c.cnt.SendOct += uint64(len(out))
 		c.packetsOut(out, nil)
 		_, err = c.tr.Write(out)
 	}

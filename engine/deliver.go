@@ -347,6 +347,7 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	}
 	if c.clientMaxPacket > 0 && size > int(c.clientMaxPacket) {
 		c.write(b[:start])
+		c.cnt.SendPkt-- // nothing was appended
 		l.stats.Dropped++
 		l.stats.TooLarge++
 		l.dropped(c.clientID, msg, DropTooLarge)
@@ -365,6 +366,7 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	}
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++
+	c.cnt.SendMsg++
 	if h := l.hooks; h != nil {
 		for _, f := range h.delivered {
 			f(c.clientID, msg, q.QoS)

@@ -62,6 +62,8 @@ type ClientSnapshot struct {
 	CreatedAt      time.Time // when the session was created
 	ExpiryInterval uint32    // session expiry interval, seconds; sessions.NeverExpire: never
 	SessionCounts
+	// Traffic of the connection so far.
+	Counters ConnCounters
 }
 
 // SessionCounts are the sizes of a session's state at one moment.
@@ -260,6 +262,7 @@ func (c *conn) info() ClientSnapshot {
 		KeepAlive:    c.keepAlive,
 		CleanStart:   c.has(flagCleanStart),
 		ConnectedAt:  time.Unix(0, c.connectedAt),
+		Counters:     c.cnt,
 	}
 	if s := c.sess; s != nil {
 		ci.CreatedAt = time.Unix(0, s.Created)

@@ -69,6 +69,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 		return err
 	}
 	l.stats.PublishIn++
+	c.cnt.RecvMsg++
 	l.stats.QosIn[p.QoS&3]++
 
 	if tooDeep(topic, z.topicLevelLimit()) {

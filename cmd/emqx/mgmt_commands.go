@@ -65,7 +65,7 @@ func clientsCommand(n *engine.Node, args []string) (string, int) {
 			return "Error: " + err.Error() + "\n", 1
 		}
 		var b strings.Builder
-		writeClient(&b, &c)
+		writeClientCounters(&b, &c)
 		return b.String(), 0
 	case len(args) == 2 && args[0] == "kick":
 		err := n.Kick(ctx, args[1])
@@ -83,6 +83,15 @@ func clientsCommand(n *engine.Node, args []string) (string, int) {
 func writeClient(b *strings.Builder, c *engine.ClientSnapshot) {
 	fmt.Fprintf(b, "Connection(%s, clean_start=%t, username=%s, peername=%s, connected_at=%d)\n",
 		c.ClientID, c.CleanStart, orUndefined(c.Username), c.Peer, c.ConnectedAt.Unix())
+}
+
+// writeClientCounters prints the Connection(...) line of `clients show`: writeClient's fields
+// and the connection's traffic counters under EMQX's names.
+func writeClientCounters(b *strings.Builder, c *engine.ClientSnapshot) {
+	k := &c.Counters
+	fmt.Fprintf(b, "Connection(%s, clean_start=%t, username=%s, peername=%s, connected_at=%d, recv_oct=%d, recv_pkt=%d, recv_msg=%d, send_oct=%d, send_pkt=%d, send_msg=%d)\n",
+		c.ClientID, c.CleanStart, orUndefined(c.Username), c.Peer, c.ConnectedAt.Unix(),
+		k.RecvOct, k.RecvPkt, k.RecvMsg, k.SendOct, k.SendPkt, k.SendMsg)
 }
 
 func orUndefined(s string) string {

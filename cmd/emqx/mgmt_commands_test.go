@@ -75,8 +75,9 @@ func TestCtlManagement(t *testing.T) {
 	if at, _ := strconv.ParseInt(line.FindStringSubmatch(lines[0])[1], 10, 64); time.Since(time.Unix(at, 0)) > time.Minute {
 		t.Fatalf("connected_at %d", at)
 	}
-	if out := ok(0, "clients", "show", "c1"); !line.MatchString(strings.TrimSpace(out)) {
-		t.Fatalf("clients show c1: %q", out)
+	show := regexp.MustCompile(`^Connection\(c1, clean_start=true, username=alice, peername=127\.0\.0\.1:\d+, connected_at=\d+, recv_oct=(\d+), recv_pkt=2, recv_msg=0, send_oct=(\d+), send_pkt=2, send_msg=0\)$`)
+	if out := ok(0, "clients", "show", "c1"); !show.MatchString(strings.TrimSpace(out)) {
+		t.Fatalf("clients show c1: %q", out) // in: CONNECT, SUBSCRIBE; out: CONNACK, SUBACK
 	}
 	if out := ok(1, "clients", "show", "nobody"); out != "Not Found.\n" {
 		t.Fatalf("clients show nobody: %q", out)

@@ -44,6 +44,13 @@ type connJSON struct {
 	Zone        string `json:"zone"`
 	Listener    string `json:"listener"`
 	Keepalive   int    `json:"keepalive"`
+	// Traffic of the connection (engine.ConnCounters).
+	RecvOct uint64 `json:"recv_oct"`
+	RecvPkt uint64 `json:"recv_pkt"`
+	RecvMsg uint64 `json:"recv_msg"`
+	SendOct uint64 `json:"send_oct"`
+	SendPkt uint64 `json:"send_pkt"`
+	SendMsg uint64 `json:"send_msg"`
 }
 
 func protoName(v codec.Version) string {
@@ -76,6 +83,12 @@ func (s *Server) clientOf(c *engine.ClientSnapshot) clientJSON {
 			Zone:        c.Zone,
 			Listener:    c.Listener,
 			Keepalive:   int(c.KeepAlive),
+			RecvOct:     c.Counters.RecvOct,
+			RecvPkt:     c.Counters.RecvPkt,
+			RecvMsg:     c.Counters.RecvMsg,
+			SendOct:     c.Counters.SendOct,
+			SendPkt:     c.Counters.SendPkt,
+			SendMsg:     c.Counters.SendMsg,
 		},
 	}
 }

@@ -152,6 +152,7 @@ func TestClientGetAndKick(t *testing.T) {
 		"proto_ver": 5.0, "ip_address": "127.0.0.1", "connected": true, "clean_start": true,
 		"keepalive": 30.0, "zone": "external", "listener": "external", "is_bridge": false,
 		"expiry_interval": 0.0, "subscriptions_cnt": 0.0,
+		"recv_msg": 0.0, "send_msg": 0.0,
 	} {
 		if c[k] != want {
 			t.Fatalf("client %s = %v, want %v (%v)", k, c[k], want, c)
@@ -161,6 +162,17 @@ func TestClientGetAndKick(t *testing.T) {
 		if _, err := time.ParseInLocation(time.DateTime, c[k].(string), time.Local); err != nil {
 			t.Fatalf("client %s = %v: %v", k, c[k], err)
 		}
+	}
+	// CONNECT in, CONNACK out, and maybe paho's first PINGREQ and its PINGRESP (answered in the
+	// same loop round, so never seen apart).
+	if in, out := c["recv_pkt"].(float64), c["send_pkt"].(float64); in < 1 || in > 2 || out != in {
+		t.Fatalf("client recv_pkt %v send_pkt %v", in, out)
+	}
+	if in, _ := c["recv_oct"].(float64); in < 14 { // a CONNECT with client id "dev-1" and a username
+		t.Fatalf("client recv_oct %v", c["recv_oct"])
+	}
+	if out, _ := c["send_oct"].(float64); out < 4 { // a CONNACK
+		t.Fatalf("client send_oct %v", c["send_oct"])
 	}
 	if port, _ := c["port"].(float64); port <= 0 {
 		t.Fatalf("client port %v", c["port"])

@@ -191,6 +191,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/v4/mqtt/unsubscribe_batch", s.mqttUnsubscribeBatch)
 	api.HandleFunc("GET /api/v4/acl/explain", s.aclExplain)
 	s.manageRoutes(api)
+	s.sessionRoutes(api)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()

@@ -192,7 +192,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 	if err := n.pool.Submit(func() {
 		req.result = AuthResult{Decision: AuthAllow}
 		if !bypass {
+			began := wallNanos()
 			req.result = n.runAuth(z, info, hasUsername)
+			req.authTook = max(wallNanos()-began, 1) // 0: no chain ran
 		}
 		if willTopic != "" && req.result.Decision == AuthAllow && !req.result.Superuser {
 			ctx, cancel := context.WithTimeout(context.Background(), n.aclTimeout())
@@ -204,6 +206,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 				return // closed while waiting (idle timeout or shutdown)
 			}
 			l.begin()
+			if req.authTook > 0 {
+				l.stats.AuthTime.observe(req.authTook)
+			}
 			c.state = stateNew
 			c.completeConnect(&req)
 			l.end()
@@ -256,6 +261,7 @@ type connectRequest struct {
 	clean    bool
 	expiry   uint32
 	result   AuthResult
+	authTook int64 // nanoseconds the authentication chain took, 0 when it did not run
 
 	willChecked bool // the access-control chain decided about the will's topic: willAllowed
 	willAllowed bool
@@ -300,7 +306,8 @@ func (c *conn) completeConnect(req *connectRequest) {
 	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected
-	c.lastRecv = l.now // keep alive counts from the CONNACK
+	l.stats.ConnackTime.observe(l.now - c.lastRecv) // lastRecv: the open (or admission) time until here
+	c.lastRecv = l.now                              // keep alive counts from the CONNACK
 	if present {
 		c.set(flagSessionPresent)
 	}

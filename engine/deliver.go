@@ -367,6 +367,9 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++
 	c.cnt.SendMsg++
+	if l.stats.DeliverySample++; l.stats.DeliverySample&deliverySampleMask == 0 && !dup && !q.Retain {
+		l.stats.DeliveryTime.observe(l.now - msg.Created)
+	}
 	if h := l.hooks; h != nil {
 		for _, f := range h.delivered {
 			f(c.clientID, msg, q.QoS)

@@ -37,7 +37,12 @@ type loopStats struct {
 	StoreRefused                       uint64             // QoS 1/2 publishes refused: store failed
 	Throttled                          [limitKinds]uint64 // connections stopped by each rate limit (ratelimit.go)
 	ThrottledClosed                    uint64             // throttled connections closed: parked input past its bound
-	_                                  [64]byte
+
+	// Latency histograms (histograms.go) and the count of deliveries for their 1-in-64 sampling.
+	ConnackTime, AuthTime, DeliveryTime hist
+	DeliverySample                      uint64
+
+	_ [64]byte
 }
 
 // nodeStats are node-wide counters updated off the hot path.
@@ -120,6 +125,10 @@ func (s *loopStats) add(o *loopStats) {
 		switch f.Kind() {
 		case reflect.Uint64:
 			f.SetUint(f.Uint() + ov.Field(i).Uint())
+		case reflect.Struct:
+			if h, ok := f.Addr().Interface().(*hist); ok {
+				h.add(ov.Field(i).Addr().Interface().(*hist))
+			}
 		case reflect.Array:
 			if f.Type().Elem().Kind() == reflect.Uint64 {
 				for j := range f.Len() {

@@ -41,6 +41,8 @@ func writePrometheus(w io.Writer, node *engine.Node) {
 		metrics.WriteGaugeUint64(w, promName(g.name), uint64(max(g.value, 0)))
 	}
 	metrics.WriteGaugeFloat64(w, "emqx_uptime_seconds", node.Uptime().Seconds())
+	writeListenerGauges(w, node)
+	writeHistograms(w, node)
 	metrics.WriteProcessMetrics(w)
 }
 

@@ -31,7 +31,7 @@ type apiDeps struct {
 	plugins *plugins.Manager
 }
 
-// startHTTPAPI serves the HTTP API and /metrics on management.listener.http for node, and
+// startHTTPAPI serves the HTTP API and /metrics on management.listener.http (and .https) for node, and
 // returns the function that stops it gracefully (bounded by its context). With the key unset
 // there is nothing to serve and stop does nothing.
 func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps apiDeps) (stop func(context.Context), err error) {
@@ -39,6 +39,14 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	if !ok {
 		return func(context.Context) {}, nil
 	}
+	https, notes, err := wire.HTTPSAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, note := range notes {
+		log.Warn(note)
+	}
+	opts.HTTPS = https
 	opts.Apps = deps.apps
 	if deps.sys != nil {
 		opts.Alarms = sysAlarms{deps.sys}
@@ -50,7 +58,12 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	if err != nil {
 		return nil, err
 	}
-	log.Info("HTTP API listening", "key", "management.listener.http", "address", api.Addr())
+	if a := api.Addr(); a != "" {
+		log.Info("HTTP API listening", "key", "management.listener.http", "address", a)
+	}
+	if a := api.HTTPSAddr(); a != "" {
+		log.Info("HTTP API listening", "key", "management.listener.https", "address", a)
+	}
 	return func(ctx context.Context) {
 		if err := api.Stop(ctx); err != nil {
 			log.Warn("HTTP API did not stop cleanly", "error", err)

@@ -415,6 +415,9 @@ func (checkConfigCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
+	if _, _, err := wire.HTTPSAPI(cfg); err != nil {
+		return err // the API's certificate pair, CAs, versions and ciphers
+	}
 	for _, n := range notices {
 		if n.Owner == "" {
 			fmt.Println("note:", n.String())

@@ -13,8 +13,8 @@ import (
 const notServed = "not available in this build yet"
 
 // unserved lists the keys and addresses of the listeners the configuration names that this
-// build does not serve: skipped MQTT listeners (from wire.FromConfig), HTTPS of the API
-// (management.listener.http is served: httpapi.go) and the dashboard ports.
+// build does not serve: skipped MQTT listeners (from wire.FromConfig) and the dashboard ports
+// (management.listener.http and .https are served: httpapi.go).
 func unserved(cfg *config.Config, skipped []string) [][2]string {
 	var out [][2]string
 	for _, k := range skipped {
@@ -29,7 +29,6 @@ func unserved(cfg *config.Config, skipped []string) [][2]string {
 			out = append(out, [2]string{key, l.Bind})
 		}
 	}
-	http("management.listener.https", cfg.Management.HTTPS)
 	http("dashboard.listener.http", &cfg.Dashboard.HTTP)
 	http("dashboard.listener.https", cfg.Dashboard.HTTPS)
 	return out

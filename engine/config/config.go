@@ -321,6 +321,8 @@ type HTTPListener struct {
 	CACertFile       string // HTTPS only
 	VerifyPeer       bool   // HTTPS only
 	FailIfNoPeerCert bool   // HTTPS only
+	TLSVersions      []string // HTTPS only; empty: Go's defaults
+	Ciphers          []string // HTTPS only, OpenSSL names; empty: Go's defaults
 }
 
 // Management is the management.* group: the HTTP API (/api/v3, /api/v4, /metrics).

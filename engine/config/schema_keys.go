@@ -287,6 +287,8 @@ func httpDefs(prefix, port string, mg func(*Config) *Management, db func(*Config
 				f(sp(base+".cacertfile", TypePath, "", "CA certificates (PEM)"), func(c *Config, v any) { get(c).CACertFile = asStr(v) }),
 				f(sp(base+".verify", TypeEnum, "", "verify client certificates").enum("verify_peer", "verify_none"), func(c *Config, v any) { get(c).VerifyPeer = asStr(v) == "verify_peer" }),
 				f(sp(base+".fail_if_no_peer_cert", TypeBool, "", "refuse clients without a certificate"), func(c *Config, v any) { get(c).FailIfNoPeerCert = asBool(v) }),
+				f(sp(base+".tls_versions", TypeList, "", "TLS versions accepted; unset for Go's defaults").enum("tlsv1.3", "tlsv1.2", "tlsv1.1", "tlsv1"), func(c *Config, v any) { get(c).TLSVersions = asList(v) }),
+				f(sp(base+".ciphers", TypeList, "", "cipher suites by OpenSSL name; unset for Go's defaults"), func(c *Config, v any) { get(c).Ciphers = asList(v) }),
 			)
 		}
 	}
@@ -302,19 +304,35 @@ func httpDefs(prefix, port string, mg func(*Config) *Management, db func(*Config
 	return out
 }
 
-// managementHTTPActs are the keys of the API's HTTP listener that the HTTP API reads
-// (cmd/internal/wire.HTTPAPI); acceptors, backlog (the system's somaxconn) and
-// send_timeout_close (a write timeout always closes) have no effect, nor HTTPS yet.
+// managementHTTPActs are the keys of the API's HTTP and HTTPS listeners that the HTTP API
+// reads (cmd/internal/wire.HTTPAPI, HTTPSAPI); acceptors, backlog (the system's somaxconn) and
+// send_timeout_close (a write timeout always closes) have no effect, nor the HTTPS listener's
+// send_timeout (one server serves both listeners: the HTTP listener's send_timeout applies).
 var managementHTTPActs = map[string]bool{
-	"management.listener.http":              true,
-	"management.listener.http.max_clients":  true,
-	"management.listener.http.send_timeout": true,
-	"management.listener.http.inet6":        true,
-	"management.listener.http.ipv6_v6only":  true,
+	"management.listener.http":                       true,
+	"management.listener.http.max_clients":           true,
+	"management.listener.http.send_timeout":          true,
+	"management.listener.http.inet6":                 true,
+	"management.listener.http.ipv6_v6only":           true,
+	"management.listener.https":                      true,
+	"management.listener.https.max_clients":          true,
+	"management.listener.https.send_timeout":         true,
+	"management.listener.https.inet6":                true,
+	"management.listener.https.ipv6_v6only":          true,
+	"management.listener.https.keyfile":              true,
+	"management.listener.https.certfile":             true,
+	"management.listener.https.cacertfile":           true,
+	"management.listener.https.verify":               true,
+	"management.listener.https.fail_if_no_peer_cert": true,
+	"management.listener.https.tls_versions":         true,
+	"management.listener.https.ciphers":              true,
 }
 
+// defaultHTTPListener is an HTTPS listener before its keys apply: the settings that act and
+// that its keys have no default for (acceptors, backlog and send_timeout_close act on no
+// listener).
 func defaultHTTPListener() HTTPListener {
-	return HTTPListener{Acceptors: 2, MaxClients: 512, Backlog: 512, SendTimeout: 15 * time.Second, SendTimeoutClose: true}
+	return HTTPListener{MaxClients: 512, SendTimeout: 15 * time.Second}
 }
 
 // bridgeDefs accepts the keys of EMQX's MQTT bridge, which normally live in

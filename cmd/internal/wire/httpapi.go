@@ -10,10 +10,11 @@ import (
 // HTTPAPI returns the options of the HTTP API (engine/service/httpapi) from the management.*
 // keys: management.listener.http with its max_clients, send_timeout, inet6 and ipv6_v6only, and
 // the default application (management.default_application.id/secret). ok is false when
-// management.listener.http is unset: no API then.
+// management.listener.http and management.listener.https are both unset: no API then. The
+// HTTPS listener's options come from HTTPSAPI.
 func HTTPAPI(c *config.Config, log *slog.Logger) (opts httpapi.Options, ok bool) {
 	l := &c.Management.HTTP
-	if l.Bind == "" {
+	if l.Bind == "" && (c.Management.HTTPS == nil || c.Management.HTTPS.Bind == "") {
 		return opts, false
 	}
 	var apps []httpapi.App

@@ -11,7 +11,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzhttp"
-	"golang.org/x/net/netutil"
 
 	"github.com/emqgo/emqgo/engine"
 )
@@ -38,7 +36,8 @@ const (
 
 // Options configure a Server. The zero value of each field but Addr means its default.
 type Options struct {
-	// Addr is the address to listen on, host:port (":8080" for every interface).
+	// Addr is the address to listen on, host:port (":8080" for every interface); "" for no
+	// plain HTTP listener (HTTPS must be set then).
 	Addr string
 	// Network is "tcp", "tcp4" or "tcp6" (net.Listen); "" is "tcp".
 	Network string
@@ -62,6 +61,11 @@ type Options struct {
 	Alarms AlarmSource
 	// Plugins is the plugin manager for /api/v4/plugins; nil: the list is empty and loads fail.
 	Plugins PluginManager
+
+	// HTTPS, when set, serves the same API over TLS on a listener of its own
+	// (management.listener.https); the timeouts and limits above apply to it too, but its
+	// MaxClients.
+	HTTPS *HTTPSOptions
 
 	// Log receives the server's errors; nil discards them.
 	Log *slog.Logger
@@ -101,9 +105,10 @@ func (o *Options) withDefaults() {
 type Server struct {
 	node *engine.Node
 	opts Options
-	ln   net.Listener
+	ln   net.Listener // nil without a plain HTTP listener
+	tlsL net.Listener // the HTTPS listener (bound address), nil without one
 	srv  *http.Server
-	done chan struct{} // closed when Serve returned
+	done chan struct{} // closed when every Serve returned
 
 	stopOnce sync.Once
 	stopErr  error
@@ -113,14 +118,13 @@ type Server struct {
 // port is bound, or with the bind error.
 func Start(node *engine.Node, opts Options) (*Server, error) {
 	opts.withDefaults()
-	ln, err := net.Listen(opts.Network, opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen for the HTTP API on %s: %w", opts.Addr, err)
+	s := &Server{node: node, opts: opts, done: make(chan struct{})}
+	if err := s.listen(); err != nil {
+		return nil, err
 	}
-	s := &Server{node: node, opts: opts, ln: ln, done: make(chan struct{})}
 	gz, err := gzhttp.NewWrapper(gzhttp.EnableZstd(false))
 	if err != nil {
-		ln.Close()
+		s.closeListeners()
 		return nil, fmt.Errorf("BUG: gzip wrapper: %w", err)
 	}
 	s.srv = &http.Server{
@@ -132,18 +136,18 @@ func Start(node *engine.Node, opts Options) (*Server, error) {
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelDebug),
 	}
-	go func() {
-		defer close(s.done)
-		err := s.srv.Serve(netutil.LimitListener(ln, opts.MaxClients))
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			opts.Log.Error("HTTP API stopped serving", "address", ln.Addr().String(), "error", err)
-		}
-	}()
+	s.serve()
 	return s, nil
 }
 
-// Addr returns the bound address (useful when Options.Addr has port 0).
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Addr returns the bound address of the plain HTTP listener (useful when Options.Addr has
+// port 0), "" when there is none.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
 
 // Stop stops accepting, lets requests in progress finish until ctx is done, then closes
 // every connection. It returns ctx's error when requests had to be cut short. Calls after the

@@ -316,11 +316,11 @@ type HTTPListener struct {
 	SendTimeoutClose bool
 	Inet6            bool
 	IPv6Only         bool
-	KeyFile          string // HTTPS only
-	CertFile         string // HTTPS only
-	CACertFile       string // HTTPS only
-	VerifyPeer       bool   // HTTPS only
-	FailIfNoPeerCert bool   // HTTPS only
+	KeyFile          string   // HTTPS only
+	CertFile         string   // HTTPS only
+	CACertFile       string   // HTTPS only
+	VerifyPeer       bool     // HTTPS only
+	FailIfNoPeerCert bool     // HTTPS only
 	TLSVersions      []string // HTTPS only; empty: Go's defaults
 	Ciphers          []string // HTTPS only, OpenSSL names; empty: Go's defaults
 }

@@ -215,15 +215,17 @@ func fixedDefsTail() []fixedDef {
 	)
 	defs = append(defs,
 		// System monitors and alarms: the $SYS service (engine/service/sys) acts on those with a
-		// setter; the Erlang VM monitors and the CPU alarm have no effect.
+		// setter (long_schedule: an event loop slow to pick up a task; busy_port: a connection
+		// whose output backlog stays above the high-water mark); the Erlang VM monitors have no
+		// effect.
 		f(sp("sysmon.long_gc", TypeDuration, "0", "a GC pause longer than this raises the long_gc alarm; 0 disables").unit(ms), func(c *Config, v any) { c.Monitor.LongGC = asDur(v) }),
-		raw(sp("sysmon.long_schedule", TypeDuration, "240ms", "Erlang VM monitor").unit(ms).ne(OwnerVM)),
+		f(sp("sysmon.long_schedule", TypeDuration, "240ms", "an event loop that takes longer than this to pick up a task raises long_schedule; 0 disables").unit(ms), func(c *Config, v any) { c.Monitor.LongSchedule = asDur(v) }),
 		f(sp("sysmon.large_heap", TypeBytes, "0", "Go heap in use above this raises the large_heap alarm; 0 disables"), func(c *Config, v any) { c.Monitor.LargeHeap = asI64(v) }),
-		raw(sp("sysmon.busy_port", TypeBool, "false", "Erlang VM monitor").ne(OwnerVM)),
+		f(sp("sysmon.busy_port", TypeBool, "false", "a connection whose output backlog stays above the high-water mark raises busy_port"), func(c *Config, v any) { c.Monitor.BusyPort = asBool(v) }),
 		raw(sp("sysmon.busy_dist_port", TypeBool, "true", "Erlang VM monitor").ne(OwnerVM)),
-		raw(sp("os_mon.cpu_check_interval", TypeDuration, "60s", "interval of CPU load checks").unit(sec).ne(OwnerManagement)),
-		raw(sp("os_mon.cpu_high_watermark", TypePercent, "80%", "CPU use that raises an alarm").ne(OwnerManagement)),
-		raw(sp("os_mon.cpu_low_watermark", TypePercent, "60%", "CPU use that clears the alarm").ne(OwnerManagement)),
+		f(sp("os_mon.cpu_check_interval", TypeDuration, "60s", "interval of CPU use checks (/proc/stat); 0 disables").unit(sec), func(c *Config, v any) { c.Monitor.CPUCheckInterval = asDur(v) }),
+		f(sp("os_mon.cpu_high_watermark", TypePercent, "80%", "system CPU use that raises high_cpu_usage"), func(c *Config, v any) { c.Monitor.CPUHighWatermark = asF64(v) }),
+		f(sp("os_mon.cpu_low_watermark", TypePercent, "60%", "system CPU use that clears high_cpu_usage"), func(c *Config, v any) { c.Monitor.CPULowWatermark = asF64(v) }),
 		f(sp("os_mon.mem_check_interval", TypeDuration, "60s", "interval of memory checks").unit(sec), func(c *Config, v any) { c.Monitor.MemCheckInterval = asDur(v) }),
 		f(sp("os_mon.sysmem_high_watermark", TypePercent, "70%", "system memory use that raises an alarm"), func(c *Config, v any) { c.Monitor.SysMemHighWatermark = asF64(v) }),
 		raw(sp("os_mon.procmem_high_watermark", TypePercent, "5%", "memory of one Erlang process that raises an alarm").ne(OwnerVM)),

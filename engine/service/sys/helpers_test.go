@@ -22,6 +22,12 @@ var startMu sync.Mutex
 // and stops it when the test ends.
 func startNode(t *testing.T) (*engine.Node, string) {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with the configuration adjusted by mutate first.
+func startNodeWith(t *testing.T, mutate func(*engine.Config)) (*engine.Node, string) {
+	t.Helper()
 	cfg := &engine.Config{
 		NodeName:       "emqx@127.0.0.1",
 		Listeners:      []engine.Listener{{Kind: "tcp", Name: "external", Addr: "127.0.0.1:0", Zone: engine.DefaultZone(), MaxConnections: 1000}},
@@ -31,6 +37,9 @@ func startNode(t *testing.T) (*engine.Node, string) {
 		SharedStrategy: "round_robin",
 		LoopCount:      2,
 		SweepInterval:  50 * time.Millisecond,
+	}
+	if mutate != nil {
+		mutate(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var n *engine.Node

@@ -38,6 +38,11 @@ type monitorState struct {
 	logDropped uint64
 	lastDrop   time.Time
 	memErr     bool // a failure to read MemInfo was logged
+
+	cpu              cpuSample // the previous CPU reading (monitor_cpu.go)
+	cpuSet, cpuErr   bool
+	lastLongSchedule time.Time
+	busy             map[string]bool // client ids reported busy in the last check
 }
 
 func (m *monitorState) init() {

@@ -2,7 +2,8 @@
 // metrics under $SYS/brokers/<node>/ every broker.sys_interval (uptime and datetime every
 // broker.sys_heartbeat), client presence events (module.presence), and keeps the node's alarm
 // registry (raised and cleared alarms, published under .../alarms/alert and .../alarms/clear),
-// fed by monitors of the Go runtime, the durable store, the log writer and system memory.
+// fed by monitors of the Go runtime, the durable store, the log writer, the event loops
+// (long_schedule, busy_port), system memory and CPU.
 //
 // It is built on engine.Node's exported API only. Everything it publishes goes through
 // Node.Publish from the service's own goroutine; the presence hooks that run on the event
@@ -44,6 +45,20 @@ type Options struct {
 	MemCheckInterval    time.Duration
 	SysMemHighWatermark float64
 	MemInfo             string
+
+	// LongSchedule (sysmon.long_schedule): every Check, each event loop is handed a probe
+	// task; one that takes longer than this to run it raises long_schedule (0: off). BusyPort
+	// (sysmon.busy_port): every Check, a connection whose output backlog stayed above its
+	// zone's high-water mark for a whole Check raises busy_port.
+	LongSchedule time.Duration
+	BusyPort     bool
+	// CPUCheckInterval (os_mon.cpu_check_interval, 0: off) is how often the system's CPU use
+	// since the last check is read from ProcStat (default /proc/stat; the node's own share
+	// from ProcSelfStat, default /proc/self/stat): above CPUHighWatermark (a fraction) the
+	// high_cpu_usage alarm is raised, below CPULowWatermark cleared.
+	CPUCheckInterval                  time.Duration
+	CPUHighWatermark, CPULowWatermark float64
+	ProcStat, ProcSelfStat            string
 
 	// Check is how often the runtime, the store and the log drops are checked (0: 1s).
 	// Quiet is how long an event alarm (long_gc, log_lines_dropped) stays raised after its
@@ -97,6 +112,12 @@ func New(n *engine.Node, opts Options) *Service {
 	}
 	if opts.MemInfo == "" {
 		opts.MemInfo = "/proc/meminfo"
+	}
+	if opts.ProcStat == "" {
+		opts.ProcStat = "/proc/stat"
+	}
+	if opts.ProcSelfStat == "" {
+		opts.ProcSelfStat = "/proc/self/stat"
 	}
 	log := opts.Log
 	if log == nil {
@@ -162,6 +183,8 @@ func (s *Service) run() {
 	defer stopC()
 	memCheck, stopM := ticker(s.opts.MemCheckInterval)
 	defer stopM()
+	cpuCheck, stopCPU := ticker(s.opts.CPUCheckInterval)
+	defer stopCPU()
 
 	s.mon.init()
 	if s.opts.Interval > 0 {
@@ -170,6 +193,9 @@ func (s *Service) run() {
 	s.checkRuntime(time.Now())
 	if s.opts.MemCheckInterval > 0 {
 		s.checkMemory()
+	}
+	if s.opts.CPUCheckInterval > 0 {
+		s.checkCPU() // the baseline
 	}
 	for {
 		select {
@@ -183,6 +209,9 @@ func (s *Service) run() {
 			s.publishHeartbeat()
 		case now := <-check:
 			s.checkRuntime(now)
+			s.checkLoops(now)
+		case <-cpuCheck:
+			s.checkCPU()
 		case <-memCheck:
 			s.checkMemory()
 		}

@@ -36,6 +36,19 @@ type logHandler struct {
 	id, dest string
 	level    slog.LevelVar
 	name     string // guarded by logLevels.mu
+	stopped  bool   // guarded by logLevels.mu: writes nothing (level is levelOff) until started
+}
+
+// levelOff is a level no record reaches: a stopped handler's.
+const levelOff = slog.Level(1 << 30)
+
+// apply sets h's effective level from its name and state. Hold logLevels.mu.
+func (h *logHandler) apply() {
+	if h.stopped {
+		h.level.Set(levelOff)
+		return
+	}
+	h.level.Set(slogLevel(h.name))
 }
 
 func newLogLevels(primary string) *logLevels {
@@ -71,7 +84,7 @@ func (ls *logLevels) setAll(level string) {
 	ls.mu.Lock()
 	for _, h := range ls.handlers {
 		h.name = level
-		h.level.Set(slogLevel(level))
+		h.apply()
 	}
 	ls.mu.Unlock()
 }
@@ -82,7 +95,22 @@ func (ls *logLevels) setHandler(id, level string) bool {
 	for _, h := range ls.handlers {
 		if h.id == id {
 			h.name = level
-			h.level.Set(slogLevel(level))
+			h.apply()
+			return true
+		}
+	}
+	return false
+}
+
+// setStopped stops (no line written, its level kept for a start) or starts the handler id
+// (EMQX 4's `log handlers stop|start`); false when there is no such handler.
+func (ls *logLevels) setStopped(id string, stopped bool) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, h := range ls.handlers {
+		if h.id == id {
+			h.stopped = stopped
+			h.apply()
 			return true
 		}
 	}
@@ -94,7 +122,11 @@ func (ls *logLevels) list() string {
 	defer ls.mu.Unlock()
 	var b strings.Builder
 	for _, h := range ls.handlers {
-		fmt.Fprintf(&b, "LogHandler(id=%s, level=%s, destination=%s)\n", h.id, h.name, h.dest)
+		status := "started"
+		if h.stopped {
+			status = "stopped"
+		}
+		fmt.Fprintf(&b, "LogHandler(id=%s, level=%s, destination=%s, status=%s)\n", h.id, h.name, h.dest, status)
 	}
 	return b.String()
 }
@@ -149,6 +181,15 @@ func logCommand(ls *logLevels, args []string) (string, int) {
 			return fmt.Sprintf("[error] no log handler %q (see log handlers list)\n", args[2]), 1
 		}
 		return args[3] + "\n", 0
+	case len(args) == 3 && args[0] == "handlers" && (args[1] == "start" || args[1] == "stop"):
+		stop := args[1] == "stop"
+		if !ls.setStopped(args[2], stop) {
+			return fmt.Sprintf("[error] failed to %s log handler %s: no such handler (see log handlers list)\n", args[1], args[2]), 1
+		}
+		if stop {
+			return "log handler " + args[2] + " stopped\n", 0
+		}
+		return "log handler " + args[2] + " started\n", 0
 	}
 	return usage("log"), 1
 }

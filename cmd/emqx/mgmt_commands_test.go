@@ -191,7 +191,7 @@ func TestCtlLogLevels(t *testing.T) {
 	if out := ok(0, "log", "primary-level"); out != "warning\n" {
 		t.Fatalf("primary-level: %q", out)
 	}
-	want := fmt.Sprintf("LogHandler(id=default, level=warning, destination=%s)\nLogHandler(id=error, level=error, destination=%s)\n",
+	want := fmt.Sprintf("LogHandler(id=default, level=warning, destination=%s, status=started)\nLogHandler(id=error, level=error, destination=%s, status=started)\n",
 		mainLog, filepath.Join(work, "log", "error.log"))
 	if out := ok(0, "log", "handlers", "list"); out != want {
 		t.Fatalf("handlers list:\n%s\nwant:\n%s", out, want)
@@ -236,5 +236,31 @@ func TestCtlLogLevels(t *testing.T) {
 	}
 	if out := ok(1, "log", "handlers", "set-level", "nosuch", "info"); !strings.Contains(out, "no log handler") {
 		t.Fatalf("unknown handler: %q", out)
+	}
+
+	// A stopped handler writes nothing, keeps its level, and writes again once started.
+	if out := ok(0, "log", "handlers", "stop", "default"); out != "log handler default stopped\n" {
+		t.Fatalf("handlers stop: %q", out)
+	}
+	if out := ok(0, "log", "handlers", "list"); !strings.Contains(out, "id=default, level=info, destination="+mainLog+", status=stopped") {
+		t.Fatalf("handlers list after stop:\n%s", out)
+	}
+	connectOnce("unheard")
+	ok(0, "log", "set-level", "info") // a level change does not restart it
+	connectOnce("unheard2")
+	if out := ok(0, "log", "handlers", "start", "default"); out != "log handler default started\n" {
+		t.Fatalf("handlers start: %q", out)
+	}
+	connectOnce("heard")
+	deadline = time.Now().Add(5 * time.Second)
+	for !logHas(mainLog, `client=heard`) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !logHas(mainLog, `client=heard`) || logHas(mainLog, `client=unheard`) {
+		b, _ := os.ReadFile(mainLog)
+		t.Fatalf("emqx.log around handlers stop/start:\n%s", b)
+	}
+	if out := ok(1, "log", "handlers", "stop", "nosuch"); !strings.Contains(out, "[error] failed to stop log handler nosuch") {
+		t.Fatalf("stop unknown handler: %q", out)
 	}
 }

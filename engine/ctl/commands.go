@@ -57,6 +57,8 @@ var Usage = map[string][]string{
 		"log primary-level <Level>     # Set the primary log level",
 		"log handlers list             # Show log handlers",
 		"log handlers set-level <HandlerId> <Level> # Set log level of a log handler",
+		"log handlers start <HandlerId>  # Start a stopped log handler",
+		"log handlers stop  <HandlerId>  # Stop a log handler: it writes nothing until started",
 	},
 	"cluster": {"cluster status                # Cluster status (this node only: no clustering yet)"},
 	"listeners": {

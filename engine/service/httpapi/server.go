@@ -1,8 +1,10 @@
 // Package httpapi is the broker's HTTP API on the management port (management.listener.http,
-// 8080 by default): EMQX's /api/v3 and /api/v4 management endpoints (publish and its batch,
-// brokers, nodes, stats, metrics, clients, subscriptions, routes, mqtt/subscribe and
-// unsubscribe and their batches, and beyond EMQX acl/explain) behind HTTP Basic
-// authentication with management applications, and the Prometheus scrape endpoint /metrics.
+// 8080 by default, and management.listener.https over TLS): EMQX's /api/v3 and /api/v4
+// management endpoints (publish and its batch, brokers, nodes, stats, metrics, clients with
+// their traffic counters and ACL caches, sessions, topics, subscriptions, routes,
+// mqtt/subscribe and unsubscribe and their batches, and beyond EMQX acl/explain) behind HTTP
+// Basic authentication with management applications, and the Prometheus scrape endpoint
+// /metrics (counters, gauges, per-listener gauges and latency histograms).
 //
 // It is a side service: it uses only engine.Node's exported API, on net/http's goroutines, so
 // a request never runs on an event loop and reads the node's counters at request time (the

@@ -65,7 +65,8 @@ func (s *Server) closeListeners() {
 }
 
 // serve starts one Serve goroutine per listener; s.done closes when all have returned. The
-// TLS handshake runs in net/http's connection goroutine, under ReadHeaderTimeout's deadline.
+// TLS handshake runs in net/http's connection goroutine, bounded by the smallest of the
+// server's read-header, read and write timeouts.
 func (s *Server) serve() {
 	var wg sync.WaitGroup
 	run := func(ln net.Listener, addr string) {

@@ -71,9 +71,9 @@ type Histogram struct {
 //   - emqx_auth_duration_seconds: one run of the authentication chain on the side pool
 //     (connections that need no chain are not observed);
 //   - emqx_delivery_duration_seconds: from the publish received to the delivery written to a
-//     subscriber's output, sampled: one delivery in 64 per loop, retained messages replayed at
-//     subscribe and retries not counted; time spent queued (in-flight window, offline session)
-//     is part of it.
+//     subscriber's output, sampled: one delivery in 64 per loop; deliveries sent with RETAIN
+//     set (retained replays at subscribe, Retain As Published) and retries are not observed;
+//     time spent queued (in-flight window, offline session) is part of it.
 //
 // Safe from any goroutine; the loops' part may lag by one sweep interval.
 func (n *Node) Histograms() []Histogram {

@@ -6,6 +6,8 @@
 #   postgresql         the backend of emqx_auth_pgsql's tests (initdb and postgres under
 #                      /usr/lib/postgresql/<version>/bin; the tests run their own cluster)
 #   mariadb-server     the backend of emqx_auth_mysql's tests (mariadbd, mariadb-install-db)
+#   slapd, ldap-utils  the backend of emqx_auth_ldap's tests (/usr/sbin/slapd; the tests run
+#                      their own server from a generated slapd.conf)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -26,6 +28,12 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && ! command -v 
 fi
 if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
 	need+=(mariadb-server)
+fi
+if [ ! -x /usr/sbin/slapd ]; then
+	need+=(slapd)
+fi
+if ! command -v ldapsearch >/dev/null 2>&1; then
+	need+=(ldap-utils)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -55,7 +63,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-for svc in mosquitto redis-server postgresql mariadb; do
+for svc in mosquitto redis-server postgresql mariadb slapd; do
 	if [[ " ${need[*]} " == *" $svc "* || " ${need[*]} " == *" $svc-server "* ]]; then
 		if [ -d /run/systemd/system ]; then
 			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true

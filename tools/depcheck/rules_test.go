@@ -17,6 +17,7 @@ var engineLibraries = []struct {
 	core bool // engine may import it
 }{
 	{"engine/acl", true},
+	{"engine/backend", false},
 	{"engine/config", false},
 	{"engine/ctl", false},
 	{"engine/logging", true},

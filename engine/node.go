@@ -68,6 +68,9 @@ type Node struct {
 	dur       durability
 	hasStore  bool
 	storeHint *atomic.Bool
+
+	// ext holds the counters of plugins that Metrics adds (metrics_ext.go).
+	ext extMetrics
 }
 
 type listenerState struct {

@@ -181,7 +181,7 @@ func (n *Node) Metrics() []Metric {
 	packetsSent := ls.Connack + ls.PublishOut + ls.AcksOut[0] + ls.AcksOut[1] + ls.AcksOut[2] + ls.AcksOut[3] +
 		ls.Suback + ls.Unsuback + pingresp + ls.DisconnectSent
 	writesRefused, commitsFailed := n.dur.counters()
-	return []Metric{
+	return n.ext.appendTo([]Metric{
 		{"bytes.received", ls.BytesIn},
 		{"bytes.sent", ls.BytesOut},
 		{"packets.received", ls.PacketsIn},
@@ -249,7 +249,7 @@ func (n *Node) Metrics() []Metric {
 		{"connections.throttled." + limitNames[limitListenerBytes], ls.Throttled[limitListenerBytes]},
 		{"connections.throttled.closed", ls.ThrottledClosed},
 		{"connections.refused.tls_handshake", n.tls.refused.Load()},
-	}
+	})
 }
 
 func hashString(s string) uint64 { return xxhash.Sum64String(s) }

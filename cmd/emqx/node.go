@@ -87,6 +87,7 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer plug.Close()
+	node.AddMetrics(plug.Metrics) // the plugins' counters in emqx_ctl metrics and /metrics
 	bans, err := banned.Open(node, filepath.Join(cfg.Node.DataDir, "banned.json"), log)
 	if err != nil {
 		return err
@@ -111,6 +112,9 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	sysSvc := startSys(ctlSrv, node, cfg, log)
 	defer sysSvc.Stop() // also stopped below, before the node
+	// Backend outages of the plugins raise alarms there (and stop doing so before it stops).
+	plug.SetAlarms(sysSvc)
+	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)
 	defer traceSvc.Close() // also closed below, before the node
 	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug})

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/service/authhttp"
 )
 
@@ -51,18 +50,12 @@ func startHTTP(e *Env) (*Instance, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
+	cfg.Monitor = e.Monitor(authhttp.Name, "the HTTP backend")
 	p, err := authhttp.New(cfg, e.Log)
 	if err != nil {
 		return nil, fmt.Errorf("configuration of %s: %w", authhttp.Name, err)
 	}
-	inst := &Instance{Close: p.Close}
-	if a := p.Authenticator(); a != nil {
-		inst.Authenticators = []engine.Authenticator{a}
-	}
-	if a := p.Authorizer(); a != nil {
-		inst.Authorizers = []engine.Authorizer{a}
-	}
-	return inst, nil
+	return linksInstance(p.Authenticator(), p.Authorizer(), cfg.Monitor, p.Close), nil
 }
 
 // httpRequest reads auth.http.<name> and its method, params and content type; nil when the

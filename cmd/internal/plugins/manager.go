@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/backend"
 )
 
 // Chains is the part of engine.Node the manager drives.
@@ -40,6 +41,7 @@ type Manager struct {
 	order      []string // loaded plugins, in load order
 	running    map[string]*Instance
 	file       []loadedEntry // data/loaded_plugins as last read or written
+	mons       monitors      // backend plugins' counters, outage logs and alarms
 }
 
 // New returns a manager with nothing loaded. loadedFile is plugins.loaded_file.
@@ -47,7 +49,9 @@ func New(chains Chains, env Env, loadedFile string, log *slog.Logger) *Manager {
 	if env.Log == nil {
 		env.Log = log
 	}
-	return &Manager{chains: chains, env: env, loadedFile: loadedFile, log: log, running: map[string]*Instance{}}
+	m := &Manager{chains: chains, env: env, loadedFile: loadedFile, log: log, running: map[string]*Instance{}}
+	m.env.monitor = func(plugin, backendName string) *backend.Monitor { return m.mons.get(plugin, backendName, &m.env) }
+	return m
 }
 
 // LoadedPluginsEnv is the variable that names plugins to load at start, separated by commas
@@ -154,6 +158,7 @@ func (m *Manager) Unload(name string) error {
 	if inst.Close != nil {
 		inst.Close()
 	}
+	m.mons.closeOne(name)
 	return m.remember()
 }
 

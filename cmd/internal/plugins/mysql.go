@@ -42,9 +42,10 @@ func startMySQL(e *Env) (*Instance, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
+	cfg.Monitor = e.Monitor(authmysql.Name, "mysql")
 	pl, err := authmysql.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return chainInstance(pl, !cfg.AuthQuery.IsZero(), !cfg.ACLQuery.IsZero()), nil
+	return chainInstance(pl, cfg.Monitor, !cfg.AuthQuery.IsZero(), !cfg.ACLQuery.IsZero()), nil
 }

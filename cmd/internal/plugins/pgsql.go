@@ -65,9 +65,10 @@ func startPgSQL(e *Env) (*Instance, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
+	cfg.Monitor = e.Monitor(authpgsql.Name, "postgresql")
 	pl, err := authpgsql.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return chainInstance(pl, !cfg.AuthQuery.IsZero(), !cfg.ACLQuery.IsZero()), nil
+	return chainInstance(pl, cfg.Monitor, !cfg.AuthQuery.IsZero(), !cfg.ACLQuery.IsZero()), nil
 }

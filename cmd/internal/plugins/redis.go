@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/passhash"
 	"github.com/emqgo/emqgo/engine/service/authredis"
 )
@@ -35,6 +34,7 @@ func startRedis(e *Env) (*Instance, error) {
 		Database:     nonNegativeInt(c, p+"database"),
 		Password:     c.Str(p + "password"),
 		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+		Log:          e.Log,
 	}
 	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {
 		cfg.Server = "127.0.0.1:" + cfg.Server // EMQX's "Port" form
@@ -57,18 +57,12 @@ func startRedis(e *Env) (*Instance, error) {
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
+	cfg.Monitor = e.Monitor(authredis.Name, "redis")
 	pl, err := authredis.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	inst := &Instance{Close: pl.Close}
-	if !cfg.AuthCmd.IsZero() {
-		inst.Authenticators = []engine.Authenticator{pl}
-	}
-	if !cfg.ACLCmd.IsZero() {
-		inst.Authorizers = []engine.Authorizer{pl}
-	}
-	return inst, nil
+	return chainInstance(pl, cfg.Monitor, !cfg.AuthCmd.IsZero(), !cfg.ACLCmd.IsZero()), nil
 }
 
 // positiveInt reads a whole number greater than 0.

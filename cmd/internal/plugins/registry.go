@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 	"github.com/emqgo/emqgo/engine/service/authhttp"
 	"github.com/emqgo/emqgo/engine/service/authjwt"
+	"github.com/emqgo/emqgo/engine/service/authldap"
 	"github.com/emqgo/emqgo/engine/service/authmysql"
 	"github.com/emqgo/emqgo/engine/service/authpgsql"
 	"github.com/emqgo/emqgo/engine/service/authredis"
@@ -46,6 +48,18 @@ type Env struct {
 	Environ []string // os.Environ form, for the EMQX_ overrides
 	// Log receives the plugins' own lines (backend outages); Manager fills it when nil.
 	Log *slog.Logger
+	// monitor returns a backend plugin's monitor; Manager sets it. Without one (a plugin
+	// started outside a Manager), a plugin gets a monitor of its own.
+	monitor func(plugin, backendName string) *backend.Monitor
+}
+
+// Monitor returns the monitor of plugin's backend: the manager's, kept across reloads, or a
+// new one when e belongs to no manager.
+func (e *Env) Monitor(plugin, backendName string) *backend.Monitor {
+	if e.monitor != nil {
+		return e.monitor(plugin, backendName)
+	}
+	return backend.New(plugin, backendName, e.Log)
 }
 
 const (
@@ -60,7 +74,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authuser.UsernamePlugin, Description: "Authentication with Username/Password", start: startUsers(authuser.ByUsername)},
 		{Name: authjwt.Name, Description: "Authentication with JWT", start: startJWT},
 		{Name: authhttp.Name, Description: "Authentication/ACL with HTTP API", start: startHTTP},
-		{Name: "emqx_auth_ldap", Description: "Authentication/ACL with LDAP", Later: laterBackends},
+		{Name: authldap.Name, Description: "Authentication/ACL with LDAP", start: startLDAP},
 		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
 		{Name: authmysql.Name, Description: "Authentication/ACL with MySQL", start: startMySQL},
 		{Name: authpgsql.Name, Description: "Authentication/ACL with PostgreSQL", start: startPgSQL},

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/backend"
 )
 
 // parseQueries parses a SQL backend's auth_query, super_query and acl_query keys (under prefix
@@ -35,14 +36,29 @@ type authPlugin interface {
 }
 
 // chainInstance installs pl in the authentication chain when it has an auth query and in the
-// access-control chain when it has an ACL query.
-func chainInstance(pl authPlugin, hasAuth, hasACL bool) *Instance {
-	inst := &Instance{Close: pl.Close}
+// access-control chain when it has an ACL query, its decisions counted on mon.
+func chainInstance(pl authPlugin, mon *backend.Monitor, hasAuth, hasACL bool) *Instance {
+	var authn engine.Authenticator
+	var authz engine.Authorizer
 	if hasAuth {
-		inst.Authenticators = []engine.Authenticator{pl}
+		authn = pl
 	}
 	if hasACL {
-		inst.Authorizers = []engine.Authorizer{pl}
+		authz = pl
+	}
+	return linksInstance(authn, authz, mon, pl.Close)
+}
+
+// linksInstance is the instance of a backend plugin whose links are authn and authz (either
+// may be nil), their decisions counted on mon.
+func linksInstance(authn engine.Authenticator, authz engine.Authorizer, mon *backend.Monitor, close func()) *Instance {
+	authn, authz = counted(authn, authz, mon)
+	inst := &Instance{Close: close}
+	if authn != nil {
+		inst.Authenticators = []engine.Authenticator{authn}
+	}
+	if authz != nil {
+		inst.Authorizers = []engine.Authorizer{authz}
 	}
 	return inst
 }

@@ -6,8 +6,8 @@
 // Requests go through one keep-alive connection pool (net/http Transport), optionally over
 // TLS (auth.http.ssl.*). A backend that cannot be reached (refused, reset, timed out) makes
 // the connect fail with "server unavailable" (MQTT 5 0x88, 3.x return code 3) and the access
-// check deny; the first failure of an outage is logged and so is the recovery, and every
-// failure is counted (Stats). The plugin's Authenticator and Authorizer run on the engine's
+// check deny; the plugin's backend.Monitor logs and alarms an outage once, and its end, and
+// counts every request and failure. The plugin's Authenticator and Authorizer run on the engine's
 // side pool, never on an event loop.
 package authhttp
 
@@ -21,12 +21,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
+	"github.com/emqgo/emqgo/engine/backend"
 )
 
 // Name is the plugin's name.
@@ -50,14 +50,8 @@ type Config struct {
 	TLS *tls.Config
 	// PoolSize is the number of idle keep-alive connections kept to the backend; 0: 32.
 	PoolSize int
-}
-
-// Stats counts the plugin's answers. Its fields are read with Load.
-type Stats struct {
-	AuthSuccess, AuthFailure, AuthIgnore atomic.Uint64 // EMQX's auth.http.success/failure/ignore
-	ACLAllow, ACLDeny, ACLIgnore         atomic.Uint64 // EMQX's acl.http.allow/deny/ignore
-	BackendErrors                        atomic.Uint64 // requests that got no answer, retries included
-	Outages                              atomic.Uint64 // times the backend went from answering to not
+	// Monitor counts requests and failures and logs and alarms outages; nil: one of its own.
+	Monitor *backend.Monitor
 }
 
 // Plugin is a running emqx_auth_http. Safe for concurrent use; Close releases its
@@ -65,9 +59,7 @@ type Stats struct {
 type Plugin struct {
 	cfg    Config
 	client *http.Client
-	log    *slog.Logger
-	down   atomic.Bool // the last request got no answer: the outage is already logged
-	stats  Stats
+	mon    *backend.Monitor
 }
 
 // New returns the plugin of cfg; log receives its outage lines.
@@ -106,14 +98,18 @@ func New(cfg Config, log *slog.Logger) (*Plugin, error) {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   cfg.TLS != nil,
 	}
-	return &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, log: log}, nil
+	mon := cfg.Monitor
+	if mon == nil {
+		mon = backend.New(Name, "the HTTP backend", log)
+	}
+	return &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, mon: mon}, nil
 }
 
 // Close closes the idle connections to the backend.
 func (p *Plugin) Close() { p.client.CloseIdleConnections() }
 
-// Stats are the plugin's counters.
-func (p *Plugin) Stats() *Stats { return &p.stats }
+// Monitor returns the plugin's backend monitor (its counters and outage state).
+func (p *Plugin) Monitor() *backend.Monitor { return p.mon }
 
 // outcome is what one request concluded.
 type outcome uint8
@@ -132,20 +128,19 @@ const ignoreBodyLimit = 64
 func (p *Plugin) do(ctx context.Context, r *Request, x *vars) (outcome, error) {
 	wait := p.cfg.RetryInterval
 	for attempt := 0; ; attempt++ {
+		p.mon.Sent()
 		o, err := p.once(ctx, r, x)
 		if o != failure {
-			if p.down.CompareAndSwap(true, false) {
-				p.log.Info(Name+": the backend answers again", "url", r.URL)
-			}
+			p.mon.Answered()
 			return o, nil
 		}
-		p.stats.BackendErrors.Add(1)
 		if attempt >= p.cfg.RetryTimes || ctx.Err() != nil {
-			if p.down.CompareAndSwap(false, true) {
-				p.stats.Outages.Add(1)
-				p.log.Error(Name+": the backend does not answer; clients that need it are refused until it does", "url", r.URL, "error", err.Error())
-			}
-			return failure, err
+			return failure, p.mon.NoAnswer(err, p.cfg.Timeout)
+		}
+		if backend.IsTimeout(err) { // a failure retried: counted, not yet an outage
+			p.mon.Inc(backend.Timeouts)
+		} else {
+			p.mon.Inc(backend.Errors)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -216,16 +211,12 @@ func (a authenticator) Authenticate(ctx context.Context, c *engine.ClientInfo) e
 	o, err := p.do(ctx, p.cfg.Auth, x)
 	switch o {
 	case ignore:
-		p.stats.AuthIgnore.Add(1)
 		return engine.AuthResult{Decision: engine.AuthIgnore}
 	case deny:
-		p.stats.AuthFailure.Add(1)
 		return engine.AuthResult{Decision: engine.AuthDeny, Code: codec.BadUserNameOrPassword, Reason: "refused by the HTTP backend"}
 	case failure:
-		p.stats.AuthFailure.Add(1)
 		return engine.AuthResult{Decision: engine.AuthDeny, Code: codec.ServerUnavailable, Reason: "the HTTP backend did not answer: " + err.Error()}
 	}
-	p.stats.AuthSuccess.Add(1)
 	r := engine.AuthResult{Decision: engine.AuthAllow}
 	if p.cfg.Super != nil {
 		// A superuser request that fails leaves the client an ordinary user, as EMQX does.
@@ -246,19 +237,15 @@ func (authorizer) Name() string { return Name }
 func (a authorizer) Authorize(ctx context.Context, c *engine.ClientInfo, access acl.Access, topic string) engine.AuthDecision {
 	p := a.p
 	if strings.HasPrefix(c.Username, "$") {
-		p.stats.ACLIgnore.Add(1)
 		return engine.AuthIgnore
 	}
 	o, _ := p.do(ctx, p.cfg.ACL, &vars{c: c, access: access, topic: topic, hasACL: true})
 	switch o {
 	case allow:
-		p.stats.ACLAllow.Add(1)
 		return engine.AuthAllow
 	case ignore:
-		p.stats.ACLIgnore.Add(1)
 		return engine.AuthIgnore
 	}
-	p.stats.ACLDeny.Add(1)
 	return engine.AuthDeny
 }
 

@@ -40,16 +40,16 @@ func ssha256Value(pw, salt string) string {
 // authorized; an entry of another object class is not a client.
 func TestAuthenticate(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "auth-sha", map[string][]string{"userPassword": {shaValue("pw-sha")}})
-	s.addDevice(t, "auth-ssha", map[string][]string{"userPassword": {sshaValue("pw-ssha", "s4lt")}})
-	s.addDevice(t, "auth-md5", map[string][]string{"userPassword": {md5Value("pw-md5")}})
-	s.addDevice(t, "auth-ssha256", map[string][]string{"userPassword": {ssha256Value("pw-256", "NaCl")}})
-	s.addDevice(t, "auth-plain", map[string][]string{"userPassword": {"pw-plain"}})
-	s.addDevice(t, "auth-b64", map[string][]string{"userPassword": {base64.StdEncoding.EncodeToString([]byte(shaValue("pw-b64")))}})
-	s.addDevice(t, "auth-off", map[string][]string{"userPassword": {"pw-off"}, "isEnabled": {"FALSE"}})
-	s.addDevice(t, "auth-on", map[string][]string{"userPassword": {"pw-on"}, "isEnabled": {"TRUE"}})
-	s.addDevice(t, "auth-nopw", nil)
-	s.add(t, "uid=auth-other,"+deviceDN, map[string][]string{"objectClass": {"mqttDevice", "mqttSecurity"}, "uid": {"auth-other"}, "userPassword": {"pw-other"}}, nil)
+	s.AddDevice(t, "auth-sha", map[string][]string{"userPassword": {shaValue("pw-sha")}})
+	s.AddDevice(t, "auth-ssha", map[string][]string{"userPassword": {sshaValue("pw-ssha", "s4lt")}})
+	s.AddDevice(t, "auth-md5", map[string][]string{"userPassword": {md5Value("pw-md5")}})
+	s.AddDevice(t, "auth-ssha256", map[string][]string{"userPassword": {ssha256Value("pw-256", "NaCl")}})
+	s.AddDevice(t, "auth-plain", map[string][]string{"userPassword": {"pw-plain"}})
+	s.AddDevice(t, "auth-b64", map[string][]string{"userPassword": {base64.StdEncoding.EncodeToString([]byte(shaValue("pw-b64")))}})
+	s.AddDevice(t, "auth-off", map[string][]string{"userPassword": {"pw-off"}, "isEnabled": {"FALSE"}})
+	s.AddDevice(t, "auth-on", map[string][]string{"userPassword": {"pw-on"}, "isEnabled": {"TRUE"}})
+	s.AddDevice(t, "auth-nopw", nil)
+	s.Add(t, "uid=auth-other,"+deviceDN, map[string][]string{"objectClass": {"mqttDevice", "mqttSecurity"}, "uid": {"auth-other"}, "userPassword": {"pw-other"}}, nil)
 	p, _, _ := newPlugin(t, s, nil)
 	addr := startNode(t, true, acl.Allow, p)
 
@@ -84,15 +84,15 @@ func TestAuthenticate(t *testing.T) {
 // user whose entry lists no topics; a superuser (isSuperuser TRUE) skips the checks.
 func TestSuperuserAndACL(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "acl-root", map[string][]string{"userPassword": {"pw"}, "isSuperuser": {"TRUE"}})
-	s.addDevice(t, "acl-dev", map[string][]string{
+	s.AddDevice(t, "acl-root", map[string][]string{"userPassword": {"pw"}, "isSuperuser": {"TRUE"}})
+	s.AddDevice(t, "acl-dev", map[string][]string{
 		"userPassword":          {"pw"},
 		"isSuperuser":           {"FALSE"},
 		"mqttPublishTopic":      {"sensors/%u/#"},
 		"mqttSubscriptionTopic": {"cmd/%c", "bad/#/x"},
 		"mqttPubSubTopic":       {"both/+"},
 	})
-	s.addDevice(t, "acl-none", map[string][]string{"userPassword": {"pw"}})
+	s.AddDevice(t, "acl-none", map[string][]string{"userPassword": {"pw"}})
 	p, _, _ := newPlugin(t, s, nil)
 	addr := startNode(t, false, acl.Deny, p)
 
@@ -168,7 +168,7 @@ func TestSuperuserAndACL(t *testing.T) {
 // topics do not match (EMQX's rule: the LDAP ACL only allows).
 func TestACLIgnored(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "ign-user", map[string][]string{"userPassword": {"pw"}, "mqttPublishTopic": {"only/this"}})
+	s.AddDevice(t, "ign-user", map[string][]string{"userPassword": {"pw"}, "mqttPublishTopic": {"only/this"}})
 	p, _, _ := newPlugin(t, s, nil)
 	addr := startNode(t, false, acl.Allow, p)
 	c, rc := connect(t, addr, "ign-1", "ign-user", "pw")
@@ -190,8 +190,8 @@ func TestACLIgnored(t *testing.T) {
 // and %u and %c levels of its topics are the client's.
 func TestPlaceholders(t *testing.T) {
 	s := needSlapd(t)
-	s.add(t, "ou=people,"+suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}}, nil)
-	s.add(t, "cn=Ph User,ou=people,"+suffix, map[string][]string{
+	s.Add(t, "ou=people,"+suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}}, nil)
+	s.Add(t, "cn=Ph User,ou=people,"+suffix, map[string][]string{
 		"objectClass": {"person", "mqttUser"}, "cn": {"Ph User"}, "sn": {"User"}, "userPassword": {"pw-ph"},
 		"mqttPubSubTopic": {"t/%u/%c"},
 	}, nil)
@@ -219,7 +219,7 @@ func TestPlaceholders(t *testing.T) {
 // and surrounding spaces: " INJ-VICTIM" is the same entry, as for any LDAP client.)
 func TestInjection(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "inj-victim", map[string][]string{"userPassword": {"victim-pw"}, "mqttPubSubTopic": {"#"}})
+	s.AddDevice(t, "inj-victim", map[string][]string{"userPassword": {"victim-pw"}, "mqttPubSubTopic": {"#"}})
 	p, _, _ := newPlugin(t, s, nil)
 	addr := startNode(t, false, acl.Deny, p)
 	for i, name := range []string{
@@ -244,11 +244,11 @@ func TestInjection(t *testing.T) {
 // that does not trust the server's CA refuses clients as "server unavailable".
 func TestTLS(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "tls-user", map[string][]string{"userPassword": {shaValue("pw-tls")}})
+	s.AddDevice(t, "tls-user", map[string][]string{"userPassword": {shaValue("pw-tls")}})
 	p, _, _ := newPlugin(t, s, func(c *Config) {
 		c.Servers = []string{"127.0.0.1"}
-		c.Port = s.tlsPort
-		c.TLS = s.tlsConfig()
+		c.Port = s.TLSPort
+		c.TLS = s.TLSConfig()
 	})
 	addr := startNode(t, false, acl.Allow, p)
 	wantConnack(t, addr, "tls-1", "tls-user", "pw-tls", rcSuccess)
@@ -256,8 +256,8 @@ func TestTLS(t *testing.T) {
 
 	untrusting, _, _ := newPlugin(t, s, func(c *Config) {
 		c.Servers = []string{"127.0.0.1"}
-		c.Port = s.tlsPort
-		c.TLS = s.tlsConfig()
+		c.Port = s.TLSPort
+		c.TLS = s.TLSConfig()
 		c.TLS.RootCAs = nil // the system's roots: the test CA is not among them
 	})
 	addr2 := startNode(t, false, acl.Allow, untrusting)
@@ -269,7 +269,7 @@ func TestTLS(t *testing.T) {
 // to the plugin's account afterwards (the next client's search still sees every entry).
 func TestBindAsUser(t *testing.T) {
 	s := needSlapd(t)
-	s.addDevice(t, "bind-user", map[string][]string{"userPassword": {sshaValue("pw-bind", "xy")}, "mqttPublishTopic": {"b/#"}})
+	s.AddDevice(t, "bind-user", map[string][]string{"userPassword": {sshaValue("pw-bind", "xy")}, "mqttPublishTopic": {"b/#"}})
 	p, _, _ := newPlugin(t, s, func(c *Config) { c.BindAsUser = true; c.Pool = 1 })
 	addr := startNode(t, false, acl.Deny, p)
 	wantConnack(t, addr, "bind-1", "bind-user", "pw-bind-wrong", rcBadCredentials)

@@ -15,6 +15,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/backend"
+	"github.com/emqgo/emqgo/engine/service/authldap/slapdtest"
 )
 
 // startNode starts a node on a free loopback port, without acl.conf rules (acl_nomatch =
@@ -56,12 +57,12 @@ func startNode(t *testing.T, allowAnonymous bool, noMatch acl.Result, p *Plugin)
 
 // newPlugin returns a plugin of s with EMQX's default attributes, changed by mod; closed with
 // the test. Its log goes to the returned recorder, its alarms to the returned alarms.
-func newPlugin(t *testing.T, s *slapdServer, mod func(*Config)) (*Plugin, *logRecorder, *alarmRecorder) {
+func newPlugin(t *testing.T, s *slapdtest.Server, mod func(*Config)) (*Plugin, *logRecorder, *alarmRecorder) {
 	t.Helper()
 	rec := &logRecorder{}
 	alarms := &alarmRecorder{}
 	cfg := Config{
-		Servers:       []string{s.addr()},
+		Servers:       []string{s.Addr()},
 		Pool:          4,
 		BindDN:        rootDN,
 		BindPassword:  rootPW,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/backend"
+	"github.com/emqgo/emqgo/engine/service/authldap/slapdtest"
 )
 
 // TestOutage: slapd killed mid-run, then started again on its port. Meanwhile clients that
@@ -18,13 +19,13 @@ import (
 // come after the timeout and count as timeouts.
 func TestOutage(t *testing.T) {
 	needSlapd(t)
-	s, err := startSlapd(t.TempDir())
+	s, err := slapdtest.Start(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.stop()
-	s.addDevice(t, "out-root", map[string][]string{"userPassword": {"pw"}, "isSuperuser": {"TRUE"}})
-	s.addDevice(t, "out-dev", map[string][]string{"userPassword": {"pw"}, "mqttPubSubTopic": {"dev/#"}})
+	defer s.Stop()
+	s.AddDevice(t, "out-root", map[string][]string{"userPassword": {"pw"}, "isSuperuser": {"TRUE"}})
+	s.AddDevice(t, "out-dev", map[string][]string{"userPassword": {"pw"}, "mqttPubSubTopic": {"dev/#"}})
 	p, rec, alarms := newPlugin(t, s, func(c *Config) { c.Timeout = 500 * time.Millisecond })
 	addr := startNode(t, true, acl.Deny, p)
 	root, rc := connect(t, addr, "out-root", "out-root", "pw")
@@ -39,7 +40,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("subscribe before the outage: %#x", got)
 	}
 
-	s.stop()
+	s.Stop()
 	for i := 0; i < 5; i++ {
 		wantConnack(t, addr, "out-new", "out-dev", "pw", rcUnavailable)
 	}
@@ -63,7 +64,7 @@ func TestOutage(t *testing.T) {
 		t.Error("monitor does not report the outage")
 	}
 
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	eventuallyAccepted(t, addr, "out-new", "out-dev", "pw")
@@ -79,11 +80,11 @@ func TestOutage(t *testing.T) {
 
 	// Stuck: the kernel accepts connections, nothing answers.
 	timeoutsBefore := p.Monitor().Get(backend.Timeouts)
-	s.pause(true)
+	s.Pause(true)
 	stuck := true
 	defer func() {
 		if stuck {
-			s.pause(false)
+			s.Pause(false)
 		}
 	}()
 	wantConnack(t, addr, "out-stuck", "out-dev", "pw", rcUnavailable)
@@ -91,7 +92,7 @@ func TestOutage(t *testing.T) {
 	if p.Monitor().Get(backend.Timeouts) == timeoutsBefore {
 		t.Error("a request to a stuck server was not counted as a timeout")
 	}
-	s.pause(false)
+	s.Pause(false)
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
 	if n := p.Monitor().Get(backend.Outages); n != 2 || rec.count("ldap does not answer") != 2 {
@@ -101,7 +102,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("alarms raised %d, cleared %d, active %v; want 2, 2, false", raised, cleared, active)
 	}
 	if t.Failed() {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "slapd.log"))
+		log, _ := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
 		t.Logf("slapd log:\n%s", log)
 	}
 }

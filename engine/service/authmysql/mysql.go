@@ -19,11 +19,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 )
 
@@ -46,7 +46,8 @@ type Config struct {
 	AuthQuery    Query
 	SuperQuery   Query
 	ACLQuery     Query
-	Log          *slog.Logger // nil: slog.Default()
+	Log          *slog.Logger     // nil: slog.Default()
+	Monitor      *backend.Monitor // counters, outage log and alarm; nil: one of its own
 }
 
 // Plugin asks MySQL. Safe for concurrent use; Close releases its connections.
@@ -60,10 +61,7 @@ type Plugin struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 
-	down     atomic.Bool // the server did not answer the last query that needed it
-	queries  atomic.Uint64
-	failures atomic.Uint64
-	outages  atomic.Uint64
+	mon *backend.Monitor
 }
 
 // Stats counts the plugin's queries.
@@ -109,7 +107,10 @@ func New(cfg Config) (*Plugin, error) {
 	db.SetMaxOpenConns(cfg.Pool)
 	db.SetMaxIdleConns(cfg.Pool)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	p := &Plugin{cfg: cfg, db: db, stmts: map[string]*sql.Stmt{}}
+	p := &Plugin{cfg: cfg, db: db, stmts: map[string]*sql.Stmt{}, mon: cfg.Monitor}
+	if p.mon == nil {
+		p.mon = backend.New(Name, "mysql", cfg.Log)
+	}
 	p.log = cfg.Log.With("plugin", Name, "server", cfg.Server)
 	return p, nil
 }
@@ -122,7 +123,7 @@ func (p *Plugin) Close() { _ = p.db.Close() }
 
 // Stats returns the counters so far.
 func (p *Plugin) Stats() Stats {
-	return Stats{Queries: p.queries.Load(), Failures: p.failures.Load(), Outages: p.outages.Load()}
+	return Stats{Queries: p.mon.Get(backend.Queries), Failures: p.mon.Get(backend.Errors) + p.mon.Get(backend.Timeouts), Outages: p.mon.Get(backend.Outages)}
 }
 
 // errNoAnswer marks a failure to reach the server (as opposed to an error it answered).
@@ -130,28 +131,23 @@ var errNoAnswer = errors.New("mysql did not answer")
 
 // query runs q with args within the query timeout and returns every row, each column as
 // text (NULL as ""). A failure to reach the server (refused, reset, timed out) is wrapped in
-// errNoAnswer and, when it starts an outage, logged; the first answer after an outage is
-// logged too. An error the server answers (a bad query, a missing table) is returned as is.
+// errNoAnswer and reported to the plugin's monitor (which logs and alarms an outage once, and
+// its end). An error the server answers (a bad query, a missing table) is returned as is.
 func (p *Plugin) query(ctx context.Context, q Query, args []any) (cols []string, rows [][]string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
 	defer cancel()
-	p.queries.Add(1)
+	p.mon.Sent()
 	cols, rows, err = p.run(ctx, q, args)
 	if err == nil {
-		p.answered()
+		p.mon.Answered()
 		return cols, rows, nil
 	}
-	p.failures.Add(1)
 	var answer *mysql.MySQLError
 	if errors.As(err, &answer) {
-		p.answered()
+		p.mon.Refused()
 		return nil, nil, fmt.Errorf("mysql refused %q: %w", q.String(), err)
 	}
-	if p.down.CompareAndSwap(false, true) {
-		p.outages.Add(1)
-		p.log.Error("mysql does not answer: clients that need it are refused until it does", "timeout", p.cfg.QueryTimeout.String(), "err", err.Error())
-	}
-	return nil, nil, fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err)
+	return nil, nil, p.mon.NoAnswer(fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err), p.cfg.QueryTimeout)
 }
 
 func (p *Plugin) run(ctx context.Context, q Query, args []any) ([]string, [][]string, error) {
@@ -207,10 +203,4 @@ func (p *Plugin) stmt(ctx context.Context, q Query) (*sql.Stmt, error) {
 	}
 	p.stmts[q.sql] = st
 	return st, nil
-}
-
-func (p *Plugin) answered() {
-	if p.down.Load() && p.down.CompareAndSwap(true, false) {
-		p.log.Warn("mysql answers again")
-	}
 }

@@ -21,13 +21,13 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 )
 
@@ -51,7 +51,8 @@ type Config struct {
 	AuthQuery    Query
 	SuperQuery   Query
 	ACLQuery     Query
-	Log          *slog.Logger // nil: slog.Default()
+	Log          *slog.Logger     // nil: slog.Default()
+	Monitor      *backend.Monitor // counters, outage log and alarm; nil: one of its own
 }
 
 // Plugin asks PostgreSQL. Safe for concurrent use; Close releases its connections.
@@ -59,11 +60,7 @@ type Plugin struct {
 	cfg  Config
 	pool *pgxpool.Pool
 	log  *slog.Logger
-
-	down     atomic.Bool // the server did not answer the last query that needed it
-	queries  atomic.Uint64
-	failures atomic.Uint64
-	outages  atomic.Uint64
+	mon  *backend.Monitor
 }
 
 // Stats counts the plugin's queries.
@@ -115,7 +112,11 @@ func New(cfg Config) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authpgsql: %w", err)
 	}
-	return &Plugin{cfg: cfg, pool: pool, log: cfg.Log.With("plugin", Name, "server", cfg.Server)}, nil
+	mon := cfg.Monitor
+	if mon == nil {
+		mon = backend.New(Name, "postgresql", cfg.Log)
+	}
+	return &Plugin{cfg: cfg, pool: pool, log: cfg.Log.With("plugin", Name, "server", cfg.Server), mon: mon}, nil
 }
 
 // Name implements engine.Authenticator and engine.Authorizer.
@@ -126,7 +127,7 @@ func (p *Plugin) Close() { p.pool.Close() }
 
 // Stats returns the counters so far.
 func (p *Plugin) Stats() Stats {
-	return Stats{Queries: p.queries.Load(), Failures: p.failures.Load(), Outages: p.outages.Load()}
+	return Stats{Queries: p.mon.Get(backend.Queries), Failures: p.mon.Get(backend.Errors) + p.mon.Get(backend.Timeouts), Outages: p.mon.Get(backend.Outages)}
 }
 
 // errNoAnswer marks a failure to reach the server (as opposed to an SQL error).
@@ -134,30 +135,25 @@ var errNoAnswer = errors.New("postgresql did not answer")
 
 // query runs q for the given arguments within the query timeout and returns every row's
 // values. A failure to reach the server (refused, reset, timed out) is wrapped in errNoAnswer
-// and, when it starts an outage, logged; the first answer after an outage is logged too. A
+// and reported to the plugin's monitor (which logs and alarms an outage once, and its end). A
 // connection the server closed while idle (it restarted) is retried once on another.
 func (p *Plugin) query(ctx context.Context, q Query, args []any) ([][]any, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
 	defer cancel()
-	p.queries.Add(1)
+	p.mon.Sent()
 	rows, err := p.collect(ctx, q, args)
 	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
 		rows, err = p.collect(ctx, q, args)
 	}
 	if err == nil {
-		p.answered()
+		p.mon.Answered()
 		return rows, nil
 	}
-	p.failures.Add(1)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
-		p.answered()
+		p.mon.Refused()
 		return nil, fmt.Errorf("postgresql refused %q: %w", q.String(), err)
 	}
-	if p.down.CompareAndSwap(false, true) {
-		p.outages.Add(1)
-		p.log.Error("postgresql does not answer: clients that need it are refused until it does", "timeout", p.cfg.QueryTimeout.String(), "err", err.Error())
-	}
-	return nil, fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err)
+	return nil, p.mon.NoAnswer(fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err), p.cfg.QueryTimeout)
 }
 
 func (p *Plugin) collect(ctx context.Context, q Query, args []any) ([][]any, error) {
@@ -166,10 +162,4 @@ func (p *Plugin) collect(ctx context.Context, q Query, args []any) ([][]any, err
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
-}
-
-func (p *Plugin) answered() {
-	if p.down.Load() && p.down.CompareAndSwap(true, false) {
-		p.log.Warn("postgresql answers again")
-	}
 }

@@ -17,11 +17,11 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 )
 
@@ -43,7 +43,8 @@ type Config struct {
 	AuthCmd      Command
 	SuperCmd     Command
 	ACLCmd       Command
-	Log          *slog.Logger // nil: slog.Default()
+	Log          *slog.Logger     // nil: slog.Default()
+	Monitor      *backend.Monitor // counters, outage log and alarm; nil: one of its own
 }
 
 // Plugin asks Redis. Safe for concurrent use; Close releases its connections.
@@ -51,11 +52,7 @@ type Plugin struct {
 	cfg    Config
 	client *redis.Client
 	log    *slog.Logger
-
-	down     atomic.Bool // Redis did not answer the last command that needed it
-	queries  atomic.Uint64
-	failures atomic.Uint64
-	outages  atomic.Uint64
+	mon    *backend.Monitor
 }
 
 // Stats counts the plugin's commands.
@@ -85,7 +82,10 @@ func New(cfg Config) (*Plugin, error) {
 	// The driver's own log lines (one per failed dial) would repeat for every client during an
 	// outage; the plugin logs outages itself.
 	quietDriver.Do(func() { redis.SetLogger(discardLogger{}) })
-	p := &Plugin{cfg: cfg, log: cfg.Log.With("plugin", Name, "server", cfg.Server)}
+	p := &Plugin{cfg: cfg, log: cfg.Log.With("plugin", Name, "server", cfg.Server), mon: cfg.Monitor}
+	if p.mon == nil {
+		p.mon = backend.New(Name, "redis", cfg.Log)
+	}
 	p.client = redis.NewClient(&redis.Options{
 		Addr:                  cfg.Server,
 		Password:              cfg.Password,
@@ -111,41 +111,30 @@ func (p *Plugin) Close() { _ = p.client.Close() }
 
 // Stats returns the counters so far.
 func (p *Plugin) Stats() Stats {
-	return Stats{Queries: p.queries.Load(), Failures: p.failures.Load(), Outages: p.outages.Load()}
+	return Stats{Queries: p.mon.Get(backend.Queries), Failures: p.mon.Get(backend.Errors) + p.mon.Get(backend.Timeouts), Outages: p.mon.Get(backend.Outages)}
 }
 
 // errNoAnswer marks a failure to reach Redis (as opposed to an error reply).
 var errNoAnswer = errors.New("redis did not answer")
 
 // do runs one command within the query timeout. A nil reply is redis.Nil. A failure to reach
-// Redis (refused, reset, timed out) is wrapped in errNoAnswer and, when it starts an outage,
-// logged; the first answer after an outage is logged too.
+// Redis (refused, reset, timed out) is wrapped in errNoAnswer and reported to the plugin's
+// monitor, which logs and alarms an outage once, and its end.
 func (p *Plugin) do(ctx context.Context, args []any) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
 	defer cancel()
-	p.queries.Add(1)
+	p.mon.Sent()
 	v, err := p.client.Do(ctx, args...).Result()
 	if err == nil || errors.Is(err, redis.Nil) {
-		p.answered()
+		p.mon.Answered()
 		return v, err
 	}
-	p.failures.Add(1)
 	var reply redis.Error
 	if errors.As(err, &reply) {
-		p.answered()
+		p.mon.Refused()
 		return nil, fmt.Errorf("redis refused %s: %w", args[0], err)
 	}
-	if p.down.CompareAndSwap(false, true) {
-		p.outages.Add(1)
-		p.log.Error("redis does not answer: clients that need it are refused until it does", "timeout", p.cfg.QueryTimeout.String(), "err", err.Error())
-	}
-	return nil, fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err)
-}
-
-func (p *Plugin) answered() {
-	if p.down.Load() && p.down.CompareAndSwap(true, false) {
-		p.log.Warn("redis answers again")
-	}
+	return nil, p.mon.NoAnswer(fmt.Errorf("%w within %s: %w", errNoAnswer, p.cfg.QueryTimeout, err), p.cfg.QueryTimeout)
 }
 
 // replyString reads a bulk or simple string (or a number) reply.

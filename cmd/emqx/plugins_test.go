@@ -1,14 +1,19 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // connectAs connects a paho MQTT 3.1.1 client and returns the refusal, nil when accepted.
@@ -94,5 +99,48 @@ func TestBadLoadedPluginStopsStart(t *testing.T) {
 	out, code := run(t, work, append(env, "EMQX_LOADED_PLUGINS=emqx_auth_nosuch"), emqx, "foreground")
 	if code == 0 || !strings.Contains(out, `unknown plugin "emqx_auth_nosuch"`) {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestBackendOutageAlarmAndMetrics: a node started with emqx_auth_ldap pointed at a port where
+// nothing listens refuses its clients with "server unavailable", raises one alarm for the
+// outage (emqx_ctl alarms), and counts the refusals and failed requests under EMQX's names in
+// emqx_ctl metrics and /metrics.
+func TestBackendOutageAlarmAndMetrics(t *testing.T) {
+	emqx, ctl := buildBinaries(t)
+	work := t.TempDir()
+	env, port := nodeEnv(t, work)
+	apiAddr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
+			apiAddr = v
+		}
+	}
+	env = append(env, "EMQX_ALLOW_ANONYMOUS=false", "EMQX_LOADED_PLUGINS=emqx_auth_ldap",
+		"EMQX_AUTH__LDAP__SERVERS=127.0.0.1:"+strconv.Itoa(freePort(t)), "EMQX_AUTH__LDAP__TIMEOUT=300ms")
+	foreground(t, emqx, work, env)
+	for i := 0; i < 3; i++ {
+		if err := connectAs(t, port, "o"+strconv.Itoa(i), "dev", "pw"); !errors.Is(err, packets.ErrorRefusedServerUnavailable) {
+			t.Errorf("connect during the outage: %v, want server unavailable", err)
+		}
+	}
+	out, code := run(t, work, env, ctl, "alarms")
+	if code != 0 || strings.Count(out, "name: emqx_auth_ldap_backend_unavailable, message: emqx_auth_ldap: ldap does not answer") != 1 {
+		t.Errorf("alarms: exit %d, want the plugin's alarm once:\n%s", code, out)
+	}
+	out, _ = run(t, work, env, ctl, "metrics")
+	for _, re := range []string{`(?m)^auth\.ldap\.failure\s+: 3$`, `(?m)^auth\.ldap\.success\s+: 0$`, `(?m)^backend\.ldap\.outages\s+: 1$`, `(?m)^backend\.ldap\.errors\s+: [1-9]`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("emqx_ctl metrics lacks %s:\n%s", re, out)
+		}
+	}
+	resp, err := http.Get("http://" + apiAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "\nemqx_auth_ldap_failure_total 3\n") || !strings.Contains(string(b), "\nemqx_backend_ldap_outages_total 1\n") {
+		t.Errorf("/metrics lacks the plugin's counters:\n%s", b)
 	}
 }

@@ -5,8 +5,9 @@ BIN := bin
 VERSION ?= 0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/emqgo/emqgo/engine.Version=$(VERSION)
 PKGS := ./...
-# The three modules: the broker, the comparison benchmarks and the mochi peer of the load suite.
-MODULES := . bench/compare bench/peers/mochi
+# The modules: the broker, the comparison benchmarks, the mochi peer of the load suite and the
+# FerretDB server of emqx_auth_mongo's tests.
+MODULES := . bench/compare bench/peers/mochi tools/ferretdb
 # ALLOC_GATES selects the zero-allocation gates (testing.AllocsPerRun) for the non-race pass;
 # tools/ci checks that it selects exactly them.
 ALLOC_GATES := Alloc
@@ -35,16 +36,16 @@ run: build certs ## build and run the broker in the foreground with the embedded
 certs: ## write the demo TLS certificates under etc/certs/ when missing (git-ignored; FORCE=1 replaces them)
 	$(GO) run ./tools/certgen $(if $(FORCE),-force) etc/certs
 
-test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql, mariadb-server) when missing
+test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql, mariadb-server, slapd, ldap-utils) when missing
 	@bash tools/ci/deps.sh
 
 fmt-check: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-vet: ## go vet the three modules
+vet: ## go vet the modules
 	@set -e; for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...); done
 
-tidy-check: ## fail if go mod tidy would change go.mod or go.sum of any of the three modules
+tidy-check: ## fail if go mod tidy would change go.mod or go.sum of any of the modules
 	@set -e; for m in $(MODULES); do \
 	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy in $$m"; exit 1; }; \
 	done
@@ -57,7 +58,7 @@ tools: ## build tools/testsum and install the pinned staticcheck into bin/tools
 	  GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
 	fi
 
-staticcheck: tools ## staticcheck the three modules
+staticcheck: tools ## staticcheck the modules
 	@set -e; for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
 
 test-race: tools ## all tests with -race in random order (fuzz seeds included); skips listed with their reason

@@ -14,6 +14,7 @@ import (
 	"github.com/emqgo/emqgo/engine/service/authhttp"
 	"github.com/emqgo/emqgo/engine/service/authjwt"
 	"github.com/emqgo/emqgo/engine/service/authldap"
+	"github.com/emqgo/emqgo/engine/service/authmongo"
 	"github.com/emqgo/emqgo/engine/service/authmysql"
 	"github.com/emqgo/emqgo/engine/service/authpgsql"
 	"github.com/emqgo/emqgo/engine/service/authredis"
@@ -63,8 +64,7 @@ func (e *Env) Monitor(plugin, backendName string) *backend.Monitor {
 }
 
 const (
-	laterBackends = "database backends: issue #12"
-	notPlanned    = "not planned"
+	notPlanned = "not planned"
 )
 
 // registry lists the plugins of EMQX 3.2 by name.
@@ -75,7 +75,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authjwt.Name, Description: "Authentication with JWT", start: startJWT},
 		{Name: authhttp.Name, Description: "Authentication/ACL with HTTP API", start: startHTTP},
 		{Name: authldap.Name, Description: "Authentication/ACL with LDAP", start: startLDAP},
-		{Name: "emqx_auth_mongo", Description: "Authentication/ACL with MongoDB", Later: laterBackends},
+		{Name: authmongo.Name, Description: "Authentication/ACL with MongoDB", start: startMongo},
 		{Name: authmysql.Name, Description: "Authentication/ACL with MySQL", start: startMySQL},
 		{Name: authpgsql.Name, Description: "Authentication/ACL with PostgreSQL", start: startPgSQL},
 		{Name: authredis.Name, Description: "Authentication/ACL with Redis", start: startRedis},

@@ -25,6 +25,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
@@ -48,6 +49,11 @@ type Config struct {
 	Database     string
 	TLS          *tls.Config   // nil: no TLS (auth.mongo.ssl = false)
 	QueryTimeout time.Duration // per query, server selection included; 0: DefaultQueryTimeout
+	// Topology settings (auth.mongo.topology.*); 0: QueryTimeout for the timeouts, the
+	// driver's defaults for the others.
+	ConnectTimeout, SelectionTimeout, Heartbeat, LocalThreshold time.Duration
+
+	SecondaryOK bool // r_mode = slave_ok: read from secondaries too
 
 	AuthQuery  AuthQuery  // zero Collection: the plugin does not authenticate
 	SuperQuery SuperQuery // zero Collection: nobody is a superuser through this plugin
@@ -111,6 +117,21 @@ func New(cfg Config) (*Plugin, error) {
 		SetAppName("emqgo " + Name).SetRetryReads(true).SetDirect(cfg.Direct).
 		// A stopped server is noticed between queries too, and a returning one soon.
 		SetHeartbeatInterval(2 * time.Second)
+	if cfg.ConnectTimeout > 0 {
+		o.SetConnectTimeout(cfg.ConnectTimeout)
+	}
+	if cfg.SelectionTimeout > 0 {
+		o.SetServerSelectionTimeout(cfg.SelectionTimeout)
+	}
+	if cfg.Heartbeat > 0 {
+		o.SetHeartbeatInterval(cfg.Heartbeat)
+	}
+	if cfg.LocalThreshold > 0 {
+		o.SetLocalThreshold(cfg.LocalThreshold)
+	}
+	if cfg.SecondaryOK {
+		o.SetReadPreference(readpref.SecondaryPreferred())
+	}
 	if cfg.ReplicaSet != "" {
 		o.SetReplicaSet(cfg.ReplicaSet)
 	}

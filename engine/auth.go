@@ -43,6 +43,9 @@ type ClientInfo struct {
 	Local netip.AddrPort
 	// Mountpoint is the zone's mountpoint with %c and %u replaced ("" when none).
 	Mountpoint string
+	// CertCN and CertDN are the common name and the subject (RFC 2253) of the certificate the
+	// client presented on a TLS listener (EMQX's %C and %d); "" without one.
+	CertCN, CertDN string
 }
 
 // Authenticator is one link of the authentication chain (emqx_auth_* plugins). Authenticate

@@ -158,6 +158,7 @@ func (c *conn) clientInfo() *ClientInfo {
 	if c.lis.Zone.Mountpoint != "" {
 		info.Mountpoint = string(c.loop.n.mount(c.lis.Zone, c, nil))
 	}
+	c.setCert(info)
 	return info
 }
 

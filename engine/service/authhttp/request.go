@@ -62,8 +62,7 @@ type vars struct {
 //
 //	%u user name, %c client id, %a peer IP address, %P password, %p and %l the listener's
 //	port, %r protocol version, %m mountpoint, %A access (1 subscribe, 2 publish), %t topic;
-//	%C and %d (the client certificate's common name and subject) are empty: no TLS listener
-//	passes a client certificate yet.
+//	%C and %d the common name and subject of the client's TLS certificate ("" without one).
 func (x *vars) value(v string) string {
 	c := x.c
 	switch v {
@@ -87,8 +86,10 @@ func (x *vars) value(v string) string {
 		return strconv.Itoa(int(c.Version))
 	case "%m":
 		return c.Mountpoint
-	case "%C", "%d":
-		return ""
+	case "%C":
+		return c.CertCN
+	case "%d":
+		return c.CertDN
 	case "%A":
 		if !x.hasACL {
 			return v

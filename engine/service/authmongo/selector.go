@@ -58,8 +58,8 @@ func (s Selector) String() string {
 }
 
 // Filter returns the query filter for client ci, and false when ci has no value for a
-// placeholder the selector uses (no user name; certificates are not yet part of
-// engine.ClientInfo, so %C and %d never have one): such a client is not looked up.
+// placeholder the selector uses (no user name, no TLS client certificate for %C and %d): such
+// a client is not looked up.
 func (s Selector) Filter(ci *engine.ClientInfo) (bson.D, bool) {
 	d := make(bson.D, 0, len(s.fields))
 	for _, f := range s.fields {
@@ -69,8 +69,10 @@ func (s Selector) Filter(ci *engine.ClientInfo) (bson.D, bool) {
 			v = ci.Username
 		case 'c':
 			v = ci.ClientID
-		case 'C', 'd':
-			v = ""
+		case 'C':
+			v = ci.CertCN
+		case 'd':
+			v = ci.CertDN
 		}
 		if f.placeholder != 0 && v == "" {
 			return nil, false

@@ -123,8 +123,8 @@ func (q Query) IsZero() bool { return q.text == "" }
 
 // Args returns the query's parameters for client ci, in marker order, and false when ci has
 // no value for a placeholder the query uses: a client without a username is not looked up
-// by "username = '%u'" (the plugin ignores it). Certificates are not yet part of
-// engine.ClientInfo, so a query with %C or %d is never run.
+// by "username = '%u'" (the plugin ignores it), nor one without a TLS client certificate by a
+// query with %C or %d.
 func (q Query) Args(ci *engine.ClientInfo) ([]any, bool) {
 	var addr string
 	if ci.Peer.IsValid() {
@@ -134,7 +134,8 @@ func (q Query) Args(ci *engine.ClientInfo) ([]any, bool) {
 	case q.uses&useUsername != 0 && ci.Username == "",
 		q.uses&useClientID != 0 && ci.ClientID == "",
 		q.uses&useAddr != 0 && addr == "",
-		q.uses&(useCertCN|useCertDN) != 0:
+		q.uses&useCertCN != 0 && ci.CertCN == "",
+		q.uses&useCertDN != 0 && ci.CertDN == "":
 		return nil, false
 	}
 	args := make([]any, len(q.params))
@@ -146,6 +147,10 @@ func (q Query) Args(ci *engine.ClientInfo) ([]any, bool) {
 			args[i] = ci.ClientID
 		case 'a':
 			args[i] = addr
+		case 'C':
+			args[i] = ci.CertCN
+		case 'd':
+			args[i] = ci.CertDN
 		}
 	}
 	return args, true

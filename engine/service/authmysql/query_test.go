@@ -64,6 +64,9 @@ func TestQueryArgsMissing(t *testing.T) {
 	f("select 1 where a = '%a'", &engine.ClientInfo{Username: "u"}, false)
 	f("select 1 where a = '%C'", full, false)
 	f("select 1 where a = '%d'", full, false)
+	withCert := &engine.ClientInfo{Username: "u", CertCN: "cn", CertDN: "CN=cn"}
+	f("select 1 where a = '%C' and b = '%d'", withCert, true)
+	f("select 1 where a = '%C' and b = '%d'", &engine.ClientInfo{Username: "u", CertCN: "cn"}, false)
 	f("select 1 where a = '%u' and b = '%c' and c = '%a'", full, true)
 	f("select 1", &engine.ClientInfo{}, true)
 }

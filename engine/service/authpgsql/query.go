@@ -145,8 +145,8 @@ func (q Query) Uses(p byte) bool {
 }
 
 // Args returns the bind parameters for client ci, in order. A value the client lacks (no
-// user name, an unknown peer address) is NULL, which equals nothing in SQL; certificates are
-// not yet part of engine.ClientInfo, so %C and %d are always NULL.
+// user name, an unknown peer address, no TLS client certificate for %C and %d) is NULL, which
+// equals nothing in SQL.
 func (q Query) Args(ci *engine.ClientInfo) []any {
 	args := make([]any, len(q.params))
 	for i, p := range q.params {
@@ -160,6 +160,10 @@ func (q Query) Args(ci *engine.ClientInfo) []any {
 			if ci.Peer.IsValid() {
 				v = ci.Peer.Addr().Unmap().String()
 			}
+		case 'C':
+			v = ci.CertCN
+		case 'd':
+			v = ci.CertDN
 		}
 		if v != "" {
 			args[i] = v

@@ -43,12 +43,16 @@ from t where x like '10%' and y = 7 % 3 /* %c */ and z = $1 and w = $2`},
 	}
 }
 
-// TestQueryArgs: the client's values in parameter order; a missing value and the certificate
-// fields are NULL.
+// TestQueryArgs: the client's values in parameter order; a missing value (the certificate's
+// fields of a client without one) is NULL.
 func TestQueryArgs(t *testing.T) {
 	q := mustQuery(t, "select 1 where a = '%a' or u = '%u' or c = '%c' or n = '%C' or u2 = %u")
 	ci := &engine.ClientInfo{ClientID: "c1", Peer: netip.MustParseAddrPort("[::ffff:10.1.2.3]:1883")}
 	if got, want := q.Args(ci), []any{"10.1.2.3", nil, "c1", nil}; !reflect.DeepEqual(got, want) {
 		t.Errorf("args %#v, want %#v", got, want)
+	}
+	ci.CertCN = "dev"
+	if got, want := q.Args(ci), []any{"10.1.2.3", nil, "c1", "dev"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("args with a certificate %#v, want %#v", got, want)
 	}
 }

@@ -68,8 +68,8 @@ func (c Command) IsZero() bool { return len(c.words) == 0 }
 
 // Args returns the command's arguments for client ci, ready for the Redis client, and false
 // when ci has no value for a placeholder the command uses: a client without a user name is
-// not looked up by "mqtt_user:%u" (the plugin ignores it). Certificates are not yet part of
-// engine.ClientInfo, so a command with %C or %d is never run.
+// not looked up by "mqtt_user:%u" (the plugin ignores it), nor one without a TLS client
+// certificate by a command with %C or %d.
 func (c Command) Args(ci *engine.ClientInfo) ([]any, bool) {
 	var addr string
 	if ci.Peer.IsValid() {
@@ -79,7 +79,8 @@ func (c Command) Args(ci *engine.ClientInfo) ([]any, bool) {
 	case c.uses&useUsername != 0 && ci.Username == "",
 		c.uses&useClientID != 0 && ci.ClientID == "",
 		c.uses&useAddr != 0 && addr == "",
-		c.uses&(useCertCN|useCertDN) != 0:
+		c.uses&useCertCN != 0 && ci.CertCN == "",
+		c.uses&useCertDN != 0 && ci.CertDN == "":
 		return nil, false
 	}
 	args := make([]any, len(c.words))
@@ -102,6 +103,14 @@ func (c Command) Args(ci *engine.ClientInfo) ([]any, bool) {
 					continue
 				case 'a':
 					sb.WriteString(addr)
+					j++
+					continue
+				case 'C':
+					sb.WriteString(ci.CertCN)
+					j++
+					continue
+				case 'd':
+					sb.WriteString(ci.CertDN)
 					j++
 					continue
 				}

@@ -2,16 +2,8 @@ package plugins
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -25,6 +17,7 @@ import (
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/backend"
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/service/authmongo/ferrettest"
 )
@@ -35,54 +28,22 @@ const (
 	certDN = "CN=dev-cn,O=emqgo"
 )
 
-// testPKI is a CA, a server certificate for 127.0.0.1 and a client certificate (certCN) in a
-// directory, and the client's TLS configuration.
+// testPKI is the test CA, server and client certificates, and the client's TLS configuration
+// (presenting its certificate).
 type testPKI struct {
-	dir    string
+	*testpki.PKI
 	client *tls.Config
 }
 
 func newPKI(t *testing.T) *testPKI {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "plugins test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	p, err := testpki.Write(t.TempDir(), pkix.Name{CommonName: certCN, Organization: []string{"emqgo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	write := func(name string, blocks ...*pem.Block) {
-		var b []byte
-		for _, bl := range blocks {
-			b = append(b, pem.EncodeToMemory(bl)...)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	issue := func(serial int64, subject pkix.Name, usage x509.ExtKeyUsage, ips []net.IP) (*ecdsa.PrivateKey, []byte) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return key, der
-	}
-	write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	sk, sder := issue(2, pkix.Name{CommonName: "127.0.0.1"}, x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-	skDER, _ := x509.MarshalPKCS8PrivateKey(sk)
-	write("server.pem", &pem.Block{Type: "CERTIFICATE", Bytes: sder})
-	write("server-key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: skDER})
-	ck, cder := issue(3, pkix.Name{CommonName: certCN, Organization: []string{"emqgo"}}, x509.ExtKeyUsageClientAuth, nil)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	return &testPKI{dir: dir, client: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
-		Certificates: []tls.Certificate{{Certificate: [][]byte{cder}, PrivateKey: ck}}}}
+	c := p.ClientTLS()
+	c.Certificates = []tls.Certificate{p.Client}
+	return &testPKI{PKI: p, client: c}
 }
 
 // startTLSNode starts a node with the tcp listener "external" and an ssl listener "external"
@@ -91,9 +52,9 @@ func startTLSNode(t *testing.T, pki *testPKI) *engine.Node {
 	t.Helper()
 	text := "listener.tcp.external = 127.0.0.1:0\nallow_anonymous = false\n" +
 		"listener.ssl.external = 127.0.0.1:0\n" +
-		"listener.ssl.external.keyfile = " + filepath.Join(pki.dir, "server-key.pem") + "\n" +
-		"listener.ssl.external.certfile = " + filepath.Join(pki.dir, "server.pem") + "\n" +
-		"listener.ssl.external.cacertfile = " + filepath.Join(pki.dir, "ca.pem") + "\n" +
+		"listener.ssl.external.keyfile = " + pki.Path(testpki.KeyFile) + "\n" +
+		"listener.ssl.external.certfile = " + pki.Path(testpki.CertFile) + "\n" +
+		"listener.ssl.external.cacertfile = " + pki.Path(testpki.CAFile) + "\n" +
 		"listener.ssl.external.verify = verify_peer\n" +
 		"listener.ssl.external.fail_if_no_peer_cert = false\n"
 	c, _, err := config.Parse("test.conf", []byte(text), nil)

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,7 +15,8 @@ import (
 // TestMongoPluginEmbeddedDefaults: emqx_auth_mongo loaded with its embedded file (EMQX's
 // collections mqtt_user and mqtt_acl, selectors username=%u, password_hash sha256, superuser
 // and ACL queries on) and only the server changed by EMQX_AUTH__MONGO__SERVER, against
-// FerretDB; two ACL selectors given as acl_query.selector.1 and .2. The
+// FerretDB; two ACL selectors given as acl_query.selector.1 and .2; then over TLS with the CA
+// file set by variables. The
 // engine/service/authmongo tests cover the plugin's behaviour in depth.
 func TestMongoPluginEmbeddedDefaults(t *testing.T) {
 	s, err := ferrettest.Start(t.TempDir())
@@ -54,6 +56,17 @@ func TestMongoPluginEmbeddedDefaults(t *testing.T) {
 	if !strings.Contains(out, "description=Authentication/ACL with MongoDB, active=true)") {
 		t.Errorf("plugins list:\n%s", out)
 	}
+	// Over TLS, the server's certificate checked against the test CA.
+	e2 := testEnv(t, "EMQX_AUTH__MONGO__SERVER=127.0.0.1:"+strconv.Itoa(s.TLSPort), "EMQX_AUTH__MONGO__SSL=true",
+		"EMQX_AUTH__MONGO__SSL_OPTS__CACERTFILE="+s.CAFile())
+	n2 := startNode(t, false)
+	m2 := New(n2, e2, filepath.Join(e2.DataDir, "loaded_plugins"), quietLog())
+	if err := m2.Load("emqx_auth_mongo"); err != nil {
+		t.Fatal(err)
+	}
+	wantConnect(t, n2, "t1", "mo", "public", nil)
+	wantConnect(t, n2, "t2", "mo", "wrong", errBadCreds)
+
 	got := map[string]uint64{}
 	for _, x := range n.Metrics() {
 		got[x.Name] = x.Value

@@ -1,7 +1,9 @@
 package authmongo
 
 import (
+	"strconv"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -206,4 +208,28 @@ func TestParseSelector(t *testing.T) {
 			t.Errorf("ParseSelector(%q) = %q, %v", c.in, sel.String(), err)
 		}
 	}
+}
+
+// TestTLS: the plugin reaches the server over TLS, verifying its certificate; a plugin that
+// does not trust the server's CA refuses clients as "server unavailable".
+func TestTLS(t *testing.T) {
+	s := needFerret(t)
+	s.Insert(t, "mqtt_user", bson.M{"username": "tls-user", "password": "pw-tls"})
+	tlsAddr := "127.0.0.1:" + strconv.Itoa(s.TLSPort)
+	p, _, _ := newPlugin(t, s, func(c *Config) {
+		c.Servers = []string{tlsAddr}
+		c.TLS = s.TLSConfig()
+	})
+	addr := startNode(t, false, acl.Allow, p)
+	wantConnack(t, addr, "tls-1", "tls-user", "pw-tls", rcSuccess)
+	wantConnack(t, addr, "tls-2", "tls-user", "nope", rcBadCredentials)
+
+	untrusting, _, _ := newPlugin(t, s, func(c *Config) {
+		c.Servers = []string{tlsAddr}
+		c.TLS = s.TLSConfig()
+		c.TLS.RootCAs = nil // the system's roots: the test CA is not among them
+		c.QueryTimeout = 500 * time.Millisecond
+	})
+	addr2 := startNode(t, false, acl.Allow, untrusting)
+	wantConnack(t, addr2, "tls-3", "tls-user", "pw-tls", rcUnavailable)
 }

@@ -7,15 +7,9 @@
 package slapdtest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +21,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 )
 
 // The directory: EMQX's example suffix and account.
@@ -44,7 +40,7 @@ const slapdPath = "/usr/sbin/slapd"
 type Server struct {
 	Port, TLSPort int
 	Dir           string
-	caPEM         []byte // the CA that signed the server's certificate
+	pki           *testpki.PKI // the server's certificate and its CA
 	cmd           *exec.Cmd
 	exited        chan struct{}
 }
@@ -61,7 +57,8 @@ func Start(dir string) (*Server, error) {
 		return nil, fmt.Errorf("the plugin's schema: %w", err)
 	}
 	s := &Server{Dir: dir}
-	if err := s.writeCerts(); err != nil {
+	var err error
+	if s.pki, err = testpki.Write(dir, pkix.Name{CommonName: "slapdtest client"}); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
@@ -82,8 +79,8 @@ suffix "%s"
 rootdn "%s"
 rootpw %s
 directory %s
-`, schema, filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"),
-		filepath.Join(dir, "key.pem"), Suffix, RootDN, RootPW, filepath.Join(dir, "db"))
+`, schema, filepath.Join(dir, "slapd.pid"), s.pki.Path(testpki.CAFile), s.pki.Path(testpki.CertFile),
+		s.pki.Path(testpki.KeyFile), Suffix, RootDN, RootPW, filepath.Join(dir, "db"))
 	if err := os.WriteFile(filepath.Join(dir, "slapd.conf"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -235,58 +232,5 @@ func (s *Server) Add(t *testing.T, dn string, base, extra map[string][]string) {
 	}
 }
 
-// writeCerts writes a CA and a certificate for 127.0.0.1 signed by it (ca.pem, cert.pem,
-// key.pem) under s.Dir.
-func (s *Server) writeCerts() error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "authldap test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	for name, data := range map[string][]byte{
-		"ca.pem":   s.caPEM,
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	} {
-		if err := os.WriteFile(filepath.Join(s.Dir, name), data, 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // TLSConfig trusts the test CA.
-func (s *Server) TLSConfig() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.caPEM)
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-}
+func (s *Server) TLSConfig() *tls.Config { return s.pki.ClientTLS() }

@@ -1,6 +1,7 @@
 // Package ferrettest runs a MongoDB-protocol server for tests: FerretDB v1 over SQLite, built
 // from the project's tools/ferretdb module (its own go.mod, so that FerretDB's dependencies stay
-// out of the broker's) once per test binary, and started on 127.0.0.1 and a free port with its
+// out of the broker's) once per test binary, and started on 127.0.0.1 with plain and TLS
+// listeners on free ports (a certificate for 127.0.0.1 signed by a CA of its own), its
 // databases in a directory of its own. A Server is used by one test goroutine at a time; Stop
 // it at the end.
 package ferrettest
@@ -8,6 +9,8 @@ package ferrettest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509/pkix"
 	"fmt"
 	"net"
 	"os"
@@ -23,6 +26,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 )
 
 // Database is the database the tests fill (EMQX's default, auth.mongo.database).
@@ -60,13 +65,15 @@ func build() (string, error) {
 	return binary, buildErr
 }
 
-// Server is a FerretDB process: on 127.0.0.1:Port, its SQLite files in Dir (kept across Stop
-// and Start).
+// Server is a FerretDB process: on 127.0.0.1:Port, and over TLS on TLSPort, its SQLite files in
+// Dir (kept across Stop and Start).
 type Server struct {
-	Port   int
-	Dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	Port    int
+	TLSPort int
+	Dir     string
+	pki     *testpki.PKI
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // Start builds the server if needed and starts it on a free port with its files under dir.
@@ -74,9 +81,13 @@ func Start(dir string) (*Server, error) {
 	if _, err := build(); err != nil {
 		return nil, err
 	}
+	pki, err := testpki.Write(dir, pkix.Name{CommonName: "ferrettest client"})
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s := &Server{Port: freePort(), Dir: dir}
+		s := &Server{Port: freePort(), TLSPort: freePort(), Dir: dir, pki: pki}
 		if lastErr = s.Start(); lastErr == nil {
 			return s, nil
 		}
@@ -95,7 +106,8 @@ func freePort() int {
 
 // Start runs the server on its port and waits until it accepts connections.
 func (s *Server) Start() error {
-	s.cmd = exec.Command(binary, "-listen", s.Addr(), "-dir", filepath.Join(s.Dir, "data"), "-v")
+	s.cmd = exec.Command(binary, "-listen", s.Addr(), "-dir", filepath.Join(s.Dir, "data"), "-v",
+		"-tls", "127.0.0.1:"+strconv.Itoa(s.TLSPort), "-cert", s.pki.Path(testpki.CertFile), "-key", s.pki.Path(testpki.KeyFile))
 	logFile, err := os.OpenFile(filepath.Join(s.Dir, "ferretdb.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -163,6 +175,12 @@ func (s *Server) Pause(stop bool) {
 	}
 	_ = s.cmd.Process.Signal(sig)
 }
+
+// TLSConfig trusts the server's CA.
+func (s *Server) TLSConfig() *tls.Config { return s.pki.ClientTLS() }
+
+// CAFile is the path of the CA's certificate (PEM).
+func (s *Server) CAFile() string { return s.pki.Path(testpki.CAFile) }
 
 // Addr is the server's address, host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }

@@ -69,6 +69,7 @@ type Monitor struct {
 
 	mu     sync.Mutex // orders outage transitions with SetAlarms
 	alarms Alarms
+	closed bool // the plugin was unloaded: late failures are counted, not alarmed; under mu
 	down   atomic.Bool
 	since  time.Time // start of the current outage; under mu
 	cause  string    // its first error; under mu
@@ -171,7 +172,7 @@ func (m *Monitor) NoAnswer(err error, timeout time.Duration) error {
 		return err
 	}
 	m.mu.Lock()
-	if !m.down.CompareAndSwap(false, true) {
+	if m.closed || !m.down.CompareAndSwap(false, true) {
 		m.mu.Unlock()
 		return err
 	}
@@ -187,15 +188,24 @@ func (m *Monitor) NoAnswer(err error, timeout time.Duration) error {
 }
 
 // Close clears the alarm if it is raised (the plugin is unloaded: nothing waits on the
-// backend any more). The counters stay.
+// backend any more); failures of requests still running are counted but start no outage. The
+// counters stay. Open makes the monitor watch again.
 func (m *Monitor) Close() {
 	m.mu.Lock()
+	m.closed = true
 	wasDown := m.down.Swap(false)
 	a := m.alarms
 	m.mu.Unlock()
 	if wasDown && a != nil {
 		a.Clear(m.AlarmName())
 	}
+}
+
+// Open undoes Close: the plugin is loaded again.
+func (m *Monitor) Open() {
+	m.mu.Lock()
+	m.closed = false
+	m.mu.Unlock()
 }
 
 func (m *Monitor) alarmMessage() string {

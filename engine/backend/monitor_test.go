@@ -110,6 +110,16 @@ func TestOutageOnce(t *testing.T) {
 	if m.Get(Outages) != 2 {
 		t.Errorf("outages %d, want 2", m.Get(Outages))
 	}
+	// A request of the unloaded plugin failing late: counted, no new outage or alarm.
+	m.NoAnswer(refused, time.Second)
+	if m.Down() || m.Get(Outages) != 2 || a.list() != want {
+		t.Errorf("after Close: down %v, outages %d, alarms %s", m.Down(), m.Get(Outages), a.list())
+	}
+	m.Open()
+	m.NoAnswer(refused, time.Second)
+	if !m.Down() || m.Get(Outages) != 3 {
+		t.Errorf("after Open: down %v, outages %d", m.Down(), m.Get(Outages))
+	}
 }
 
 // TestLateAlarms: an outage that began before the alarms were given raises its alarm when

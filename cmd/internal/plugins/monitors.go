@@ -27,6 +27,7 @@ func (ms *monitors) get(plugin, backendName string, e *Env) *backend.Monitor {
 	defer ms.mu.Unlock()
 	if m := ms.byName[plugin]; m != nil {
 		m.SetLog(e.Log)
+		m.Open()
 		return m
 	}
 	if ms.byName == nil {

@@ -56,8 +56,9 @@ func build() (string, error) {
 		binary = filepath.Join(dir, "ferretdb")
 		cmd := exec.Command("go", "build", "-o", binary, ".")
 		cmd.Dir = src
-		// The module is built as it is, without the flags of the test run (-race, -cover).
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		// Built as it is: no flags of the environment (-race, -cover), go.sum never rewritten,
+		// no version-control stamp (a worktree's .git may be elsewhere).
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building tools/ferretdb: %v\n%s", err, out)
 		}

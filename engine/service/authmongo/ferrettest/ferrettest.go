@@ -39,7 +39,10 @@ var (
 	buildErr  error
 )
 
-// build compiles tools/ferretdb into a temporary directory, once per process.
+// build compiles tools/ferretdb, once per process, into the user's cache directory
+// (emqgo-ferrettest/ferretdb there): one binary for every test run, replaced atomically, so
+// that test binaries building it at the same time never see a partial file and nothing is left
+// behind per run. Go's build cache makes the builds after the first quick.
 func build() (string, error) {
 	buildOnce.Do(func() {
 		_, self, _, _ := runtime.Caller(0)
@@ -48,19 +51,30 @@ func build() (string, error) {
 			buildErr = fmt.Errorf("tools/ferretdb not found: %w", err)
 			return
 		}
-		dir, err := os.MkdirTemp("", "ferrettest-bin-")
+		base, err := os.UserCacheDir()
 		if err != nil {
+			base = os.TempDir()
+		}
+		dir := filepath.Join(base, "emqgo-ferrettest")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		binary = filepath.Join(dir, "ferretdb")
-		cmd := exec.Command("go", "build", "-o", binary, ".")
+		tmp := filepath.Join(dir, "ferretdb."+strconv.Itoa(os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, ".")
 		cmd.Dir = src
 		// Built as it is: no flags of the environment (-race, -cover), go.sum never rewritten,
 		// no version-control stamp (a worktree's .git may be elsewhere).
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp)
 			buildErr = fmt.Errorf("building tools/ferretdb: %v\n%s", err, out)
+			return
+		}
+		binary = filepath.Join(dir, "ferretdb")
+		if err := os.Rename(tmp, binary); err != nil {
+			os.Remove(tmp)
+			buildErr = err
 		}
 	})
 	return binary, buildErr

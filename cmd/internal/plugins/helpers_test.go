@@ -82,7 +82,7 @@ func writePluginConf(t *testing.T, e Env, name, text string) {
 func connectErr(t *testing.T, n *engine.Node, clientID, username, password string) error {
 	t.Helper()
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + n.Addr("external")).SetClientID(clientID).
-		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(30 * time.Second) // bcrypt under -race on a loaded box takes seconds
 	if username != "" {
 		o.SetUsername(username)
 	}
@@ -91,7 +91,7 @@ func connectErr(t *testing.T, n *engine.Node, clientID, username, password strin
 	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()
-	if !tok.WaitTimeout(10 * time.Second) {
+	if !tok.WaitTimeout(40 * time.Second) {
 		t.Fatalf("%s: no CONNACK", clientID)
 	}
 	if tok.Error() == nil {

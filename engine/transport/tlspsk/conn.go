@@ -215,13 +215,13 @@ func (c *Conn) afterHandshake(typ byte, data []byte) error {
 		return c.alertReceived(data)
 	case recordHandshake:
 		// A HelloRequest (to a client) or ClientHello (to a server) asks to renegotiate.
-		if len(data) > 0 && (c.isClient && data[0] == typeHelloRequest || !c.isClient && data[0] == typeClientHello) {
-			c.sendAlert(AlertNoRenegotiation)
-			if !c.isClient {
-				// The client waits for a ServerHello that will not come.
-				return local(AlertNoRenegotiation, "the client asked to renegotiate")
-			}
+		switch {
+		case len(data) > 0 && c.isClient && data[0] == typeHelloRequest:
+			c.sendAlert(AlertNoRenegotiation) // a warning: the connection goes on
 			return nil
+		case len(data) > 0 && !c.isClient && data[0] == typeClientHello:
+			// The client would wait for a ServerHello that will not come: end here.
+			return local(AlertNoRenegotiation, "the client asked to renegotiate")
 		}
 		return local(AlertUnexpectedMessage, "handshake message after the handshake")
 	}
@@ -269,7 +269,10 @@ func (c *Conn) Write(b []byte) (int, error) {
 			}
 			chunk += n
 		}
-		c.out.buf = buf
+		c.out.buf = buf[:0]
+		if cap(buf) > recordHeaderLen+maxCiphertext {
+			c.out.buf = nil // a large write: do not keep its buffer on an idle connection
+		}
 		if _, err := c.conn.Write(buf); err != nil {
 			c.out.err = err
 			return written, err

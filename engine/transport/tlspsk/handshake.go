@@ -8,8 +8,8 @@ import (
 // Shared steps of the client and server handshakes. They run under hsMu and in's lock.
 
 // readHandshake returns the next handshake message (4-byte header and body), reading records
-// as needed; alerts and other records are errors. The message is added to the transcript
-// when record is true. It stays valid until the handshake ends.
+// as needed; alerts and other records are errors. The caller adds it to the transcript. It
+// stays valid until the handshake ends.
 func (c *Conn) readHandshake() ([]byte, error) {
 	for {
 		if len(c.hs) >= 4 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -151,5 +152,43 @@ func TestOpenSSLServerWrongKey(t *testing.T) {
 	var ae *AlertError
 	if !errors.As(err, &ae) || ae.Sent {
 		t.Fatalf("err = %v, want an alert from the server", err)
+	}
+}
+
+// openssl s_client's R command asks to renegotiate: the server refuses with a
+// no_renegotiation alert and ends the connection.
+func TestOpenSSLRenegotiationRefused(t *testing.T) {
+	openssl := needTool(t, "openssl")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	result := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			result <- err
+			return
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+		c := Server(nc, &Config{GetKey: keys(map[string]string{"client1": "1234"})})
+		_, err = io.ReadAll(c)
+		result <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", ln.Addr().String(), "-tls1_2", "-cipher", "PSK-AES128-GCM-SHA256",
+		"-psk", "31323334", "-psk_identity", "client1")
+	cmd.Stdin = strings.NewReader("R\n")
+	out, _ := cmd.CombinedOutput()
+	err = <-result
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Alert != AlertNoRenegotiation {
+		t.Fatalf("server: %v, want no_renegotiation\nopenssl: %s", err, out)
+	}
+	if !strings.Contains(string(out), "RENEGOTIATING") {
+		t.Fatalf("openssl did not renegotiate:\n%s", out)
 	}
 }

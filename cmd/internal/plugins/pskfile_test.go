@@ -130,3 +130,25 @@ func TestPSKFilePlugin(t *testing.T) {
 		t.Fatal("connected after unload")
 	}
 }
+
+// EMQX_PSK__FILE__PATH is the plugin's: emqx.conf's loader leaves it alone and the plugin
+// takes it.
+func TestPSKFileEnvironment(t *testing.T) {
+	e := testEnv(t)
+	path := filepath.Join(e.Home, "keys.txt")
+	if err := os.WriteFile(path, []byte("client9:99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	environ := []string{"EMQX_PSK__FILE__PATH=" + path}
+	if _, _, err := config.Parse("test.conf", []byte("listener.tcp.external = 127.0.0.1:0\n"), environ); err != nil {
+		t.Fatalf("emqx.conf loader: %v", err)
+	}
+	e.Environ, e.Log = environ, quietLog()
+	inst, err := startPSKFile(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := inst.PSK("client9"); !ok || string(k) != "99" {
+		t.Fatalf("client9: %q %v", k, ok)
+	}
+}

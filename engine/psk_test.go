@@ -13,6 +13,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/gorilla/websocket"
 
 	"github.com/emqgo/emqgo/engine/transport"
 	"github.com/emqgo/emqgo/engine/transport/tlspsk"
@@ -161,4 +162,46 @@ func TestPSKOnlyIdentityAsUsername(t *testing.T) {
 	c := e.clientTLS(nil)
 	c.MaxVersion = tls.VersionTLS12
 	e.dialFails(t, c)
+}
+
+// TLS-PSK on a wss listener: the WebSocket upgrade and MQTT run over the PSK stream.
+func TestPSKWebSocket(t *testing.T) {
+	e := newWSSEnv(t, nil, func(o *transport.TLSOptions, l *Listener) {
+		o.CertFile, o.KeyFile = "", ""
+		l.TLS.PSKCiphers = []string{"PSK-AES256-GCM-SHA384"}
+	})
+	e.n.SetPSKLookup(func(id string) ([]byte, bool) { return []byte("1234"), id == "client1" })
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 5 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			c := tlspsk.Client(nc, &tlspsk.Config{Identity: "client1", Key: []byte("1234")})
+			_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := c.Handshake(); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			_ = nc.SetDeadline(time.Time{})
+			return c, nil
+		}}
+	ws, _, err := d.Dial("ws://"+e.addr+"/mqtt", nil) // ws://: the dialer already made the TLS-PSK layer
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc, ok := ws.NetConn().(*tlspsk.Conn); !ok || pc.ConnectionState().CipherSuite != tlspsk.TLS_PSK_WITH_AES_256_GCM_SHA384 {
+		t.Fatalf("connection %T", ws.NetConn())
+	}
+	conn := &wsNetConn{Conn: ws}
+	defer conn.Close()
+	r := newReceived()
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){r.handler}})
+	if _, err := c.Connect(ctx5(t), &paho.Connect{ClientID: "psk-ws", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(&paho.Disconnect{})
+	sub5(t, c, "psk/ws", 1)
+	pub5(t, c, "psk/ws", 1, "over wss with a PSK")
+	r.expectMsg(t, "psk/ws", "over wss with a PSK")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emqgo/emqgo/engine/transport"
+	"github.com/emqgo/emqgo/engine/transport/tlspsk"
 )
 
 // MQTT over TLS (listener.ssl.<name>). gnet has no TLS, so a TLS connection lives on
@@ -35,12 +36,16 @@ type TLSListener struct {
 	// distinguished name, or the whole certificate (PEM), when the client sent one.
 	PeerCertAsUsername string
 	PeerCertAsClientID string
+	// PSKCiphers (psk_ciphers, OpenSSL names) enables TLS-PSK beside the certificate, or
+	// alone when Options has no CertFile (listener_psk.go).
+	PSKCiphers []string
 }
 
 // tlsServer is one TLS listener being served.
 type tlsServer struct {
 	ls    *listenerState
-	cfg   *tls.Config
+	cfg   *tls.Config    // nil on a PSK-only listener
+	psk   *tlspsk.Config // nil without psk_ciphers
 	notes []string
 	ln    net.Listener
 	next  atomic.Uint32 // round robin over the loops
@@ -53,6 +58,7 @@ type tlsState struct {
 	servers []*tlsServer
 	refused atomic.Uint64 // failed handshakes (connections.refused.tls_handshake)
 	ticked  atomic.Bool   // OnTick ran: gnet's loops are all registered and running
+	psk     atomic.Pointer[PSKLookup]
 }
 
 // bindTLS binds listener l (kind ssl, or wss: WebSocket over TLS) before the loops start, so that its address is in
@@ -70,9 +76,13 @@ func (n *Node) bindTLS(l *Listener) error {
 		}
 		n.log.Info("TLS certificate reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
 	}
-	cfg, notes, err := transport.ServerTLS(o)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
+	var cfg *tls.Config
+	var notes []string
+	if o.CertFile != "" || len(l.TLS.PSKCiphers) == 0 {
+		var err error
+		if cfg, notes, err = transport.ServerTLS(o); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
 	}
 	ln, err := net.Listen("tcp", l.Addr)
 	if err != nil {
@@ -80,7 +90,12 @@ func (n *Node) bindTLS(l *Listener) error {
 	}
 	ls := &listenerState{Listener: *l}
 	n.byAddr[addrPort(ln.Addr())] = ls
-	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, notes: notes})
+	psk, pskNotes, err := n.pskConfig(l.TLS)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("%s.psk_ciphers: %w", key, err)
+	}
+	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, psk: psk, notes: append(notes, pskNotes...)})
 	return nil
 }
 
@@ -150,9 +165,8 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	tc := tls.Server(nc, s.cfg)
-	_ = nc.SetDeadline(time.Now().Add(timeout))
-	if err := tc.Handshake(); err != nil {
+	tc, cert, err := s.handshake(nc, timeout) // crypto/tls or TLS-PSK (listener_psk.go)
+	if err != nil {
 		n.tls.refused.Add(1)
 		s.fail.note(n, ls, nc.RemoteAddr(), handshakeReason(err))
 		_ = nc.Close()
@@ -167,9 +181,7 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	l := loops[int(s.next.Add(1)-1)%len(loops)]
 	ev := &tlsEvents{}
 	st := transport.NewStream(tc, l.el, ev)
-	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		st.PeerCert = certs[0]
-	}
+	st.PeerCert = cert
 	var tr transport.Conn = st
 	if ls.WebSocket != nil { // wss: the WebSocket framing over the TLS stream (listener_wss.go)
 		ev.ws = newWSSConn(st, ls.WebSocket)
@@ -231,10 +243,19 @@ func (c *conn) peerCertIdentity(username, clientID *[]byte, hasUsername *bool) {
 	if w, isWS := c.tr.(*transport.WebSocket); isWS { // wss
 		st, ok = w.Under().(*transport.Stream)
 	}
-	if !ok || st.PeerCert == nil {
+	if !ok {
 		return
 	}
 	t := c.lis.TLS
+	if v := pskIdentity(st, t.PeerCertAsUsername); v != nil {
+		*username, *hasUsername = v, true
+	}
+	if v := pskIdentity(st, t.PeerCertAsClientID); v != nil {
+		*clientID = v
+	}
+	if st.PeerCert == nil {
+		return
+	}
 	if v := certField(st.PeerCert, t.PeerCertAsUsername); v != nil {
 		*username, *hasUsername = v, true
 	}

@@ -69,6 +69,9 @@ func handshakeReason(err error) string {
 	var inv x509.CertificateInvalidError
 	var unk x509.UnknownAuthorityError
 	var ne net.Error
+	if r, ok := pskReason(err); ok {
+		return r
+	}
 	msg := err.Error()
 	switch {
 	case errors.As(err, &inv) && inv.Reason == x509.Expired:

@@ -18,15 +18,17 @@ import (
 // Options is one load run, as parsed from the command line or built by the suite.
 // It is read-only once the run starts.
 type Options struct {
-	Scenario   string        // conn, pub, sub, p2p, fanin, fanout, shared
-	Broker     string        // host:port, loopback only
-	Transport  string        // tcp, tls, ws or wss
-	CAFile     string        // tls, wss: PEM certificates to trust instead of the system's
-	Insecure   bool          // tls, wss: do not verify the broker's certificate
-	ServerName string        // tls, wss: name to verify (default: the -broker host)
-	WSPath     string        // ws, wss: the HTTP path, /mqtt by default
-	Version    codec.Version // protocol level of every client
-	Label      string        // name of the run in reports
+	Scenario    string        // conn, pub, sub, p2p, fanin, fanout, shared
+	Broker      string        // host:port, loopback only
+	Transport   string        // tcp, tls, ws or wss
+	CAFile      string        // tls, wss: PEM certificates to trust instead of the system's
+	Insecure    bool          // tls, wss: do not verify the broker's certificate
+	ServerName  string        // tls, wss: name to verify (default: the -broker host)
+	WSPath      string        // ws, wss: the HTTP path, /mqtt by default
+	PSKIdentity string        // psk: the TLS-PSK identity
+	PSKKey      string        // psk: the key in hex (openssl's -psk)
+	Version     codec.Version // protocol level of every client
+	Label       string        // name of the run in reports
 
 	Pubs, Subs  int     // publishers and subscribers (conn: Subs is the number of connections)
 	ConnRate    float64 // new connections per second, 0 for as fast as they complete
@@ -105,11 +107,13 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("emqx_bench "+s, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.Broker, "broker", o.Broker, "broker `host:port` (loopback only)")
-	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp, tls, ws or wss (MQTT over WebSocket, subprotocol mqtt)")
+	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp, tls, psk (TLS-PSK, PSK-AES128-GCM-SHA256), ws or wss (MQTT over WebSocket, subprotocol mqtt)")
 	fs.StringVar(&o.CAFile, "ca", o.CAFile, "tls/wss: PEM file of the certificates to trust")
 	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "tls/wss: do not verify the broker's certificate")
 	fs.StringVar(&o.ServerName, "server-name", o.ServerName, "tls/wss: certificate name to verify (default: the -broker host)")
 	fs.StringVar(&o.WSPath, "ws-path", o.WSPath, "ws/wss: HTTP path of the WebSocket endpoint")
+	fs.StringVar(&o.PSKIdentity, "psk-identity", o.PSKIdentity, "psk: TLS-PSK identity")
+	fs.StringVar(&o.PSKKey, "psk", o.PSKKey, "psk: TLS-PSK key in hex (as openssl -psk)")
 	fs.Var((*versionValue)(&o.Version), "version", "MQTT version: 3.1, 3.1.1 or 5")
 	fs.StringVar(&o.Label, "label", o.Label, "name of the run in the reports")
 	fs.IntVar(&o.Pubs, "pubs", o.Pubs, "publishers")
@@ -202,9 +206,9 @@ func (o *Options) validate() error {
 		return fmt.Errorf("unknown scenario %q (known: %s)", o.Scenario, strings.Join(scenarios, ", "))
 	}
 	switch o.Transport {
-	case "tcp", "tls", "ws", "wss":
+	case "tcp", "tls", "psk", "ws", "wss":
 	default:
-		return fmt.Errorf("unknown transport %q (tcp, tls, ws, wss)", o.Transport)
+		return fmt.Errorf("unknown transport %q (tcp, tls, psk, ws, wss)", o.Transport)
 	}
 	if err := checkLoopback(o.Broker); err != nil {
 		return err

@@ -39,6 +39,11 @@ func transportCases(d time.Duration, conns int) []suiteCase {
 			apply: func(o *Options) { o.Transport, o.Pubs, o.Subs, o.QoS = "tls", 8, 8, 0 }},
 		{Name: "tls-p2p-q1", Title: "TLS p2p 8→8, QoS 1, 64 B", Scenario: "p2p", Transport: "tls", Metrics: thr,
 			apply: func(o *Options) { o.Transport, o.Pubs, o.Subs, o.QoS, o.SubQoS = "tls", 8, 8, 1, 1 }},
+		{Name: "tls-psk-p2p-q0", Title: "TLS-PSK p2p 8→8, QoS 0, 64 B (" + benchPSKCipher + ")", Scenario: "p2p", Transport: "psk", Metrics: thr,
+			apply: func(o *Options) {
+				o.Transport, o.Pubs, o.Subs, o.QoS = "psk", 8, 8, 0
+				o.PSKIdentity, o.PSKKey = benchPSKIdentity, benchPSKKey
+			}},
 		{Name: "ws-p2p-q0", Title: "WebSocket p2p 8→8, QoS 0, 64 B", Scenario: "p2p", Transport: "ws", Metrics: thr,
 			apply: func(o *Options) { o.Transport, o.Pubs, o.Subs, o.QoS = "ws", 8, 8, 0 }},
 		{Name: "tls-conn", Title: fmt.Sprintf("TLS: %d connections (full handshakes, ECDSA P-256, TLS 1.3), idle, one subscription each", n),
@@ -53,7 +58,7 @@ func servesTransport(kind, transport string) bool {
 	switch transport {
 	case "", "tcp":
 		return true
-	case "tls", "ws":
+	case "tls", "psk", "ws":
 		return kind == "ours" || kind == "mosquitto"
 	}
 	return false
@@ -62,6 +67,9 @@ func servesTransport(kind, transport string) bool {
 // benchCerts is the certificate set the suite's brokers serve TLS with.
 type benchCerts struct {
 	CA, Cert, Key string // PEM files
+	// PSKFile and MosquittoPSKFile hold the TLS-PSK identity and key of the psk rows, in
+	// EMQX's format (raw secret) and Mosquitto's (hex).
+	PSKFile, MosquittoPSKFile string
 }
 
 // writeBenchCerts writes a fresh certgen set (CA, server certificate for 127.0.0.1) to
@@ -79,16 +87,17 @@ func writeBenchCerts(dir string) (*benchCerts, error) {
 		return nil, err
 	}
 	f := func(name string) string { return filepath.Join(d, name) }
-	return &benchCerts{CA: f(certgen.Files.CACert), Cert: f(certgen.Files.Cert), Key: f(certgen.Files.Key)}, nil
+	c := &benchCerts{CA: f(certgen.Files.CACert), Cert: f(certgen.Files.Cert), Key: f(certgen.Files.Key)}
+	return c, writeBenchPSK(d, c)
 }
 
 // listenerPorts are the loopback addresses of one broker's listeners by transport.
 type listenerPorts map[string]string
 
-// newListenerPorts picks a free loopback port for tcp, tls and ws.
+// newListenerPorts picks a free loopback port for tcp, tls, psk and ws.
 func newListenerPorts() (listenerPorts, error) {
 	p := listenerPorts{}
-	for _, t := range []string{"tcp", "tls", "ws"} {
+	for _, t := range []string{"tcp", "tls", "psk", "ws"} {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -109,6 +118,9 @@ func oursTransportEnv(p listenerPorts, c *benchCerts) []string {
 		// No certificates: the TLS listeners name files that do not exist and are skipped.
 		return append(env, "EMQX_LISTENER__SSL__EXTERNAL="+p["tls"], "EMQX_LISTENER__WSS__EXTERNAL=127.0.0.1:0")
 	}
+	if c.PSKFile != "" && p["psk"] != "" {
+		env = append(env, oursPSKEnv(p["psk"], c)...)
+	}
 	for _, l := range []struct{ key, addr string }{{"SSL", p["tls"]}, {"WSS", "127.0.0.1:0"}} {
 		pre := "EMQX_LISTENER__" + l.key + "__EXTERNAL"
 		env = append(env, pre+"="+l.addr, pre+"__CERTFILE="+c.Cert, pre+"__KEYFILE="+c.Key, pre+"__MAX_CONN_RATE=1000000")
@@ -128,6 +140,9 @@ func mosquittoTransportConf(p listenerPorts, c *benchCerts) string {
 			s += "user root\n"
 		}
 		s += fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\nmax_connections -1\n", port("tls"), c.Cert, c.Key)
+		if c.MosquittoPSKFile != "" && p["psk"] != "" {
+			s += mosquittoPSKConf(port("psk"), c)
+		}
 	}
 	// libwebsockets ignores the listener's address: bind_interface keeps it on loopback.
 	s += fmt.Sprintf("listener %s 127.0.0.1\nprotocol websockets\nbind_interface lo\nmax_connections -1\n", port("ws"))

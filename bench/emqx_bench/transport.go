@@ -15,6 +15,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
+
+	"github.com/emqgo/emqgo/engine/transport/tlspsk"
 )
 
 // TLS and WebSocket transports.
@@ -32,7 +34,8 @@ var noDeadline time.Time
 // transportConfig is what the dialer of a tls, ws or wss run needs.
 type transportConfig struct {
 	tls    *tls.Config // tls and wss
-	wsURL  string      // ws and wss: scheme://host:port/path
+	psk    *tlspsk.Config
+	wsURL  string // ws and wss: scheme://host:port/path
 	header http.Header
 }
 
@@ -60,6 +63,12 @@ func newTransportConfig(o *Options) (*transportConfig, error) {
 			tc.tls.RootCAs = pool
 		}
 	}
+	if o.Transport == "psk" {
+		var err error
+		if tc.psk, err = pskClientConfig(o); err != nil {
+			return nil, err
+		}
+	}
 	if o.Transport == "ws" || o.Transport == "wss" {
 		tc.wsURL = o.Transport + "://" + o.Broker + o.WSPath
 	}
@@ -74,6 +83,12 @@ func (tc *transportConfig) dialTransport(ctx context.Context, d *net.Dialer, tra
 	case "tls":
 		td := &tls.Dialer{NetDialer: d, Config: tc.tls}
 		c, err := td.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		pump = func(pair net.Conn) { pumpStream(c, pair) }
+	case "psk":
+		c, err := dialPSK(ctx, d, tc.psk, addr)
 		if err != nil {
 			return nil, err
 		}

@@ -3,10 +3,11 @@ package config
 import "strings"
 
 // PluginKeyPrefixes are the key families of the plugins' own files (etc/plugins/<name>.conf,
-// e.g. auth.user.password_hash of emqx_auth_username). emqx.conf does not have them; the
+// e.g. auth.user.password_hash of emqx_auth_username, psk.file.path of emqx_psk_file).
+// emqx.conf does not have them; the
 // EMQX_ variables that name them (EMQX_AUTH__USER__PASSWORD_HASH) are left to the plugin
 // loader, which checks them against the plugin's keys when the plugin loads. Read-only.
-var PluginKeyPrefixes = []string{"auth."}
+var PluginKeyPrefixes = []string{"auth.", "psk."}
 
 // IsPluginKey reports whether key belongs to a plugin's file rather than emqx.conf.
 func IsPluginKey(key string) bool {

@@ -124,7 +124,7 @@ func listenerDefs() []listenerDef {
 		ld("verify", tlsK, sp("", TypeEnum, "verify_none", "verify client certificates").enum("verify_peer", "verify_none"), func(l *Listener, v any) { tlsOf(l).VerifyPeer = asStr(v) == "verify_peer" }),
 		ld("fail_if_no_peer_cert", tlsK, sp("", TypeBool, "false", "with verify_peer, refuse clients without a certificate"), func(l *Listener, v any) { tlsOf(l).FailIfNoPeerCert = asBool(v) }),
 		ld("ciphers", tlsK, sp("", TypeList, "", "cipher suites by OpenSSL name; unset for the defaults"), func(l *Listener, v any) { tlsOf(l).Ciphers = asList(v) }),
-		ld("psk_ciphers", tlsK, sp("", TypeList, "", "TLS-PSK cipher suites by OpenSSL name").ne(OwnerTransports), func(l *Listener, v any) { tlsOf(l).PSKCiphers = asList(v) }),
+		ld("psk_ciphers", tlsK, sp("", TypeList, "", "TLS-PSK cipher suites by OpenSSL name (keys: the emqx_psk_file plugin)"), func(l *Listener, v any) { tlsOf(l).PSKCiphers = asList(v) }),
 		ld("secure_renegotiate", tlsK, sp("", TypeBool, "off", "TLS renegotiation").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).SecureRenegotiate = asBool(v) }),
 		ld("reuse_sessions", tlsK, sp("", TypeBool, "on", "TLS session resumption"), func(l *Listener, v any) { tlsOf(l).ReuseSessions = asBool(v) }),
 		ld("honor_cipher_order", tlsK, sp("", TypeBool, "on", "prefer the server's cipher order").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).HonorCipherOrder = asBool(v) }),

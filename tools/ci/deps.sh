@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and the load suite need, once per machine:
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
-#   mosquitto          the peer broker of the load suite (make bench-load)
+#   mosquitto          the peer broker of the load suite (make bench-load), and the PSK
+#                      listener engine/transport/tlspsk's client is tested against
+#   openssl            s_client/s_server: interop of engine/transport/tlspsk (TLS-PSK)
 #   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
 #   postgresql         the backend of emqx_auth_pgsql's tests (initdb and postgres under
 #                      /usr/lib/postgresql/<version>/bin; the tests run their own cluster)
@@ -19,6 +21,9 @@ if ! command -v mosquitto_pub >/dev/null 2>&1 || ! command -v mosquitto_sub >/de
 fi
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
 	need+=(mosquitto)
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+	need+=(openssl)
 fi
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
 	need+=(redis-server)

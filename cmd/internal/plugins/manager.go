@@ -21,6 +21,7 @@ import (
 type Chains interface {
 	SetAuthenticators(chain ...engine.Authenticator)
 	SetAuthorizers(chain ...engine.Authorizer)
+	SetPSKLookup(f engine.PSKLookup)
 }
 
 // Errors of Load, Unload and Reload, printed by emqx_ctl as EMQX does.
@@ -218,11 +219,16 @@ func (m *Manager) Close() {
 func (m *Manager) install() {
 	var authn []engine.Authenticator
 	var authz []engine.Authorizer
+	var psk engine.PSKLookup
 	for _, name := range m.order {
 		inst := m.running[name]
 		authn = append(authn, inst.Authenticators...)
 		authz = append(authz, inst.Authorizers...)
+		if inst.PSK != nil {
+			psk = inst.PSK
+		}
 	}
+	m.chains.SetPSKLookup(psk)
 	m.chains.SetAuthenticators(authn...)
 	m.chains.SetAuthorizers(authz...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/emqgo/emqgo/engine/service/authpgsql"
 	"github.com/emqgo/emqgo/engine/service/authredis"
 	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/pskfile"
 )
 
 // Plugin is one plugin of EMQX's set as this build knows it.
@@ -38,6 +39,7 @@ type Instance struct {
 	Authenticators []engine.Authenticator
 	Authorizers    []engine.Authorizer
 	Users          *authuser.Authenticator // emqx_auth_username / emqx_auth_clientid
+	PSK            engine.PSKLookup        // emqx_psk_file: TLS-PSK keys
 	Close          func()                  // releases its resources; may be nil
 }
 
@@ -86,7 +88,7 @@ var registry = func() map[string]*Plugin {
 		{Name: "emqx_lua_hook", Description: "EMQ X Hooks in lua", Later: notPlanned},
 		{Name: "emqx_lwm2m", Description: "LwM2M Gateway", Later: notPlanned},
 		{Name: "emqx_management", Description: "EMQ X Management API and CLI", Builtin: "the HTTP API and emqx_ctl are part of the broker (management.* in emqx.conf)"},
-		{Name: "emqx_psk_file", Description: "EMQX PSK Plugin from File", Later: notPlanned},
+		{Name: pskfile.Name, Description: "EMQX PSK Plugin from File", start: startPSKFile},
 		{Name: "emqx_recon", Description: "Recon Plugin", Later: notPlanned},
 		{Name: "emqx_reloader", Description: "Reloader Plugin", Later: notPlanned},
 		{Name: "emqx_retainer", Description: "EMQ X Retainer", Builtin: "retained messages are part of the broker (retainer.* in emqx.conf)"},

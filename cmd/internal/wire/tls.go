@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/transport"
+	"github.com/emqgo/emqgo/engine/transport/tlspsk"
 )
 
 // tlsListener resolves the TLS keys of an ssl or wss listener. The certificate files are read now
@@ -30,14 +32,24 @@ func tlsListener(l *config.Listener) (*engine.TLSListener, error) {
 		Ciphers:          t.Ciphers,
 		ReuseSessions:    t.ReuseSessions,
 	}
-	if _, _, err := transport.ServerTLS(o); err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+	if t.CertFile != "" || len(t.PSKCiphers) == 0 {
+		if _, _, err := transport.ServerTLS(o); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if len(t.PSKCiphers) > 0 {
+		if ids, ignored, err := tlspsk.CipherSuites(t.PSKCiphers); err != nil {
+			return nil, fmt.Errorf("%s.psk_ciphers: %w", key, err)
+		} else if len(ids) == 0 {
+			return nil, fmt.Errorf("%s.psk_ciphers: none of %s is implemented (see the README for the TLS-PSK suites)", key, strings.Join(ignored, ","))
+		}
 	}
 	return &engine.TLSListener{
 		Options:            o,
 		HandshakeTimeout:   t.HandshakeTimeout,
 		PeerCertAsUsername: l.PeerCertAsUsername,
 		PeerCertAsClientID: l.PeerCertAsClientID,
+		PSKCiphers:         t.PSKCiphers,
 	}, nil
 }
 

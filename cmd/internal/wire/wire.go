@@ -73,11 +73,11 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 		case isTLS(l.Kind) && MissingDemoCerts(c, l) != "":
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
-		case isTLS(l.Kind) && l.TLS.CertFile != "":
+		case isTLS(l.Kind) && (l.TLS.CertFile != "" || len(l.TLS.PSKCiphers) > 0): // certificate and/or TLS-PSK
 			if tl, err = tlsListener(l); err != nil {
 				return nil, nil, err
 			}
-		case l.Kind != config.KindTCP && l.Kind != config.KindWS: // TLS-PSK only (psk_ciphers): not built yet
+		case l.Kind != config.KindTCP && l.Kind != config.KindWS: // config.Load refuses TLS without certfile or psk_ciphers
 			skipped = append(skipped, "listener."+string(l.Kind)+"."+l.Name)
 			continue
 		}

@@ -26,8 +26,9 @@ import (
 // TLSListener holds the TLS settings of an ssl or wss listener (Listener.TLS).
 type TLSListener struct {
 	// Options are the TLS settings; Start builds the server configuration from them
-	// (transport.ServerTLS), logs what it applies differently (cipher names Go lacks…), and
-	// logs every reload of the certificate files.
+	// (transport.NewTLSServer), logs what it applies differently (cipher names Go lacks…), and
+	// logs every reload of the certificate files (on a change on disk, or on a restart of the
+	// listener, which re-reads certfile, keyfile and cacertfile).
 	Options          transport.TLSOptions
 	HandshakeTimeout time.Duration // 0: 15 s
 	// PeerCertAsUsername and PeerCertAsClientID ("", "cn", "dn" or "crt") replace the
@@ -65,12 +66,12 @@ func (n *Node) bindTLS(l *Listener) error {
 	o := l.TLS.Options
 	o.OnReload = func(err error) {
 		if err != nil {
-			n.log.Error("TLS certificate changed on disk but cannot be loaded: the previous one stays in use", "listener", l.Kind+":"+l.Name, "error", err)
+			n.log.Error("TLS files changed on disk but cannot be loaded: the previous certificate stays in use", "listener", l.Kind+":"+l.Name, "error", err)
 			return
 		}
-		n.log.Info("TLS certificate reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
+		n.log.Info("TLS files changed on disk: reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
 	}
-	cfg, notes, err := transport.ServerTLS(o)
+	srv, notes, err := transport.NewTLSServer(o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
@@ -79,8 +80,22 @@ func (n *Node) bindTLS(l *Listener) error {
 		return fmt.Errorf("listener.%s.%s: cannot listen on %s: %w", l.Kind, l.Name, l.Addr, err)
 	}
 	ls := &listenerState{Listener: *l}
+	ls.Reload = func() error { return n.reloadTLS(ls, srv) }
 	n.byAddr[addrPort(ln.Addr())] = ls
-	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, notes: notes})
+	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: srv.Config(), notes: notes})
+	return nil
+}
+
+// reloadTLS reads a TLS listener's certificate, key and CA files again (emqx_ctl listeners
+// restart): new handshakes use them, established connections keep theirs. Files that do not
+// load leave the previous ones in use, and the log says why.
+func (n *Node) reloadTLS(ls *listenerState, srv *transport.TLSServer) error {
+	id := ls.Kind + ":" + ls.Name
+	if err := srv.Reload(); err != nil {
+		n.log.Error("TLS files not reloaded: the previous certificate stays in use", "listener", id, "error", err)
+		return err
+	}
+	n.log.Info("TLS files reloaded", "listener", id, "certfile", ls.TLS.Options.CertFile)
 	return nil
 }
 

@@ -205,7 +205,9 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	st.Run()
+	// A fresh goroutine reads: the handshake grew this one's stack, which an idle reader
+	// would keep.
+	go st.Run()
 }
 
 // tlsEvents delivers a Stream's events to its connection on the loop.

@@ -88,6 +88,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		b.addrs = ports
 		if certs == nil {
 			delete(b.addrs, "tls")
+			delete(b.addrs, "tls-rsa")
 		}
 		cmd.Env = append(os.Environ(), env...)
 		// emqx_ctl finds the node through its data dir. "metrics" is EMQX's command for
@@ -104,6 +105,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		b.addrs = ports
 		if certs == nil {
 			delete(b.addrs, "tls")
+			delete(b.addrs, "tls-rsa")
 		}
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ func TestTransportCases(t *testing.T) {
 		}
 		seen[c.Name] = true
 	}
-	for _, n := range []string{"tls-p2p-q0", "tls-p2p-q1", "ws-p2p-q0", "tls-conn", "ws-conn"} {
+	for _, n := range []string{"tls-p2p-q0", "tls-p2p-q1", "ws-p2p-q0", "tls-conn", "tls-conn-rsa", "ws-conn"} {
 		if !seen[n] {
 			t.Errorf("no case %s", n)
 		}
@@ -33,17 +33,19 @@ func TestTransportCases(t *testing.T) {
 	if servesTransport("mochi", "tls") || !servesTransport("mosquitto", "ws") || !servesTransport("mochi", "") {
 		t.Error("servesTransport")
 	}
-	p := listenerPorts{"tcp": "127.0.0.1:1", "tls": "127.0.0.1:2", "ws": "127.0.0.1:3"}
-	c := &benchCerts{CA: "/c/ca.pem", Cert: "/c/cert.pem", Key: "/c/key.pem"}
+	p := listenerPorts{"tcp": "127.0.0.1:1", "tls": "127.0.0.1:2", "ws": "127.0.0.1:3", "tls-rsa": "127.0.0.1:4"}
+	c := &benchCerts{CA: "/c/ca.pem", Cert: "/c/cert.pem", Key: "/c/key.pem", RSACert: "/c/rsa-cert.pem", RSAKey: "/c/rsa-key.pem"}
 	conf := mosquittoTransportConf(p, c)
-	for _, want := range []string{"listener 2 127.0.0.1\ncertfile /c/cert.pem\nkeyfile /c/key.pem\n", "listener 3 127.0.0.1\nprotocol websockets\n"} {
+	for _, want := range []string{"listener 2 127.0.0.1\ncertfile /c/cert.pem\nkeyfile /c/key.pem\n", "listener 3 127.0.0.1\nprotocol websockets\n",
+		"listener 4 127.0.0.1\ncertfile /c/rsa-cert.pem\nkeyfile /c/rsa-key.pem\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("mosquitto configuration lacks %q:\n%s", want, conf)
 		}
 	}
 	env := strings.Join(oursTransportEnv(p, c), "\n")
 	for _, want := range []string{"EMQX_LISTENER__SSL__EXTERNAL=127.0.0.1:2", "EMQX_LISTENER__SSL__EXTERNAL__CERTFILE=/c/cert.pem",
-		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:3", "EMQX_LISTENER__WSS__EXTERNAL=127.0.0.1:0"} {
+		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:3", "EMQX_LISTENER__WSS__EXTERNAL=127.0.0.1:0",
+		"EMQX_LISTENER__SSL__RSA=127.0.0.1:4", "EMQX_LISTENER__SSL__RSA__KEYFILE=/c/rsa-key.pem"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("our environment lacks %q:\n%s", want, env)
 		}

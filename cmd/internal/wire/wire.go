@@ -123,7 +123,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			ProxyProtocol:        l.ProxyProtocol,
 			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
 			TLS:                  tl,
-			WebSocket:            webSocketOptions(l),
+			WebSocket:            webSocketOptions(l, int(z.MaxPacketSize)),
 		})
 	}
 	if len(cfg.Listeners) == 0 {
@@ -201,8 +201,9 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	return z
 }
 
-// webSocketOptions resolves the WebSocket keys of a ws or wss listener (nil for other kinds).
-func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
+// webSocketOptions resolves the WebSocket keys of a ws or wss listener (nil for other kinds);
+// maxPacket (the zone's max_packet_size) bounds an inflated permessage-deflate message.
+func webSocketOptions(l *config.Listener, maxPacket int) *transport.WebSocketOptions {
 	if (l.Kind != config.KindWS && l.Kind != config.KindWSS) || l.WS == nil {
 		return nil
 	}
@@ -215,6 +216,14 @@ func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
 		CheckOrigin:        l.WS.CheckOriginEnable,
 		AllowOriginAbsence: l.WS.AllowOriginAbsence,
 		Origins:            l.WS.CheckOrigins,
+		MaxMessageSize:     maxPacket,
+	}
+	if l.WS.Compress {
+		o.Deflate = &transport.DeflateOptions{
+			Level:                   transport.DeflateLevel(l.WS.DeflateLevel),
+			ClientNoContextTakeover: l.WS.ClientContextTakeover == "no_takeover",
+			ClientMaxWindowBits:     l.WS.ClientMaxWindowBits,
+		}
 	}
 	o.Prepare()
 	return o

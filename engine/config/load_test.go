@@ -381,7 +381,6 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	}
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
-		"listener.ws.external.mqtt_piggyback, listener.wss.external.mqtt_piggyback (" + OwnerTransports + ")",
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
 		"node.{async_threads,", "sysmon.busy_dist_port",
 	} {

@@ -152,7 +152,7 @@ func listenerDefs() []listenerDef {
 		ld("deflate_opts.client_max_window_bits", wsK, sp("", TypeInt, "", "deflate window bits").rng(8, 15), func(l *Listener, v any) { wsOf(l).ClientMaxWindowBits = asInt(v) }),
 		ld("idle_timeout", wsK, sp("", TypeDuration, "", "WebSocket idle timeout; unset for the zone's idle_timeout").unit(sec), func(l *Listener, v any) { wsOf(l).IdleTimeout = asDur(v) }),
 		ld("max_frame_size", wsK, sp("", TypeInt, "0", "largest WebSocket frame; 0 for no limit").rng(0, 1<<31), func(l *Listener, v any) { wsOf(l).MaxFrameSize = asInt(v) }),
-		ld("mqtt_piggyback", wsK, sp("", TypeEnum, "multiple", "MQTT packets per WebSocket message").enum("single", "multiple").ne(OwnerTransports), func(l *Listener, v any) { wsOf(l).Piggyback = asStr(v) }),
+		ld("mqtt_piggyback", wsK, sp("", TypeEnum, "multiple", "MQTT packets per WebSocket message").enum("single", "multiple"), func(l *Listener, v any) { wsOf(l).Piggyback = asStr(v) }),
 		ld("check_origin_enable", wsK, sp("", TypeBool, "false", "check the Origin header against check_origins"), func(l *Listener, v any) { wsOf(l).CheckOriginEnable = asBool(v) }),
 		ld("allow_origin_absence", wsK, sp("", TypeBool, "true", "accept requests without an Origin header when checking origins"), func(l *Listener, v any) { wsOf(l).AllowOriginAbsence = asBool(v) }),
 		ld("check_origins", wsK, sp("", TypeList, "", "allowed Origin values"), func(l *Listener, v any) { wsOf(l).CheckOrigins = asList(v) }),

@@ -360,8 +360,9 @@ func (w *WebSocket) Write(b []byte) (int, error) {
 	if w.state != wsOpen && w.state != wsCloseQueued {
 		return 0, ErrWSNotOpen
 	}
-	if w.z != nil {
-		return w.writeCompressed([][]byte{b}, len(b))
+	if w.z != nil || w.opts.SinglePacket {
+		one := [1][]byte{b}
+		return w.Writev(one[:])
 	}
 	v := getVec()
 	*v = append(*v, w.header(ws.OpBinary, len(b), false), b)
@@ -380,6 +381,14 @@ func (w *WebSocket) Writev(bufs [][]byte) (int, error) {
 	for _, b := range bufs {
 		n += len(b)
 	}
+	if w.opts.SinglePacket {
+		return w.writeEach(bufs, n)
+	}
+	return w.writeMessage(bufs, n)
+}
+
+// writeMessage sends bufs (n bytes) as one binary message.
+func (w *WebSocket) writeMessage(bufs [][]byte, n int) (int, error) {
 	if w.z != nil {
 		return w.writeCompressed(bufs, n)
 	}

@@ -37,6 +37,9 @@ type WebSocketOptions struct {
 	Origins            []string
 	// Deflate enables permessage-deflate (compress = true) when a client offers it; nil: off.
 	Deflate *DeflateOptions
+	// SinglePacket (mqtt_piggyback = single) sends each MQTT packet in a WebSocket message of
+	// its own; otherwise a round's packets share one message.
+	SinglePacket bool
 	// MaxMessageSize bounds a compressed message and its inflated size (the zone's
 	// max_packet_size): close 1009 above; 0: no limit.
 	MaxMessageSize int

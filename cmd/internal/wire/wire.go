@@ -217,6 +217,7 @@ func webSocketOptions(l *config.Listener, maxPacket int) *transport.WebSocketOpt
 		AllowOriginAbsence: l.WS.AllowOriginAbsence,
 		Origins:            l.WS.CheckOrigins,
 		MaxMessageSize:     maxPacket,
+		SinglePacket:       l.WS.Piggyback == "single",
 	}
 	if l.WS.Compress {
 		o.Deflate = &transport.DeflateOptions{

@@ -161,6 +161,20 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 			_ = tc.SetWriteBuffer(ls.SndBuf)
 		}
 	}
+	sock := addrPort(nc.RemoteAddr()) // the access rules judge the socket's peer
+	if ls.ProxyProtocol {             // the PROXY header comes before the handshake (proxy.go)
+		d := ls.ProxyProtocolTimeout
+		if d <= 0 {
+			d = defaultProxyTimeout
+		}
+		pc, _, err := transport.ReadProxyHeader(nc, time.Now().Add(d))
+		if err != nil {
+			ls.noteProxyRefusal(n, sock, err)
+			_ = nc.Close()
+			return
+		}
+		nc = pc
+	}
 	timeout := ls.TLS.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
@@ -192,7 +206,7 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	}
 	if err := l.el.Execute(context.Background(), runFunc(func() {
 		l.begin()
-		if c := n.openConn(l, ls, tr); c != nil {
+		if c := n.openConnFrom(l, ls, tr, sock); c != nil {
 			ev.c = c
 			if ev.ws != nil {
 				ev.ws.c = c

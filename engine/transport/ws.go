@@ -40,7 +40,15 @@ type WebSocket struct {
 	fin     bool // the current data frame ends its message
 	hdr     [10]byte
 	z       *wsDeflate // permessage-deflate, when negotiated (ws_deflate.go)
+	proxy   uint8      // PROXY protocol header: proxyNone, proxyExpected, proxyRead
 }
+
+// PROXY protocol states of a WebSocket (ExpectProxyHeader).
+const (
+	proxyNone uint8 = iota
+	proxyExpected
+	proxyRead
+)
 
 type wsState uint8
 
@@ -114,6 +122,11 @@ func (w *WebSocket) Feed() (upgraded bool, err error) {
 		}
 		return false, nil
 	}
+	if w.proxy == proxyExpected {
+		if done, err := w.readProxy(); !done || err != nil {
+			return false, err
+		}
+	}
 	buf, _ := w.gc.Peek(-1)
 	off := 0
 	if w.state == wsUpgrade {
@@ -150,6 +163,38 @@ func (w *WebSocket) Feed() (upgraded bool, err error) {
 		_, _ = w.gc.Discard(off)
 	}
 	return upgraded, err
+}
+
+// ErrWSProxyHeader is returned by Feed when a connection expecting a PROXY protocol header
+// does not start with a valid one (wrapping ParseProxyHeader's error).
+var ErrWSProxyHeader = errors.New("transport: no valid PROXY protocol header")
+
+// ExpectProxyHeader makes w read a PROXY protocol header (versions 1 and 2) before the upgrade
+// request, on a listener behind a proxy (proxy_protocol = on): the client it names becomes
+// RemoteAddr. Call it before the first Feed.
+func (w *WebSocket) ExpectProxyHeader() { w.proxy = proxyExpected }
+
+// ProxyHeaderRead reports whether the PROXY header expected has been read.
+func (w *WebSocket) ProxyHeaderRead() bool { return w.proxy == proxyRead }
+
+// readProxy reads the PROXY header from the socket's input: done once it is consumed.
+func (w *WebSocket) readProxy() (done bool, err error) {
+	buf, _ := w.gc.Peek(-1)
+	h, n, perr := ParseProxyHeader(buf[:min(len(buf), ProxyMaxLen)])
+	if perr != nil {
+		w.markClosed() // nothing is written back: the peer may not speak HTTP at all
+		_, _ = w.gc.Discard(-1)
+		return false, fmt.Errorf("%w: %w", ErrWSProxyHeader, perr)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	_, _ = w.gc.Discard(n)
+	if h.Proxied {
+		w.peer = net.TCPAddrFromAddrPort(h.Source)
+	}
+	w.proxy = proxyRead
+	return true, nil
 }
 
 // frames decodes the frames in buf from off and returns where the first incomplete one starts.

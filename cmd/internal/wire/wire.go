@@ -63,11 +63,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
-		if l.ProxyProtocol && l.Kind != config.KindTCP {
-			// The header comes before the TLS handshake or the HTTP upgrade, under the
-			// transport that the engine's PROXY reader sits above.
-			return nil, nil, fmt.Errorf("listener.%s.%s.proxy_protocol: the PROXY protocol is served on tcp listeners only in this build", l.Kind, l.Name)
-		}
+
 		var tl *engine.TLSListener
 		switch {
 		case isTLS(l.Kind) && MissingDemoCerts(c, l) != "":

@@ -133,7 +133,7 @@ func (w *WebSocket) appendCompressed(p []byte) error {
 	if d.msg == nil {
 		d.msg = getInBuf()
 	}
-	if limit := w.opts.MaxMessageSize; limit > 0 && len(*d.msg)+len(p) > limit {
+	if limit := w.maxMessage(); len(*d.msg)+len(p) > limit {
 		return w.fail(ws.StatusMessageTooBig, fmt.Errorf("compressed message exceeds max_packet_size (%d bytes)", limit))
 	}
 	start := len(*d.msg)
@@ -198,14 +198,14 @@ func (w *WebSocket) inflateMessage() error {
 	} else if err := fr.(flate.Resetter).Reset(src, dict); err != nil {
 		return w.fail(ws.StatusProtocolError, fmt.Errorf("permessage-deflate: %v", err))
 	}
-	out, err := readLimited(fr, *w.in, w.opts.MaxMessageSize)
+	out, err := readLimited(fr, *w.in, w.maxMessage())
 	inflaters.Put(fr)
 	*w.in = out
 	d.release()
 	if err != nil {
 		*w.in = out[:start]
 		if errors.Is(err, errInflateLimit) {
-			return w.fail(ws.StatusMessageTooBig, fmt.Errorf("inflated message exceeds max_packet_size (%d bytes)", w.opts.MaxMessageSize))
+			return w.fail(ws.StatusMessageTooBig, fmt.Errorf("inflated message exceeds max_packet_size (%d bytes)", w.maxMessage()))
 		}
 		return w.fail(ws.StatusProtocolError, fmt.Errorf("permessage-deflate: %v", err))
 	}
@@ -227,8 +227,16 @@ func (d *wsDeflate) remember(p []byte) {
 	d.hist = append(d.hist, p...)
 }
 
+// maxMessage is the largest compressed or inflated message accepted.
+func (w *WebSocket) maxMessage() int {
+	if w.opts.MaxMessageSize > 0 {
+		return w.opts.MaxMessageSize
+	}
+	return 268435455 + 5 // MQTT's largest packet
+}
+
 // readLimited appends r's output to dst, failing with errInflateLimit once more than limit
-// bytes (0: no limit) came out.
+// bytes came out.
 func readLimited(r io.Reader, dst []byte, limit int) ([]byte, error) {
 	start := len(dst)
 	for {
@@ -237,7 +245,7 @@ func readLimited(r io.Reader, dst []byte, limit int) ([]byte, error) {
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
-		if limit > 0 && len(dst)-start > limit {
+		if len(dst)-start > limit {
 			return dst, errInflateLimit
 		}
 		if err == io.EOF {

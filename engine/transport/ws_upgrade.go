@@ -41,7 +41,7 @@ type WebSocketOptions struct {
 	// its own; otherwise a round's packets share one message.
 	SinglePacket bool
 	// MaxMessageSize bounds a compressed message and its inflated size (the zone's
-	// max_packet_size): close 1009 above; 0: no limit.
+	// max_packet_size): close 1009 above; 0: MQTT's largest packet (256 MiB).
 	MaxMessageSize int
 }
 

@@ -41,8 +41,7 @@ func writeSameStamp(t *testing.T, name string, b []byte) {
 func TestTLSRestartReloadsFiles(t *testing.T) {
 	var buf lockedBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var e *tlsEnv
-	e = newTLSEnv(t, log, func(o *transport.TLSOptions, _ *Listener) {
+	e := newTLSEnv(t, log, func(o *transport.TLSOptions, _ *Listener) {
 		o.VerifyPeer, o.FailIfNoPeerCert = true, true
 	})
 	// Same stamps from now on: the watch sees no change, only a restart reloads.

@@ -62,7 +62,7 @@ func TestProxyProtocolWS(t *testing.T) {
 	}
 	wc := &wsNetConn{Conn: conn}
 	t.Cleanup(func() { wc.Close() })
-	pc := paho.NewClient(paho.ClientConfig{Conn: wc})
+	pc := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(wc)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := pc.Connect(ctx, &paho.Connect{ClientID: "gorilla-proxied", CleanStart: true, KeepAlive: 30}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
@@ -59,7 +60,7 @@ func TestWSDeflateGorilla(t *testing.T) {
 	wc := &wsNetConn{Conn: conn}
 	t.Cleanup(func() { wc.Close() })
 	r := newReceived()
-	c := paho.NewClient(paho.ClientConfig{Conn: wc, OnPublishReceived: []func(paho.PublishReceived) (bool, error){r.handler}})
+	c := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(wc), OnPublishReceived: []func(paho.PublishReceived) (bool, error){r.handler}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "gz", CleanStart: true, KeepAlive: 30}); err != nil {

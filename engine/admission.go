@@ -158,7 +158,7 @@ func (l *loop) releaseWaiting() {
 			break
 		}
 		c.state = stateNew
-		if c.lis.ProxyProtocol {
+		if c.lis.ProxyProtocol && c.lis.TLS == nil {
 			c.state = stateProxy // proxy_protocol_timeout counts from here
 		}
 		c.lastRecv = now // idle_timeout counts from here

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -42,6 +43,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	var wc *wsConn
 	if ls.WebSocket != nil {
 		wc = newWSConn(gc, ls.WebSocket)
+		if ls.ProxyProtocol {
+			wc.ExpectProxyHeader()
+		}
 		tr = &wc.WebSocket
 	}
 	c := n.openConn(l, ls, tr)
@@ -102,17 +106,24 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 // returns it, or nil when it is refused (the caller closes the transport). Runs on l. See
 // admission.go for the listener's access rules, max_connections and max_conn_rate.
 func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
+	return n.openConnFrom(l, ls, tr, addrPort(tr.RemoteAddr()))
+}
+
+// openConnFrom is openConn with the socket's peer given: the access rules judge sock, which
+// differs from the transport's RemoteAddr when a PROXY header read before the TLS handshake
+// named the client (sock is then the proxy).
+func (n *Node) openConnFrom(l *loop, ls *listenerState, tr transport.Conn, sock netip.AddrPort) *conn {
 	if n.stopping.Load() {
 		return nil
 	}
 	remote := addrPort(tr.RemoteAddr())
 	if ls.ctl.stopped.Load() {
-		ls.refuseStopped(n, remote) // listeners.go
+		ls.refuseStopped(n, sock) // listeners.go
 		return nil
 	}
-	if !ls.admits(remote.Addr()) {
+	if !ls.admits(sock.Addr()) {
 		n.stats.refusedAccess.Add(1)
-		ls.admLog.note(&ls.admLog.denied, remote)
+		ls.admLog.note(&ls.admLog.denied, sock)
 		return nil
 	}
 	if ls.MaxConnections > 0 && ls.conns.Load() >= int64(ls.MaxConnections) {
@@ -131,7 +142,7 @@ func (n *Node) openConn(l *loop, ls *listenerState, tr transport.Conn) *conn {
 		lastRecv: l.now, // the open time until CONNECT is handled
 		limit:    newConnLimiter(ls, l.now),
 	}
-	if ls.ProxyProtocol {
+	if ls.ProxyProtocol && ls.TLS == nil { // TLS listeners read it before the handshake
 		c.state = stateProxy // proxy.go
 	}
 	if ls.MaxConnRate > 0 && (len(l.waiting) > 0 || !ls.bucket.take(ls.MaxConnRate, l.now)) {

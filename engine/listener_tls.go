@@ -27,8 +27,9 @@ import (
 // TLSListener holds the TLS settings of an ssl or wss listener (Listener.TLS).
 type TLSListener struct {
 	// Options are the TLS settings; Start builds the server configuration from them
-	// (transport.ServerTLS), logs what it applies differently (cipher names Go lacks…), and
-	// logs every reload of the certificate files.
+	// (transport.NewTLSServer), logs what it applies differently (cipher names Go lacks…), and
+	// logs every reload of the certificate files (on a change on disk, or on a restart of the
+	// listener, which re-reads certfile, keyfile and cacertfile).
 	Options          transport.TLSOptions
 	HandshakeTimeout time.Duration // 0: 15 s
 	// PeerCertAsUsername and PeerCertAsClientID ("", "cn", "dn" or "crt") replace the
@@ -71,24 +72,29 @@ func (n *Node) bindTLS(l *Listener) error {
 	o := l.TLS.Options
 	o.OnReload = func(err error) {
 		if err != nil {
-			n.log.Error("TLS certificate changed on disk but cannot be loaded: the previous one stays in use", "listener", l.Kind+":"+l.Name, "error", err)
+			n.log.Error("TLS files changed on disk but cannot be loaded: the previous certificate stays in use", "listener", l.Kind+":"+l.Name, "error", err)
 			return
 		}
-		n.log.Info("TLS certificate reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
+		n.log.Info("TLS files changed on disk: reloaded", "listener", l.Kind+":"+l.Name, "certfile", o.CertFile)
 	}
+	var srv *transport.TLSServer
 	var cfg *tls.Config
 	var notes []string
 	if o.CertFile != "" || len(l.TLS.PSKCiphers) == 0 {
 		var err error
-		if cfg, notes, err = transport.ServerTLS(o); err != nil {
+		if srv, notes, err = transport.NewTLSServer(o); err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
+		cfg = srv.Config()
 	}
 	ln, err := net.Listen("tcp", l.Addr)
 	if err != nil {
 		return fmt.Errorf("listener.%s.%s: cannot listen on %s: %w", l.Kind, l.Name, l.Addr, err)
 	}
 	ls := &listenerState{Listener: *l}
+	if srv != nil { // a PSK-only listener has no certificate files to read again
+		ls.Reload = func() error { return n.reloadTLS(ls, srv) }
+	}
 	n.byAddr[addrPort(ln.Addr())] = ls
 	psk, pskNotes, err := n.pskConfig(l.TLS)
 	if err != nil {
@@ -96,6 +102,19 @@ func (n *Node) bindTLS(l *Listener) error {
 		return fmt.Errorf("%s.psk_ciphers: %w", key, err)
 	}
 	n.tls.servers = append(n.tls.servers, &tlsServer{ls: ls, ln: ln, cfg: cfg, psk: psk, notes: append(notes, pskNotes...)})
+	return nil
+}
+
+// reloadTLS reads a TLS listener's certificate, key and CA files again (emqx_ctl listeners
+// restart): new handshakes use them, established connections keep theirs. Files that do not
+// load leave the previous ones in use, and the log says why.
+func (n *Node) reloadTLS(ls *listenerState, srv *transport.TLSServer) error {
+	id := ls.Kind + ":" + ls.Name
+	if err := srv.Reload(); err != nil {
+		n.log.Error("TLS files not reloaded: the previous certificate stays in use", "listener", id, "error", err)
+		return err
+	}
+	n.log.Info("TLS files reloaded", "listener", id, "certfile", ls.TLS.Options.CertFile)
 	return nil
 }
 
@@ -161,6 +180,20 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 			_ = tc.SetWriteBuffer(ls.SndBuf)
 		}
 	}
+	sock := addrPort(nc.RemoteAddr()) // the access rules judge the socket's peer
+	if ls.ProxyProtocol {             // the PROXY header comes before the handshake (proxy.go)
+		d := ls.ProxyProtocolTimeout
+		if d <= 0 {
+			d = defaultProxyTimeout
+		}
+		pc, _, err := transport.ReadProxyHeader(nc, time.Now().Add(d))
+		if err != nil {
+			ls.noteProxyRefusal(n, sock, err)
+			_ = nc.Close()
+			return
+		}
+		nc = pc
+	}
 	timeout := ls.TLS.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
@@ -189,7 +222,7 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 	}
 	if err := l.el.Execute(context.Background(), runFunc(func() {
 		l.begin()
-		if c := n.openConn(l, ls, tr); c != nil {
+		if c := n.openConnFrom(l, ls, tr, sock); c != nil {
 			ev.c = c
 			if ev.ws != nil {
 				ev.ws.c = c
@@ -202,7 +235,9 @@ func (s *tlsServer) serve(n *Node, nc net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	st.Run()
+	// A fresh goroutine reads: the handshake grew this one's stack, which an idle reader
+	// would keep.
+	go st.Run()
 }
 
 // tlsEvents delivers a Stream's events to its connection on the loop.

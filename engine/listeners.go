@@ -21,7 +21,8 @@ import (
 // are accepted, counted in connections.refused.listener_stopped and in the listener's summary
 // line) and closes its current ones (MQTT 5 clients get DISCONNECT 0x8B first). The port stays
 // bound. "start" undoes it; "restart" runs the listener's Reload hook (the TLS transport
-// re-reads its certificates there), then stops and starts it.
+// re-reads its certificate, key and CA files there), then stops and starts it; a running TLS
+// listener only reloads (its established connections stay up).
 
 // listenerCtl is a listener's run-time state: stopped by the control socket, and its refusal
 // counts since the node started. Atomics: read and written from any goroutine.
@@ -127,8 +128,9 @@ func (n *Node) StartListener(id string) error {
 
 // RestartListener runs the listener's Reload hook when it has one (an error there leaves the
 // listener as it was and is returned), then stops it (unless stopped) and starts it: current
-// connections are closed, and new ones get the reloaded settings. Safe for concurrent use;
-// never call it from an event loop.
+// connections are closed, and new ones get the reloaded settings. A running TLS listener (ssl,
+// wss) is not stopped: its reload applies to new handshakes and its connections stay up.
+// Safe for concurrent use; never call it from an event loop.
 func (n *Node) RestartListener(id string) error {
 	ls, err := n.listenerByID(id)
 	if err != nil {
@@ -138,6 +140,12 @@ func (n *Node) RestartListener(id string) error {
 		if err := ls.Reload(); err != nil {
 			return fmt.Errorf("reloading listener %s: %w", id, err)
 		}
+	}
+	if ls.TLS != nil && !ls.ctl.stopped.Load() {
+		// A TLS listener's restart is its reload: new handshakes get the files just read,
+		// and established connections (whose handshake is done) stay up.
+		n.log.Warn("listener restarted: TLS files reloaded, current connections kept", "listener", ls.Kind+":"+ls.Name)
+		return nil
 	}
 	if ls.ctl.stopped.CompareAndSwap(false, true) {
 		n.closeListenerConns(ls)

@@ -2,12 +2,19 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/emqgo/emqgo/engine/transport"
 )
 
-// PROXY protocol on a listener (listener.tcp.<name>.proxy_protocol = on).
+// PROXY protocol on a listener (listener.<tcp|ssl|ws|wss>.<name>.proxy_protocol = on).
+//
+// On ssl and wss listeners the header comes before the TLS handshake: the connection's
+// goroutine reads it (transport.ReadProxyHeader, listener_tls.go) and the connection reaches
+// its loop with the client's address already. On ws listeners the WebSocket framer reads it
+// before the upgrade request (transport.WebSocket.ExpectProxyHeader), and readProxyHeader
+// only takes the result. On tcp listeners:
 //
 // A connection of such a listener opens in stateProxy: its input stays in the transport until
 // the whole header has arrived (version 1: at most 107 bytes; version 2: 16 bytes and the
@@ -45,6 +52,18 @@ var errProxyTimeout = errors.New("no complete PROXY protocol header within proxy
 // while the header is incomplete or when it was refused (the connection is then closing).
 // Runs on the connection's loop.
 func (c *conn) readProxyHeader() bool {
+	if w, ok := c.tr.(*transport.WebSocket); ok {
+		// ws: the framer reads the header (and refuses a bad one through its Feed).
+		if !w.ProxyHeaderRead() {
+			return false
+		}
+		if ap := addrPort(w.RemoteAddr()); ap.IsValid() {
+			c.peer, c.port = ap.Addr(), ap.Port()
+		}
+		c.state = stateNew
+		c.lastRecv = c.loop.now
+		return true
+	}
 	avail := c.tr.InboundBuffered()
 	if avail == 0 {
 		return false
@@ -84,15 +103,21 @@ func (c *conn) proxyTimeout() {
 // refuseProxy closes a connection that sent no valid PROXY protocol header, without a log
 // line of its own (see the summary in admission.go) and without an answer.
 func (c *conn) refuseProxy(why error) {
-	ls := c.lis
-	c.loop.n.stats.refusedProxy.Add(1)
-	ls.ctl.refusedProxy.Add(1)
-	if ls.admLog.proxy.Load() == 0 {
-		ls.admLog.proxyWhy.Store(&why)
-	}
-	ls.admLog.note(&ls.admLog.proxy, c.remote())
+	c.lis.noteProxyRefusal(c.loop.n, c.remote(), why)
 	_, _ = c.tr.Discard(-1)
 	c.carry = 0
 	c.state = stateClosing
 	_ = c.tr.Close()
+}
+
+// noteProxyRefusal counts a connection of ls refused for its PROXY header (or its absence)
+// and notes it for the listener's summary line. Safe for concurrent use (the TLS goroutines
+// call it too).
+func (ls *listenerState) noteProxyRefusal(n *Node, peer netip.AddrPort, why error) {
+	n.stats.refusedProxy.Add(1)
+	ls.ctl.refusedProxy.Add(1)
+	if ls.admLog.proxy.Load() == 0 {
+		ls.admLog.proxyWhy.Store(&why)
+	}
+	ls.admLog.note(&ls.admLog.proxy, peer)
 }

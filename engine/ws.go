@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/emqgo/emqgo/engine/transport"
@@ -27,6 +29,9 @@ func (wc *wsConn) onTraffic() {
 	l := c.loop
 	l.begin()
 	upgraded, err := wc.Feed()
+	if c.state == stateProxy {
+		_ = c.readProxyHeader() // the framer read the PROXY header, or waits for it (proxy.go)
+	}
 	if upgraded {
 		// The proxy headers (when the listener trusts them) may name the real client.
 		if ap := addrPort(wc.RemoteAddr()); ap.IsValid() {
@@ -37,7 +42,10 @@ func (wc *wsConn) onTraffic() {
 	if wc.InboundBuffered() > 0 {
 		c.onTraffic()
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, transport.ErrWSProxyHeader):
+		c.refuseProxy(err)
+	case err != nil:
 		c.closeWith(0, err.Error())
 	}
 	l.end()

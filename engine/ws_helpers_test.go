@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
@@ -103,7 +104,9 @@ func dialWS(t *testing.T, addr string) *wsNetConn {
 // v5ws connects a paho.golang client over WebSocket.
 func v5ws(t *testing.T, addr string, cp *paho.Connect, r *received) *paho.Client {
 	t.Helper()
-	cfg := paho.ClientConfig{Conn: dialWS(t, addr)}
+	// paho writes a packet with several Writes: locked, so that its pinger's PINGREQ cannot
+	// land between them (each Write is a WebSocket message of its own).
+	cfg := paho.ClientConfig{Conn: packets.NewThreadSafeConn(dialWS(t, addr))}
 	if r != nil {
 		cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){r.handler}
 	}

@@ -89,6 +89,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		if certs == nil {
 			delete(b.addrs, "tls")
 			delete(b.addrs, "psk")
+			delete(b.addrs, "tls-rsa")
 		}
 		cmd.Env = append(os.Environ(), env...)
 		// emqx_ctl finds the node through its data dir. "metrics" is EMQX's command for
@@ -106,6 +107,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		if certs == nil {
 			delete(b.addrs, "tls")
 			delete(b.addrs, "psk")
+			delete(b.addrs, "tls-rsa")
 		}
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, err

@@ -21,6 +21,7 @@ type Options struct {
 	Scenario    string        // conn, pub, sub, p2p, fanin, fanout, shared
 	Broker      string        // host:port, loopback only
 	Transport   string        // tcp, tls, ws or wss
+	Listener    string        // suite: which of the broker's listeners of Transport ("tls-rsa"); "": Transport's
 	CAFile      string        // tls, wss: PEM certificates to trust instead of the system's
 	Insecure    bool          // tls, wss: do not verify the broker's certificate
 	ServerName  string        // tls, wss: name to verify (default: the -broker host)

@@ -272,9 +272,13 @@ func runOne(ctx context.Context, k brokerKind, o Options, work string, certs *be
 		return nil, err
 	}
 	defer b.stop()
-	addr := b.addrs[o.Transport]
+	lis := o.Listener
+	if lis == "" {
+		lis = o.Transport
+	}
+	addr := b.addrs[lis]
 	if addr == "" {
-		return nil, fmt.Errorf("%s has no %s listener in this run", k.Name, o.Transport)
+		return nil, fmt.Errorf("%s has no %s listener in this run", k.Name, lis)
 	}
 	if o.Transport != "tcp" {
 		if err := waitListening(ctx, addr); err != nil {

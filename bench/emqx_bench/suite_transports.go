@@ -48,6 +48,9 @@ func transportCases(d time.Duration, conns int) []suiteCase {
 			apply: func(o *Options) { o.Transport, o.Pubs, o.Subs, o.QoS = "ws", 8, 8, 0 }},
 		{Name: "tls-conn", Title: fmt.Sprintf("TLS: %d connections (full handshakes, ECDSA P-256, TLS 1.3), idle, one subscription each", n),
 			Scenario: "conn", Transport: "tls", Metrics: []string{"conn_rate", "rss_per_conn", "connack_p99"}, apply: idle("tls")},
+		{Name: "tls-conn-rsa", Title: fmt.Sprintf("TLS: %d connections (full handshakes, RSA-2048, TLS 1.3), idle, one subscription each", n),
+			Scenario: "conn", Transport: "tls", Metrics: []string{"conn_rate", "rss_per_conn", "connack_p99"},
+			apply: func(o *Options) { idle("tls")(o); o.Listener = "tls-rsa" }},
 		{Name: "ws-conn", Title: fmt.Sprintf("WebSocket: %d idle connections, one subscription each", n),
 			Scenario: "conn", Transport: "ws", Metrics: []string{"rss_per_conn", "conn_rate", "connack_p99"}, apply: idle("ws")},
 	}
@@ -66,7 +69,8 @@ func servesTransport(kind, transport string) bool {
 
 // benchCerts is the certificate set the suite's brokers serve TLS with.
 type benchCerts struct {
-	CA, Cert, Key string // PEM files
+	CA, Cert, Key   string // PEM files
+	RSACert, RSAKey string // a server certificate with an RSA-2048 key (the tls-rsa listeners)
 	// PSKFile and MosquittoPSKFile hold the TLS-PSK identity and key of the psk rows, in
 	// EMQX's format (raw secret) and Mosquitto's (hex).
 	PSKFile, MosquittoPSKFile string
@@ -86,18 +90,29 @@ func writeBenchCerts(dir string) (*benchCerts, error) {
 	if err := set.WriteDir(d); err != nil {
 		return nil, err
 	}
+	ro := certgen.ServerOptions()
+	ro.RSA = true
+	rsaPair, err := set.CA.Issue(ro)
+	if err != nil {
+		return nil, err
+	}
 	f := func(name string) string { return filepath.Join(d, name) }
-	c := &benchCerts{CA: f(certgen.Files.CACert), Cert: f(certgen.Files.Cert), Key: f(certgen.Files.Key)}
+	if err := rsaPair.Write(f("rsa-cert.pem"), f("rsa-key.pem")); err != nil {
+		return nil, err
+	}
+	c := &benchCerts{CA: f(certgen.Files.CACert), Cert: f(certgen.Files.Cert), Key: f(certgen.Files.Key),
+		RSACert: f("rsa-cert.pem"), RSAKey: f("rsa-key.pem")}
 	return c, writeBenchPSK(d, c)
 }
 
-// listenerPorts are the loopback addresses of one broker's listeners by transport.
+// listenerPorts are the loopback addresses of one broker's listeners by transport (and
+// tls-rsa: TLS with the RSA certificate).
 type listenerPorts map[string]string
 
-// newListenerPorts picks a free loopback port for tcp, tls, psk and ws.
+// newListenerPorts picks a free loopback port for tcp, tls, tls-rsa, psk and ws.
 func newListenerPorts() (listenerPorts, error) {
 	p := listenerPorts{}
-	for _, t := range []string{"tcp", "tls", "psk", "ws"} {
+	for _, t := range []string{"tcp", "tls", "tls-rsa", "psk", "ws"} {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -121,9 +136,14 @@ func oursTransportEnv(p listenerPorts, c *benchCerts) []string {
 	if c.PSKFile != "" && p["psk"] != "" {
 		env = append(env, oursPSKEnv(p["psk"], c)...)
 	}
-	for _, l := range []struct{ key, addr string }{{"SSL", p["tls"]}, {"WSS", "127.0.0.1:0"}} {
-		pre := "EMQX_LISTENER__" + l.key + "__EXTERNAL"
-		env = append(env, pre+"="+l.addr, pre+"__CERTFILE="+c.Cert, pre+"__KEYFILE="+c.Key, pre+"__MAX_CONN_RATE=1000000")
+	for _, l := range []struct{ key, addr, cert, keyFile string }{
+		{"SSL__EXTERNAL", p["tls"], c.Cert, c.Key}, {"WSS__EXTERNAL", "127.0.0.1:0", c.Cert, c.Key}, {"SSL__RSA", p["tls-rsa"], c.RSACert, c.RSAKey},
+	} {
+		if l.addr == "" || l.cert == "" {
+			continue
+		}
+		pre := "EMQX_LISTENER__" + l.key
+		env = append(env, pre+"="+l.addr, pre+"__CERTFILE="+l.cert, pre+"__KEYFILE="+l.keyFile, pre+"__MAX_CONN_RATE=1000000")
 	}
 	return env
 }
@@ -142,6 +162,9 @@ func mosquittoTransportConf(p listenerPorts, c *benchCerts) string {
 		s += fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\nmax_connections -1\n", port("tls"), c.Cert, c.Key)
 		if c.MosquittoPSKFile != "" && p["psk"] != "" {
 			s += mosquittoPSKConf(port("psk"), c)
+		}
+		if p["tls-rsa"] != "" && c.RSACert != "" {
+			s += fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\nmax_connections -1\n", port("tls-rsa"), c.RSACert, c.RSAKey)
 		}
 	}
 	// libwebsockets ignores the listener's address: bind_interface keeps it on loopback.

@@ -188,18 +188,20 @@ type TLS struct {
 
 // WebSocket holds the keys of ws and wss listeners.
 type WebSocket struct {
-	Path                 string // mqtt_path, e.g. /mqtt
-	VerifyProtocolHeader bool
-	ProxyAddressHeader   string
-	ProxyPortHeader      string
-	Compress             bool
-	DeflateLevel         string
-	IdleTimeout          time.Duration
-	MaxFrameSize         int
-	Piggyback            string // single or multiple
-	CheckOriginEnable    bool
-	AllowOriginAbsence   bool
-	CheckOrigins         []string
+	Path                  string // mqtt_path, e.g. /mqtt
+	VerifyProtocolHeader  bool
+	ProxyAddressHeader    string
+	ProxyPortHeader       string
+	Compress              bool
+	DeflateLevel          string
+	ClientContextTakeover string // deflate_opts.client_context_takeover: takeover or no_takeover
+	ClientMaxWindowBits   int    // deflate_opts.client_max_window_bits, 0: unset
+	IdleTimeout           time.Duration
+	MaxFrameSize          int
+	Piggyback             string // single or multiple
+	CheckOriginEnable     bool
+	AllowOriginAbsence    bool
+	CheckOrigins          []string
 }
 
 // Zone is a set of MQTT and session settings shared by listeners (zone.$name.*, or the global

@@ -381,7 +381,6 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	}
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
-		"listener.ws.external.mqtt_piggyback, listener.wss.external.mqtt_piggyback (" + OwnerTransports + ")",
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
 		"node.{async_threads,", "sysmon.busy_dist_port",
 	} {
@@ -491,7 +490,6 @@ func TestEMQX32File(t *testing.T) {
 	// Every key without effect that the file sets is on the warning line, by owner.
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
-		"listener.wss.external.compress",
 		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit",
 		"zone.external.force_shutdown_policy"} {
 		if !strings.Contains(sum, want) {
@@ -501,6 +499,10 @@ func TestEMQX32File(t *testing.T) {
 	// TLS-PSK acts (engine/listener_psk.go).
 	if strings.Contains(sum, "psk_ciphers") {
 		t.Errorf("warning line lists psk_ciphers:\n%s", sum)
+	}
+	// permessage-deflate acts (engine/transport/ws_deflate.go).
+	if strings.Contains(sum, ".compress") || strings.Contains(sum, "client_context_takeover") || strings.Contains(sum, "deflate_opts.level") {
+		t.Errorf("warning line lists compress:\n%s", sum)
 	}
 	// Rate limits act (engine/ratelimit.go).
 	if strings.Contains(sum, "publish_limit") || strings.Contains(sum, "rate_limit") {

@@ -36,6 +36,7 @@ type Spec struct {
 const (
 	OwnerVM          = "Erlang VM setting, no equivalent"
 	OwnerTransports  = "TLS/WebSocket transports: issue #11"
+	OwnerDeflate     = "permessage-deflate here compresses each outgoing message on its own (server_no_context_takeover, bounded memory per connection) with flate's 32 KiB window and strategy"
 	OwnerGoTLS       = "Go's crypto/tls has no such setting: no DH parameters (ECDHE only), never renegotiates, chooses the cipher order itself"
 	OwnerPlugins     = "auth plugins, bans and rate limits: issue #12"
 	OwnerManagement  = "management, $SYS and log control: issue #13"

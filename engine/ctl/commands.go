@@ -65,7 +65,7 @@ var Usage = map[string][]string{
 		"listeners                     # List listeners",
 		"listeners stop    <Identifier> # Stop a listener (refuse new connections, close current ones)",
 		"listeners start   <Identifier> # Start a stopped listener",
-		"listeners restart <Identifier> # Restart a listener (stop, then start)",
+		"listeners restart <Identifier> # Restart a listener (stop, then start; ssl/wss: reload the certificate files, connections stay)",
 	},
 	"plugins": {
 		"plugins list                  # Show loaded plugins",

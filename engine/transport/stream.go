@@ -31,8 +31,14 @@ type Executor interface {
 
 // Stream limits.
 const (
-	// streamReadSize is the plaintext a reader takes per read: one TLS record at most.
+	// streamReadSize is the plaintext a reader takes per read while data flows: one TLS
+	// record at most. The buffer is pooled (streamReadPool) and held only while reads fill
+	// more than the small buffer.
 	streamReadSize = 16 << 10
+	// streamSmallRead is the reader's own buffer (in the Stream), used while a connection is
+	// idle or its input comes in small pieces (PINGREQ, small publishes): an idle connection
+	// holds no larger read buffer.
+	streamSmallRead = 512
 	// streamInboxLimit is how much input may wait for the loop to take it before the reader
 	// stops reading (TCP's window then pushes back on the client).
 	streamInboxLimit = 1 << 20
@@ -77,7 +83,14 @@ type Stream struct {
 	done     atomic.Bool  // the socket is closed
 	input    runTask
 	wbuf     []byte // the buffer being written (the writer goroutine; swapped under mu)
+
+	small      [streamSmallRead]byte // the reader's buffer between bursts (the reader goroutine)
+	holdsLarge atomic.Bool           // the reader holds a pooled large buffer (tests read it)
 }
+
+// streamReadPool holds the readers' large buffers (*[streamReadSize]byte), taken while data
+// flows and given back when reads are small again.
+var streamReadPool = sync.Pool{New: func() any { return new([streamReadSize]byte) }}
 
 // runTask adapts a method to gnet.Runnable without allocating per task.
 type runTask struct{ f func() }
@@ -97,9 +110,13 @@ func (s *Stream) NetConn() net.Conn { return s.nc }
 // Run reads the connection until it fails or closes, handing input to the loop, then closes
 // the socket and runs Closed on the loop. It is the reader goroutine: call it with go.
 func (s *Stream) Run() {
-	buf := make([]byte, streamReadSize)
+	var big *[streamReadSize]byte // while data flows
 	var err error
 	for {
+		buf := s.small[:]
+		if big != nil {
+			buf = big[:]
+		}
 		var n int
 		n, err = s.nc.Read(buf)
 		if n > 0 {
@@ -119,9 +136,22 @@ func (s *Stream) Run() {
 				}
 			}
 		}
+		// Once the bytes are copied: choose the next read's buffer.
+		switch {
+		case big == nil && n == len(s.small):
+			big = streamReadPool.Get().(*[streamReadSize]byte) // a larger record: take whole ones
+			s.holdsLarge.Store(true)
+		case big != nil && n <= len(s.small):
+			streamReadPool.Put(big) // the burst is over: wait for the next read with the small one
+			big = nil
+			s.holdsLarge.Store(false)
+		}
 		if err != nil {
 			break
 		}
+	}
+	if big != nil {
+		streamReadPool.Put(big)
 	}
 	s.shut()
 	if s.closeRequested() {

@@ -244,3 +244,57 @@ func TestStreamCloseAfterRound(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamReadBufferFollowsTraffic: an idle stream reads with its small buffer; a burst of
+// large input takes a pooled large one, given back once reads are small again.
+func TestStreamReadBufferFollowsTraffic(t *testing.T) {
+	loop := newFakeLoop(t)
+	a, b := net.Pipe()
+	col := &collector{rnd: rand.New(rand.NewSource(1)), closed: make(chan error, 1)}
+	s := NewStream(a, loop, col)
+	col.s = s
+	go s.Run()
+	total := 0
+	send := func(k int) {
+		t.Helper()
+		if _, err := b.Write(bytes.Repeat([]byte{'x'}, k)); err != nil {
+			t.Fatal(err)
+		}
+		total += k
+		waitGot(t, loop, col, total)
+	}
+	send(100)
+	if s.holdsLarge.Load() {
+		t.Fatal("a small read took the large buffer")
+	}
+	send(64 << 10) // net.Pipe hands it over in reads as large as the buffer
+	if !s.holdsLarge.Load() {
+		t.Fatal("a burst is read with the small buffer")
+	}
+	send(10)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.holdsLarge.Load() { // the reader lets go of it right after handing the bytes over
+		if time.Now().After(deadline) {
+			t.Fatal("the large buffer is held after the burst")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	loop.onLoop(func() { _ = s.Close() })
+	<-col.closed
+}
+
+func waitGot(t *testing.T, loop *fakeLoop, col *collector, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got int
+		loop.onLoop(func() { col.Input(); got = col.got.Len() })
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d of %d bytes", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -9,15 +9,13 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 )
 
 // TLSOptions are a TLS listener's settings (EMQX's listener.ssl.<name>.* keys).
 type TLSOptions struct {
-	CertFile, KeyFile string // PEM; reloaded when they change on disk (see ServerTLS)
+	CertFile, KeyFile string // PEM; reloaded when they change on disk (see TLSServer)
 	KeyPassword       string // for a key encrypted in the legacy PEM format ("Proc-Type: 4,ENCRYPTED")
-	CACertFile        string // CAs that sign client certificates
+	CACertFile        string // CAs that sign client certificates; reloaded like CertFile
 	VerifyPeer        bool   // verify = verify_peer: a client certificate, when sent, must verify
 	FailIfNoPeerCert  bool   // with VerifyPeer: a client certificate is required
 	Depth             int    // most intermediate certificates between a client's and the CA; < 0: no limit
@@ -25,30 +23,26 @@ type TLSOptions struct {
 	Ciphers           []string // OpenSSL names; empty: Go's defaults
 	ReuseSessions     bool     // session tickets (resumption)
 
-	// OnReload, when set, is called (on a handshake's goroutine) after the certificate files
-	// changed on disk: with nil once the new pair is in use, or with why it was not loaded
-	// (the previous pair stays in use).
+	// OnReload, when set, is called (on a handshake's goroutine) after the certificate or CA
+	// files changed on disk: with nil once the new files are in use, or with why they were
+	// not loaded (the previous configuration stays in use). TLSServer.Reload does not call it:
+	// its caller gets the error.
 	OnReload func(err error)
 }
 
 var versionOf = map[string]uint16{"tlsv1": tls.VersionTLS10, "tlsv1.1": tls.VersionTLS11, "tlsv1.2": tls.VersionTLS12, "tlsv1.3": tls.VersionTLS13}
 
-// ServerTLS builds the server side of a TLS listener. notes lists settings that were accepted
-// but are not applied exactly as written (cipher names Go lacks, TLS 1.3 suites, a gap in
-// the versions), for the node to log once. Errors name the setting at fault.
-//
-// The certificate and key are read now (an error stops start-up) and then checked again on a
-// handshake at most once a second: when either file's modification time or size changed, the
-// pair is loaded again and used for the next handshakes; one that does not load is reported
-// through OnReload and the previous pair stays in use. The returned config is safe for
-// concurrent use.
-func ServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
-	rl := &certReloader{certFile: o.CertFile, keyFile: o.KeyFile, password: o.KeyPassword, onReload: o.OnReload}
-	if err := rl.load(); err != nil {
+// buildServerTLS builds one immutable server configuration from o, reading the files now.
+// notes lists settings that were accepted but are not applied exactly as written (cipher
+// names Go lacks, TLS 1.3 suites, a gap in the versions), for the node to log once. Errors
+// name the setting at fault.
+func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
+	pair, err := loadPair(o.CertFile, o.KeyFile, o.KeyPassword)
+	if err != nil {
 		return nil, nil, err
 	}
 	cfg = &tls.Config{
-		GetCertificate:         rl.get,
+		Certificates:           []tls.Certificate{*pair},
 		SessionTicketsDisabled: !o.ReuseSessions,
 	}
 	if len(o.Versions) > 0 {
@@ -119,90 +113,6 @@ func ServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
 		}
 	}
 	return cfg, notes, nil
-}
-
-// certReloader serves a certificate pair from files, loading it again when they change.
-type certReloader struct {
-	certFile, keyFile string
-	password          string
-	onReload          func(error)
-
-	mu      sync.Mutex
-	cur     *tls.Certificate
-	checked time.Time
-	stamp   [2]fileStamp
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
-func stampOf(name string) (fileStamp, error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	return fileStamp{fi.ModTime(), fi.Size()}, nil
-}
-
-// reloadEvery is how often a handshake checks the certificate files.
-const reloadEvery = time.Second
-
-func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if now.Sub(r.checked) < reloadEvery {
-		return r.cur, nil
-	}
-	r.checked = now
-	cs, err1 := stampOf(r.certFile)
-	ks, err2 := stampOf(r.keyFile)
-	if err1 != nil || err2 != nil || (cs == r.stamp[0] && ks == r.stamp[1]) {
-		return r.cur, nil // a file briefly missing during a rotation: keep the current pair
-	}
-	err := r.loadLocked()
-	if r.onReload != nil {
-		r.onReload(err)
-	}
-	if err != nil {
-		r.stamp = [2]fileStamp{cs, ks} // report a bad pair once, not on every handshake
-	}
-	return r.cur, nil
-}
-
-func (r *certReloader) load() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.checked = time.Now()
-	return r.loadLocked()
-}
-
-func (r *certReloader) loadLocked() error {
-	cs, err1 := stampOf(r.certFile)
-	ks, err2 := stampOf(r.keyFile)
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("certfile/keyfile: %w", err)
-	}
-	certPEM, err := os.ReadFile(r.certFile)
-	if err != nil {
-		return fmt.Errorf("certfile: %w", err)
-	}
-	keyPEM, err := os.ReadFile(r.keyFile)
-	if err != nil {
-		return fmt.Errorf("keyfile: %w", err)
-	}
-	if keyPEM, err = decryptKey(keyPEM, r.password); err != nil {
-		return fmt.Errorf("keyfile %s: %w", r.keyFile, err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return fmt.Errorf("certfile %s / keyfile %s: %w", r.certFile, r.keyFile, err)
-	}
-	r.cur = &pair
-	r.stamp = [2]fileStamp{cs, ks}
-	return nil
 }
 
 // decryptKey returns keyPEM with a legacy-encrypted PEM key decrypted with password.

@@ -37,8 +37,18 @@ type WebSocket struct {
 	mask    [4]byte // the current data frame's mask
 	state   wsState
 	frag    bool // inside a fragmented message: continuation frames follow
+	fin     bool // the current data frame ends its message
 	hdr     [10]byte
+	z       *wsDeflate // permessage-deflate, when negotiated (ws_deflate.go)
+	proxy   uint8      // PROXY protocol header: proxyNone, proxyExpected, proxyRead
 }
+
+// PROXY protocol states of a WebSocket (ExpectProxyHeader).
+const (
+	proxyNone uint8 = iota
+	proxyExpected
+	proxyRead
+)
 
 type wsState uint8
 
@@ -112,6 +122,11 @@ func (w *WebSocket) Feed() (upgraded bool, err error) {
 		}
 		return false, nil
 	}
+	if w.proxy == proxyExpected {
+		if done, err := w.readProxy(); !done || err != nil {
+			return false, err
+		}
+	}
 	buf, _ := w.gc.Peek(-1)
 	off := 0
 	if w.state == wsUpgrade {
@@ -150,14 +165,57 @@ func (w *WebSocket) Feed() (upgraded bool, err error) {
 	return upgraded, err
 }
 
+// ErrWSProxyHeader is returned by Feed when a connection expecting a PROXY protocol header
+// does not start with a valid one (wrapping ParseProxyHeader's error).
+var ErrWSProxyHeader = errors.New("transport: no valid PROXY protocol header")
+
+// ExpectProxyHeader makes w read a PROXY protocol header (versions 1 and 2) before the upgrade
+// request, on a listener behind a proxy (proxy_protocol = on): the client it names becomes
+// RemoteAddr. Call it before the first Feed.
+func (w *WebSocket) ExpectProxyHeader() { w.proxy = proxyExpected }
+
+// ProxyHeaderRead reports whether the PROXY header expected has been read.
+func (w *WebSocket) ProxyHeaderRead() bool { return w.proxy == proxyRead }
+
+// readProxy reads the PROXY header from the socket's input: done once it is consumed.
+func (w *WebSocket) readProxy() (done bool, err error) {
+	buf, _ := w.gc.Peek(-1)
+	h, n, perr := ParseProxyHeader(buf[:min(len(buf), ProxyMaxLen)])
+	if perr != nil {
+		w.markClosed() // nothing is written back: the peer may not speak HTTP at all
+		_, _ = w.gc.Discard(-1)
+		return false, fmt.Errorf("%w: %w", ErrWSProxyHeader, perr)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	_, _ = w.gc.Discard(n)
+	if h.Proxied {
+		w.peer = net.TCPAddrFromAddrPort(h.Source)
+	}
+	w.proxy = proxyRead
+	return true, nil
+}
+
 // frames decodes the frames in buf from off and returns where the first incomplete one starts.
 func (w *WebSocket) frames(buf []byte, off int) (int, error) {
 	for off < len(buf) {
 		if w.remain > 0 {
 			n := int(min(w.remain, int64(len(buf)-off)))
-			w.appendPayload(buf[off : off+n])
+			if w.z != nil && w.z.inMsg {
+				if err := w.appendCompressed(buf[off : off+n]); err != nil {
+					return off, err
+				}
+			} else {
+				w.appendPayload(buf[off : off+n])
+			}
 			off += n
 			w.remain -= int64(n)
+			if w.remain == 0 {
+				if err := w.endFrame(); err != nil {
+					return off, err
+				}
+			}
 			continue
 		}
 		h, hl, err := parseHeader(buf[off:])
@@ -170,6 +228,12 @@ func (w *WebSocket) frames(buf []byte, off int) (int, error) {
 		state := ws.StateServerSide
 		if w.frag {
 			state |= ws.StateFragmented
+		}
+		if w.z != nil {
+			state |= ws.StateExtended
+			if err := w.z.checkRsv(h); err != nil {
+				return off, w.fail(ws.StatusProtocolError, err)
+			}
 		}
 		if err := ws.CheckHeader(h, state); err != nil {
 			return off, w.fail(ws.StatusProtocolError, err)
@@ -199,9 +263,24 @@ func (w *WebSocket) frames(buf []byte, off int) (int, error) {
 			return off, w.fail(ws.StatusMessageTooBig, fmt.Errorf("frame of %d bytes exceeds the limit of %d", h.Length, limit))
 		}
 		off += hl
-		w.remain, w.maskPos, w.mask = h.Length, 0, h.Mask
+		w.remain, w.maskPos, w.mask, w.fin = h.Length, 0, h.Mask, h.Fin
+		if w.remain == 0 {
+			if err := w.endFrame(); err != nil {
+				return off, err
+			}
+		}
 	}
 	return off, nil
+}
+
+// endFrame runs once a data frame's payload is all in: the end of a compressed message
+// inflates it.
+func (w *WebSocket) endFrame() error {
+	if w.fin && w.z != nil && w.z.inMsg {
+		w.z.inMsg = false
+		return w.inflateMessage()
+	}
+	return nil
 }
 
 // control handles a whole control frame whose payload is unmasked.
@@ -314,6 +393,10 @@ func (w *WebSocket) releaseIn() {
 // close callback, which may run inside one of w's writes when the socket fails).
 func (w *WebSocket) Release() {
 	w.releaseIn()
+	if w.z != nil {
+		w.z.release()
+		w.z.hist = nil
+	}
 	w.state = wsGone
 }
 
@@ -322,8 +405,12 @@ func (w *WebSocket) Write(b []byte) (int, error) {
 	if w.state != wsOpen && w.state != wsCloseQueued {
 		return 0, ErrWSNotOpen
 	}
+	if w.z != nil || w.opts.SinglePacket {
+		one := [1][]byte{b}
+		return w.Writev(one[:])
+	}
 	v := getVec()
-	*v = append(*v, w.header(ws.OpBinary, len(b)), b)
+	*v = append(*v, w.header(ws.OpBinary, len(b), false), b)
 	_, err := w.gc.Writev(*v)
 	putVec(v)
 	return len(b), err
@@ -339,8 +426,19 @@ func (w *WebSocket) Writev(bufs [][]byte) (int, error) {
 	for _, b := range bufs {
 		n += len(b)
 	}
+	if w.opts.SinglePacket {
+		return w.writeEach(bufs, n)
+	}
+	return w.writeMessage(bufs, n)
+}
+
+// writeMessage sends bufs (n bytes) as one binary message.
+func (w *WebSocket) writeMessage(bufs [][]byte, n int) (int, error) {
+	if w.z != nil {
+		return w.writeCompressed(bufs, n)
+	}
 	v := getVec()
-	*v = append(*v, w.header(ws.OpBinary, n))
+	*v = append(*v, w.header(ws.OpBinary, n, false))
 	*v = append(*v, bufs...)
 	_, err := w.gc.Writev(*v)
 	putVec(v)
@@ -353,16 +451,38 @@ func (w *WebSocket) writeFrame(op ws.OpCode, payload []byte) error {
 		return ErrWSNotOpen
 	}
 	v := getVec()
-	*v = append(*v, w.header(op, len(payload)), payload)
+	*v = append(*v, w.header(op, len(payload), false), payload)
 	_, err := w.gc.Writev(*v)
 	putVec(v)
 	return err
 }
 
-// header encodes the header of an unmasked final frame into w.hdr.
-func (w *WebSocket) header(op ws.OpCode, n int) []byte {
+// writeCompressed sends bufs (n bytes) as one binary message, deflated when that is worth it.
+func (w *WebSocket) writeCompressed(bufs [][]byte, n int) (int, error) {
+	out := w.z.compress(bufs, n)
+	v := getVec()
+	if out == nil {
+		*v = append(*v, w.header(ws.OpBinary, n, false))
+		*v = append(*v, bufs...)
+	} else {
+		*v = append(*v, w.header(ws.OpBinary, out.Len(), true), out.Bytes())
+	}
+	_, err := w.gc.Writev(*v) // copies what the socket does not take at once
+	putVec(v)
+	if out != nil {
+		deflateBufs.Put(out)
+	}
+	return n, err
+}
+
+// header encodes the header of an unmasked final frame into w.hdr (RSV1 set for a
+// compressed message).
+func (w *WebSocket) header(op ws.OpCode, n int, compressed bool) []byte {
 	h := w.hdr[:]
 	h[0] = 0x80 | byte(op)
+	if compressed {
+		h[0] |= 0x40
+	}
 	switch {
 	case n <= 125:
 		h[1] = byte(n)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/panjf2000/gnet/v2"
@@ -160,10 +161,16 @@ func FuzzWebSocketFramer(f *testing.F) {
 	f.Add(append([]byte(testUpgrade), maskedFrame(0x9, true, []byte("ping"), m)...), []byte{2})
 	f.Add(append([]byte(testUpgrade), 0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), []byte{7})
 	f.Add([]byte("GET / HTTP/1.0\r\n\r\n"), []byte{})
+	f.Add(append([]byte(testUpgrade), maskedFrame(0x2|0x40, true, []byte{0x32, 0x30, 0x00, 0x31, 0x03, 0x00}, m)...), []byte{1}) // a compressed "0\x00" (RSV1)
 	f.Fuzz(func(t *testing.T, data, sizes []byte) {
 		if !bytes.HasPrefix(data, []byte("GET")) {
 			data = append([]byte(testUpgrade), data...) // mostly exercise the frames
 		}
 		_, _, _ = feedChunks(t, data, sizes, &WebSocketOptions{Path: "/mqtt", VerifyProtocol: true, MaxFrameSize: 1 << 16})
+		// The same with permessage-deflate negotiated: compressed messages (RSV1) are inflated.
+		if bytes.HasPrefix(data, []byte(testUpgrade)) {
+			deflated := append([]byte(strings.TrimSuffix(testUpgrade, "\r\n")+"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"), data[len(testUpgrade):]...)
+			_, _, _ = feedChunks(t, deflated, sizes, &WebSocketOptions{Path: "/mqtt", MaxMessageSize: 1 << 16, Deflate: &DeflateOptions{Level: 1}})
+		}
 	})
 }

@@ -35,6 +35,14 @@ type WebSocketOptions struct {
 	CheckOrigin        bool
 	AllowOriginAbsence bool
 	Origins            []string
+	// Deflate enables permessage-deflate (compress = true) when a client offers it; nil: off.
+	Deflate *DeflateOptions
+	// SinglePacket (mqtt_piggyback = single) sends each MQTT packet in a WebSocket message of
+	// its own; otherwise a round's packets share one message.
+	SinglePacket bool
+	// MaxMessageSize bounds a compressed message and its inflated size (the zone's
+	// max_packet_size): close 1009 above; 0: MQTT's largest packet (256 MiB).
+	MaxMessageSize int
 }
 
 // Prepare canonicalises the header names; call it once before sharing o.
@@ -129,6 +137,9 @@ func (w *WebSocket) upgrade(req []byte) error {
 			}
 			return ws.HandshakeHeaderString(""), nil
 		},
+	}
+	if o.Deflate != nil {
+		u.Negotiate = func(opt httphead.Option) (httphead.Option, error) { return negotiateDeflate(o.Deflate, opt, &w.z) }
 	}
 	rw := &upgradeIO{Reader: bytes.NewReader(req)}
 	_, err := u.Upgrade(rw)

@@ -1,15 +1,13 @@
 package wire
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/emqgo/emqgo/engine/config"
 )
 
-// proxy_protocol and proxy_protocol_timeout reach the engine's tcp listener; on another kind
-// of listener the option is refused by name rather than ignored.
+// proxy_protocol and proxy_protocol_timeout reach the engine's listeners of every kind.
 func TestFromConfigProxyProtocol(t *testing.T) {
 	c, _, err := config.Load("", []string{
 		"EMQX_LISTENER__TCP__EXTERNAL__PROXY_PROTOCOL=on",
@@ -40,11 +38,26 @@ func TestFromConfigProxyProtocol(t *testing.T) {
 		t.Fatal("no external tcp listener")
 	}
 
-	c, _, err = config.Load("", []string{"EMQX_LISTENER__SSL__EXTERNAL__PROXY_PROTOCOL=on"})
+	// ssl, ws and wss listeners take it too.
+	c, _, err = config.Load("", []string{"EMQX_LISTENER__WS__EXTERNAL__PROXY_PROTOCOL=on",
+		"EMQX_LISTENER__SSL__EXTERNAL__PROXY_PROTOCOL=on", "EMQX_LISTENER__SSL__EXTERNAL__PROXY_PROTOCOL_TIMEOUT=2s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := FromConfig(c); err == nil || !strings.Contains(err.Error(), "listener.ssl.external.proxy_protocol") {
-		t.Fatalf("proxy_protocol on an ssl listener: %v, want an error naming the key", err)
+	cfg, _, err = FromConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		if l.ProxyProtocol {
+			kinds[l.Kind] = true
+			if l.Kind == "ssl" && l.ProxyProtocolTimeout != 2*time.Second {
+				t.Fatalf("ssl proxy_protocol_timeout %v", l.ProxyProtocolTimeout)
+			}
+		}
+	}
+	if !kinds["ws"] || len(kinds) > 2 {
+		t.Fatalf("listeners with proxy_protocol: %v, want ws (and ssl when the demo certificates exist)", kinds)
 	}
 }

@@ -63,11 +63,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
-		if l.ProxyProtocol && l.Kind != config.KindTCP {
-			// The header comes before the TLS handshake or the HTTP upgrade, under the
-			// transport that the engine's PROXY reader sits above.
-			return nil, nil, fmt.Errorf("listener.%s.%s.proxy_protocol: the PROXY protocol is served on tcp listeners only in this build", l.Kind, l.Name)
-		}
+
 		var tl *engine.TLSListener
 		switch {
 		case isTLS(l.Kind) && MissingDemoCerts(c, l) != "":
@@ -123,7 +119,7 @@ func FromConfig(c *config.Config) (cfg *engine.Config, skipped []string, err err
 			ProxyProtocol:        l.ProxyProtocol,
 			ProxyProtocolTimeout: l.ProxyProtocolTimeout,
 			TLS:                  tl,
-			WebSocket:            webSocketOptions(l),
+			WebSocket:            webSocketOptions(l, int(z.MaxPacketSize)),
 		})
 	}
 	if len(cfg.Listeners) == 0 {
@@ -201,8 +197,9 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	return z
 }
 
-// webSocketOptions resolves the WebSocket keys of a ws or wss listener (nil for other kinds).
-func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
+// webSocketOptions resolves the WebSocket keys of a ws or wss listener (nil for other kinds);
+// maxPacket (the zone's max_packet_size) bounds an inflated permessage-deflate message.
+func webSocketOptions(l *config.Listener, maxPacket int) *transport.WebSocketOptions {
 	if (l.Kind != config.KindWS && l.Kind != config.KindWSS) || l.WS == nil {
 		return nil
 	}
@@ -215,6 +212,15 @@ func webSocketOptions(l *config.Listener) *transport.WebSocketOptions {
 		CheckOrigin:        l.WS.CheckOriginEnable,
 		AllowOriginAbsence: l.WS.AllowOriginAbsence,
 		Origins:            l.WS.CheckOrigins,
+		MaxMessageSize:     maxPacket,
+		SinglePacket:       l.WS.Piggyback == "single",
+	}
+	if l.WS.Compress {
+		o.Deflate = &transport.DeflateOptions{
+			Level:                   transport.DeflateLevel(l.WS.DeflateLevel),
+			ClientNoContextTakeover: l.WS.ClientContextTakeover == "no_takeover",
+			ClientMaxWindowBits:     l.WS.ClientMaxWindowBits,
+		}
 	}
 	o.Prepare()
 	return o

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/klauspost/compress/flate"
+
+	"github.com/emqgo/emqgo/engine/config"
 )
 
 // The listener.ws.* keys reach the WebSocket listener: mqtt_path, verify_protocol_header,
@@ -63,4 +66,34 @@ listener.ws.w.idle_timeout = 1s
 	if d := time.Since(start); d > 4*time.Second {
 		t.Fatalf("closed after %v, want about idle_timeout (1s)", d)
 	}
+}
+
+// compress and the deflate_opts keys that act reach the WebSocket listener's options, with
+// the zone's max_packet_size as the inflated-message limit.
+func TestWebSocketDeflateKeys(t *testing.T) {
+	c, _, err := config.Load("", []string{
+		"EMQX_LISTENER__WS__EXTERNAL__COMPRESS=true",
+		"EMQX_LISTENER__WS__EXTERNAL__DEFLATE_OPTS__LEVEL=best_speed",
+		"EMQX_LISTENER__WS__EXTERNAL__DEFLATE_OPTS__CLIENT_CONTEXT_TAKEOVER=no_takeover",
+		"EMQX_LISTENER__WS__EXTERNAL__DEFLATE_OPTS__CLIENT_MAX_WINDOW_BITS=10",
+		"EMQX_ZONE__EXTERNAL__MAX_PACKET_SIZE=128KB",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := FromConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range cfg.Listeners {
+		if l.Kind != "ws" {
+			continue
+		}
+		d := l.WebSocket.Deflate
+		if d == nil || d.Level != flate.BestSpeed || !d.ClientNoContextTakeover || d.ClientMaxWindowBits != 10 || l.WebSocket.MaxMessageSize != 128<<10 {
+			t.Fatalf("ws listener: deflate %+v, max message %d", d, l.WebSocket.MaxMessageSize)
+		}
+		return
+	}
+	t.Fatal("no ws listener")
 }

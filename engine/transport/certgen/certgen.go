@@ -1,7 +1,8 @@
 // Package certgen makes the certificates of a demo or test TLS set-up: a CA, a server
 // certificate for 127.0.0.1, ::1 and localhost, a client certificate, an expired client
 // certificate and one from another CA (untrusted). tools/certgen writes them under etc/certs/
-// for `make run`; tests generate them in a temporary directory. Keys are ECDSA P-256.
+// for `make run`; tests generate them in a temporary directory. Keys are ECDSA P-256
+// (RSA-2048 on request, Options.RSA).
 //
 // Nothing here is for production: the keys are written unencrypted.
 package certgen
@@ -11,6 +12,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -39,6 +41,7 @@ type Options struct {
 	IPs          []net.IP
 	NotBefore    time.Time // zero: an hour ago
 	NotAfter     time.Time // zero: NotBefore + 10 years
+	RSA          bool      // an RSA-2048 key instead of ECDSA P-256 (handshake benchmarks)
 }
 
 // NewCA returns a self-signed CA certificate.
@@ -50,7 +53,13 @@ func NewCA(cn string) (*Pair, error) {
 func (ca *Pair) Issue(o Options) (*Pair, error) { return issue(o, ca, false) }
 
 func issue(o Options, parent *Pair, isCA bool) (*Pair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var key crypto.Signer
+	var err error
+	if o.RSA {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("certgen: key for %q: %w", o.CommonName, err)
 	}
@@ -73,6 +82,9 @@ func issue(o Options, parent *Pair, isCA bool) (*Pair, error) {
 		DNSNames:     o.DNSNames,
 		IPAddresses:  o.IPs,
 	}
+	if o.RSA {
+		tpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	}
 	if o.Organization != "" {
 		tpl.Subject.Organization = []string{o.Organization}
 	}
@@ -85,7 +97,7 @@ func issue(o Options, parent *Pair, isCA bool) (*Pair, error) {
 	default:
 		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
-	signer, parentCert := crypto.Signer(key), tpl
+	signer, parentCert := key, tpl
 	if parent != nil {
 		signer, parentCert = parent.Key, parent.Cert
 	}

@@ -120,6 +120,7 @@ const (
 	flagCleanStart  // CONNECT had Clean Start (Clean Session) set, for the hooks
 	flagInReported  // the parked packet was reported to the PacketIn hooks already (tracepackets.go)
 	flagThrottled   // input stopped at a packet over a rate limit: in loop.throttled (ratelimit.go)
+	flagLinger      // closing with a lingering close: in loop.lingering (linger.go)
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -169,6 +170,9 @@ func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 // is then peeked in place.
 func (c *conn) onTraffic() {
 	if c.state >= stateClosing {
+		if c.has(flagLinger) {
+			c.lingerInput(c.tr.InboundBuffered())
+		}
 		_, _ = c.tr.Discard(-1)
 		c.carry = 0
 		return
@@ -243,7 +247,7 @@ func (c *conn) boundParked() {
 			c.closeWith(code, c.throttledBoundMessage())
 			return
 		}
-		c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+		c.closeLingering(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 	}
 }
 
@@ -441,7 +445,7 @@ func (c *conn) protocolError(err error) {
 		code = codec.UnspecifiedError
 	}
 	c.loop.stats.ProtocolErrors++
-	c.closeWith(code, err.Error())
+	c.closeLingering(code, err.Error()) // the client may still be sending: linger.go
 }
 
 // closeWith sends an MQTT 5 DISCONNECT with code when the connection is established (a
@@ -480,7 +484,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 	}
 	// Closing asynchronously lets the end of the round write the DISCONNECT first; gnet
 	// flushes its outbound buffer before it closes the socket.
-	_ = c.tr.Close()
+	c.closeTransport() // linger.go
 }
 
 // tick is the once-a-second check run by the loop's sweep.

@@ -428,7 +428,7 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 		c.loop.stats.Connack++
 	}
 	c.loop.stats.ConnRefused++
-	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
+	c.closeLingering(0, "CONNECT refused: "+code.String()+": "+why)
 }
 
 func (n *Node) newClientID() string {

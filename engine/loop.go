@@ -30,7 +30,9 @@ type loop struct {
 	throttled      []*conn // connections whose input is over a rate limit (ratelimit.go)
 	spareThrottled []*conn
 	spareSlow      []*conn
-	now            int64 // unix nanoseconds, read once per round
+	lingering      []lingerer // sockets closing with a lingering close (linger.go)
+	lingerNew      bool       // some of them started this round: shut their write side at its end
+	now            int64      // unix nanoseconds, read once per round
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -123,6 +125,9 @@ func (l *loop) end() {
 	if len(l.slow) > 0 {
 		l.resumeSlow()
 		l.flushDirty()
+	}
+	if l.lingerNew {
+		l.shutLingering()
 	}
 	l.ending = false
 	if len(l.internal) > 0 {
@@ -360,6 +365,9 @@ func (l *loop) sweep() {
 	l.releaseWaiting()
 	if len(l.throttled) > 0 {
 		l.releaseThrottled()
+	}
+	if len(l.lingering) > 0 {
+		l.sweepLingering()
 	}
 	if n := len(l.conns); n > 0 {
 		count := (n + sweepSlices - 1) / sweepSlices

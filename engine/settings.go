@@ -69,6 +69,13 @@ type Zone struct {
 	CloseWater  int
 	SendTimeout time.Duration // 0: never close a slow consumer for being slow
 
+	// Lingering close (linger.go): a connection closed because of its input keeps reading
+	// and dropping for up to LingerTimeout (0: no linger, the socket closes at once) or
+	// LingerBytes (0: DefaultLingerBytes) after its write side is shut, so that the reason
+	// reaches the client (mqtt.linger_timeout, mqtt.linger_bytes).
+	LingerTimeout time.Duration
+	LingerBytes   int
+
 	// Rate limits on each connection's input (ratelimit.go); the zero Rate sets none. Over a
 	// limit the connection is throttled (its input waits unread), never disconnected for it.
 	PublishLimit   Rate // PUBLISH packets (publish_limit)
@@ -169,5 +176,7 @@ func DefaultZone() *Zone {
 		HighWater:             1 << 20,
 		CloseWater:            64 << 20,
 		SendTimeout:           15 * time.Second,
+		LingerTimeout:         DefaultLingerTimeout,
+		LingerBytes:           DefaultLingerBytes,
 	}
 }

@@ -249,6 +249,8 @@ type Zone struct {
 	ConnMessagesRouting    Rate   // quota.conn_messages_routing
 	OverallMessagesRouting Rate   // quota.overall_messages_routing
 	ResponseInformation    string
+	LingerTimeout          time.Duration // 0: close at once
+	LingerBytes            int64
 }
 
 // Broker is the broker.* group.

@@ -57,6 +57,8 @@ func zoneDefs() []zoneDef {
 		zd(sp("rate_limit.conn_bytes_in", TypeByteRate, "", "incoming bytes per connection, size,duration"), func(z *Zone, v any) { z.ConnBytesIn = asRate(v) }),
 		zd(sp("quota.conn_messages_routing", TypeRate, "", "deliveries a connection may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnMessagesRouting = asRate(v) }),
 		zd(sp("quota.overall_messages_routing", TypeRate, "", "deliveries all connections of the zone may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.OverallMessagesRouting = asRate(v) }),
+		zd(sp("linger_timeout", TypeDuration, "1s", "after closing a connection for what it sent, drain its input this long so that the reason reaches it; 0 closes at once"), func(z *Zone, v any) { z.LingerTimeout = asDur(v) }),
+		zd(sp("linger_bytes", TypeBytes, "8MB", "most input drained from a connection closing with linger_timeout").rng(1, 1<<30), func(z *Zone, v any) { z.LingerBytes = asI64(v) }),
 		zd(sp("response_information", TypeString, "", "MQTT 5 response information sent in CONNACK to clients that request it"), func(z *Zone, v any) { z.ResponseInformation = asStr(v) }),
 	}
 	return defs

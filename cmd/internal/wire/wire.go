@@ -191,6 +191,8 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
 	z.Mountpoint = zc.Mountpoint
 	z.ResponseInformation = zc.ResponseInformation
+	z.LingerTimeout = zc.LingerTimeout
+	z.LingerBytes = int(zc.LingerBytes)
 	z.PublishLimit = rateOf(zc.PublishLimit)
 	z.ConnMessagesIn = rateOf(zc.ConnMessagesIn)
 	z.ConnBytesIn = rateOf(zc.ConnBytesIn)

@@ -61,8 +61,8 @@ type conn struct {
 	carry int32 // input bytes gnet kept from the last round, in its ring buffer (onTraffic)
 	held  int32 // acknowledgements waiting for the durable store (ackDurable)
 
-	// MQTT 5 limits announced by the client. (Its Topic Alias Maximum is not kept: the
-	// server never sends topic aliases.)
+	// MQTT 5 limits announced by the client. (Its Topic Alias Maximum sizes the outbound
+	// alias table, ext.outAlias: outalias.go.)
 	clientMaxPacket uint32 // 0: protocol maximum
 	clientRecvMax   uint16
 	keepAlive       uint16
@@ -75,9 +75,10 @@ type conn struct {
 
 // connExt holds what only some connections need, so that an idle one does not carry it.
 type connExt struct {
-	aliases map[uint16][]byte // inbound topic aliases, values owned
-	acl     aclCache          // recent publish decisions (enable_acl_cache)
-	decided []aclDecision     // answers of the access-control chain for the packets handled again
+	aliases  map[uint16][]byte // inbound topic aliases, values owned
+	acl      aclCache          // recent publish decisions (enable_acl_cache)
+	decided  []aclDecision     // answers of the access-control chain for the packets handled again
+	outAlias *outAliases       // outbound topic aliases, nil when the client accepts none (outalias.go)
 }
 
 // extra returns c's connExt, allocating it on first use.

@@ -323,6 +323,12 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 			p.Props.SetMessageExpiry(left)
 		}
 	}
+	var alias uint16
+	var omit bool
+	oa := c.outAliasesOf() // nil unless the client accepts topic aliases (outalias.go)
+	if oa != nil {
+		alias, omit = oa.plan(topic)
+	}
 	b := c.buf()
 	start := len(b)
 	large := len(msg.Payload) >= writevThreshold
@@ -336,8 +342,14 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		}
 		l.hdr.Prepare(topic, props, len(msg.Payload))
 		p.Props.SubscriptionIDs = ids
-		b = l.hdr.AppendTo(b, codec.Delivery{Version: c.version, QoS: q.QoS, Dup: dup, Retain: q.Retain, PacketID: id, SubscriptionIDs: ids})
+		b = l.hdr.AppendTo(b, codec.Delivery{Version: c.version, QoS: q.QoS, Dup: dup, Retain: q.Retain, PacketID: id, SubscriptionIDs: ids, TopicAlias: alias, OmitTopic: omit})
 	} else {
+		if alias != 0 {
+			p.Props.SetTopicAlias(alias)
+			if omit {
+				p.Topic = nil
+			}
+		}
 		b = codec.AppendPublish(b, p, c.version)
 	}
 	p.Props.User = nil // shared with the message: never let a later Reset reuse it
@@ -363,6 +375,9 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		c.writeRef(b, msg)
 	} else {
 		c.write(b)
+	}
+	if alias != 0 {
+		oa.commit(topic, alias, omit)
 	}
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++

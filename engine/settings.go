@@ -14,16 +14,19 @@ import (
 type Zone struct {
 	Name string
 
-	MaxPacketSize        uint32 // bytes; larger inbound packets are refused with 0x95
-	MaxClientIDLen       int
-	MaxTopicLevels       int // 0: no limit beyond the trie's (trie.MaxLevels, also the limit above it: levels.go)
-	MaxQoSAllowed        uint8
-	MaxTopicAlias        uint16 // Topic Alias Maximum announced to v5 clients
-	RetainAvailable      bool
-	WildcardSubscription bool
-	SharedSubscription   bool
-	IgnoreLoopDeliver    bool   // do not send a client the messages it published itself (all versions)
-	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
+	MaxPacketSize  uint32 // bytes; larger inbound packets are refused with 0x95
+	MaxClientIDLen int
+	MaxTopicLevels int // 0: no limit beyond the trie's (trie.MaxLevels, also the limit above it: levels.go)
+	MaxQoSAllowed  uint8
+	MaxTopicAlias  uint16 // Topic Alias Maximum announced to v5 clients
+	// MaxOutboundTopicAlias caps the topic aliases the broker assigns to each MQTT 5 client
+	// that accepts some (below its own Topic Alias Maximum); 0 sends none (outalias.go).
+	MaxOutboundTopicAlias uint16
+	RetainAvailable       bool
+	WildcardSubscription  bool
+	SharedSubscription    bool
+	IgnoreLoopDeliver     bool   // do not send a client the messages it published itself (all versions)
+	ServerKeepalive       uint16 // seconds; 0: use the client's keep alive
 	// ResponseInformation is sent in the CONNACK of MQTT 5 clients that request it
 	// (mqtt.response_information: the basis of their response topics); "" sends none.
 	ResponseInformation string
@@ -159,6 +162,7 @@ func DefaultZone() *Zone {
 		MaxTopicLevels:        0,
 		MaxQoSAllowed:         2,
 		MaxTopicAlias:         65535,
+		MaxOutboundTopicAlias: DefaultMaxOutboundTopicAlias,
 		RetainAvailable:       true,
 		WildcardSubscription:  true,
 		SharedSubscription:    true,

@@ -222,6 +222,7 @@ type Zone struct {
 	MaxTopicLevels         int // 0 = no limit
 	MaxQoSAllowed          int
 	MaxTopicAlias          int
+	MaxOutboundTopicAlias  int // 0: the broker sends no topic aliases
 	RetainAvailable        bool
 	WildcardSubscription   bool
 	SharedSubscription     bool

@@ -31,6 +31,7 @@ func zoneDefs() []zoneDef {
 		zd(sp("max_topic_levels", TypeInt, "0", "most levels in a topic or filter; 0 (or above 128) for the broker's limit, 128").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicLevels = asInt(v) }),
 		zd(sp("max_qos_allowed", TypeInt, "2", "highest QoS granted").rng(0, 2), func(z *Zone, v any) { z.MaxQoSAllowed = asInt(v) }),
 		zd(sp("max_topic_alias", TypeInt, "65535", "topic aliases per MQTT 5 connection; 0 disables them").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicAlias = asInt(v) }),
+		zd(sp("max_outbound_topic_alias", TypeInt, "32", "topic aliases the broker assigns to each MQTT 5 client that accepts some (within its Topic Alias Maximum); 0 turns outbound aliases off").rng(0, 65535), func(z *Zone, v any) { z.MaxOutboundTopicAlias = asInt(v) }),
 		zd(sp("retain_available", TypeBool, "true", "support retained messages"), func(z *Zone, v any) { z.RetainAvailable = asBool(v) }),
 		zd(sp("wildcard_subscription", TypeBool, "true", "allow wildcard subscriptions"), func(z *Zone, v any) { z.WildcardSubscription = asBool(v) }),
 		zd(sp("shared_subscription", TypeBool, "true", "allow shared subscriptions"), func(z *Zone, v any) { z.SharedSubscription = asBool(v) }),

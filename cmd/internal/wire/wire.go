@@ -173,6 +173,7 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.MaxTopicLevels = zc.MaxTopicLevels
 	z.MaxQoSAllowed = uint8(min(max(zc.MaxQoSAllowed, 0), 2))
 	z.MaxTopicAlias = uint16(min(max(zc.MaxTopicAlias, 0), 65535))
+	z.MaxOutboundTopicAlias = uint16(min(max(zc.MaxOutboundTopicAlias, 0), 65535))
 	z.RetainAvailable = zc.RetainAvailable
 	z.WildcardSubscription = zc.WildcardSubscription
 	z.SharedSubscription = zc.SharedSubscription

@@ -158,12 +158,14 @@ func (c *conn) send(q sessions.Queued) {
 	if s.Queue.Len() > 0 {
 		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
 		c.loop.enqueue(s, q, true)
+		c.checkQueueBound() // force_shutdown_policy (forceshutdown.go)
 		c.drain()
 		return
 	}
 	if !c.trySend(q) {
 		q.SubIDs = ownIDs(q.SubIDs)
 		c.loop.enqueue(s, q, true)
+		c.checkQueueBound()
 	}
 }
 
@@ -180,7 +182,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	pending := c.pending()
 	if pending > c.lis.Zone.CloseWater && c.lis.Zone.CloseWater > 0 {
 		l.stats.SlowClosed++
-		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
+		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit (force_shutdown_policy bytes)")
 		// A stored delivery stays with its session for the next connection.
 		return q.Seq == 0 || !c.sess.Durable.Load()
 	}

@@ -69,8 +69,12 @@ type Zone struct {
 	// send_timeout with send_timeout_close) is disconnected (v5: 0x97), and so is one whose
 	// backlog passes CloseWater (one huge message).
 	HighWater   int
-	CloseWater  int
+	CloseWater  int           // also force_shutdown_policy's bytes (forceshutdown.go)
 	SendTimeout time.Duration // 0: never close a slow consumer for being slow
+	// ForceShutdownQueue closes a connection whose session queue grows past it while it is
+	// connected (force_shutdown_policy's count, forceshutdown.go); 0: no bound but
+	// MaxMqueueLen.
+	ForceShutdownQueue int
 
 	// Lingering close (linger.go): a connection closed because of its input keeps reading
 	// and dropping for up to LingerTimeout (0: no linger, the socket closes at once) or

@@ -25,7 +25,7 @@ func zoneDefs() []zoneDef {
 		zd(sp("enable_stats", TypeBool, "on", "keep per-connection statistics").ne(OwnerManagement), func(z *Zone, v any) { z.EnableStats = asBool(v) }),
 		{spec: sp("acl_deny_action", TypeEnum, "", "per-zone acl_deny_action").enum("ignore", "disconnect"), global: "acl_deny_action", set: func(z *Zone, v any) { z.ACLDenyAction = asStr(v) }},
 		zd(sp("force_gc_policy", TypeGCPolicy, "1000|1MB", "Erlang process GC trigger").ne(OwnerVM), func(z *Zone, v any) { z.ForceGCPolicy = asGC(v) }),
-		zd(sp("force_shutdown_policy", TypeGCPolicy, "8000|800MB", "queued messages and bytes at which a connection is closed").ne(OwnerReliability), func(z *Zone, v any) { z.ForceShutdownPolicy = asGC(v) }),
+		zd(sp("force_shutdown_policy", TypeGCPolicy, "8000|800MB", "messages queued for a connected client (its session queue) and bytes waiting for its socket at which it is closed (0x97); 0 disables a bound"), func(z *Zone, v any) { z.ForceShutdownPolicy = asGC(v) }),
 		zd(sp("max_packet_size", TypeBytes, "1MB", "largest MQTT packet accepted").rng(1, 256<<20), func(z *Zone, v any) { z.MaxPacketSize = asI64(v) }),
 		zd(sp("max_clientid_len", TypeInt, "65535", "longest client id accepted").rng(23, 65535), func(z *Zone, v any) { z.MaxClientIDLen = asInt(v) }),
 		zd(sp("max_topic_levels", TypeInt, "0", "most levels in a topic or filter; 0 (or above 128) for the broker's limit, 128").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicLevels = asInt(v) }),

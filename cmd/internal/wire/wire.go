@@ -193,6 +193,9 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.Mountpoint = zc.Mountpoint
 	z.ResponseInformation = zc.ResponseInformation
 	z.LingerTimeout = zc.LingerTimeout
+	// force_shutdown_policy: queued messages and output backlog (engine/forceshutdown.go).
+	z.ForceShutdownQueue = int(max(min(zc.ForceShutdownPolicy.Count, 1<<30), 0))
+	z.CloseWater = int(max(min(zc.ForceShutdownPolicy.Bytes, 1<<40), 0))
 	z.LingerBytes = int(zc.LingerBytes)
 	z.PublishLimit = rateOf(zc.PublishLimit)
 	z.ConnMessagesIn = rateOf(zc.ConnMessagesIn)

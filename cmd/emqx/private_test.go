@@ -21,7 +21,7 @@ func TestFilesPrivateAndSecretsOutOfLogs(t *testing.T) {
 	work := t.TempDir()
 	env, port := nodeEnv(t, work)
 	secrets := map[string]string{
-		"EMQX_NODE__COOKIE":                           "cookie-S3cr3t-4711",
+		"EMQX_NODE__COOKIE":                            "cookie-S3cr3t-4711",
 		"EMQX_MANAGEMENT__DEFAULT_APPLICATION__SECRET": "appsecret-S3cr3t-4712",
 		"EMQX_DASHBOARD__DEFAULT_USER__PASSWORD":       "dashboard-S3cr3t-4713",
 	}

@@ -14,22 +14,22 @@ import (
 type Zone struct {
 	Name string
 
-	MaxPacketSize  uint32 // bytes; larger inbound packets are refused with 0x95
-	MaxClientIDLen int
-	MaxTopicLevels int // 0: no limit beyond the trie's (trie.MaxLevels, also the limit above it: levels.go)
-	MaxQoSAllowed  uint8
-	MaxTopicAlias  uint16 // Topic Alias Maximum announced to v5 clients
-	// MaxOutboundTopicAlias caps the topic aliases the broker assigns to each MQTT 5 client
-	// that accepts some (below its own Topic Alias Maximum); 0 sends none (outalias.go).
-	MaxOutboundTopicAlias uint16
-	RetainAvailable       bool
-	WildcardSubscription  bool
-	SharedSubscription    bool
-	IgnoreLoopDeliver     bool   // do not send a client the messages it published itself (all versions)
-	ServerKeepalive       uint16 // seconds; 0: use the client's keep alive
+	MaxPacketSize        uint32 // bytes; larger inbound packets are refused with 0x95
+	MaxClientIDLen       int
+	MaxTopicLevels       int // 0: no limit beyond the trie's (trie.MaxLevels, also the limit above it: levels.go)
+	MaxQoSAllowed        uint8
+	MaxTopicAlias        uint16 // Topic Alias Maximum announced to v5 clients
+	RetainAvailable      bool
+	WildcardSubscription bool
+	SharedSubscription   bool
+	IgnoreLoopDeliver    bool   // do not send a client the messages it published itself (all versions)
+	ServerKeepalive      uint16 // seconds; 0: use the client's keep alive
 	// ResponseInformation is sent in the CONNACK of MQTT 5 clients that request it
 	// (mqtt.response_information: the basis of their response topics); "" sends none.
 	ResponseInformation string
+	// MaxOutboundTopicAlias caps the topic aliases the broker assigns to each MQTT 5 client
+	// that accepts some (below its own Topic Alias Maximum); 0 sends none (outalias.go).
+	MaxOutboundTopicAlias uint16
 
 	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
 	KeepaliveBackoff      float64       // keep alive is enforced at KeepaliveBackoff × 2 × keep alive... see conn.go

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/emqgo/emqgo/codec"
 )
@@ -13,15 +15,19 @@ import (
 // BenchmarkOutboundTopicAlias: one publisher cycling over 8 topics of 64 bytes, one MQTT 5
 // subscriber, QoS 0, 64 B payloads, with and without outbound topic aliases; reports the
 // bytes on the subscriber's wire per message (wire-B/msg). The difference is what the
-// aliases save: the topic (66 bytes with its length) against a 3-byte alias property.
+// aliases save: the topic (66 bytes with its length) against a 3-byte alias property. The
+// "mosquitto" case runs the aliased subscriber against Mosquitto (started on a free loopback
+// port, skipped when not installed), for the ratio.
 func BenchmarkOutboundTopicAlias(b *testing.B) {
-	for _, aliases := range []bool{false, true} {
-		name := "plain"
-		if aliases {
-			name = "aliases"
-		}
+	for _, name := range []string{"plain", "aliases", "mosquitto"} {
+		aliases := name != "plain"
 		b.Run(name, func(b *testing.B) {
-			_, addr := testNodeB(b)
+			var addr string
+			if name == "mosquitto" {
+				addr = startMosquittoB(b)
+			} else {
+				_, addr = testNodeB(b)
+			}
 			recv := aliasBenchSubscriber(b, addr, aliases)
 			topics := make([]string, 8)
 			sends := make([]func(int), len(topics))
@@ -92,4 +98,32 @@ func aliasBenchSubscriber(b *testing.B, addr string, aliases bool) func(n int) i
 		}
 		return total
 	}
+}
+
+// startMosquittoB runs the Mosquitto broker on a free loopback port for one benchmark.
+func startMosquittoB(b *testing.B) string {
+	if _, err := exec.LookPath("mosquitto"); err != nil {
+		b.Skip("mosquitto not installed (make bench-deps)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command("mosquitto", "-p", port)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatal("mosquitto did not listen")
+	return ""
 }

@@ -143,7 +143,7 @@ func (l *loop) end() {
 			loops[i].receive(batch)
 		}
 		clear(batch)
-		l.outbox[i] = batch[:0]
+		l.outbox[i] = shrunk(batch)
 	}
 	l.touched = l.touched[:0]
 }
@@ -240,7 +240,7 @@ func (l *loop) runInbox() {
 		}
 		*d = delivery{}
 	}
-	l.spare = batch[:0]
+	l.spare = shrunk(batch)
 	l.end()
 }
 
@@ -321,7 +321,7 @@ func (l *loop) getBuf() []byte {
 // putBuf takes back an output buffer; very large ones are left to the GC so that one burst
 // does not pin memory forever.
 func (l *loop) putBuf(b []byte) {
-	if cap(b) > 1<<20 || len(l.free) >= 64 {
+	if cap(b) > maxPooledOut || len(l.free) >= 64 {
 		return
 	}
 	l.free = append(l.free, b[:0])
@@ -369,6 +369,7 @@ func (l *loop) sweep() {
 	if len(l.lingering) > 0 {
 		l.sweepLingering()
 	}
+	l.trimFree() // burst.go
 	if n := len(l.conns); n > 0 {
 		count := (n + sweepSlices - 1) / sweepSlices
 		if l.sweepAt >= n {

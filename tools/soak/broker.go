@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ type broker struct {
 	bin, work string
 	port      int // MQTT over TCP
 	apiPort   int // management HTTP API (goroutines, metrics)
+	pprofPort int // net/http/pprof (the heap profile kept when memory did not come back)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -46,6 +48,9 @@ func newBroker(bin, work string) (*broker, error) {
 		return nil, err
 	}
 	if b.apiPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	if b.pprofPort, err = freePort(); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -75,6 +80,7 @@ func (b *broker) env() ([]string, error) {
 		"EMQX_LISTENER__WS__EXTERNAL="+p(ports[1]),
 		"EMQX_LISTENER__WSS__EXTERNAL="+p(ports[2]),
 		"EMQX_MANAGEMENT__LISTENER__HTTP="+p(b.apiPort),
+		"EMQX_PPROF="+p(b.pprofPort),
 		// Queues long enough that a subscriber offline across a restart loses nothing to
 		// max_mqueue_len: losses must come from the broker, not from the policy.
 		"EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=100000",
@@ -211,6 +217,56 @@ func (b *broker) memoryUsed() string {
 		return "?"
 	}
 	return r.Data[0].MemoryUsed
+}
+
+// stats returns the API's node statistics (sessions.count, subscriptions.count, ...).
+func (b *broker) stats() map[string]int64 {
+	var r struct {
+		Data []struct {
+			Stats map[string]int64 `json:"stats"`
+		} `json:"data"`
+	}
+	if err := b.apiGet("/api/v4/stats", &r); err != nil || len(r.Data) == 0 {
+		return nil
+	}
+	return r.Data[0].Stats
+}
+
+// saveHeap writes the broker's heap profile (after a collection) to path.
+func (b *broker) saveHeap(path string) error {
+	resp, err := apiClient.Get("http://127.0.0.1:" + strconv.Itoa(b.pprofPort) + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+// liveHeap returns the broker's live heap right after a collection (HeapAlloc of the
+// debug=1 heap profile with gc=1), -1 when unknown.
+func (b *broker) liveHeap() int64 {
+	resp, err := apiClient.Get("http://127.0.0.1:" + strconv.Itoa(b.pprofPort) + "/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 64<<10), 16<<20)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "# HeapAlloc = "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // messagesReceived returns the broker's messages.received counter (-1 when unknown).

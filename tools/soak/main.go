@@ -97,8 +97,8 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	time.Sleep(3 * time.Second)
 	baseRSS := b.rss()
 	baseG, _ := b.nodeFacts()
-	baseHeap := b.memoryUsed()
-	fmt.Printf("soak: baseline RSS %.1f MB, goroutines %d (verified flows and probe connected, no churn)\n", float64(baseRSS)/1e6, baseG)
+	baseHeap := b.liveHeap()
+	fmt.Printf("soak: baseline RSS %.1f MB, live heap %.1f MB, goroutines %d (verified flows and probe connected, no churn)\n", float64(baseRSS)/1e6, float64(baseHeap)/1e6, baseG)
 
 	tl := &timeline{start: time.Now()}
 	sampleCtx, stopSample := context.WithCancel(ctx)
@@ -169,7 +169,15 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	time.Sleep(churnSessionExpiry*time.Second + 25*time.Second)
 	endRSS := b.rss()
 	endG, endConns := b.nodeFacts()
-	endHeap := b.memoryUsed()
+	endHeap := b.liveHeap()
+	endStats := b.stats()
+	heapFile := ""
+	if pct(endHeap, baseHeap) > 10 {
+		heapFile = filepath.Join(outDir, "soak-heap.pprof")
+		if err := os.MkdirAll(outDir, 0o755); err == nil && b.saveHeap(heapFile) != nil {
+			heapFile = ""
+		}
+	}
 	stopVerify()
 	subWG.Wait()
 	stopSample()
@@ -198,7 +206,14 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	fmt.Printf("persistent sessions found missing on reconnect: %d subscriber, %d publisher (must be 0)\n", lostSess, st.pubSessionsLost.Load())
 	fmt.Printf("RSS: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
 		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
-	fmt.Printf("Go heap in use (API memory_used): baseline %s, after churn %s\n", baseHeap, endHeap)
+	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   (RSS stays higher: the Go runtime returns freed memory to the OS lazily)\n",
+		float64(baseHeap)/1e6, float64(endHeap)/1e6, pct(endHeap, baseHeap))
+	fmt.Printf("after churn: sessions %d, subscriptions %d, topics %d, retained %d",
+		endStats["sessions.count"], endStats["subscriptions.count"], endStats["topics.count"], endStats["retained.count"])
+	if heapFile != "" {
+		fmt.Printf("; heap profile %s (go tool pprof -top %s)", heapFile, heapFile)
+	}
+	fmt.Println()
 	fmt.Printf("last restart %v before the measurement\n", time.Since(b.started).Round(time.Second))
 	fmt.Printf("probe PINGREQ→PINGRESP while the broker was up (%d samples): p50 %v, p99 %v, p99.9 %v, max %v\n",
 		rtt.n, rtt.p50, rtt.p99, rtt.p999, rtt.max)

@@ -206,19 +206,6 @@ func (b *broker) nodeFacts() (goroutines, connections int64) {
 	return r.Data[0].ProcessUsed, r.Data[0].Connections
 }
 
-// memoryUsed returns the API's memory_used (live heap, as text), "?" when unknown.
-func (b *broker) memoryUsed() string {
-	var r struct {
-		Data []struct {
-			MemoryUsed string `json:"memory_used"`
-		} `json:"data"`
-	}
-	if err := b.apiGet("/api/v4/nodes", &r); err != nil || len(r.Data) == 0 {
-		return "?"
-	}
-	return r.Data[0].MemoryUsed
-}
-
 // stats returns the API's node statistics (sessions.count, subscriptions.count, ...).
 func (b *broker) stats() map[string]int64 {
 	var r struct {

@@ -16,7 +16,7 @@ import (
 // Abuse bounds (issue #17): each test drives one kind of abuse over real sockets and logs the
 // figure it measures (`go test -v -run TestAbuse ./engine/`); docs/abuse.md tables them.
 // Memory figures are the process's live heap after a collection, so they include the test's
-// own client sockets (a few hundred bytes each); counts are scaled down under -short.
+// own client sockets (a few hundred bytes each); counts are scaled down under -short and -race.
 
 // liveHeap returns the live heap after two collections.
 func liveHeap() int64 {
@@ -27,9 +27,10 @@ func liveHeap() int64 {
 	return int64(m.HeapAlloc)
 }
 
-// scaled returns full, or short under -short.
+// scaled returns full, or short under -short and the race detector (which slows the broker
+// about tenfold: the full counts would not finish in time).
 func scaled(full, short int) int {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		return short
 	}
 	return full
@@ -140,7 +141,7 @@ func TestAbuseHugeRemainingLength(t *testing.T) {
 		c.silent(300 * time.Millisecond) // still open, reading
 		grew := liveHeap() - before
 		t.Logf("255 MB announced under max_packet_size 256MB, 2 MB sent: heap %+d bytes (%.2f× the bytes received)", grew, float64(grew)/sent)
-		if grew > 4*sent {
+		if grew > 8*sent { // the read buffer doubles as it grows; 255 MB would show here
 			t.Errorf("heap grew %d bytes for %d bytes received: memory was reserved ahead", grew, sent)
 		}
 		c.c.Close()

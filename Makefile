@@ -19,8 +19,11 @@ TESTSUM := $(TOOLS)/testsum
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 3
+# make soak: how long the churn and faults last, and extra flags of tools/soak.
+DURATION ?= 10m
+SOAK_FLAGS ?=
 
-.PHONY: help build run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
+.PHONY: help build run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -115,6 +118,10 @@ bench-load: build bench-deps ## load suite: our broker vs Mosquitto and mochi (o
 	$(GO) build -trimpath -o $(BIN)/emqx_bench ./bench/emqx_bench
 	cd bench/peers/mochi && $(GO) build -trimpath -o $(CURDIR)/$(BIN)/mochi_peer .
 	$(BIN)/emqx_bench suite -out bench/results $(if $(PEER),-peer $(PEER)) $(BENCH_LOAD_FLAGS)
+
+soak: build ## churn and kill -9 the broker for DURATION (default 10m) on loopback; report lost/duplicated messages, RSS, goroutines, probe latency (tools/soak)
+	$(GO) build -trimpath -o $(BIN)/soak ./tools/soak
+	$(BIN)/soak -bin $(BIN)/emqx -duration $(DURATION) -out bench/results $(SOAK_FLAGS)
 
 clean: ## remove build output
 	rm -rf $(BIN)

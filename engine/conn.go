@@ -61,8 +61,8 @@ type conn struct {
 	carry int32 // input bytes gnet kept from the last round, in its ring buffer (onTraffic)
 	held  int32 // acknowledgements waiting for the durable store (ackDurable)
 
-	// MQTT 5 limits announced by the client. (Its Topic Alias Maximum is not kept: the
-	// server never sends topic aliases.)
+	// MQTT 5 limits announced by the client. (Its Topic Alias Maximum sizes the outbound
+	// alias table, ext.outAlias: outalias.go.)
 	clientMaxPacket uint32 // 0: protocol maximum
 	clientRecvMax   uint16
 	keepAlive       uint16
@@ -75,9 +75,10 @@ type conn struct {
 
 // connExt holds what only some connections need, so that an idle one does not carry it.
 type connExt struct {
-	aliases map[uint16][]byte // inbound topic aliases, values owned
-	acl     aclCache          // recent publish decisions (enable_acl_cache)
-	decided []aclDecision     // answers of the access-control chain for the packets handled again
+	aliases  map[uint16][]byte // inbound topic aliases, values owned
+	acl      aclCache          // recent publish decisions (enable_acl_cache)
+	decided  []aclDecision     // answers of the access-control chain for the packets handled again
+	outAlias *outAliases       // outbound topic aliases, nil when the client accepts none (outalias.go)
 }
 
 // extra returns c's connExt, allocating it on first use.
@@ -120,6 +121,7 @@ const (
 	flagCleanStart  // CONNECT had Clean Start (Clean Session) set, for the hooks
 	flagInReported  // the parked packet was reported to the PacketIn hooks already (tracepackets.go)
 	flagThrottled   // input stopped at a packet over a rate limit: in loop.throttled (ratelimit.go)
+	flagLinger      // closing with a lingering close: in loop.lingering (linger.go)
 )
 
 func (c *conn) has(f connFlags) bool { return c.flags&f != 0 }
@@ -169,6 +171,9 @@ func (c *conn) maxInbound() uint32 { return c.lis.Zone.MaxPacketSize }
 // is then peeked in place.
 func (c *conn) onTraffic() {
 	if c.state >= stateClosing {
+		if c.has(flagLinger) {
+			c.lingerInput(c.tr.InboundBuffered())
+		}
 		_, _ = c.tr.Discard(-1)
 		c.carry = 0
 		return
@@ -243,7 +248,7 @@ func (c *conn) boundParked() {
 			c.closeWith(code, c.throttledBoundMessage())
 			return
 		}
-		c.closeWith(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
+		c.closeLingering(code, "input sent while the connection waits for a decision exceeds "+strconv.Itoa(c.parkedInputLimit())+" bytes")
 	}
 }
 
@@ -441,7 +446,7 @@ func (c *conn) protocolError(err error) {
 		code = codec.UnspecifiedError
 	}
 	c.loop.stats.ProtocolErrors++
-	c.closeWith(code, err.Error())
+	c.closeLingering(code, err.Error()) // the client may still be sending: linger.go
 }
 
 // closeWith sends an MQTT 5 DISCONNECT with code when the connection is established (a
@@ -480,7 +485,7 @@ func (c *conn) closeWith(code codec.ReasonCode, why string) {
 	}
 	// Closing asynchronously lets the end of the round write the DISCONNECT first; gnet
 	// flushes its outbound buffer before it closes the socket.
-	_ = c.tr.Close()
+	c.closeTransport() // linger.go
 }
 
 // tick is the once-a-second check run by the loop's sweep.

@@ -67,6 +67,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 		if pr.Has(codec.PropReceiveMaximum) {
 			c.clientRecvMax = pr.ReceiveMaximum
 		}
+		c.setupOutAliases(pr)
 		if pr.Has(codec.PropAuthMethod) {
 			// No enhanced authentication method is configured [MQTT-4.12.0-1].
 			c.refuse(codec.BadAuthenticationMethod, "enhanced authentication method "+strconv.Quote(string(pr.AuthMethod))+" is not supported")
@@ -428,7 +429,7 @@ func (c *conn) refuse(code codec.ReasonCode, why string) {
 		c.loop.stats.Connack++
 	}
 	c.loop.stats.ConnRefused++
-	c.closeWith(0, "CONNECT refused: "+code.String()+": "+why)
+	c.closeLingering(0, "CONNECT refused: "+code.String()+": "+why)
 }
 
 func (n *Node) newClientID() string {

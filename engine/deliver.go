@@ -158,12 +158,14 @@ func (c *conn) send(q sessions.Queued) {
 	if s.Queue.Len() > 0 {
 		q.SubIDs = ownIDs(q.SubIDs) // the caller's slice may be scratch
 		c.loop.enqueue(s, q, true)
+		c.checkQueueBound() // force_shutdown_policy (forceshutdown.go)
 		c.drain()
 		return
 	}
 	if !c.trySend(q) {
 		q.SubIDs = ownIDs(q.SubIDs)
 		c.loop.enqueue(s, q, true)
+		c.checkQueueBound()
 	}
 }
 
@@ -180,7 +182,7 @@ func (c *conn) trySend(q sessions.Queued) bool {
 	pending := c.pending()
 	if pending > c.lis.Zone.CloseWater && c.lis.Zone.CloseWater > 0 {
 		l.stats.SlowClosed++
-		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit")
+		c.closeWith(codec.QuotaExceeded, "slow consumer: output backlog over the limit (force_shutdown_policy bytes)")
 		// A stored delivery stays with its session for the next connection.
 		return q.Seq == 0 || !c.sess.Durable.Load()
 	}
@@ -323,6 +325,12 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 			p.Props.SetMessageExpiry(left)
 		}
 	}
+	var alias uint16
+	var omit bool
+	oa := c.outAliasesOf() // nil unless the client accepts topic aliases (outalias.go)
+	if oa != nil {
+		alias, omit = oa.plan(topic)
+	}
 	b := c.buf()
 	start := len(b)
 	large := len(msg.Payload) >= writevThreshold
@@ -336,8 +344,14 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		}
 		l.hdr.Prepare(topic, props, len(msg.Payload))
 		p.Props.SubscriptionIDs = ids
-		b = l.hdr.AppendTo(b, codec.Delivery{Version: c.version, QoS: q.QoS, Dup: dup, Retain: q.Retain, PacketID: id, SubscriptionIDs: ids})
+		b = l.hdr.AppendTo(b, codec.Delivery{Version: c.version, QoS: q.QoS, Dup: dup, Retain: q.Retain, PacketID: id, SubscriptionIDs: ids, TopicAlias: alias, OmitTopic: omit})
 	} else {
+		if alias != 0 {
+			p.Props.SetTopicAlias(alias)
+			if omit {
+				p.Topic = nil
+			}
+		}
 		b = codec.AppendPublish(b, p, c.version)
 	}
 	p.Props.User = nil // shared with the message: never let a later Reset reuse it
@@ -363,6 +377,9 @@ func (c *conn) writePublish(q sessions.Queued, id uint16, dup bool) {
 		c.writeRef(b, msg)
 	} else {
 		c.write(b)
+	}
+	if alias != 0 {
+		oa.commit(topic, alias, omit)
 	}
 	l.stats.PublishOut++
 	l.stats.QosOut[q.QoS&3]++

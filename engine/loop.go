@@ -30,7 +30,9 @@ type loop struct {
 	throttled      []*conn // connections whose input is over a rate limit (ratelimit.go)
 	spareThrottled []*conn
 	spareSlow      []*conn
-	now            int64 // unix nanoseconds, read once per round
+	lingering      []lingerer // sockets closing with a lingering close (linger.go)
+	lingerNew      bool       // some of them started this round: shut their write side at its end
+	now            int64      // unix nanoseconds, read once per round
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -124,6 +126,9 @@ func (l *loop) end() {
 		l.resumeSlow()
 		l.flushDirty()
 	}
+	if l.lingerNew {
+		l.shutLingering()
+	}
 	l.ending = false
 	if len(l.internal) > 0 {
 		l.flushInternal()
@@ -138,7 +143,7 @@ func (l *loop) end() {
 			loops[i].receive(batch)
 		}
 		clear(batch)
-		l.outbox[i] = batch[:0]
+		l.outbox[i] = shrunk(batch)
 	}
 	l.touched = l.touched[:0]
 }
@@ -235,7 +240,7 @@ func (l *loop) runInbox() {
 		}
 		*d = delivery{}
 	}
-	l.spare = batch[:0]
+	l.spare = shrunk(batch)
 	l.end()
 }
 
@@ -316,7 +321,7 @@ func (l *loop) getBuf() []byte {
 // putBuf takes back an output buffer; very large ones are left to the GC so that one burst
 // does not pin memory forever.
 func (l *loop) putBuf(b []byte) {
-	if cap(b) > 1<<20 || len(l.free) >= 64 {
+	if cap(b) > maxPooledOut || len(l.free) >= 64 {
 		return
 	}
 	l.free = append(l.free, b[:0])
@@ -361,6 +366,10 @@ func (l *loop) sweep() {
 	if len(l.throttled) > 0 {
 		l.releaseThrottled()
 	}
+	if len(l.lingering) > 0 {
+		l.sweepLingering()
+	}
+	l.trimFree() // burst.go
 	if n := len(l.conns); n > 0 {
 		count := (n + sweepSlices - 1) / sweepSlices
 		if l.sweepAt >= n {

@@ -27,6 +27,9 @@ type Zone struct {
 	// ResponseInformation is sent in the CONNACK of MQTT 5 clients that request it
 	// (mqtt.response_information: the basis of their response topics); "" sends none.
 	ResponseInformation string
+	// MaxOutboundTopicAlias caps the topic aliases the broker assigns to each MQTT 5 client
+	// that accepts some (below its own Topic Alias Maximum); 0 sends none (outalias.go).
+	MaxOutboundTopicAlias uint16
 
 	IdleTimeout           time.Duration // a socket that sends no CONNECT within this is closed
 	KeepaliveBackoff      float64       // keep alive is enforced at KeepaliveBackoff × 2 × keep alive... see conn.go
@@ -66,8 +69,19 @@ type Zone struct {
 	// send_timeout with send_timeout_close) is disconnected (v5: 0x97), and so is one whose
 	// backlog passes CloseWater (one huge message).
 	HighWater   int
-	CloseWater  int
+	CloseWater  int           // also force_shutdown_policy's bytes (forceshutdown.go)
 	SendTimeout time.Duration // 0: never close a slow consumer for being slow
+	// ForceShutdownQueue closes a connection whose session queue grows past it while it is
+	// connected (force_shutdown_policy's count, forceshutdown.go); 0: no bound but
+	// MaxMqueueLen.
+	ForceShutdownQueue int
+
+	// Lingering close (linger.go): a connection closed because of its input keeps reading
+	// and dropping for up to LingerTimeout (0: no linger, the socket closes at once) or
+	// LingerBytes (0: DefaultLingerBytes) after its write side is shut, so that the reason
+	// reaches the client (mqtt.linger_timeout, mqtt.linger_bytes).
+	LingerTimeout time.Duration
+	LingerBytes   int
 
 	// Rate limits on each connection's input (ratelimit.go); the zero Rate sets none. Over a
 	// limit the connection is throttled (its input waits unread), never disconnected for it.
@@ -152,6 +166,7 @@ func DefaultZone() *Zone {
 		MaxTopicLevels:        0,
 		MaxQoSAllowed:         2,
 		MaxTopicAlias:         65535,
+		MaxOutboundTopicAlias: DefaultMaxOutboundTopicAlias,
 		RetainAvailable:       true,
 		WildcardSubscription:  true,
 		SharedSubscription:    true,
@@ -169,5 +184,7 @@ func DefaultZone() *Zone {
 		HighWater:             1 << 20,
 		CloseWater:            64 << 20,
 		SendTimeout:           15 * time.Second,
+		LingerTimeout:         DefaultLingerTimeout,
+		LingerBytes:           DefaultLingerBytes,
 	}
 }

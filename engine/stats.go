@@ -37,6 +37,9 @@ type loopStats struct {
 	StoreRefused                       uint64             // QoS 1/2 publishes refused: store failed
 	Throttled                          [limitKinds]uint64 // connections stopped by each rate limit (ratelimit.go)
 	ThrottledClosed                    uint64             // throttled connections closed: parked input past its bound
+	Lingered                           uint64             // closes that lingered (linger.go)
+	ForceShutdown                      uint64             // connections closed by force_shutdown_policy's count (forceshutdown.go)
+	LingerExpired, LingerBytesClosed   uint64             // lingering sockets closed by the time bound, by the byte bound
 
 	// Latency histograms (histograms.go) and the count of deliveries for their 1-in-64 sampling.
 	ConnackTime, AuthTime, DeliveryTime hist
@@ -249,6 +252,10 @@ func (n *Node) Metrics() []Metric {
 		{"connections.throttled." + limitNames[limitListenerBytes], ls.Throttled[limitListenerBytes]},
 		{"connections.throttled.closed", ls.ThrottledClosed},
 		{"connections.refused.tls_handshake", n.tls.refused.Load()},
+		{"connections.lingered", ls.Lingered},
+		{"connections.force_shutdown", ls.ForceShutdown},
+		{"connections.linger_expired", ls.LingerExpired},
+		{"connections.linger_bytes_closed", ls.LingerBytesClosed},
 	})
 }
 

@@ -28,6 +28,9 @@ func (wc *wsConn) onTraffic() {
 	c := wc.c
 	l := c.loop
 	l.begin()
+	if c.has(flagLinger) {
+		c.lingerInput(wc.Under().InboundBuffered()) // Feed drops it (linger.go)
+	}
 	upgraded, err := wc.Feed()
 	if c.state == stateProxy {
 		_ = c.readProxyHeader() // the framer read the PROXY header, or waits for it (proxy.go)

@@ -179,7 +179,7 @@ func newLogger(cfg *config.Config) (*slog.Logger, *logLevels, func(), error) {
 		return w
 	}
 	file := func(name string) (io.Writer, error) {
-		if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
+		if err := os.MkdirAll(cfg.Log.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("cannot create log directory %q (log.dir): %w", cfg.Log.Dir, err)
 		}
 		lj := &lumberjack.Logger{Filename: filepath.Join(cfg.Log.Dir, name)}
@@ -311,11 +311,11 @@ func (s startCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.Log.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Log.Dir, 0o750); err != nil {
 		return fmt.Errorf("cannot create log directory %q: %w", cfg.Log.Dir, err)
 	}
 	// Whatever the process prints outside the logger (a panic, say) goes here.
-	out, err := os.OpenFile(filepath.Join(cfg.Log.Dir, "emqx.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	out, err := os.OpenFile(filepath.Join(cfg.Log.Dir, "emqx.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}

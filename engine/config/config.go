@@ -222,6 +222,7 @@ type Zone struct {
 	MaxTopicLevels         int // 0 = no limit
 	MaxQoSAllowed          int
 	MaxTopicAlias          int
+	MaxOutboundTopicAlias  int // 0: the broker sends no topic aliases
 	RetainAvailable        bool
 	WildcardSubscription   bool
 	SharedSubscription     bool
@@ -249,6 +250,8 @@ type Zone struct {
 	ConnMessagesRouting    Rate   // quota.conn_messages_routing
 	OverallMessagesRouting Rate   // quota.overall_messages_routing
 	ResponseInformation    string
+	LingerTimeout          time.Duration // 0: close at once
+	LingerBytes            int64
 }
 
 // Broker is the broker.* group.

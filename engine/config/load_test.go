@@ -490,8 +490,7 @@ func TestEMQX32File(t *testing.T) {
 	// Every key without effect that the file sets is on the warning line, by owner.
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{"cluster.*", "rpc.*", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
-		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit",
-		"zone.external.force_shutdown_policy"} {
+		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, sum)
 		}
@@ -504,8 +503,8 @@ func TestEMQX32File(t *testing.T) {
 	if strings.Contains(sum, ".compress") || strings.Contains(sum, "client_context_takeover") || strings.Contains(sum, "deflate_opts.level") {
 		t.Errorf("warning line lists compress:\n%s", sum)
 	}
-	// Rate limits act (engine/ratelimit.go).
-	if strings.Contains(sum, "publish_limit") || strings.Contains(sum, "rate_limit") {
+	// Rate limits and force_shutdown_policy act (engine/ratelimit.go, engine/forceshutdown.go).
+	if strings.Contains(sum, "publish_limit") || strings.Contains(sum, "rate_limit") || strings.Contains(sum, "force_shutdown") {
 		t.Errorf("warning line lists a rate limit:\n%s", sum)
 	}
 	// log.<level>.file acts (cmd/emqx's logger).

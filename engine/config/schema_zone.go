@@ -25,12 +25,13 @@ func zoneDefs() []zoneDef {
 		zd(sp("enable_stats", TypeBool, "on", "keep per-connection statistics").ne(OwnerManagement), func(z *Zone, v any) { z.EnableStats = asBool(v) }),
 		{spec: sp("acl_deny_action", TypeEnum, "", "per-zone acl_deny_action").enum("ignore", "disconnect"), global: "acl_deny_action", set: func(z *Zone, v any) { z.ACLDenyAction = asStr(v) }},
 		zd(sp("force_gc_policy", TypeGCPolicy, "1000|1MB", "Erlang process GC trigger").ne(OwnerVM), func(z *Zone, v any) { z.ForceGCPolicy = asGC(v) }),
-		zd(sp("force_shutdown_policy", TypeGCPolicy, "8000|800MB", "queued messages and bytes at which a connection is closed").ne(OwnerReliability), func(z *Zone, v any) { z.ForceShutdownPolicy = asGC(v) }),
+		zd(sp("force_shutdown_policy", TypeGCPolicy, "8000|800MB", "messages queued for a connected client (its session queue) and bytes waiting for its socket at which it is closed (0x97); 0 disables a bound"), func(z *Zone, v any) { z.ForceShutdownPolicy = asGC(v) }),
 		zd(sp("max_packet_size", TypeBytes, "1MB", "largest MQTT packet accepted").rng(1, 256<<20), func(z *Zone, v any) { z.MaxPacketSize = asI64(v) }),
 		zd(sp("max_clientid_len", TypeInt, "65535", "longest client id accepted").rng(23, 65535), func(z *Zone, v any) { z.MaxClientIDLen = asInt(v) }),
 		zd(sp("max_topic_levels", TypeInt, "0", "most levels in a topic or filter; 0 (or above 128) for the broker's limit, 128").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicLevels = asInt(v) }),
 		zd(sp("max_qos_allowed", TypeInt, "2", "highest QoS granted").rng(0, 2), func(z *Zone, v any) { z.MaxQoSAllowed = asInt(v) }),
 		zd(sp("max_topic_alias", TypeInt, "65535", "topic aliases per MQTT 5 connection; 0 disables them").rng(0, 65535), func(z *Zone, v any) { z.MaxTopicAlias = asInt(v) }),
+		zd(sp("max_outbound_topic_alias", TypeInt, "32", "topic aliases the broker assigns to each MQTT 5 client that accepts some (within its Topic Alias Maximum); 0 turns outbound aliases off").rng(0, 65535), func(z *Zone, v any) { z.MaxOutboundTopicAlias = asInt(v) }),
 		zd(sp("retain_available", TypeBool, "true", "support retained messages"), func(z *Zone, v any) { z.RetainAvailable = asBool(v) }),
 		zd(sp("wildcard_subscription", TypeBool, "true", "allow wildcard subscriptions"), func(z *Zone, v any) { z.WildcardSubscription = asBool(v) }),
 		zd(sp("shared_subscription", TypeBool, "true", "allow shared subscriptions"), func(z *Zone, v any) { z.SharedSubscription = asBool(v) }),
@@ -57,6 +58,8 @@ func zoneDefs() []zoneDef {
 		zd(sp("rate_limit.conn_bytes_in", TypeByteRate, "", "incoming bytes per connection, size,duration"), func(z *Zone, v any) { z.ConnBytesIn = asRate(v) }),
 		zd(sp("quota.conn_messages_routing", TypeRate, "", "deliveries a connection may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnMessagesRouting = asRate(v) }),
 		zd(sp("quota.overall_messages_routing", TypeRate, "", "deliveries all connections of the zone may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.OverallMessagesRouting = asRate(v) }),
+		zd(sp("linger_timeout", TypeDuration, "1s", "after closing a connection for what it sent, drain its input this long so that the reason reaches it; 0 closes at once"), func(z *Zone, v any) { z.LingerTimeout = asDur(v) }),
+		zd(sp("linger_bytes", TypeBytes, "8MB", "most input drained from a connection closing with linger_timeout").rng(1, 1<<30), func(z *Zone, v any) { z.LingerBytes = asI64(v) }),
 		zd(sp("response_information", TypeString, "", "MQTT 5 response information sent in CONNACK to clients that request it"), func(z *Zone, v any) { z.ResponseInformation = asStr(v) }),
 	}
 	return defs

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -76,6 +77,8 @@ type Stream struct {
 	out       []byte        // output queued and not yet taken by the writer
 	writing   bool          // the writer goroutine runs
 	closeReq  bool          // Close was called: close once the output is written
+	halfClose bool          // ShutdownWrite was called: shut the write side once the output is written
+	halfDone  bool          // the write side is shut (or being shut by the writer)
 	taken     chan struct{} // the loop took input (the reader waits for it when the inbox is full)
 	stop      chan struct{} // closed with the socket
 
@@ -234,7 +237,7 @@ func (s *Stream) InboundBuffered() int { return len(s.in) - s.r }
 // Write implements Conn: b is copied into the output queue.
 func (s *Stream) Write(b []byte) (int, error) {
 	s.mu.Lock()
-	if s.closeReq || s.done.Load() {
+	if s.closeReq || s.halfClose || s.done.Load() {
 		s.mu.Unlock()
 		return 0, net.ErrClosed
 	}
@@ -248,7 +251,7 @@ func (s *Stream) Write(b []byte) (int, error) {
 // Writev implements Conn: the slices are copied into the output queue.
 func (s *Stream) Writev(bufs [][]byte) (int, error) {
 	s.mu.Lock()
-	if s.closeReq || s.done.Load() {
+	if s.closeReq || s.halfClose || s.done.Load() {
 		s.mu.Unlock()
 		return 0, net.ErrClosed
 	}
@@ -277,8 +280,16 @@ func (s *Stream) writer() {
 	for {
 		s.mu.Lock()
 		if len(s.out) == 0 {
-			s.writing = false
 			closing := s.closeReq
+			if s.halfClose && !s.halfDone && !closing {
+				// Everything queued before ShutdownWrite is written: end the output, still
+				// as the writer (a close_notify is a write that may block).
+				s.halfDone = true
+				s.mu.Unlock()
+				s.closeWrite()
+				continue
+			}
+			s.writing = false
 			if cap(s.out) > 4*streamReadSize {
 				s.out = nil
 			}
@@ -304,6 +315,38 @@ func (s *Stream) writer() {
 			s.shut() // the reader sees it and reports Closed
 			return
 		}
+	}
+}
+
+// ShutdownWrite implements the write half of a lingering close (see the package's
+// ShutdownWrite): once the output queued so far is written, the writer sends TLS close_notify
+// (when the connection is TLS) and shuts the socket's write side; the reader goes on reading,
+// and the loop drops that input, until Close. It always reports done: the rest is the writer's.
+// Runs on the loop.
+func (s *Stream) ShutdownWrite() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeReq || s.done.Load() {
+		return true, net.ErrClosed
+	}
+	if !s.halfClose {
+		s.halfClose = true
+		s.kickLocked()
+	}
+	return true, nil
+}
+
+// closeWrite ends the output of the socket under the stream, bounded in time: a client that
+// reads nothing must not hold the writer. Runs on the writer goroutine.
+func (s *Stream) closeWrite() {
+	_ = s.nc.SetWriteDeadline(time.Now().Add(closeLinger))
+	nc := s.nc
+	if t, ok := nc.(*tls.Conn); ok {
+		_ = t.CloseWrite() // close_notify only: the TCP write side is shut below
+		nc = t.NetConn()
+	}
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
 	}
 }
 

@@ -11,7 +11,13 @@
 // This package never imports the engine: the engine imports it.
 package transport
 
-import "net"
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
 
 // Conn is the byte stream under one MQTT connection.
 //
@@ -49,3 +55,32 @@ type Conn interface {
 	// RemoteAddr is the client's address (ACL rules, logs, authentication).
 	RemoteAddr() net.Addr
 }
+
+// ShutdownWrite is the first half of a lingering close: it ends c's output once everything
+// queued so far has been written (TCP: shutdown(SHUT_WR), the peer reads end of stream after
+// the last byte; TLS: close_notify, then the same; WebSocket: its close frame first) and keeps
+// the input open, so that the peer's bytes still in flight are read and dropped by the caller
+// instead of making the kernel answer them with a reset, which could destroy the last answer
+// (a DISCONNECT or CONNACK with its reason) before the peer reads it. Close ends the linger.
+//
+// done is false while output still waits for the socket (a gnet connection whose outbound
+// buffer is not empty): nothing was done, call again later. It is true once the write side is
+// shut, or will be by the transport itself once its queue is written (Stream). Runs on the
+// connection's loop; never blocks.
+func ShutdownWrite(c Conn) (done bool, err error) {
+	switch t := c.(type) {
+	case interface{ ShutdownWrite() (bool, error) }:
+		return t.ShutdownWrite()
+	case interface{ Fd() int }:
+		if c.OutboundBuffered() > 0 {
+			return false, nil
+		}
+		if err := unix.Shutdown(t.Fd(), unix.SHUT_WR); err != nil {
+			return true, fmt.Errorf("transport: cannot shut down the write side: %w", err)
+		}
+		return true, nil
+	}
+	return true, errNoHalfClose
+}
+
+var errNoHalfClose = errors.New("transport: the connection cannot shut down its write side alone")

@@ -520,6 +520,26 @@ func (w *WebSocket) Close() error {
 
 func closeAfterWrite(c gnet.Conn, _ error) error { return c.Close() }
 
+// ShutdownWrite is the write half of a lingering close (see the package's ShutdownWrite): an
+// open WebSocket sends its close frame (status 1000) now, behind everything written so far,
+// then the stream under it shuts its write side once its queue is written. The client's close
+// frame, and anything else it still sends, is dropped by Feed. Runs on the loop.
+func (w *WebSocket) ShutdownWrite() (bool, error) {
+	switch w.state {
+	case wsGone:
+		return true, ErrWSNotOpen
+	case wsOpen:
+		err := w.writeFrame(ws.OpClose, closeNormal[2:])
+		w.markClosed()
+		if err != nil {
+			return true, err
+		}
+	case wsUpgrade, wsCloseQueued:
+		w.markClosed()
+	}
+	return ShutdownWrite(w.gc)
+}
+
 // LocalAddr is the listener-side address.
 func (w *WebSocket) LocalAddr() net.Addr { return w.gc.LocalAddr() }
 

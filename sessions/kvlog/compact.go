@@ -203,7 +203,7 @@ func (w *compactWriter) open() error {
 		return errors.New("compaction name space exhausted")
 	}
 	path := filepath.Join(w.l.dir, name.temp())
-	f, err := w.l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := w.l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

@@ -302,7 +302,7 @@ func damageTail(fsys fileSystem, dir string, s *segment, de *damageError, repair
 
 // uniqueQuarantine returns a quarantine path (relative to dir) that does not exist yet.
 func uniqueQuarantine(fsys fileSystem, dir, rel string) (string, error) {
-	if err := fsys.MkdirAll(filepath.Join(dir, quarantine), 0o755); err != nil {
+	if err := fsys.MkdirAll(filepath.Join(dir, quarantine), 0o700); err != nil {
 		return "", err
 	}
 	cand := rel
@@ -320,7 +320,7 @@ func writeQuarantine(fsys fileSystem, dir, rel string, data []byte) (string, err
 		return "", err
 	}
 	path := filepath.Join(dir, rel)
-	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", err
 	}

@@ -96,7 +96,7 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 	start := time.Now()
 	opts.withDefaults()
 	fsys := opts.fs
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
 		return nil, Recovery{}, fmt.Errorf("kvlog: cannot create directory %q: %w", dir, err)
 	}
 	if st, err := fsys.Stat(dir); err != nil {
@@ -166,7 +166,7 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 }
 
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("kvlog: cannot use directory %q: %w", dir, err)
 	}
@@ -185,7 +185,7 @@ func lockDir(dir string) (*os.File, error) {
 func (l *Log) createSegment(name segName, h header, sync bool) (*segment, error) {
 	h.name = name
 	path := filepath.Join(l.dir, name.String())
-	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -293,7 +293,7 @@ func (l *Log) tryRecover() {
 
 func (l *Log) probe() error {
 	path := filepath.Join(l.dir, probeName)
-	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

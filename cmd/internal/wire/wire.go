@@ -173,6 +173,7 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.MaxTopicLevels = zc.MaxTopicLevels
 	z.MaxQoSAllowed = uint8(min(max(zc.MaxQoSAllowed, 0), 2))
 	z.MaxTopicAlias = uint16(min(max(zc.MaxTopicAlias, 0), 65535))
+	z.MaxOutboundTopicAlias = uint16(min(max(zc.MaxOutboundTopicAlias, 0), 65535))
 	z.RetainAvailable = zc.RetainAvailable
 	z.WildcardSubscription = zc.WildcardSubscription
 	z.SharedSubscription = zc.SharedSubscription
@@ -191,6 +192,11 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.IgnoreLoopDeliver = zc.IgnoreLoopDeliver
 	z.Mountpoint = zc.Mountpoint
 	z.ResponseInformation = zc.ResponseInformation
+	z.LingerTimeout = zc.LingerTimeout
+	// force_shutdown_policy: queued messages and output backlog (engine/forceshutdown.go).
+	z.ForceShutdownQueue = int(max(min(zc.ForceShutdownPolicy.Count, 1<<30), 0))
+	z.CloseWater = int(max(min(zc.ForceShutdownPolicy.Bytes, 1<<40), 0))
+	z.LingerBytes = int(zc.LingerBytes)
 	z.PublishLimit = rateOf(zc.PublishLimit)
 	z.ConnMessagesIn = rateOf(zc.ConnMessagesIn)
 	z.ConnBytesIn = rateOf(zc.ConnBytesIn)

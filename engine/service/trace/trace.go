@@ -315,5 +315,5 @@ func (s *Service) publish() {
 
 // openTrace creates (or truncates) a trace file.
 func openTrace(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 }

@@ -1,0 +1,257 @@
+// Command soak runs the broker under churn and faults for a bounded time and reports what was
+// lost (issue #17; `make soak`, DURATION default 10m). Everything stays on loopback.
+//
+// It starts bin/emqx with a durable store in a temporary directory, connects verified flows
+// (persistent publisher/subscriber pairs at QoS 1 and 2 that check every acknowledged
+// message), thousands of churning clients (connect, subscribe, publish at QoS 0/1/2, take each
+// other's client ids over, keep persistent sessions, stop reading, send malformed packets,
+// disconnect cleanly or not) and a probe measuring PINGREQ→PINGRESP round trips, and kills the
+// broker with SIGKILL at random moments, restarting it at once. At the end the churn stops, the
+// verified subscribers drain, and it prints: acknowledged QoS 1 messages lost, QoS 2
+// duplicates (both must be 0), RSS and goroutines against their baseline, the probe's round
+// trip percentiles (the event loops' responsiveness as a client sees it), the counts of every
+// fault injected, and writes a CSV and an HTML timeline.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/emqx", "the emqx binary")
+	duration := flag.Duration("duration", 10*time.Minute, "how long churn and faults last")
+	clients := flag.Int("clients", 3000, "churning client slots (one socket each at most; keep well under the 20,000-file cap)")
+	flows := flag.Int("flows", 16, "verified flows per QoS (1 and 2), a publisher and a subscriber each")
+	killMin := flag.Duration("kill-min", 20*time.Second, "shortest time between two kills")
+	killMax := flag.Duration("kill-max", 80*time.Second, "longest time between two kills")
+	out := flag.String("out", "bench/results", "directory for soak.csv and soak.html")
+	flag.Parse()
+	if *clients > 15000 {
+		fmt.Fprintln(os.Stderr, "soak: -clients above 15000 would pass the 20,000-file cap with the broker's side")
+		os.Exit(2)
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, *bin, *duration, *clients, *flows, *killMin, *killMax, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, bin string, duration time.Duration, clients, flows int, killMin, killMax time.Duration, outDir string) error {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "emqgo-soak")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	b, err := newBroker(abs, work)
+	if err != nil {
+		return err
+	}
+	if _, err := b.start(); err != nil {
+		return err
+	}
+	defer func() { _ = b.kill(syscall.SIGTERM) }()
+	st := &soakStats{}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	fmt.Printf("soak: broker pid %d on %s, %v of churn with %d client slots, %d+%d verified flows, kills every %v–%v\n",
+		b.pid(), b.addr(), duration, clients, flows, flows, killMin, killMax)
+
+	// Verified flows and the probe run from the start to the end.
+	verifyCtx, stopVerify := context.WithCancel(ctx)
+	defer stopVerify()
+	var fl []*flow
+	var pubWG, subWG sync.WaitGroup
+	pubCtx, stopPub := context.WithCancel(verifyCtx)
+	defer stopPub()
+	for _, q := range []byte{1, 2} {
+		for i := 0; i < flows; i++ {
+			f := newFlow(q, i)
+			fl = append(fl, f)
+			subWG.Add(1)
+			go func() { defer subWG.Done(); f.subscribe(verifyCtx, b.addr(), st) }()
+		}
+	}
+	time.Sleep(time.Second) // subscribers first, so that the first messages have a session
+	for _, f := range fl {
+		pubWG.Add(1)
+		go func() { defer pubWG.Done(); f.publish(pubCtx, b.addr(), 50*time.Millisecond, st) }()
+	}
+	pr := &probe{}
+	go pr.run(verifyCtx, b.addr())
+
+	time.Sleep(3 * time.Second)
+	baseRSS := b.rss()
+	baseG, _ := b.nodeFacts()
+	baseHeap := b.liveHeap()
+	fmt.Printf("soak: baseline RSS %.1f MB, live heap %.1f MB, goroutines %d (verified flows and probe connected, no churn)\n", float64(baseRSS)/1e6, float64(baseHeap)/1e6, baseG)
+
+	tl := &timeline{start: time.Now()}
+	sampleCtx, stopSample := context.WithCancel(ctx)
+	defer stopSample()
+	go tl.sample(sampleCtx, b, pr)
+
+	// Churn and faults.
+	churnCtx, stopChurn := context.WithTimeout(ctx, duration)
+	defer stopChurn()
+	var churnWG sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		churnWG.Add(1)
+		seed := rng.Uint64()
+		go func() {
+			defer churnWG.Done()
+			sleepCtx(churnCtx, time.Duration(i%1000)*time.Millisecond) // spread the first connects
+			churn(churnCtx, b.addr(), i, clients, rand.New(rand.NewPCG(seed, uint64(i))), st)
+		}()
+	}
+	// Kills stop early enough that the last broker process lives through a good part of the
+	// churn before the resources are compared with the baseline.
+	lastKill := time.Now().Add(duration * 2 / 3)
+	var restarts []time.Duration
+	for {
+		wait := killMin + time.Duration(rng.Int64N(int64(killMax-killMin)+1))
+		if time.Now().Add(wait).After(lastKill) {
+			break
+		}
+		sleepCtx(churnCtx, wait)
+		if churnCtx.Err() != nil {
+			break
+		}
+		if err := b.kill(syscall.SIGKILL); err != nil {
+			return err
+		}
+		st.kills.Add(1)
+		tl.mark("kill -9")
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		took, err := b.start()
+		if err != nil {
+			return err
+		}
+		st.restarts.Add(1)
+		restarts = append(restarts, took)
+		fmt.Printf("soak: %v kill -9 #%d, restarted in %v (pid %d)\n", time.Since(tl.start).Round(time.Second), st.kills.Load(), took.Round(time.Millisecond), b.pid())
+	}
+	<-churnCtx.Done()
+	churnWG.Wait()
+	churnEnd := time.Now()
+	fmt.Printf("soak: churn stopped after %v\n", churnEnd.Sub(tl.start).Round(time.Second))
+
+	// Drain: publishers stop, subscribers get what was acknowledged.
+	stopPub()
+	pubWG.Wait()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		pending := 0
+		for _, f := range fl {
+			pending += f.pendingLoss()
+		}
+		if pending == 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Resources, once the churn's connections are gone, its persistent sessions expired and
+	// the runtime had some time to return memory (its scavenger works over minutes).
+	time.Sleep(churnSessionExpiry*time.Second + 25*time.Second)
+	endRSS := b.rss()
+	endG, endConns := b.nodeFacts()
+	endHeap := b.liveHeap()
+	endStats := b.stats()
+	heapFile := ""
+	if pct(endHeap, baseHeap) > 10 {
+		heapFile = filepath.Join(outDir, "soak-heap.pprof")
+		if err := os.MkdirAll(outDir, 0o755); err == nil && b.saveHeap(heapFile) != nil {
+			heapFile = ""
+		}
+	}
+	stopVerify()
+	subWG.Wait()
+	stopSample()
+
+	var acked, lost1, lost2, dups int
+	lostSess := 0
+	for _, f := range fl {
+		a, l, d := f.result()
+		acked += a
+		if f.qos == 1 {
+			lost1 += l
+		} else {
+			lost2 += l
+		}
+		dups += d
+		lostSess += f.lostSess
+	}
+	rtt := pr.percentiles()
+	fmt.Println()
+	fmt.Println("== soak report")
+	fmt.Printf("duration %v of churn, broker killed with SIGKILL %d times (restart to listening: %v)\n", duration, st.kills.Load(), fmtDurations(restarts))
+	fmt.Printf("verified messages acknowledged: %d (QoS 1 and 2, %d flows each)\n", acked, len(fl)/2)
+	fmt.Printf("acknowledged QoS 1 messages lost: %d   (must be 0)\n", lost1)
+	fmt.Printf("acknowledged QoS 2 messages lost: %d   (must be 0)\n", lost2)
+	fmt.Printf("QoS 2 duplicates: %d   (must be 0)\n", dups)
+	fmt.Printf("persistent sessions found missing on reconnect: %d subscriber, %d publisher (must be 0)\n", lostSess, st.pubSessionsLost.Load())
+	fmt.Printf("RSS: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
+		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
+	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   (RSS stays higher: the Go runtime returns freed memory to the OS lazily)\n",
+		float64(baseHeap)/1e6, float64(endHeap)/1e6, pct(endHeap, baseHeap))
+	fmt.Printf("after churn: sessions %d, subscriptions %d, topics %d, retained %d",
+		endStats["sessions.count"], endStats["subscriptions.count"], endStats["topics.count"], endStats["retained.count"])
+	if heapFile != "" {
+		fmt.Printf("; heap profile %s (go tool pprof -top %s)", heapFile, heapFile)
+	}
+	fmt.Println()
+	fmt.Printf("last restart %v before the measurement\n", time.Since(b.started).Round(time.Second))
+	fmt.Printf("probe PINGREQ→PINGRESP while the broker was up (%d samples): p50 %v, p99 %v, p99.9 %v, max %v\n",
+		rtt.n, rtt.p50, rtt.p99, rtt.p999, rtt.max)
+	fmt.Printf("faults and load injected: connects %d (failed while down %d), takeovers seen %d, persistent-session connects %d, slow-consumer episodes %d, malformed packets %d, clean disconnects %d, dropped sockets %d, subscribes %d, publishes QoS0 %d QoS1 %d QoS2 %d, verified reconnects %d\n",
+		st.connects.Load(), st.connectFailures.Load(), st.takeovers.Load(), st.persistent.Load(), st.slow.Load(), st.malformed.Load(),
+		st.disconnects.Load(), st.abrupt.Load(), st.subscribes.Load(), st.publishes[0].Load(), st.publishes[1].Load(), st.publishes[2].Load(), st.verifyReconnects.Load())
+	if err := tl.write(outDir); err != nil {
+		fmt.Fprintln(os.Stderr, "soak: timeline:", err)
+	} else {
+		fmt.Printf("timeline: %s, %s\n", filepath.Join(outDir, "soak.csv"), filepath.Join(outDir, "soak.html"))
+	}
+	if lost1+lost2 > 0 || dups > 0 || lostSess > 0 || st.pubSessionsLost.Load() > 0 {
+		return fmt.Errorf("messages lost or duplicated (see the report; broker files kept in %s)", keep(work))
+	}
+	return nil
+}
+
+// keep moves the work directory out of the deferred cleanup's way and returns its new name.
+func keep(work string) string {
+	dst := work + "-kept"
+	if os.Rename(work, dst) != nil {
+		return work
+	}
+	return dst
+}
+
+func pct[T int64 | int](now, base T) float64 {
+	if base <= 0 {
+		return 0
+	}
+	return 100 * (float64(now) - float64(base)) / float64(base)
+}
+
+func fmtDurations(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("min %v, max %v", s[0].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emqgo/emqgo/codec"
+)
+
+// probe measures PINGREQ→PINGRESP round trips every 20 ms on a connection of its own: a PINGREQ
+// is answered by the event loop that owns the connection, so the round trip is that loop's
+// responsiveness as a client sees it (loop lag plus the loopback and the probe's own
+// scheduling). Samples are kept only while the broker is up.
+type probe struct {
+	mu      sync.Mutex
+	samples []time.Duration // every sample
+	window  []time.Duration // samples since the timeline last took them
+}
+
+func (p *probe) run(ctx context.Context, addr string) {
+	for ctx.Err() == nil {
+		m, _, err := dial(addr, &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 30, ClientID: []byte("soak-probe")})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for ctx.Err() == nil {
+			start := time.Now()
+			if m.write([]byte{0xc0, 0x00}) != nil {
+				break
+			}
+			_ = m.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			h, _, err := m.read()
+			if err != nil || h.Type != codec.TypePingresp {
+				break
+			}
+			d := time.Since(start)
+			p.mu.Lock()
+			p.samples = append(p.samples, d)
+			p.window = append(p.window, d)
+			p.mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+		m.close()
+	}
+}
+
+type rttStats struct {
+	n                   int
+	p50, p99, p999, max time.Duration
+}
+
+func quantiles(s []time.Duration) rttStats {
+	if len(s) == 0 {
+		return rttStats{}
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	q := func(f float64) time.Duration { return s[min(int(f*float64(len(s))), len(s)-1)] }
+	return rttStats{n: len(s), p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s[len(s)-1]}
+}
+
+func (p *probe) percentiles() rttStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return quantiles(p.samples)
+}
+
+// takeWindow returns the p99 of the samples since the last call.
+func (p *probe) takeWindow() time.Duration {
+	p.mu.Lock()
+	w := p.window
+	p.window = nil
+	p.mu.Unlock()
+	return quantiles(w).p99
+}
+
+// timeline samples the broker every 5 s: RSS, goroutines, connections, message rate, probe p99.
+type timeline struct {
+	start time.Time
+	mu    sync.Mutex
+	rows  []row
+	marks []mark
+}
+
+type row struct {
+	at                     time.Duration
+	rss, goroutines, conns int64
+	msgRate                float64
+	probeP99               time.Duration
+}
+
+type mark struct {
+	at   time.Duration
+	what string
+}
+
+func (t *timeline) mark(what string) {
+	t.mu.Lock()
+	t.marks = append(t.marks, mark{time.Since(t.start), what})
+	t.mu.Unlock()
+}
+
+func (t *timeline) sample(ctx context.Context, b *broker, p *probe) {
+	const every = 5 * time.Second
+	lastMsgs, lastAt := int64(-1), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		g, conns := b.nodeFacts()
+		msgs := b.messagesReceived()
+		now := time.Now()
+		rate := 0.0
+		if msgs >= 0 && lastMsgs >= 0 && msgs >= lastMsgs {
+			rate = float64(msgs-lastMsgs) / now.Sub(lastAt).Seconds()
+		}
+		lastMsgs, lastAt = msgs, now
+		t.mu.Lock()
+		t.rows = append(t.rows, row{at: now.Sub(t.start), rss: b.rss(), goroutines: g, conns: conns, msgRate: rate, probeP99: p.takeWindow()})
+		t.mu.Unlock()
+	}
+}
+
+// write saves soak.csv and soak.html (four inline SVG charts) in dir.
+func (t *timeline) write(dir string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var csv strings.Builder
+	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms\n")
+	for _, r := range t.rows {
+		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, float64(r.probeP99)/1e6)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644); err != nil {
+		return err
+	}
+	var h strings.Builder
+	h.WriteString("<!doctype html><meta charset=utf-8><title>emqgo soak</title><style>body{font:14px sans-serif}svg{border:1px solid #ccc;margin:4px}</style><h1>emqgo soak timeline</h1>\n")
+	h.WriteString("<p>Red lines: kill -9 of the broker. Samples every 5 s.</p>\n")
+	chart := func(title string, val func(row) float64) {
+		const w, hgt = 900.0, 160.0
+		maxV, maxT := 0.0, 1.0
+		for _, r := range t.rows {
+			maxV = max(maxV, val(r))
+			maxT = max(maxT, r.at.Seconds())
+		}
+		if maxV == 0 {
+			maxV = 1
+		}
+		fmt.Fprintf(&h, "<h3>%s (max %.1f)</h3><svg width=%.0f height=%.0f>", html.EscapeString(title), maxV, w, hgt)
+		for _, m := range t.marks {
+			x := m.at.Seconds() / maxT * w
+			fmt.Fprintf(&h, "<line x1=%.1f x2=%.1f y1=0 y2=%.0f stroke=red />", x, x, hgt)
+		}
+		h.WriteString("<polyline fill=none stroke=steelblue stroke-width=1.5 points=\"")
+		for _, r := range t.rows {
+			fmt.Fprintf(&h, "%.1f,%.1f ", r.at.Seconds()/maxT*w, hgt-val(r)/maxV*(hgt-10))
+		}
+		h.WriteString("\"/></svg>\n")
+	}
+	chart("RSS (MB)", func(r row) float64 { return float64(r.rss) / 1e6 })
+	chart("connections", func(r row) float64 { return float64(max(r.conns, 0)) })
+	chart("messages received per second", func(r row) float64 { return r.msgRate })
+	chart("probe round trip p99 (ms)", func(r row) float64 { return float64(r.probeP99) / 1e6 })
+	chart("goroutines", func(r row) float64 { return float64(max(r.goroutines, 0)) })
+	return os.WriteFile(filepath.Join(dir, "soak.html"), []byte(h.String()), 0o644)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/service/authuser"
 	"github.com/emqgo/emqgo/engine/service/dashboard"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
 	"github.com/emqgo/emqgo/engine/service/sys"
@@ -46,6 +47,7 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	}
 	if deps.plugins != nil {
 		opts.Plugins = apiPlugins{deps.plugins}
+		opts.AuthUsers = apiUsers{deps.plugins}
 	}
 	if deps.sessions != nil {
 		opts.Tokens = deps.sessions
@@ -116,6 +118,43 @@ func (p apiPlugins) Plugins() []httpapi.Plugin {
 
 func (p apiPlugins) Load(name string) error   { return pluginError(p.m.Load(name)) }
 func (p apiPlugins) Unload(name string) error { return pluginError(p.m.Unload(name)) }
+
+// apiUsers shows the user stores of emqx_auth_username and emqx_auth_clientid to the API.
+type apiUsers struct{ m *plugins.Manager }
+
+func (u apiUsers) Users(kind string) httpapi.UserStore {
+	name := authuser.UsernamePlugin
+	if kind == "clientid" {
+		name = authuser.ClientIDPlugin
+	}
+	inst := u.m.Instance(name)
+	if inst == nil || inst.Users == nil {
+		return nil
+	}
+	return userStore{inst.Users}
+}
+
+// userStore adapts a plugin's store, hashing with its password_hash.
+type userStore struct{ a *authuser.Authenticator }
+
+func (s userStore) Names() []string { return s.a.Store().Names() }
+func (s userStore) Add(name, pw string) error {
+	return userError(s.a.Store().Add(name, []byte(pw), s.a.Spec()))
+}
+func (s userStore) Update(name, pw string) error {
+	return userError(s.a.Store().Update(name, []byte(pw), s.a.Spec()))
+}
+func (s userStore) Delete(name string) error { return userError(s.a.Store().Delete(name)) }
+
+func userError(err error) error {
+	switch {
+	case errors.Is(err, authuser.ErrExists):
+		return httpapi.ErrUserExists
+	case errors.Is(err, authuser.ErrNotFound):
+		return httpapi.ErrUserNotFound
+	}
+	return err
+}
 
 // pluginError marks the manager's not_found as the API's.
 func pluginError(err error) error {

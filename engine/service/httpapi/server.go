@@ -63,6 +63,9 @@ type Options struct {
 	// Tokens, when not nil, lets requests in with `Authorization: Bearer <token>` too (the
 	// dashboard's administrator sessions, token.go).
 	Tokens TokenChecker
+	// AuthUsers reaches the users of emqx_auth_username and emqx_auth_clientid
+	// (/api/v4/auth_username, /auth_clientid); nil: those answer 404.
+	AuthUsers AuthUsers
 
 	// HTTPS, when set, serves the same API over TLS on a listener of its own
 	// (management.listener.https); the timeouts and limits above apply to it too, but its
@@ -194,6 +197,7 @@ func (s *Server) routes() http.Handler {
 	s.manageRoutes(api)
 	s.sessionRoutes(api)
 	s.retainedRoutes(api)
+	s.authUserRoutes(api)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()

@@ -199,7 +199,7 @@ func TestWebSocketTool(t *testing.T) {
 
 // TestPhoneWidth: at 390 px the menu folds behind a button, and the overview, clients and
 // WebSocket pages fit the width (tables scroll in their own box); an administrator added with
-// emqx_ctl admins logs in.
+// emqx_ctl admins logs in, changes their password in the console and logs in with the new one.
 func TestPhoneWidth(t *testing.T) {
 	needBrowser(t)
 	n := startNode(t)
@@ -227,4 +227,15 @@ func TestPhoneWidth(t *testing.T) {
 		tb.noOverflow(page)
 		tb.shot(page)
 	}
+	tb.run(click("#change-pwd"), set(`#pwd-form [name="old"]`, "s3cret"), set(`#pwd-form [name="new"]`, "n3w-secret"),
+		click(`#pwd-form button[type="submit"]`))
+	tb.textIn("#login-error", "Password changed: log in with the new one.")
+	if out := n.ctl(t, "admins", "passwd", "nobody", "x"); out != "Error: not_found\n" {
+		t.Errorf("emqx_ctl admins passwd of an unknown user: %q", out)
+	}
+	tb.allowError("/api/v4/auth")
+	tb.login("ops", "s3cret")
+	tb.textIn("#login-error", "username or password is wrong")
+	tb.login("ops", "n3w-secret")
+	tb.wait("the console", `!document.getElementById("shell").hidden`)
 }

@@ -151,6 +151,8 @@ function plugins(main) {
     } catch (e) { notice(out, e.message, true); }
   }
   async function op(name, what) {
+    if (name === "emqx_dashboard" && what === "unload" &&
+      !window.confirm("Unloading emqx_dashboard closes this console (emqx_ctl plugins load emqx_dashboard brings it back). Unload?")) return;
     try {
       await put(`/api/v4/plugins/${enc(name)}/${what}`);
       notice(msg, `${name}: ${what === "load" ? "loaded" : "unloaded"}.`);

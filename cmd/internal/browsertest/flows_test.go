@@ -117,6 +117,19 @@ func TestConsoleFlows(t *testing.T) {
 		tb.shot(page)
 	}
 
+	// Banned: ban a client id from the console, then lift the ban.
+	tb.open("banned")
+	tb.run(set(`#main [name="who"]`, "bad-device"), set(`#main [name="reason"]`, "test ban"), click(`#main form button[type="submit"]`))
+	tb.textIn("#main", "bad-device banned.")
+	tb.textIn("#main", "test ban")
+	if b := n.apiGet(t, "/api/v4/banned"); !strings.Contains(b, `"who":"bad-device"`) {
+		t.Errorf("the console's ban is not in the API's list: %s", b)
+	}
+	tb.shot("banned")
+	tb.eval(`[...document.querySelectorAll("#main tr")].find(r => r.innerText.includes("bad-device")).querySelector("button").click()`)
+	tb.textIn("#main", "Ban of bad-device lifted.")
+	tb.textIn("#main", "Nobody is banned.")
+
 	// Plugins: load emqx_auth_username from the console, then unload it.
 	tb.open("plugins")
 	tb.wait("plugin row", `document.querySelector('[data-plugin="emqx_auth_username"]') !== null`)

@@ -34,7 +34,8 @@ var (
 	ErrEmptyPassword = errors.New("the password must not be empty")
 )
 
-// hashSpec is how administrators' passwords are kept: bcrypt, with its own salt.
+// hashSpec is how administrators' passwords are kept: bcrypt (passhash.BcryptCost), with its
+// own salt. Tests lower the cost (the race detector makes bcrypt very slow).
 var hashSpec = passhash.Spec{Algo: passhash.Bcrypt}
 
 // Admins is the set of dashboard users, kept in a JSON file (data/admins.json: names, tags and
@@ -118,7 +119,7 @@ func (a *Admins) Check(name, password string) error {
 	a.mu.RUnlock()
 	hash := u.hash
 	if !ok {
-		hash = decoyHash
+		hash = decoyHash()
 	}
 	err := passhash.Check(hashSpec, []byte(password), nil, hash)
 	switch {
@@ -130,14 +131,15 @@ func (a *Admins) Check(name, password string) error {
 	return err
 }
 
-// decoyHash is compared against for unknown names (a bcrypt hash of a random string).
-var decoyHash = func() string {
+// decoyHash is compared against for unknown names (a bcrypt hash nobody's password matches),
+// made at the first use.
+var decoyHash = sync.OnceValue(func() string {
 	h, err := passhash.Hash(hashSpec, []byte("decoy-not-a-password"), nil)
 	if err != nil {
 		panic("BUG: bcrypt: " + err.Error())
 	}
 	return h
-}()
+})
 
 // generation identifies name's current password for session tokens: a password change (or
 // the user's deletion) ends the sessions issued before it. "" for an unknown name.

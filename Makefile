@@ -20,17 +20,17 @@ FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 3
 
-.PHONY: help build dashboard-assets run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
+.PHONY: help build dashboard-npm run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-build: dashboard-assets ## build bin/emqx and bin/emqx_ctl (with the dashboard's npm files)
+build: dashboard-npm ## build bin/emqx and bin/emqx_ctl (with the dashboard's npm files)
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx ./cmd/emqx
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx_ctl ./cmd/emqx_ctl
 
-dashboard-assets: ## fetch the dashboard's pinned npm files (uPlot, MQTT.js) into engine/service/dashboard/web/vendor
+dashboard-npm: ## fetch the dashboard's pinned npm files (uPlot, MQTT.js) into engine/service/dashboard/web/vendor
 	@bash tools/dashboard/fetch.sh
 
 run: build certs ## build and run the broker in the foreground with the embedded default config

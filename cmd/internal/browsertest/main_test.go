@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		case err != nil:
 			setupErr = fmt.Errorf("Debian's chromium is not installed (make test-deps installs it): %v", err)
 		case dashboard.VendorMissing():
-			setupErr = fmt.Errorf("the dashboard's npm files are missing from this build: run make dashboard-assets")
+			setupErr = fmt.Errorf("the dashboard's npm files are missing from this build: run make dashboard-npm")
 		}
 		if setupErr != nil {
 			return m.Run()

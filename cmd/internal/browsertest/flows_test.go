@@ -83,6 +83,7 @@ func TestConsoleFlows(t *testing.T) {
 	tb.eval(`location.hash = "#/client/victim-42"`)
 	tb.textIn("#main", "victim/topic")
 	tb.textIn("#main", "connected")
+	tb.textIn("#main", "0 messages, 2 packets") // received: CONNECT and SUBSCRIBE
 	tb.shot("client")
 	tb.open("clients")
 	tb.run(set("#clients-search", "victim"), click("#clients-go"))

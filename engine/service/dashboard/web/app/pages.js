@@ -71,7 +71,9 @@ function client(main, id) {
         h("div", { class: "card" }, h("h2", {}, "Connection"), kv([
           ["State", status(x.connected, "connected", "disconnected")], ["User name", x.username], ["Address", x.ip_address ? `${x.ip_address}:${x.port}` : ""],
           ["Protocol", x.proto_name ? `${x.proto_name} ${x.proto_ver}` : ""], ["Listener", x.listener], ["Zone", x.zone],
-          ["Keepalive", x.keepalive], ["Connected at", x.connected_at]]), h("p", {}, kickBtn)),
+          ["Keepalive", x.keepalive], ["Connected at", x.connected_at],
+          ["Received", x.recv_msg === undefined ? "" : `${x.recv_msg} messages, ${x.recv_pkt} packets, ${x.recv_oct} bytes`],
+          ["Sent", x.send_msg === undefined ? "" : `${x.send_msg} messages, ${x.send_pkt} packets, ${x.send_oct} bytes`]]), h("p", {}, kickBtn)),
         h("div", { class: "card" }, h("h2", {}, "Session"), kv([
           ["Clean start", String(x.clean_start)], ["Expiry interval", (x.expiry_interval ?? "") + " s"], ["Created at", x.created_at],
           ["Inflight", `${x.inflight} of ${x.max_inflight}`], ["Queued", x.mqueue_len], ["Awaiting PUBREL", x.awaiting_rel]])),

@@ -23,15 +23,18 @@ BENCHCOUNT ?= 3
 DURATION ?= 10m
 SOAK_FLAGS ?=
 
-.PHONY: help build run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load soak clean
+.PHONY: help build dashboard-npm run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-build: ## build bin/emqx and bin/emqx_ctl
+build: dashboard-npm ## build bin/emqx and bin/emqx_ctl (with the dashboard's npm files)
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx ./cmd/emqx
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/emqx_ctl ./cmd/emqx_ctl
+
+dashboard-npm: ## fetch the dashboard's pinned npm files (uPlot, MQTT.js) into engine/service/dashboard/web/vendor
+	@bash tools/dashboard/fetch.sh
 
 run: build certs ## build and run the broker in the foreground with the embedded default config
 	$(BIN)/emqx foreground
@@ -39,8 +42,9 @@ run: build certs ## build and run the broker in the foreground with the embedded
 certs: ## write the demo TLS certificates under etc/certs/ when missing (git-ignored; FORCE=1 replaces them)
 	$(GO) run ./tools/certgen $(if $(FORCE),-force) etc/certs
 
-test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql, mariadb-server, slapd, ldap-utils) when missing
+test-deps: ## install the Debian packages the tests need (mosquitto, mosquitto-clients, redis-server, postgresql, mariadb-server, slapd, ldap-utils, chromium) when missing, and the dashboard's npm files
 	@bash tools/ci/deps.sh
+	@bash tools/dashboard/fetch.sh
 
 fmt-check: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -10,6 +10,8 @@ import (
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/dashboard"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
 	"github.com/emqgo/emqgo/engine/service/sys"
 )
@@ -26,17 +28,35 @@ func openApps(cfg *config.Config) (*httpapi.Apps, error) {
 // apiDeps are what the HTTP API shows besides the node: the applications, the $SYS service's
 // alarms and the plugin manager (services do not import each other; this is the wiring).
 type apiDeps struct {
-	apps    *httpapi.Apps
-	sys     *sys.Service
-	plugins *plugins.Manager
+	apps     *httpapi.Apps
+	sys      *sys.Service
+	plugins  *plugins.Manager
+	sessions *dashboard.Sessions // the dashboard's: their tokens are accepted as bearer tokens
+	mount    *lateHandler        // receives the API's handler for the dashboard; may be nil
 }
 
 // startHTTPAPI serves the HTTP API and /metrics on management.listener.http (and .https) for node, and
 // returns the function that stops it gracefully (bounded by its context). With the key unset
-// there is nothing to serve and stop does nothing.
+// there is no port to serve and stop does nothing; the dashboard (deps.mount) gets the API's
+// handler either way.
 func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps apiDeps) (stop func(context.Context), err error) {
 	opts, ok := wire.HTTPAPI(cfg, log)
+	opts.Apps = deps.apps
+	if deps.sys != nil {
+		opts.Alarms = sysAlarms{deps.sys}
+	}
+	if deps.plugins != nil {
+		opts.Plugins = apiPlugins{deps.plugins}
+		opts.AuthUsers = apiUsers{deps.plugins}
+	}
+	if deps.sessions != nil {
+		opts.Tokens = deps.sessions
+	}
 	if !ok {
+		if deps.mount != nil {
+			opts.Log = log
+			deps.mount.set(httpapi.NewHandler(node, opts))
+		}
 		return func(context.Context) {}, nil
 	}
 	https, notes, err := wire.HTTPSAPI(cfg)
@@ -47,16 +67,12 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 		log.Warn(note)
 	}
 	opts.HTTPS = https
-	opts.Apps = deps.apps
-	if deps.sys != nil {
-		opts.Alarms = sysAlarms{deps.sys}
-	}
-	if deps.plugins != nil {
-		opts.Plugins = apiPlugins{deps.plugins}
-	}
 	api, err := httpapi.Start(node, opts)
 	if err != nil {
 		return nil, err
+	}
+	if deps.mount != nil {
+		deps.mount.set(api.Handler())
 	}
 	if a := api.Addr(); a != "" {
 		log.Info("HTTP API listening", "key", "management.listener.http", "address", a)
@@ -102,6 +118,43 @@ func (p apiPlugins) Plugins() []httpapi.Plugin {
 
 func (p apiPlugins) Load(name string) error   { return pluginError(p.m.Load(name)) }
 func (p apiPlugins) Unload(name string) error { return pluginError(p.m.Unload(name)) }
+
+// apiUsers shows the user stores of emqx_auth_username and emqx_auth_clientid to the API.
+type apiUsers struct{ m *plugins.Manager }
+
+func (u apiUsers) Users(kind string) httpapi.UserStore {
+	name := authuser.UsernamePlugin
+	if kind == "clientid" {
+		name = authuser.ClientIDPlugin
+	}
+	inst := u.m.Instance(name)
+	if inst == nil || inst.Users == nil {
+		return nil
+	}
+	return userStore{inst.Users}
+}
+
+// userStore adapts a plugin's store, hashing with its password_hash.
+type userStore struct{ a *authuser.Authenticator }
+
+func (s userStore) Names() []string { return s.a.Store().Names() }
+func (s userStore) Add(name, pw string) error {
+	return userError(s.a.Store().Add(name, []byte(pw), s.a.Spec()))
+}
+func (s userStore) Update(name, pw string) error {
+	return userError(s.a.Store().Update(name, []byte(pw), s.a.Spec()))
+}
+func (s userStore) Delete(name string) error { return userError(s.a.Store().Delete(name)) }
+
+func userError(err error) error {
+	switch {
+	case errors.Is(err, authuser.ErrExists):
+		return httpapi.ErrUserExists
+	case errors.Is(err, authuser.ErrNotFound):
+		return httpapi.ErrUserNotFound
+	}
+	return err
+}
 
 // pluginError marks the manager's not_found as the API's.
 func pluginError(err error) error {

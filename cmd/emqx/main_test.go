@@ -76,6 +76,7 @@ func nodeEnv(t *testing.T, work string) (env []string, port int) {
 		"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:"+strconv.Itoa(port),
 		"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_NODE__DATA_DIR="+filepath.Join(work, "data"),
 		"EMQX_LOG__DIR="+filepath.Join(work, "log"),

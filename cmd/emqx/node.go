@@ -20,6 +20,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	nodehome "github.com/emqgo/emqgo/cmd/internal/home"
+	"github.com/emqgo/emqgo/cmd/internal/plugins"
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
@@ -82,7 +83,12 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
-	plug, err := startPlugins(node, cfg, log)
+	sessions, err := openAdmins(cfg)
+	if err != nil {
+		return err
+	}
+	api := &lateHandler{}
+	plug, err := startPlugins(node, cfg, log, &plugins.DashboardEnv{API: api, Sessions: sessions})
 	if err != nil {
 		return err
 	}
@@ -103,6 +109,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	registerPluginCommands(ctlSrv, plug)
 	ctlSrv.Register("banned", bans.Command, ctl.Usage["banned"]...)
 	ctlSrv.Register("mgmt", apps.Command, ctl.Usage["mgmt"]...)
+	ctlSrv.Register("admins", sessions.Admins().Command, ctl.Usage["admins"]...)
 	if err := ctlSrv.Listen(cfg.Node.DataDir); err != nil {
 		return err
 	}
@@ -117,7 +124,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)
 	defer traceSvc.Close() // also closed below, before the node
-	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug})
+	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug, sessions: sessions, mount: api})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

@@ -10,14 +10,17 @@ import (
 	"github.com/emqgo/emqgo/engine/ctl"
 )
 
-// startPlugins loads the plugins data/loaded_plugins and EMQX_LOADED_PLUGINS name, before the
-// listeners open, so that the first client already meets their authentication.
-func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger) (*plugins.Manager, error) {
+// startPlugins loads the plugins data/loaded_plugins and EMQX_LOADED_PLUGINS name, and
+// emqx_dashboard unless the file marks it false, before the listeners open, so that the
+// first client already meets their authentication.
+func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *plugins.DashboardEnv) (*plugins.Manager, error) {
 	m := plugins.New(n, plugins.Env{
-		Home:    cfg.Node.Home,
-		EtcDir:  cfg.Plugins.EtcDir,
-		DataDir: cfg.Node.DataDir,
-		Environ: os.Environ(),
+		Home:      cfg.Node.Home,
+		EtcDir:    cfg.Plugins.EtcDir,
+		DataDir:   cfg.Node.DataDir,
+		Environ:   os.Environ(),
+		Defaults:  []string{plugins.DashboardPlugin},
+		Dashboard: dash,
 	}, cfg.Plugins.LoadedFile, log)
 	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
 		return nil, err

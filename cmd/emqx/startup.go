@@ -13,8 +13,8 @@ import (
 const notServed = "not available in this build yet"
 
 // unserved lists the keys and addresses of the listeners the configuration names that this
-// build does not serve: skipped MQTT listeners (from wire.FromConfig) and the dashboard ports
-// (management.listener.http and .https are served: httpapi.go).
+// build does not serve: skipped MQTT listeners (from wire.FromConfig). management.listener.http
+// and .https are served (httpapi.go); the dashboard's ports are its plugin's.
 func unserved(cfg *config.Config, skipped []string) [][2]string {
 	var out [][2]string
 	for _, k := range skipped {
@@ -24,13 +24,6 @@ func unserved(cfg *config.Config, skipped []string) [][2]string {
 			}
 		}
 	}
-	http := func(key string, l *config.HTTPListener) {
-		if l != nil && l.Bind != "" {
-			out = append(out, [2]string{key, l.Bind})
-		}
-	}
-	http("dashboard.listener.http", &cfg.Dashboard.HTTP)
-	http("dashboard.listener.https", cfg.Dashboard.HTTPS)
 	return out
 }
 

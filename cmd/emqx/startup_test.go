@@ -90,7 +90,7 @@ func TestStartupWarnings(t *testing.T) {
 	}
 	l := lines[0]
 	for _, want := range []string{"level=WARN", "retainer.storage_type (superseded by persistence.*)",
-		"management.max_row_limit", "dashboard.* (dashboard: issue #14)", "cluster.*", "node.{", "process_limit"} {
+		"management.max_row_limit", "cluster.*", "node.{", "process_limit"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, l)
 		}
@@ -109,12 +109,9 @@ func TestStartupWarnings(t *testing.T) {
 	if ls := linesWith(out, "listener started"); !strings.Contains(strings.Join(ls, "\n"), "listener=ws:external") {
 		t.Errorf("no \"listener started\" line for ws:external: %q", ls)
 	}
-	for key, addr := range map[string]string{
-		"dashboard.listener.http": "18083"} {
-		ls := linesWith(out, key+" not available in this build yet")
-		if len(ls) != 1 || !strings.Contains(ls[0], "level=WARN") || !strings.Contains(ls[0], "address=:"+addr) {
-			t.Errorf("want one warning for %s at %s, got %q", key, addr, ls)
-		}
+	// The dashboard is loaded by default, on the port nodeEnv gave it.
+	if ls := linesWith(out, "dashboard listening"); len(ls) != 1 || !strings.Contains(ls[0], "key=dashboard.listener.http") {
+		t.Errorf("want one \"dashboard listening\" line for dashboard.listener.http, got %q", ls)
 	}
 	// The HTTP API serves: no warning for its port, and its keys are not among those without
 	// effect.

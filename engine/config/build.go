@@ -39,7 +39,6 @@ func (l *loader) build() *Config {
 		}
 	}
 	l.checkHTTPS(c, "management.listener.https", c.Management.HTTPS)
-	l.checkHTTPS(c, "dashboard.listener.https", c.Dashboard.HTTPS)
 
 	c.MQTT = *resolveZone(c, "")
 	for _, k := range sortedKeys(l.set) {

@@ -25,7 +25,6 @@ type Config struct {
 	Retainer    Retainer
 	Persistence Persistence
 	Management  Management
-	Dashboard   Dashboard
 	Monitor     Monitor // sysmon.*, os_mon.*, alarm.* keys acted on
 	// Raw maps every key to its value as text: each key that was set in the file or the
 	// environment, and every non-pattern key that has a default. Plugins and bridges read their
@@ -311,7 +310,7 @@ type Persistence struct {
 	CompactMinSize int64
 }
 
-// HTTPListener is an HTTP(S) listener of the management API or the dashboard.
+// HTTPListener is an HTTP(S) listener of the management API.
 type HTTPListener struct {
 	Bind             string
 	Acceptors        int // no effect
@@ -337,12 +336,4 @@ type Management struct {
 	AppID       string        // default application id (HTTP basic auth user)
 	AppSecret   string        // default application secret
 	MaxRowLimit int
-}
-
-// Dashboard is the dashboard.* group.
-type Dashboard struct {
-	HTTP            HTTPListener
-	HTTPS           *HTTPListener // nil unless dashboard.listener.https is set
-	DefaultUser     string
-	DefaultPassword string
 }

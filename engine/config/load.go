@@ -234,6 +234,8 @@ func (l *loader) add(key, value string, src source) {
 		msg := "unknown key"
 		if s := l.suggest(key); s != "" {
 			msg += " (did you mean " + s + "?)"
+		} else if IsPluginKey(key) {
+			msg += " of emqx.conf: it belongs in its plugin's file, etc/plugins/<plugin>.conf (dashboard.*: emqx_dashboard.conf)"
 		}
 		l.fail(src, key, msg)
 		return

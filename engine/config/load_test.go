@@ -79,8 +79,6 @@ func TestDefaultValues(t *testing.T) {
 		FsyncInterval: 100 * time.Millisecond, SegmentSize: 64 << 20, CompactRatio: 0.5, CompactMinSize: 16 << 20})
 	f("management.listener.http", c.Management.HTTP.Bind, ":8080")
 	f("management app", c.Management.AppID+":"+c.Management.AppSecret, "admin:public")
-	f("dashboard.listener.http", c.Dashboard.HTTP.Bind, ":18083")
-	f("dashboard user", c.Dashboard.DefaultUser+":"+c.Dashboard.DefaultPassword, "admin:public")
 	f("management https", c.Management.HTTPS, (*HTTPListener)(nil))
 	var binds []string
 	for _, l := range c.Listeners {
@@ -381,7 +379,7 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	}
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
-		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "dashboard.* (" + OwnerDashboard + ")", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
+		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "cluster.*", "rpc.*", "plugins.expand_plugins_dir",
 		"node.{async_threads,", "sysmon.busy_dist_port",
 	} {
 		if !strings.Contains(sum, want) {

@@ -7,7 +7,7 @@ import (
 
 // ownerOrder is the order of the groups on the warning line.
 var ownerOrder = []string{OwnerTransports, OwnerGoTLS, OwnerPlugins, OwnerManagement,
-	OwnerDashboard, OwnerBridge, OwnerCluster, OwnerReliability, OwnerQueue, OwnerPersistence, OwnerGnet, OwnerVM}
+	OwnerBridge, OwnerCluster, OwnerReliability, OwnerQueue, OwnerPersistence, OwnerGnet, OwnerVM}
 
 // NoEffectSummary returns the one line the node logs at warning level at start: every key
 // without effect among notes (those with an Owner), grouped by owner, e.g.

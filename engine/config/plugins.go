@@ -7,7 +7,7 @@ import "strings"
 // emqx.conf does not have them; the
 // EMQX_ variables that name them (EMQX_AUTH__USER__PASSWORD_HASH) are left to the plugin
 // loader, which checks them against the plugin's keys when the plugin loads. Read-only.
-var PluginKeyPrefixes = []string{"auth.", "psk."}
+var PluginKeyPrefixes = []string{"auth.", "psk.", "dashboard."}
 
 // IsPluginKey reports whether key belongs to a plugin's file rather than emqx.conf.
 func IsPluginKey(key string) bool {

@@ -40,7 +40,6 @@ const (
 	OwnerGoTLS       = "Go's crypto/tls has no such setting: no DH parameters (ECDHE only), never renegotiates, chooses the cipher order itself"
 	OwnerPlugins     = "auth plugins, bans and rate limits: issue #12"
 	OwnerManagement  = "management, $SYS and log control: issue #13"
-	OwnerDashboard   = "dashboard: issue #14"
 	OwnerBridge      = "bridges: issue #15"
 	OwnerCluster     = "clustering: issue #16"
 	OwnerReliability = "overload protection: issue #17"

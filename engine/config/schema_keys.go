@@ -201,17 +201,13 @@ func fixedDefsTail() []fixedDef {
 		f(sp("persistence.compact_ratio", TypePercent, "50%", "share of dead records that triggers compaction"), func(c *Config, v any) { c.Persistence.CompactRatio = asF64(v) }),
 		f(sp("persistence.compact_min_size", TypeBytes, "16MB", "no compaction below this store size"), func(c *Config, v any) { c.Persistence.CompactMinSize = asI64(v) }),
 	}
-	// Management API and dashboard (EMQX's emqx_management.conf and emqx_dashboard.conf).
-	defs = append(defs, httpDefs("management", "8080", func(c *Config) *Management { return &c.Management }, nil)...)
+	// Management API (EMQX's emqx_management.conf). The dashboard's keys are in its plugin's
+	// file, etc/plugins/emqx_dashboard.conf, as in EMQX.
+	defs = append(defs, httpDefs("management", "8080", func(c *Config) *Management { return &c.Management })...)
 	defs = append(defs,
 		f(sp("management.default_application.id", TypeString, "admin", "id of the default API application (HTTP basic auth user)"), func(c *Config, v any) { c.Management.AppID = asStr(v) }),
 		f(sp("management.default_application.secret", TypeString, "public", "secret of the default API application"), func(c *Config, v any) { c.Management.AppSecret = asStr(v) }),
 		f(sp("management.max_row_limit", TypeInt, "10000", "most rows an API list returns").rng(1, 1<<31).ne(OwnerManagement), func(c *Config, v any) { c.Management.MaxRowLimit = asInt(v) }),
-	)
-	defs = append(defs, httpDefs("dashboard", "18083", nil, func(c *Config) *Dashboard { return &c.Dashboard })...)
-	defs = append(defs,
-		f(sp("dashboard.default_user.login", TypeString, "admin", "dashboard user created at first start").ne(OwnerDashboard), func(c *Config, v any) { c.Dashboard.DefaultUser = asStr(v) }),
-		f(sp("dashboard.default_user.password", TypeString, "public", "password of that user").ne(OwnerDashboard), func(c *Config, v any) { c.Dashboard.DefaultPassword = asStr(v) }),
 	)
 	defs = append(defs,
 		// System monitors and alarms: the $SYS service (engine/service/sys) acts on those with a
@@ -239,20 +235,13 @@ func fixedDefsTail() []fixedDef {
 	return append(defs, bridgeDefs()...)
 }
 
-// httpDefs returns the listener keys of the management API or the dashboard. Exactly one of
-// mg and db is non-nil.
-func httpDefs(prefix, port string, mg func(*Config) *Management, db func(*Config) *Dashboard) []fixedDef {
+// httpDefs returns the listener keys of the management API.
+func httpDefs(prefix, port string, mg func(*Config) *Management) []fixedDef {
 	var out []fixedDef
 	for _, proto := range []string{"http", "https"} {
 		base := prefix + ".listener." + proto
 		get := func(c *Config) *HTTPListener {
-			var l **HTTPListener
-			var plain *HTTPListener
-			if mg != nil {
-				plain, l = &mg(c).HTTP, &mg(c).HTTPS
-			} else {
-				plain, l = &db(c).HTTP, &db(c).HTTPS
-			}
+			plain, l := &mg(c).HTTP, &mg(c).HTTPS
 			if proto == "http" {
 				return plain
 			}
@@ -294,13 +283,9 @@ func httpDefs(prefix, port string, mg func(*Config) *Management, db func(*Config
 			)
 		}
 	}
-	owner := OwnerManagement
-	if db != nil {
-		owner = OwnerDashboard
-	}
 	for _, d := range out {
-		if mg == nil || !managementHTTPActs[d.spec.Key] {
-			d.spec.ne(owner)
+		if !managementHTTPActs[d.spec.Key] {
+			d.spec.ne(OwnerManagement)
 		}
 	}
 	return out

@@ -103,6 +103,11 @@ var Usage = map[string][]string{
 		"mgmt lookup <AppId>           # Get Application of REST API",
 		"mgmt delete <AppId>           # Delete Application of REST API",
 	},
+	"admins": {
+		"admins add <Username> <Password> <Tags> # Add dashboard user",
+		"admins passwd <Username> <Password> # Reset dashboard user password",
+		"admins del <Username>         # Delete dashboard user",
+	},
 	"banned": {
 		"banned list                   # List the bans in force",
 		"banned add --type=<client_id|username|ip_address> --value=<Value> [--by=<By>] [--reason=<Reason>] [--until=<Until>]",
@@ -115,7 +120,6 @@ var Usage = map[string][]string{
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
 	"retainer": "#13",
-	"admins":   "#14",
 	"bridges":  "#15",
 }
 

@@ -63,6 +63,7 @@ type Spec struct {
 	Algo Algo
 	Salt SaltPos
 	// PBKDF2 only: the HMAC's hash (MD5, SHA1, SHA256 or SHA512), iterations, key length.
+	// Bcrypt: Iterations is the cost of new hashes, 0 for BcryptCost.
 	MAC        Algo
 	Iterations int
 	KeyLen     int
@@ -166,7 +167,11 @@ func Hash(s Spec, password, salt []byte) (string, error) {
 	case Plain:
 		return string(password), nil
 	case Bcrypt:
-		b, err := bcrypt.GenerateFromPassword(password, BcryptCost)
+		cost := BcryptCost
+		if s.Iterations > 0 {
+			cost = s.Iterations
+		}
+		b, err := bcrypt.GenerateFromPassword(password, cost)
 		if err != nil {
 			return "", fmt.Errorf("bcrypt: %w", err)
 		}

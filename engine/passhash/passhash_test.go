@@ -36,8 +36,11 @@ func TestCheckKnownDigests(t *testing.T) {
 func TestBcryptRoundTrip(t *testing.T) {
 	s, _ := Parse("bcrypt")
 	h, err := Hash(s, []byte("public"), nil)
-	if err != nil || !strings.HasPrefix(h, "$2a$") {
-		t.Fatalf("Hash: %q %v", h, err)
+	if err != nil || !strings.HasPrefix(h, "$2a$10$") {
+		t.Fatalf("Hash: %q %v, want bcrypt of cost 10", h, err)
+	}
+	if h4, err := Hash(Spec{Algo: Bcrypt, Iterations: 4}, []byte("public"), nil); err != nil || !strings.HasPrefix(h4, "$2a$04$") {
+		t.Fatalf("Hash of cost 4: %q %v", h4, err)
 	}
 	if err := Check(s, []byte("public"), nil, h); err != nil {
 		t.Errorf("right password: %v", err)

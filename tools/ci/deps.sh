@@ -10,6 +10,7 @@
 #   mariadb-server     the backend of emqx_auth_mysql's tests (mariadbd, mariadb-install-db)
 #   slapd, ldap-utils  the backend of emqx_auth_ldap's tests (/usr/sbin/slapd; the tests run
 #                      their own server from a generated slapd.conf)
+#   chromium           the browser the dashboard's tests drive headless (chromedp)
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -39,6 +40,9 @@ if [ ! -x /usr/sbin/slapd ]; then
 fi
 if ! command -v ldapsearch >/dev/null 2>&1; then
 	need+=(ldap-utils)
+fi
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+	need+=(chromium)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

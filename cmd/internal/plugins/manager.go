@@ -59,8 +59,9 @@ func New(chains Chains, env Env, loadedFile string, log *slog.Logger) *Manager {
 // or spaces, as EMQX's container images take it.
 const LoadedPluginsEnv = "EMQX_LOADED_PLUGINS"
 
-// Start loads the plugins data/loaded_plugins marks true, in its order, then those of
-// EMQX_LOADED_PLUGINS (value envList), which are also recorded in the file. A name this build
+// Start loads the plugins data/loaded_plugins marks true, in its order, then the Env's
+// Defaults the file does not name, then those of EMQX_LOADED_PLUGINS (value envList), which
+// are also recorded in the file. A name this build
 // does not know, or a plugin that fails to start, is an error: a node must not come up without
 // the authentication its operator asked for. Names in the file of plugins of later work (an
 // EMQX file lists emqx_management, emqx_dashboard...) are skipped with a warning.
@@ -86,6 +87,11 @@ func (m *Manager) Start(envList string) error {
 			m.log.Warn("plugin "+p.notAvailable()+"; skipped", "file", m.loadedFile, "line", e.line, "plugin", e.name)
 		default:
 			want = append(want, e.name)
+		}
+	}
+	for _, name := range m.env.Defaults {
+		if !slices.ContainsFunc(entries, func(e loadedEntry) bool { return e.name == name }) && !slices.Contains(want, name) {
+			want = append(want, name)
 		}
 	}
 	for _, name := range strings.FieldsFunc(envList, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -177,6 +183,9 @@ func (m *Manager) Reload(name string) error {
 	case m.running[name] == nil:
 		return ErrNotStarted
 	}
+	if p.ownsPorts {
+		return m.restart(name, p)
+	}
 	inst, err := p.start(&m.env)
 	if err != nil {
 		return err
@@ -188,6 +197,26 @@ func (m *Manager) Reload(name string) error {
 		old.Close()
 	}
 	return nil
+}
+
+// restart reloads a plugin that listens on ports: the running instance frees them first, so
+// when the new configuration fails the plugin is left unloaded (the error says so).
+func (m *Manager) restart(name string, p *Plugin) error {
+	if old := m.running[name]; old.Close != nil {
+		old.Close()
+	}
+	inst, err := p.start(&m.env)
+	if err == nil {
+		m.running[name] = inst
+		return nil
+	}
+	delete(m.running, name)
+	m.order = slices.DeleteFunc(m.order, func(s string) bool { return s == name })
+	m.install()
+	if rerr := m.remember(); rerr != nil {
+		m.log.Warn("cannot record the unloaded plugin", "plugin", name, "error", rerr)
+	}
+	return fmt.Errorf("%w (the plugin was stopped to free its ports: now unloaded)", err)
 }
 
 // Loaded lists the loaded plugins in load order.
@@ -249,8 +278,13 @@ func (m *Manager) remember() error {
 		out = append(out, e)
 	}
 	for _, name := range m.order {
-		if !seen[name] {
+		if !seen[name] && !slices.Contains(m.env.Defaults, name) {
 			out = append(out, loadedEntry{name: name, active: true})
+		}
+	}
+	for _, name := range m.env.Defaults { // a default plugin is written down once unloaded
+		if !seen[name] && m.running[name] == nil {
+			out = append(out, loadedEntry{name: name, active: false})
 		}
 	}
 	if slices.Equal(out, m.file) {

@@ -31,6 +31,8 @@ type Plugin struct {
 	// Builtin plugins are part of the broker here: always active, never loaded or unloaded.
 	Builtin string
 	start   func(e *Env) (*Instance, error)
+	// ownsPorts: the instance listens, so a reload stops it before starting the new one.
+	ownsPorts bool
 }
 
 // Instance is a started plugin: its links of the authentication and access-control chains,
@@ -54,6 +56,11 @@ type Env struct {
 	// monitor returns a backend plugin's monitor; Manager sets it. Without one (a plugin
 	// started outside a Manager), a plugin gets a monitor of its own.
 	monitor func(plugin, backendName string) *backend.Monitor
+	// Defaults are loaded at start unless data/loaded_plugins marks them false (EMQX ships
+	// that file with emqx_dashboard in it); the binary passes DashboardPlugin.
+	Defaults []string
+	// Dashboard is what emqx_dashboard serves; nil: it cannot load.
+	Dashboard *DashboardEnv
 }
 
 // Monitor returns the monitor of plugin's backend: the manager's, kept across reloads, or a
@@ -83,7 +90,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authredis.Name, Description: "Authentication/ACL with Redis", start: startRedis},
 		{Name: "emqx_bridge_mqtt", Description: "EMQ X Bridge MQTT", Later: "issue #15"},
 		{Name: "emqx_coap", Description: "CoAP Gateway", Later: notPlanned},
-		{Name: "emqx_dashboard", Description: "EMQ X Web Dashboard", Later: "issue #14"},
+		{Name: DashboardPlugin, Description: "EMQ X Web Dashboard", start: startDashboard, ownsPorts: true},
 		{Name: "emqx_delayed_publish", Description: "EMQ X Delayed Publish", Later: notPlanned},
 		{Name: "emqx_lua_hook", Description: "EMQ X Hooks in lua", Later: notPlanned},
 		{Name: "emqx_lwm2m", Description: "LwM2M Gateway", Later: notPlanned},

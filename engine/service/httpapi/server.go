@@ -13,14 +13,11 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/emqgo/emqgo/engine"
 )
@@ -63,6 +60,12 @@ type Options struct {
 	Alarms AlarmSource
 	// Plugins is the plugin manager for /api/v4/plugins; nil: the list is empty and loads fail.
 	Plugins PluginManager
+	// Tokens, when not nil, lets requests in with `Authorization: Bearer <token>` too (the
+	// dashboard's administrator sessions, token.go).
+	Tokens TokenChecker
+	// AuthUsers reaches the users of emqx_auth_username and emqx_auth_clientid
+	// (/api/v4/auth_username, /auth_clientid); nil: those answer 404.
+	AuthUsers AuthUsers
 
 	// HTTPS, when set, serves the same API over TLS on a listener of its own
 	// (management.listener.https); the timeouts and limits above apply to it too, but its
@@ -124,13 +127,8 @@ func Start(node *engine.Node, opts Options) (*Server, error) {
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
-	gz, err := gzhttp.NewWrapper(gzhttp.EnableZstd(false))
-	if err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("BUG: gzip wrapper: %w", err)
-	}
 	s.srv = &http.Server{
-		Handler:           gz(s.routes()),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		ReadTimeout:       opts.ReadTimeout,
 		WriteTimeout:      opts.WriteTimeout,
@@ -198,6 +196,8 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET /api/v4/acl/explain", s.aclExplain)
 	s.manageRoutes(api)
 	s.sessionRoutes(api)
+	s.retainedRoutes(api)
+	s.authUserRoutes(api)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()

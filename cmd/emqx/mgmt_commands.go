@@ -33,11 +33,18 @@ func registerManagement(s *ctl.Server, n *engine.Node, levels *logLevels) {
 		}
 		return "There is no Mnesia database in emqgo: retained messages and persistent sessions are in the durable store (persistence.*); check it with `emqx_ctl data verify`.\n", 0
 	})
-	reg("cluster", func(args []string) (string, int) {
-		if len(args) != 1 || args[0] != "status" {
-			return usage("cluster"), 1
+	reg("cluster", func(args []string) (string, int) { // replaced by the cluster service when cluster.listen is set
+		switch {
+		case len(args) == 1 && args[0] == "status":
+			return fmt.Sprintf("Cluster status: [{running_nodes,['%s']}]\n", n.Name()), 0
+		case len(args) == 2 && args[0] == "join":
+			return "Failed to join the cluster: this node does not cluster (set cluster.listen)\n", 1
+		case len(args) == 1 && args[0] == "leave":
+			return "Failed to leave the cluster: node_not_in_cluster\n", 1
+		case len(args) == 2 && args[0] == "force-leave":
+			return "Failed to remove the node from cluster: node_not_in_cluster\n", 1
 		}
-		return fmt.Sprintf("Cluster status: [{running_nodes,['%s']}]\n", n.Name()), 0
+		return usage("cluster"), 1
 	})
 }
 

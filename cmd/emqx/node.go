@@ -82,6 +82,10 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
+	clu, err := newCluster(node, cfg, log)
+	if err != nil {
+		return err
+	}
 	plug, err := startPlugins(node, cfg, log)
 	if err != nil {
 		return err
@@ -110,7 +114,16 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
-	sysSvc := startSys(ctlSrv, node, cfg, log)
+	if clu != nil {
+		if err := startCluster(ctlSrv, clu, log); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			node.Stop(ctx)
+			return err
+		}
+		defer clu.Close() // also closed below, before the node
+	}
+	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu))
 	defer sysSvc.Stop() // also stopped below, before the node
 	// Backend outages of the plugins raise alarms there (and stop doing so before it stops).
 	plug.SetAlarms(sysSvc)
@@ -142,6 +155,9 @@ func (f foregroundCmd) Run(c *cli) error {
 	log.Info("node stopping", "cause", why)
 	sysSvc.Stop()
 	traceSvc.Close()
+	if clu != nil {
+		clu.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	stopAPI(ctx)

@@ -52,9 +52,9 @@ func startBackbone(o *Options, clusterName string, routes []*url.URL, log *slog.
 		Host:          "127.0.0.1",
 		Port:          server.RANDOM_PORT,
 		Authorization: randomToken(),
-		NoSigs:     true,
-		MaxPayload: maxPayload,
-		MaxPending: 4 * maxPayload,
+		NoSigs:        true,
+		MaxPayload:    maxPayload,
+		MaxPending:    4 * maxPayload,
 		Cluster: server.ClusterOpts{
 			Name:        clusterName,
 			Host:        host,

@@ -60,7 +60,7 @@ type Service struct {
 
 	mu          sync.Mutex
 	bb          *backbone
-	explicit    []string        // node names (maybe with :port) this node routes to itself
+	explicit    []string // node names (maybe with :port) this node routes to itself
 	members     map[string]*member
 	handlers    map[string]func([]byte) ([]byte, error)
 	closed      bool

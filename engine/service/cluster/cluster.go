@@ -54,7 +54,10 @@ type Service struct {
 	o    Options
 	log  *slog.Logger
 	port int   // route port, also the default port of other nodes
-	boot int64 // this run's identity in heartbeats
+	// boot is this node's identity in heartbeats: new at start and after leaving a cluster.
+	boot atomic.Int64
+	// leaving silences the heartbeats while the node leaves.
+	leaving atomic.Bool
 
 	ops sync.Mutex // serialises join, leave and force-leave
 
@@ -62,6 +65,7 @@ type Service struct {
 	bb          *backbone
 	explicit    []string // node names (maybe with :port) this node routes to itself
 	members     map[string]*member
+	departed    map[string]int64 // node -> boot it left with: its last heartbeats are ignored
 	handlers    map[string]func([]byte) ([]byte, error)
 	closed      bool
 	conn        atomic.Pointer[nats.Conn] // bb.nc, for the forwarders
@@ -116,14 +120,16 @@ func New(n *engine.Node, o Options) (*Service, error) {
 		}
 	}
 	s := &Service{
-		n: n, o: o, log: o.Log, port: port, boot: time.Now().UnixNano(),
+		n: n, o: o, log: o.Log, port: port,
 		members:   make(map[string]*member),
+		departed:  make(map[string]int64),
 		handlers:  make(map[string]func([]byte) ([]byte, error)),
 		announced: make(map[string]bool),
 		kick:      make(chan struct{}, 1),
 		retainQ:   make(chan *sessions.Message, 10000),
 		stop:      make(chan struct{}),
 	}
+	s.boot.Store(time.Now().UnixNano())
 	if err := n.WatchRoutes(s.routeChanged); err != nil {
 		return nil, err
 	}

@@ -129,6 +129,8 @@ func (s *Service) leave() (string, int) {
 // leaveCluster tells the others this node leaves, closes its routes and forgets its peers,
 // keeps the route port closed for leaveQuiet and starts a fresh backbone. Hold s.ops.
 func (s *Service) leaveCluster() error {
+	s.leaving.Store(true)
+	defer s.leaving.Store(false)
 	s.cast(&castMsg{Type: "left"})
 	if nc := s.conn.Load(); nc != nil {
 		nc.FlushTimeout(time.Second)
@@ -139,7 +141,9 @@ func (s *Service) leaveCluster() error {
 		m.dropRoutes()
 	}
 	clear(s.members)
+	clear(s.departed)
 	s.explicit = nil
+	s.boot.Store(time.Now().UnixNano()) // a new identity: the former peers ignore the old one
 	s.saveKnownLocked()
 	bb := s.bb
 	s.bb = nil

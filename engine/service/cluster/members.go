@@ -91,7 +91,7 @@ func (s *Service) cast(c *castMsg) {
 	if nc == nil {
 		return
 	}
-	c.Node, c.Boot = s.o.NodeName, s.boot
+	c.Node, c.Boot = s.o.NodeName, s.boot.Load()
 	b, _ := json.Marshal(c)
 	if err := nc.Publish(subjCast, b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.log.Warn("cluster: cannot publish", "subject", subjCast, "error", err)
@@ -99,6 +99,9 @@ func (s *Service) cast(c *castMsg) {
 }
 
 func (s *Service) heartbeat() {
+	if s.leaving.Load() {
+		return
+	}
 	s.pendMu.Lock()
 	seq := s.seq
 	s.pendMu.Unlock()
@@ -155,6 +158,10 @@ func (s *Service) onCast(msg *nats.Msg) {
 func (s *Service) onHeartbeat(c *castMsg) {
 	now := time.Now()
 	s.mu.Lock()
+	if boot, ok := s.departed[c.Node]; ok && boot == c.Boot {
+		s.mu.Unlock()
+		return // it left; what is still on its way is ignored
+	}
 	m := s.members[c.Node]
 	if m == nil {
 		m = &member{name: c.Node, boot: c.Boot}
@@ -196,6 +203,7 @@ func (s *Service) forgetLocked(name string) {
 	if m := s.members[name]; m != nil {
 		m.dropRoutes()
 		delete(s.members, name)
+		s.departed[name] = m.boot
 	}
 	kept := s.explicit[:0:0]
 	for _, e := range s.explicit {

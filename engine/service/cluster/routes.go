@@ -84,7 +84,7 @@ func (s *Service) announce() {
 func (s *Service) snapshot() routeSnapshot {
 	s.pendMu.Lock()
 	defer s.pendMu.Unlock()
-	snap := routeSnapshot{Boot: s.boot, Seq: s.seq, Filters: make([]string, 0, len(s.announced))}
+	snap := routeSnapshot{Boot: s.boot.Load(), Seq: s.seq, Filters: make([]string, 0, len(s.announced))}
 	for f := range s.announced {
 		snap.Filters = append(snap.Filters, f)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/emqgo/emqgo/cmd/internal/wire"
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/service/cluster"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
 	"github.com/emqgo/emqgo/engine/service/sys"
 )
@@ -29,6 +30,7 @@ type apiDeps struct {
 	apps    *httpapi.Apps
 	sys     *sys.Service
 	plugins *plugins.Manager
+	cluster *cluster.Service // nil: this node alone
 }
 
 // startHTTPAPI serves the HTTP API and /metrics on management.listener.http (and .https) for node, and
@@ -54,9 +56,17 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	if deps.plugins != nil {
 		opts.Plugins = apiPlugins{deps.plugins}
 	}
+	if deps.cluster != nil {
+		opts.Cluster = deps.cluster
+	}
 	api, err := httpapi.Start(node, opts)
 	if err != nil {
 		return nil, err
+	}
+	if deps.cluster != nil { // the other nodes' APIs ask this one for its facts
+		for _, m := range []string{httpapi.MethodNode, httpapi.MethodBroker, httpapi.MethodStats} {
+			deps.cluster.Handle(m, func([]byte) ([]byte, error) { return api.Local(m) })
+		}
 	}
 	if a := api.Addr(); a != "" {
 		log.Info("HTTP API listening", "key", "management.listener.http", "address", a)

@@ -130,7 +130,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)
 	defer traceSvc.Close() // also closed below, before the node
-	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug})
+	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug, cluster: clu})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

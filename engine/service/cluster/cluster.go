@@ -53,7 +53,7 @@ type Service struct {
 	n    *engine.Node
 	o    Options
 	log  *slog.Logger
-	port int   // route port, also the default port of other nodes
+	port int // route port, also the default port of other nodes
 	// boot is this node's identity in heartbeats: new at start and after leaving a cluster.
 	boot atomic.Int64
 	// leaving silences the heartbeats while the node leaves.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -271,4 +272,46 @@ func (n *Node) RetainFromPeer(p *codec.Publish, from string) {
 	msg := sessions.NewMessage(p, p.Topic, from, time.Now().UnixNano())
 	msg.Retain = true
 	n.retain(nil, msg, false)
+}
+
+// ErrNotTakenOver is returned by TakenOverElsewhere when clientID is not connected here since
+// before the other node's connect.
+var ErrNotTakenOver = errors.New("engine: no older connection of this client id here")
+
+// TakenOverElsewhere ends the local connection and session of clientID because the client
+// connected to another node of the cluster at connectedAt (unix nanoseconds, that node's
+// ClientEvent.ConnectedAt): a connection accepted here before then gets DISCONNECT 0x8E
+// (MQTT 5; 3.x: closed), its will is published as for any ended session, and its session ends
+// here (its state does not move to the other node). A connection accepted here later is left
+// alone (ErrNotTakenOver). Cost: one task on the client's loop. Safe from any goroutine but
+// the loops.
+func (n *Node) TakenOverElsewhere(ctx context.Context, clientID string, connectedAt int64) error {
+	c := n.ownerOf(clientID)
+	if c == nil {
+		return ErrNoClient
+	}
+	ok, err := runOnLoop(ctx, c.loop, func() bool {
+		if !c.online() || c.connectedAt >= connectedAt {
+			return false
+		}
+		s := c.sess
+		n.reg.Update(clientID, func(cur *sessions.Session) *sessions.Session {
+			if cur != s {
+				return cur
+			}
+			s.Lock()
+			n.discardLocked(s, "taken over by another node")
+			s.Unlock()
+			return nil
+		})
+		c.closeWith(codec.SessionTakenOver, "taken over by a connection on another node")
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotTakenOver
+	}
+	return nil
 }

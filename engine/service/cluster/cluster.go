@@ -80,7 +80,8 @@ type Service struct {
 	seq       uint64
 	kick      chan struct{}
 
-	retainQ chan *sessions.Message
+	retainQ  chan *sessions.Message
+	connectQ chan connectMsg
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -127,6 +128,7 @@ func New(n *engine.Node, o Options) (*Service, error) {
 		announced: make(map[string]bool),
 		kick:      make(chan struct{}, 1),
 		retainQ:   make(chan *sessions.Message, 10000),
+		connectQ:  make(chan connectMsg, 10000),
 		stop:      make(chan struct{}),
 	}
 	s.boot.Store(time.Now().UnixNano())
@@ -152,7 +154,7 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.inbound = inbound
-	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published})
+	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected})
 	known := s.loadKnown()
 	if s.o.Discovery == "static" {
 		for _, seed := range s.o.Seeds {
@@ -168,9 +170,10 @@ func (s *Service) Start() error {
 	if err != nil {
 		return err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.loop()
 	go s.sendRetained()
+	go s.sendConnects()
 	return nil
 }
 
@@ -231,6 +234,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 	}{
 		{subjCast, s.onCast},
 		{subjRetain, s.onRetain},
+		{subjClients, s.onConnect},
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
 	}

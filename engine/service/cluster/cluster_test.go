@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -253,5 +254,49 @@ func TestAPINodes(t *testing.T) {
 	}
 	if want := []string{ns[0].name + ":Running", ns[1].name + ":Running", ns[2].name + ":Running"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("nodes %v, want %v", got, want)
+	}
+}
+
+// TestTakeoverAcrossNodes: a client id connected to node 1 and then to node 2 is taken over:
+// the first connection gets DISCONNECT 0x8E, and its session on node 1 ends (its
+// subscription no longer receives anything there).
+func TestTakeoverAcrossNodes(t *testing.T) {
+	ns := threeNodes(t)
+	gone := make(chan byte, 1)
+	conn, err := net.Dial("tcp", ns[0].mqtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := newReceived()
+	old := paho.NewClient(paho.ClientConfig{Conn: conn,
+		OnPublishReceived:  []func(paho.PublishReceived) (bool, error){r1.handler},
+		OnServerDisconnect: func(d *paho.Disconnect) { gone <- d.ReasonCode }})
+	if _, err := old.Connect(ctx5(t), &paho.Connect{ClientID: "roamer", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	subscribe(t, old, "roam/#", 1)
+	time.Sleep(200 * time.Millisecond)
+
+	r2 := newReceived()
+	c2 := ns[1].connect(t, "roamer", r2)
+	select {
+	case code := <-gone:
+		if code != 0x8E {
+			t.Fatalf("DISCONNECT %#x, want 0x8E", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection on node 1 was not taken over")
+	}
+	subscribe(t, c2, "roam/#", 1)
+	pub := ns[2].connect(t, "roam-pub", nil)
+	awaitRoute(t, pub, "roam/probe", r2)
+	publish(t, pub, &paho.Publish{Topic: "roam/x", QoS: 1, Payload: []byte("here")})
+	if p := r2.next(t); string(p.Payload) != "here" {
+		t.Fatalf("got %q", p.Payload)
+	}
+	r2.none(t, 200*time.Millisecond)
+	out, _ := ns[0].ctl(t, "sessions", "show", "roamer")
+	if !strings.Contains(out, "Not Found") {
+		t.Fatalf("node 1 still has the session: %q", out)
 	}
 }

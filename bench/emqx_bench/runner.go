@@ -303,10 +303,14 @@ func (r *runner) dial(cl *client, k int) {
 	}
 	var nc net.Conn
 	var err error
+	addr := r.o.Broker
+	if cl.role == "sub" && r.o.SubBroker != "" {
+		addr = r.o.SubBroker
+	}
 	if r.transport != nil {
-		nc, err = r.transport.dialTransport(context.Background(), &d, r.o.Transport, r.o.Broker)
+		nc, err = r.transport.dialTransport(context.Background(), &d, r.o.Transport, addr)
 	} else {
-		nc, err = d.Dial("tcp", r.o.Broker)
+		nc, err = d.Dial("tcp", addr)
 	}
 	if err != nil {
 		r.failed.Add(1)

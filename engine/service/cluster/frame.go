@@ -69,8 +69,10 @@ type record struct {
 	pub   codec.Publish
 }
 
-// nextRecord decodes the record at the start of b into r and returns the rest of b.
-func nextRecord(b []byte, r *record) ([]byte, error) {
+// nextRecord decodes the record at the start of b into r and returns the rest of b. prev,
+// when not nil, is the record before: its strings are reused when they are the same (a run of
+// one publisher's messages costs one string).
+func nextRecord(b []byte, r *record, prev *record) ([]byte, error) {
 	field := func() ([]byte, error) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -92,7 +94,16 @@ func nextRecord(b []byte, r *record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.from, r.group = string(from), string(group)
+	if prev != nil && prev.from == string(from) { // compared without a copy
+		r.from = prev.from
+	} else {
+		r.from = string(from)
+	}
+	if prev != nil && prev.group == string(group) {
+		r.group = prev.group
+	} else {
+		r.group = string(group)
+	}
 	r.pub.Reset()
 	if err := r.pub.Decode(pkt, codec.V5); err != nil {
 		return nil, fmt.Errorf("cluster: bad PUBLISH in a frame: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -248,24 +249,45 @@ func (s *Service) send(nc *nats.Conn, subj string, frame []byte, count int) {
 	}
 }
 
+// inboundScratch is onForward's decoding space, reused across frames.
+type inboundScratch struct {
+	recs []record
+	pms  []engine.PeerMessage
+}
+
+var inboundPool = sync.Pool{New: func() any { return new(inboundScratch) }}
+
 // onForward routes the messages another node forwarded to this node's subscribers.
 func (s *Service) onForward(msg *nats.Msg) {
-	var recs []record
+	sc := inboundPool.Get().(*inboundScratch)
+	recs := sc.recs[:0]
 	b := msg.Data
+	var prev *record
 	for len(b) > 0 {
-		recs = append(recs, record{})
+		if len(recs) == cap(recs) {
+			recs = append(recs, record{})[:len(recs)]
+		}
+		recs = recs[:len(recs)+1]
+		r := &recs[len(recs)-1]
 		var err error
-		if b, err = nextRecord(b, &recs[len(recs)-1]); err != nil {
+		if b, err = nextRecord(b, r, prev); err != nil {
 			s.log.Warn("cluster: dropping a bad frame from another node", "error", err)
 			recs = recs[:len(recs)-1]
 			break
 		}
+		prev = r
 	}
-	pms := make([]engine.PeerMessage, len(recs))
+	pms := sc.pms[:0]
 	for i := range recs {
-		pms[i] = engine.PeerMessage{Publish: &recs[i].pub, From: recs[i].from, Group: recs[i].group}
+		pms = append(pms, engine.PeerMessage{Publish: &recs[i].pub, From: recs[i].from, Group: recs[i].group})
 	}
 	s.inbound.RouteFromPeer(pms)
+	clear(pms)
+	for i := range recs {
+		recs[i].pub.Reset()
+	}
+	sc.recs, sc.pms = recs[:0], pms[:0]
+	inboundPool.Put(sc)
 }
 
 // published is the MessagePublished hook: a retained message is queued for the other
@@ -321,7 +343,7 @@ func (s *Service) onRetain(msg *nats.Msg) {
 	b := msg.Data
 	for len(b) > 0 {
 		var err error
-		if b, err = nextRecord(b, &r); err != nil {
+		if b, err = nextRecord(b, &r, nil); err != nil {
 			s.log.Warn("cluster: dropping a bad retained frame from another node", "error", err)
 			return
 		}

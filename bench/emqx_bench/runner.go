@@ -538,6 +538,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("no client connected: %s", r.errorSummary())
 	}
 
+	if o.Settle > 0 {
+		time.Sleep(o.Settle)
+	}
 	// Publishing window.
 	b1, cpu1 := readProc(o.BrokerPID), selfCPU()
 	res.BrokerConnected = b1

@@ -16,8 +16,8 @@ import (
 // an external PEER that the suite neither starts nor stops.
 type brokerKind struct {
 	Name string
-	Bin  string // executable; empty for an external peer
-	Addr string // external peer's host:port
+	Bin  string   // executable; empty for an external peer
+	Addr string   // external peer's host:port
 	Env  []string // ours: extra environment (the cluster cases' node settings)
 }
 

@@ -65,9 +65,11 @@ func (s *Service) join(target string) (string, int) {
 	if m != nil && m.outside { // readmit a node left out by autoheal = off
 		m.outside, m.downSince = false, time.Time{}
 	}
-	inCluster := s.runningLocked() > 0
+	// Joining a node of another cluster leaves this one, as in EMQX; a node this one knows
+	// (down, or left out by autoheal = off) is of this cluster.
+	otherCluster := m == nil && s.runningLocked() > 0
 	s.mu.Unlock()
-	if inCluster { // joining another cluster leaves this one, as in EMQX
+	if otherCluster {
 		if err := s.leaveCluster(); err != nil {
 			return fmt.Sprintf("Failed to join the cluster: %v\n", err), 1
 		}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +95,45 @@ func TestNodeFailureRestartLeave(t *testing.T) {
 		t.Fatalf("join after leave: %d %q", code, out)
 	}
 	n4.waitStatus(t, status([]*node{n4, n5}, nil), 5*time.Second)
+}
+
+// TestAutoheal: node 9 is cut off (SIGSTOP: its heartbeats stop, its routes stay open) and
+// comes back without restarting (SIGCONT). Node 7 (autoheal on) takes it back by itself and
+// forwards to it again; node 8 (autoheal off) keeps it out until `cluster join` names it.
+func TestAutoheal(t *testing.T) {
+	n7 := startNode(t, 7)
+	n8 := startNode(t, 8, "EMQX_CLUSTER__AUTOHEAL=off")
+	n9 := startNode(t, 9)
+	for _, n := range []*node{n8, n9} {
+		if out, code := n.ctl(t, "cluster", "join", n7.name); code != 0 {
+			t.Fatalf("join: %d %q", code, out)
+		}
+	}
+	all := status([]*node{n7, n8, n9}, nil)
+	n7.waitStatus(t, all, 5*time.Second)
+	n8.waitStatus(t, all, 5*time.Second)
+	r9 := newReceived()
+	c9 := n9.connect(t, "heal-sub", r9)
+	subscribe(t, c9, "heal/#", 1)
+	pub7 := n7.connect(t, "heal-pub", nil)
+	awaitRoute(t, pub7, "heal/probe", r9)
+
+	if err := n9.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cut := status([]*node{n7, n8}, []*node{n9})
+	n7.waitStatus(t, cut, 10*time.Second)
+	n8.waitStatus(t, cut, 10*time.Second)
+	if err := n9.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	n7.waitStatus(t, all, 10*time.Second)
+	time.Sleep(2 * time.Second) // several heartbeats: node 8 still keeps it out
+	n8.waitStatus(t, cut, time.Second)
+	awaitRoute(t, pub7, "heal/probe", r9) // node 7 forwards to node 9 again
+
+	out, code := n8.ctl(t, "cluster", "join", n9.name)
+	if want := "Join the cluster successfully.\n" + all; code != 0 || out != want {
+		t.Fatalf("join to readmit: %d %q, want %q", code, out, want)
+	}
 }

@@ -315,3 +315,27 @@ func (n *Node) TakenOverElsewhere(ctx context.Context, clientID string, connecte
 	}
 	return nil
 }
+
+// RangeRetained calls fn with each retained message whose topic matches filter and that has
+// not expired, until fn returns false. The messages are read-only and valid during the call
+// (Hold to keep one longer). The index is locked only while a batch is taken. Safe from any
+// goroutine but the loops.
+func (n *Node) RangeRetained(filter string, fn func(*sessions.Message) bool) error {
+	rp := retainedReplays.Get().(*retainedReplay)
+	defer rp.done()
+	if err := rp.cur.Start(n.retained, filter); err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	for !rp.cur.Done() {
+		batch := rp.cur.Next(rp.batch[:0], retainedBatch)
+		for i, m := range batch {
+			if !m.Expired(now) && !fn(batch[i]) {
+				clear(batch)
+				return nil
+			}
+		}
+		clear(batch)
+	}
+	return nil
+}

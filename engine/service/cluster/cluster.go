@@ -235,6 +235,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjCast, s.onCast},
 		{subjRetain, s.onRetain},
 		{subjClients, s.onConnect},
+		{subjRetainTo + me, s.onRetain},
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
 	}
@@ -252,6 +253,8 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 const (
 	subjCast   = "emqgo.cast"    // heartbeats, route changes, leave/forget (one subscription: ordered)
 	subjRetain = "emqgo.retain"  // retained messages, to every node
+	// + node token: a node's retained messages copied to a node that just appeared
+	subjRetainTo = "emqgo.retainto."
 	subjFwd    = "emqgo.fwd."    // + node token: messages for that node's subscribers
 	subjNode   = "emqgo.node."   // + node token + ".routes" | ".leave" | ".call.<method>"
 	callPrefix = ".call."        // after the node token

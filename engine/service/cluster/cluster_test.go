@@ -300,3 +300,39 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 		t.Fatalf("node 1 still has the session: %q", out)
 	}
 }
+
+// TestRetainedCopiedToJoiningNode: a node that joins gets the retained messages the cluster
+// already has.
+func TestRetainedCopiedToJoiningNode(t *testing.T) {
+	ns := threeNodes(t)
+	pub := ns[0].connect(t, "late-pub", nil)
+	publish(t, pub, &paho.Publish{Topic: "late/x", QoS: 1, Retain: true, Payload: []byte("before")})
+	n10 := startNode(t, 10)
+	if out, code := n10.ctl(t, "cluster", "join", ns[1].name); code != 0 {
+		t.Fatalf("join: %d %q", code, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := newReceived()
+		c := n10.connect(t, fmt.Sprintf("late-sub-%d", time.Now().UnixNano()), r)
+		subscribe(t, c, "late/#", 1)
+		got := ""
+		select {
+		case p := <-r.ch:
+			got = string(p.Payload)
+		case <-time.After(300 * time.Millisecond):
+		}
+		c.Disconnect(&paho.Disconnect{})
+		if got == "before" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retained message on the joining node: %q", got)
+		}
+	}
+	// It leaves again, so that the shared cluster stays three.
+	if out, code := n10.ctl(t, "cluster", "leave"); code != 0 {
+		t.Fatalf("leave: %d %q", code, out)
+	}
+	ns[0].waitStatus(t, status(ns, nil), 5*time.Second)
+}

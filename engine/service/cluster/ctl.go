@@ -203,6 +203,8 @@ func (s *Service) onRequest(msg *nats.Msg) {
 	case what == ".routes":
 		b, _ := json.Marshal(s.snapshot())
 		msg.Respond(b)
+	case what == ".retained":
+		go s.copyRetained(string(msg.Data))
 	case what == ".leave":
 		msg.Respond([]byte("ok"))
 		s.log.Warn("cluster: removed from the cluster by another node (force-leave)")

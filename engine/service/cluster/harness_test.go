@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.9.
+// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.12.
 func sharedFreePort() int {
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,7 +56,7 @@ func sharedFreePort() int {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		ok := true
-		for i := 2; i <= 9 && ok; i++ {
+		for i := 2; i <= 12 && ok; i++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port)))
 			if err != nil {
 				ok = false
@@ -68,7 +68,7 @@ func sharedFreePort() int {
 			return port
 		}
 	}
-	panic("no port free on 127.0.0.1-9")
+	panic("no port free on 127.0.0.1-12")
 }
 
 func freePort(t testing.TB) int {

@@ -163,6 +163,7 @@ func (s *Service) onHeartbeat(c *castMsg) {
 		return // it left; what is still on its way is ignored
 	}
 	m := s.members[c.Node]
+	fresh := m == nil || m.boot != c.Boot
 	if m == nil {
 		m = &member{name: c.Node, boot: c.Boot}
 		s.members[c.Node] = m
@@ -171,6 +172,11 @@ func (s *Service) onHeartbeat(c *castMsg) {
 	if m.boot != c.Boot { // restarted: whatever it had is gone
 		m.dropRoutes()
 		m.boot, m.outside, m.downSince = c.Boot, false, time.Time{}
+	}
+	if fresh { // a node new to this one: ask for its retained messages
+		if nc := s.conn.Load(); nc != nil {
+			nc.Publish(subjNode+token(c.Node)+".retained", []byte(s.o.NodeName))
+		}
 	}
 	if m.route != c.Route {
 		m.route = c.Route

@@ -181,7 +181,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 		}
 	} else {
 		if m.fwd == nil {
-			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, QueueLen: 100000, Handle: s.forwarder(m.name, "")})
+			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
 		}
 		if err == nil {
 			err = m.fwd.Subscribe(f, peerSub)
@@ -334,6 +334,36 @@ func (s *Service) sendRetained() {
 		if nc := s.conn.Load(); nc != nil {
 			s.send(nc, subjRetain, buf, count)
 		}
+	}
+}
+
+// copyRetained sends this node's retained messages (but $SYS ones, which are each node's own)
+// to node, in frames.
+func (s *Service) copyRetained(node string) {
+	nc := s.conn.Load()
+	if nc == nil || validNodeName(node) != nil {
+		return
+	}
+	subj := subjRetainTo + token(node)
+	var buf []byte
+	count, total := 0, 0
+	now := time.Now().UnixNano()
+	s.n.RangeRetained("#", func(m *sessions.Message) bool {
+		buf = appendRecord(buf, m, m.QoS, true, "", now)
+		count++
+		if len(buf) >= frameLimit {
+			s.send(nc, subj, buf, count)
+			total += count
+			buf, count = buf[:0], 0
+		}
+		return true
+	})
+	if count > 0 {
+		s.send(nc, subj, buf, count)
+		total += count
+	}
+	if total > 0 {
+		s.log.Info("cluster: retained messages copied to a node", "peer", node, "messages", total)
 	}
 }
 

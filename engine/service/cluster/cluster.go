@@ -251,14 +251,14 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 
 // Subjects of the backbone.
 const (
-	subjCast   = "emqgo.cast"    // heartbeats, route changes, leave/forget (one subscription: ordered)
-	subjRetain = "emqgo.retain"  // retained messages, to every node
+	subjCast   = "emqgo.cast"   // heartbeats, route changes, leave/forget (one subscription: ordered)
+	subjRetain = "emqgo.retain" // retained messages, to every node
 	// + node token: a node's retained messages copied to a node that just appeared
 	subjRetainTo = "emqgo.retainto."
-	subjFwd    = "emqgo.fwd."    // + node token: messages for that node's subscribers
-	subjNode   = "emqgo.node."   // + node token + ".routes" | ".leave" | ".call.<method>"
-	callPrefix = ".call."        // after the node token
-	reqTimeout = 3 * time.Second // of requests between nodes
+	subjFwd      = "emqgo.fwd."    // + node token: messages for that node's subscribers
+	subjNode     = "emqgo.node."   // + node token + ".routes" | ".leave" | ".call.<method>"
+	callPrefix   = ".call."        // after the node token
+	reqTimeout   = 3 * time.Second // of requests between nodes
 )
 
 // RunningNodes returns the names of the running nodes, this one included, sorted.

@@ -41,11 +41,16 @@ func newCluster(n *engine.Node, cfg *config.Config, log *slog.Logger) (*cluster.
 }
 
 // startCluster starts the service on a started node and takes over `emqx_ctl cluster`.
-func startCluster(s *ctl.Server, svc *cluster.Service, log *slog.Logger) error {
+func startCluster(s *ctl.Server, n *engine.Node, svc *cluster.Service, log *slog.Logger) error {
 	if err := svc.Start(); err != nil {
 		return err
 	}
 	s.Register("cluster", svc.Command, cluster.Usage...)
+	for _, name := range []string{"routes", "topics"} {
+		s.Register(name, func(args []string) (string, int) {
+			return clusterRoutesCommand(n, svc.Routes, name, args)
+		}, ctl.Usage[name]...)
+	}
 	log.Info("cluster routes listening")
 	return nil
 }

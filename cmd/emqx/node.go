@@ -115,7 +115,7 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	if clu != nil {
-		if err := startCluster(ctlSrv, clu, log); err != nil {
+		if err := startCluster(ctlSrv, node, clu, log); err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			node.Stop(ctx)

@@ -309,6 +309,40 @@ func (s *Service) Call(ctx context.Context, node, method string, req []byte) ([]
 	return msg.Data, nil
 }
 
+// Routes returns the cluster's routes as (filter, node) pairs: this node's local interest
+// (its peers' subscriptions left out) and the other running nodes' announced filters, each
+// filter without a $share/<group>/ or $queue/ prefix (as the routing table lists it).
+func (s *Service) Routes() [][2]string {
+	var out [][2]string
+	for _, f := range s.n.LocalRoutes() {
+		out = append(out, [2]string{plainFilter(f), s.o.NodeName})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, m := range s.members {
+		if !m.running {
+			continue
+		}
+		for f := range m.filters {
+			out = append(out, [2]string{plainFilter(f), name})
+		}
+	}
+	return out
+}
+
+// plainFilter strips a $share/<group>/ or $queue/ prefix.
+func plainFilter(f string) string {
+	if rest, ok := strings.CutPrefix(f, "$queue/"); ok {
+		return rest
+	}
+	if rest, ok := strings.CutPrefix(f, "$share/"); ok {
+		if _, plain, ok := strings.Cut(rest, "/"); ok {
+			return plain
+		}
+	}
+	return f
+}
+
 // Dropped counts messages that could not be forwarded to another node.
 func (s *Service) Dropped() uint64 { return s.dropped.Load() }
 

@@ -336,3 +336,25 @@ func TestRetainedCopiedToJoiningNode(t *testing.T) {
 	}
 	ns[0].waitStatus(t, status(ns, nil), 5*time.Second)
 }
+
+// TestRoutesList: `emqx_ctl routes list` shows the other nodes' routes too.
+func TestRoutesList(t *testing.T) {
+	ns := threeNodes(t)
+	r := newReceived()
+	c := ns[2].connect(t, "routes-sub", r)
+	subscribe(t, c, "rl/+/x", 0)
+	subscribe(t, c, "$share/g/rl/shared", 0)
+	want := "rl/+/x -> " + ns[2].name + "\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := ns[0].ctl(t, "routes", "show", "rl/+/x")
+		shared, _ := ns[1].ctl(t, "routes", "show", "rl/shared")
+		if out == want && shared == "rl/shared -> "+ns[2].name+"\n" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routes show: %q and %q", out, shared)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -72,8 +72,11 @@ type Service struct {
 	inbound     *engine.Subscriber        // the handle through which peers' messages are routed
 	removeHooks func()
 
-	// Local interest: changes from the route watch wait in pending until the loop
-	// announces them with the next sequence number.
+	// Local interest: changes from the route watch wait in incoming (chgMu, the only lock an
+	// event loop may take here) until the loop moves them to pending and announces them with
+	// the next sequence number (pendMu, held while publishing).
+	chgMu     sync.Mutex
+	incoming  []routeChange
 	pendMu    sync.Mutex
 	pending   []routeChange
 	announced map[string]bool
@@ -189,6 +192,7 @@ func (s *Service) Close() {
 	close(s.stop)
 	bb := s.bb
 	s.bb = nil
+	s.conn.Store(nil)
 	for _, m := range s.members {
 		m.dropRoutes()
 	}

@@ -35,9 +35,9 @@ type routeSnapshot struct {
 // routeChanged is the route watch: called from any goroutine (often an event loop) with the
 // engine's watch lock held; it only queues.
 func (s *Service) routeChanged(filter string, added bool) {
-	s.pendMu.Lock()
-	s.pending = append(s.pending, routeChange{filter, added})
-	s.pendMu.Unlock()
+	s.chgMu.Lock()
+	s.incoming = append(s.incoming, routeChange{filter, added})
+	s.chgMu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -48,6 +48,9 @@ func (s *Service) routeChanged(filter string, added bool) {
 func (s *Service) announce() {
 	s.pendMu.Lock()
 	defer s.pendMu.Unlock()
+	s.chgMu.Lock()
+	s.pending, s.incoming = s.incoming, s.pending[:0]
+	s.chgMu.Unlock()
 	if len(s.pending) == 0 {
 		return
 	}

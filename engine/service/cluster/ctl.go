@@ -83,10 +83,23 @@ func (s *Service) join(target string) (string, int) {
 	s.reloadRoutesLocked()
 	s.mu.Unlock()
 	deadline := time.Now().Add(joinWait)
+	var readyAt time.Time
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
 		m := s.members[name]
 		ok := m != nil && m.running && m.synced
+		if ok && readyAt.IsZero() {
+			readyAt = time.Now()
+		}
+		// Then the nodes it sees (for three heartbeats at most), so that the status below
+		// is the cluster's.
+		if ok && time.Since(readyAt) < 3*s.o.Heartbeat {
+			for _, p := range m.peers {
+				if p != s.o.NodeName && (s.members[p] == nil || !s.members[p].running) {
+					ok = false
+				}
+			}
+		}
 		s.mu.Unlock()
 		if ok {
 			s.mu.Lock()

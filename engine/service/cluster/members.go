@@ -35,6 +35,7 @@ type castMsg struct {
 	Add    []string `json:"a,omitempty"`
 	Del    []string `json:"d,omitempty"`
 	Target string   `json:"x,omitempty"` // forget: the node removed
+	Peers  []string `json:"p,omitempty"` // hb: the other nodes the sender sees running
 }
 
 // member is another node as this node sees it. Guarded by Service.mu.
@@ -46,6 +47,7 @@ type member struct {
 	running   bool
 	downSince time.Time // zero while running or never seen down
 	outside   bool      // back after being cut off, with autoheal off: not readmitted
+	peers     []string  // the nodes it sees running (its last heartbeat)
 
 	// Its routes: applied through seq of its announcements (synced: from a snapshot on).
 	seq     uint64
@@ -109,7 +111,15 @@ func (s *Service) heartbeat() {
 	if h, _, err := splitListen(s.o.Listen); err == nil && h != "0.0.0.0" && h != "::" {
 		host = h
 	}
-	s.cast(&castMsg{Type: "hb", Route: joinHostPort(host, s.port), Seq: seq})
+	s.mu.Lock()
+	var peers []string
+	for name, m := range s.members {
+		if m.running {
+			peers = append(peers, name)
+		}
+	}
+	s.mu.Unlock()
+	s.cast(&castMsg{Type: "hb", Route: joinHostPort(host, s.port), Seq: seq, Peers: peers})
 }
 
 func (s *Service) checkMembers() {
@@ -183,6 +193,7 @@ func (s *Service) onHeartbeat(c *castMsg) {
 		s.saveKnownLocked()
 	}
 	m.lastSeen = now
+	m.peers = c.Peers
 	if !m.running {
 		if m.outside {
 			s.mu.Unlock()

@@ -552,7 +552,7 @@ func (n *Node) discardLocked(s *sessions.Session, reason string) {
 	}
 	s.Gone = true
 	for _, sub := range s.Subs {
-		n.subs.Unsubscribe(sub.Filter, s)
+		n.indexUnsubscribe(sub.Filter, s)
 	}
 	if s.ExpiryInterval != 0 {
 		n.reg.AddPersistent(-1)

@@ -43,7 +43,7 @@ func (d *storeDurability) load() error {
 		s.Durable.Store(true)
 		for _, sub := range ld.Subs {
 			s.Subscribe(sub.Filter, sub.Options)
-			if _, err := n.subs.Subscribe(sub.Filter, s, sub.Options); err != nil {
+			if _, err := n.indexSubscribe(sub.Filter, s, sub.Options); err != nil {
 				s.Unsubscribe(sub.Filter)
 				subErrs++
 			}

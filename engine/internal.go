@@ -62,6 +62,9 @@ type SubscriberOptions struct {
 	Overflow Overflow
 	// Batch bounds the deliveries of one Handle call; 0 means 256.
 	Batch int
+	// Peer marks another node of the cluster (see peer.go): its subscriptions are not local
+	// interest, and messages from peers never reach it.
+	Peer bool
 	// Handle receives the deliveries in order, on the subscriber's own goroutine, one call
 	// at a time. The slice and the messages are valid only during the call. It may block
 	// (deliveries queue meanwhile, up to QueueLen); it must not call Close.
@@ -143,7 +146,7 @@ func (sub *Subscriber) Subscribe(filter string, o SubscribeOptions) error {
 	}
 	s.Subscribe(filter, topts)
 	s.Unlock()
-	if _, err := sub.n.subs.Subscribe(filter, s, topts); err != nil {
+	if _, err := sub.n.indexSubscribe(filter, s, topts); err != nil {
 		s.Lock()
 		s.Unsubscribe(filter)
 		s.Unlock()
@@ -162,7 +165,7 @@ func (sub *Subscriber) Unsubscribe(filter string) bool {
 	existed := s.Unsubscribe(filter)
 	s.Unlock()
 	if existed {
-		sub.n.subs.Unsubscribe(filter, s)
+		sub.n.indexUnsubscribe(filter, s)
 	}
 	return existed
 }
@@ -189,7 +192,7 @@ func (sub *Subscriber) Close() {
 	s.Gone = true
 	s.Unlock()
 	for _, x := range subs {
-		sub.n.subs.Unsubscribe(x.Filter, s)
+		sub.n.indexUnsubscribe(x.Filter, s)
 	}
 	sub.mu.Lock()
 	if sub.closed {

@@ -42,6 +42,7 @@ type loop struct {
 	// internal collects this round's deliveries to internal subscribers (internal.go).
 	internal      []internalDelivery
 	internalBatch []Delivery
+	peerScratch   []trie.Member[*sessions.Session] // local members of a shared group (peer.go)
 
 	// inbox receives deliveries from other loops; guarded by inboxMu.
 	inboxMu   sync.Mutex

@@ -213,7 +213,7 @@ func (n *Node) SubscribeClient(ctx context.Context, clientID, filter string, qos
 		}
 		// The route is added under the session lock (as discardLocked removes routes), so a
 		// session expiring meanwhile cannot keep a stale route.
-		if _, err := n.subs.Subscribe(filter, s, o); err != nil {
+		if _, err := n.indexSubscribe(filter, s, o); err != nil {
 			s.Unlock()
 			return fmt.Errorf("engine: topic filter %q refused: %w", filter, err)
 		}
@@ -280,7 +280,7 @@ func (n *Node) dropSubscription(s *sessions.Session, filter string, h *hookSet) 
 		if s.Durable.Load() {
 			n.dur.unsubscribed(s, filter)
 		}
-		n.subs.Unsubscribe(filter, s)
+		n.indexUnsubscribe(filter, s)
 	}
 	s.Unlock()
 	if existed && h != nil {

@@ -41,6 +41,7 @@ type Node struct {
 	auth     atomic.Pointer[[]Authenticator] // authentication chain; empty: allow_anonymous decides
 	authz    atomic.Pointer[[]Authorizer]    // access-control chain before acl.conf; empty: acl.conf alone
 	hooks    atomic.Pointer[hookSet]         // installed hooks, nil when none (hooks.go)
+	routes   atomic.Pointer[routeWatch]      // local interest for the cluster, nil when none (peer.go)
 	hookReg  hookRegistry
 	pool     *ants.Pool // side pool for work that may block (authentication)
 

@@ -145,7 +145,7 @@ func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.Reason
 		n.dur.subscribed(s, mounted, o)
 	}
 	s.Unlock()
-	if _, err := n.subs.Subscribe(mounted, s, o); err != nil {
+	if _, err := n.indexSubscribe(mounted, s, o); err != nil {
 		s.Lock()
 		s.Unsubscribe(mounted)
 		if s.Durable.Load() {
@@ -311,7 +311,7 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		}
 		s.Unlock()
 		if existed {
-			n.subs.Unsubscribe(filter, s)
+			n.indexUnsubscribe(filter, s)
 			ack.Codes = append(ack.Codes, codec.Success)
 			if h := l.hooks; h != nil {
 				for _, f := range h.unsubscribed {

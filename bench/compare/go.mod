@@ -1,6 +1,6 @@
 module github.com/emqgo/emqgo/bench/compare
 
-go 1.26
+go 1.26.0
 
 replace github.com/emqgo/emqgo => ../..
 

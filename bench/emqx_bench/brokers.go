@@ -16,8 +16,9 @@ import (
 // an external PEER that the suite neither starts nor stops.
 type brokerKind struct {
 	Name string
-	Bin  string // executable; empty for an external peer
-	Addr string // external peer's host:port
+	Bin  string   // executable; empty for an external peer
+	Addr string   // external peer's host:port
+	Env  []string // ours: extra environment (the cluster cases' node settings)
 }
 
 // brokerProc is a running broker started by the suite.
@@ -85,6 +86,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 			"EMQX_LISTENER__TCP__EXTERNAL__MAX_CONN_RATE=1000000",
 		}
 		env = append(env, oursTransportEnv(ports, certs)...)
+		env = append(env, k.Env...)
 		b.addrs = ports
 		if certs == nil {
 			delete(b.addrs, "tls")

@@ -20,6 +20,8 @@ import (
 type Options struct {
 	Scenario    string        // conn, pub, sub, p2p, fanin, fanout, shared
 	Broker      string        // host:port, loopback only
+	SubBroker   string        // subscribers connect here instead ("": Broker), e.g. another node of a cluster
+	Settle      time.Duration // wait between connecting (and subscribing) and publishing
 	Transport   string        // tcp, tls, ws or wss
 	Listener    string        // suite: which of the broker's listeners of Transport ("tls-rsa"); "": Transport's
 	CAFile      string        // tls, wss: PEM certificates to trust instead of the system's
@@ -109,6 +111,8 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.Broker, "broker", o.Broker, "broker `host:port` (loopback only)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp, tls, psk (TLS-PSK, PSK-AES128-GCM-SHA256), ws or wss (MQTT over WebSocket, subprotocol mqtt)")
+	fs.StringVar(&o.SubBroker, "sub-broker", o.SubBroker, "subscribers connect to this `host:port` instead of -broker (another node of a cluster)")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "wait this long after connecting before publishing (e.g. for subscriptions to reach the other nodes of a cluster)")
 	fs.StringVar(&o.CAFile, "ca", o.CAFile, "tls/wss: PEM file of the certificates to trust")
 	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "tls/wss: do not verify the broker's certificate")
 	fs.StringVar(&o.ServerName, "server-name", o.ServerName, "tls/wss: certificate name to verify (default: the -broker host)")
@@ -213,6 +217,11 @@ func (o *Options) validate() error {
 	}
 	if err := checkLoopback(o.Broker); err != nil {
 		return err
+	}
+	if o.SubBroker != "" {
+		if err := checkLoopback(o.SubBroker); err != nil {
+			return err
+		}
 	}
 	for _, ip := range o.IfAddrs {
 		if !ip.IsLoopback() {

@@ -56,10 +56,12 @@ type Result struct {
 	BrokerRSSPeak  int64   `json:"broker_rss_peak_bytes,omitempty"`
 	BrokerCPU      float64 `json:"broker_cpu_seconds,omitempty"` // in the window
 	BrokerCPUPerMs float64 `json:"broker_cpu_us_per_msg,omitempty"`
-	RSSPerConn     float64 `json:"broker_rss_per_connection,omitempty"`
-	ToolRSS        int64   `json:"tool_rss_bytes,omitempty"`
-	ToolCPU        float64 `json:"tool_cpu_seconds"`
-	ToolCPUPerMsg  float64 `json:"tool_cpu_us_per_msg,omitempty"`
+	// Node2CPUPerMs is the second node's CPU per message in the cluster cases (suite_cluster.go).
+	Node2CPUPerMs float64 `json:"node2_cpu_us_per_msg,omitempty"`
+	RSSPerConn    float64 `json:"broker_rss_per_connection,omitempty"`
+	ToolRSS       int64   `json:"tool_rss_bytes,omitempty"`
+	ToolCPU       float64 `json:"tool_cpu_seconds"`
+	ToolCPUPerMsg float64 `json:"tool_cpu_us_per_msg,omitempty"`
 
 	Series []Sample `json:"series"`
 	Errors []string `json:"errors,omitempty"`

@@ -303,10 +303,14 @@ func (r *runner) dial(cl *client, k int) {
 	}
 	var nc net.Conn
 	var err error
+	addr := r.o.Broker
+	if cl.role == "sub" && r.o.SubBroker != "" {
+		addr = r.o.SubBroker
+	}
 	if r.transport != nil {
-		nc, err = r.transport.dialTransport(context.Background(), &d, r.o.Transport, r.o.Broker)
+		nc, err = r.transport.dialTransport(context.Background(), &d, r.o.Transport, addr)
 	} else {
-		nc, err = d.Dial("tcp", r.o.Broker)
+		nc, err = d.Dial("tcp", addr)
 	}
 	if err != nil {
 		r.failed.Add(1)
@@ -534,6 +538,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("no client connected: %s", r.errorSummary())
 	}
 
+	if o.Settle > 0 {
+		time.Sleep(o.Settle)
+	}
 	// Publishing window.
 	b1, cpu1 := readProc(o.BrokerPID), selfCPU()
 	res.BrokerConnected = b1

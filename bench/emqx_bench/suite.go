@@ -27,7 +27,9 @@ type suiteCase struct {
 	// HalfOf names an earlier case: each broker is offered half of the rate it delivered
 	// there (latency at 50 % of its own measured peak).
 	HalfOf string `json:"half_of,omitempty"`
-	apply  func(o *Options)
+	// Cluster runs the case on two of our nodes joined in a cluster (suite_cluster.go).
+	Cluster bool `json:"cluster,omitempty"`
+	apply   func(o *Options)
 }
 
 // SuiteReport is the suite's JSON document and the input of the HTML report.
@@ -46,7 +48,7 @@ type SuiteReport struct {
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
 // size of the idle-connection run.
 func suiteCases(d time.Duration, conns int) []suiteCase {
-	return append(tcpCases(d, conns), transportCases(d, conns)...)
+	return append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...)
 }
 
 // tcpCases are the rows over MQTT/TCP.
@@ -92,6 +94,8 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.RecvRate * float64(r.Size) / 1e6, "MB/s", true
 	case "broker_us":
 		return r.BrokerCPUPerMs, "µs CPU/msg", false
+	case "node2_us":
+		return r.Node2CPUPerMs, "µs CPU/msg node 2", false
 	case "p50":
 		return r.Latency.P50, "µs p50", false
 	case "p99":
@@ -195,6 +199,12 @@ func runSuite(ctx context.Context, args []string) error {
 				bi := (i + j + round) % len(kinds)
 				k := kinds[bi]
 				o := base(c)
+				if c.Cluster && k.Name != "ours" {
+					if round == 0 {
+						fmt.Fprintf(logw, "%-12s %-10s skipped: not a cluster of ours\n", c.Name, k.Name)
+					}
+					continue
+				}
 				if !servesTransport(k.Name, c.Transport) {
 					if round == 0 {
 						fmt.Fprintf(logw, "%-12s %-10s skipped: no %s listener\n", c.Name, k.Name, c.Transport)
@@ -209,7 +219,11 @@ func runSuite(ctx context.Context, args []string) error {
 					}
 					o.Rate = prev[bi].RecvRate / 2 / float64(o.Pubs)
 				}
-				res, err := runOne(ctx, k, o, work, certs)
+				run := runOne
+				if c.Cluster {
+					run = runCluster
+				}
+				res, err := run(ctx, k, o, work, certs)
 				if err != nil {
 					fmt.Fprintf(logw, "%-12s %-10s FAILED: %v\n", c.Name, k.Name, err)
 					rep.Failures[fmt.Sprintf("%s/%s/%d", c.Name, k.Name, round+1)] = err.Error()
@@ -352,7 +366,7 @@ func oneLine(c suiteCase, r *Result) string {
 
 func fmtMetric(v float64, unit string) string {
 	switch {
-	case unit == "µs CPU/msg":
+	case strings.HasPrefix(unit, "µs CPU/msg"):
 		return fmt.Sprintf("%.2f %s", v, unit)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v) + strings.TrimPrefix(unit, "µs")
@@ -427,7 +441,7 @@ func dropsNote(r *Result) string {
 
 func fmtNum(v float64, unit string) string {
 	switch {
-	case unit == "µs CPU/msg":
+	case strings.HasPrefix(unit, "µs CPU/msg"):
 		return fmt.Sprintf("%.2f", v)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v)

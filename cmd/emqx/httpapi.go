@@ -11,6 +11,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/cluster"
 	"github.com/emqgo/emqgo/engine/service/dashboard"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
 	"github.com/emqgo/emqgo/engine/service/sys"
@@ -33,6 +34,7 @@ type apiDeps struct {
 	plugins  *plugins.Manager
 	sessions *dashboard.Sessions // the dashboard's: their tokens are accepted as bearer tokens
 	mount    *lateHandler        // receives the API's handler for the dashboard; may be nil
+	cluster  *cluster.Service    // nil: this node alone
 }
 
 // startHTTPAPI serves the HTTP API and /metrics on management.listener.http (and .https) for node, and
@@ -51,6 +53,9 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	}
 	if deps.sessions != nil {
 		opts.Tokens = deps.sessions
+	}
+	if deps.cluster != nil {
+		opts.Cluster = deps.cluster
 	}
 	if !ok {
 		if deps.mount != nil {
@@ -73,6 +78,11 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	}
 	if deps.mount != nil {
 		deps.mount.set(api.Handler())
+	}
+	if deps.cluster != nil { // the other nodes' APIs ask this one for its facts
+		for _, m := range []string{httpapi.MethodNode, httpapi.MethodBroker, httpapi.MethodStats} {
+			deps.cluster.Handle(m, func([]byte) ([]byte, error) { return api.Local(m) })
+		}
 	}
 	if a := api.Addr(); a != "" {
 		log.Info("HTTP API listening", "key", "management.listener.http", "address", a)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,11 +34,18 @@ func registerManagement(s *ctl.Server, n *engine.Node, levels *logLevels) {
 		}
 		return "There is no Mnesia database in emqgo: retained messages and persistent sessions are in the durable store (persistence.*); check it with `emqx_ctl data verify`.\n", 0
 	})
-	reg("cluster", func(args []string) (string, int) {
-		if len(args) != 1 || args[0] != "status" {
-			return usage("cluster"), 1
+	reg("cluster", func(args []string) (string, int) { // replaced by the cluster service when cluster.listen is set
+		switch {
+		case len(args) == 1 && args[0] == "status":
+			return fmt.Sprintf("Cluster status: [{running_nodes,['%s']}]\n", n.Name()), 0
+		case len(args) == 2 && args[0] == "join":
+			return "Failed to join the cluster: this node does not cluster (set cluster.listen)\n", 1
+		case len(args) == 1 && args[0] == "leave":
+			return "Failed to leave the cluster: node_not_in_cluster\n", 1
+		case len(args) == 2 && args[0] == "force-leave":
+			return "Failed to remove the node from cluster: node_not_in_cluster\n", 1
 		}
-		return fmt.Sprintf("Cluster status: [{running_nodes,['%s']}]\n", n.Name()), 0
+		return usage("cluster"), 1
 	})
 }
 
@@ -181,17 +189,38 @@ func subscriptionAnswer(err error) (string, int) {
 
 // routesCommand is `routes` and `topics` (EMQX 4 renamed one to the other): "filter -> node".
 func routesCommand(n *engine.Node, cmd string, args []string) (string, int) {
+	return clusterRoutesCommand(n, nil, cmd, args)
+}
+
+// clusterRoutesCommand is `routes` (and `topics`) with the cluster's routes from all (nil:
+// this node alone): one "<filter> -> <node>" line per filter and node, by filter.
+func clusterRoutesCommand(n *engine.Node, all func() [][2]string, cmd string, args []string) (string, int) {
+	var routes [][2]string
+	if all == nil {
+		for _, r := range n.Routes() {
+			routes = append(routes, [2]string{r.Filter, r.Node})
+		}
+	} else {
+		routes = all()
+		slices.SortFunc(routes, func(a, b [2]string) int {
+			if c := strings.Compare(a[0], b[0]); c != 0 {
+				return c
+			}
+			return strings.Compare(a[1], b[1])
+		})
+		routes = slices.Compact(routes)
+	}
 	var b strings.Builder
 	switch {
 	case len(args) == 1 && args[0] == "list":
-		for _, r := range n.Routes() {
-			fmt.Fprintf(&b, "%s -> %s\n", r.Filter, r.Node)
+		for _, r := range routes {
+			fmt.Fprintf(&b, "%s -> %s\n", r[0], r[1])
 		}
 		return b.String(), 0
 	case len(args) == 2 && args[0] == "show":
-		for _, r := range n.Routes() {
-			if r.Filter == args[1] {
-				fmt.Fprintf(&b, "%s -> %s\n", r.Filter, r.Node)
+		for _, r := range routes {
+			if r[0] == args[1] {
+				fmt.Fprintf(&b, "%s -> %s\n", r[0], r[1])
 			}
 		}
 		return b.String(), 0

@@ -156,6 +156,13 @@ func TestCtlManagement(t *testing.T) {
 	if out := ok(0, "cluster", "status"); out != "Cluster status: [{running_nodes,['emqx@127.0.0.1']}]\n" {
 		t.Fatalf("cluster status: %q", out)
 	}
+	// Without cluster.listen the node does not cluster, and says so.
+	if out := ok(1, "cluster", "join", "emqx2@127.0.0.1"); out != "Failed to join the cluster: this node does not cluster (set cluster.listen)\n" {
+		t.Fatalf("cluster join: %q", out)
+	}
+	if out := ok(1, "cluster", "leave"); out != "Failed to leave the cluster: node_not_in_cluster\n" {
+		t.Fatalf("cluster leave: %q", out)
+	}
 
 	// An unknown command prints the usage list.
 	if out := ok(1, "nosuch"); !strings.Contains(out, "clients kick <ClientId>") || !strings.Contains(out, "log primary-level") {

@@ -83,6 +83,10 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
+	clu, err := newCluster(node, cfg, log)
+	if err != nil {
+		return err
+	}
 	sessions, err := openAdmins(cfg)
 	if err != nil {
 		return err
@@ -117,14 +121,23 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
-	sysSvc := startSys(ctlSrv, node, cfg, log)
+	if clu != nil {
+		if err := startCluster(ctlSrv, node, clu, log); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			node.Stop(ctx)
+			return err
+		}
+		defer clu.Close() // also closed below, before the node
+	}
+	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu))
 	defer sysSvc.Stop() // also stopped below, before the node
 	// Backend outages of the plugins raise alarms there (and stop doing so before it stops).
 	plug.SetAlarms(sysSvc)
 	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)
 	defer traceSvc.Close() // also closed below, before the node
-	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug, sessions: sessions, mount: api})
+	stopAPI, err := startHTTPAPI(node, cfg, log, apiDeps{apps: apps, sys: sysSvc, plugins: plug, sessions: sessions, mount: api, cluster: clu})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -149,6 +162,9 @@ func (f foregroundCmd) Run(c *cli) error {
 	log.Info("node stopping", "cause", why)
 	sysSvc.Stop()
 	traceSvc.Close()
+	if clu != nil {
+		clu.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	stopAPI(ctx)

@@ -41,8 +41,10 @@ func sysOptions(cfg *config.Config, log *slog.Logger) sys.Options {
 
 // startSys starts the $SYS service on a started node and registers `emqx_ctl alarms`. Stop
 // the returned service before the node.
-func startSys(s *ctl.Server, n *engine.Node, cfg *config.Config, log *slog.Logger) *sys.Service {
-	svc := sys.New(n, sysOptions(cfg, log))
+func startSys(s *ctl.Server, n *engine.Node, cfg *config.Config, log *slog.Logger, nodes func() []string) *sys.Service {
+	opts := sysOptions(cfg, log)
+	opts.Nodes = nodes
+	svc := sys.New(n, opts)
 	svc.Start()
 	s.Register("alarms", func(args []string) (string, int) {
 		switch {

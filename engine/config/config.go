@@ -82,18 +82,19 @@ func (c *Config) ZoneOf(l *Listener) *Zone {
 type Node struct {
 	Name      string // node.name, e.g. emqx@127.0.0.1; used in $SYS/brokers/<node>/
 	Home      string // node.home, or the home given to LoadAt; "" when paths are left as written
-	Cookie    string // node.cookie: shared secret of the nodes of a cluster
+	Cookie    string // node.cookie: shared secret of the nodes of a cluster (route password)
 	DataDir   string // node.data_dir
 	CrashDump string // node.crash_dump (no effect)
 }
 
-// Cluster is the cluster.* group. Clustering is not implemented yet: these keys have no effect.
+// Cluster is the cluster.* group (engine/service/cluster).
 type Cluster struct {
-	Name        string
-	Discovery   string // manual, static, mcast, dns, etcd, k8s
-	Autoheal    bool
-	Autoclean   time.Duration
-	StaticSeeds []string
+	Name        string        // cluster.name: nodes of other clusters are refused
+	Discovery   string        // manual, static (mcast, dns, etcd, k8s: refused at start)
+	Autoheal    bool          // a node cut off and back in the same run rejoins by itself
+	Autoclean   time.Duration // a node down this long is forgotten
+	StaticSeeds []string      // cluster.static.seeds: name@host or name@host:port
+	Listen      string        // cluster.listen: route listener, ip:port or port; "" = no clustering
 }
 
 // Log is the log.* group.

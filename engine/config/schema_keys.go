@@ -51,13 +51,14 @@ func fixedDefs() []fixedDef {
 	ms := time.Millisecond
 	sec := time.Second
 	defs := []fixedDef{
-		// Cluster: accepted; clustering is configured elsewhere for now.
-		f(sp("cluster.name", TypeString, "emqxcl", "name of the cluster the node joins").ne(OwnerCluster), func(c *Config, v any) { c.Cluster.Name = asStr(v) }),
+		// Cluster: an embedded NATS server per node, routes between nodes (engine/service/cluster).
+		f(sp("cluster.name", TypeString, "emqxcl", "name of the cluster the node joins; nodes of other clusters are refused"), func(c *Config, v any) { c.Cluster.Name = asStr(v) }),
 		raw(sp("cluster.proto_dist", TypeEnum, "inet_tcp", "Erlang distribution protocol").enum("inet_tcp", "inet6_tcp", "inet_tls").ne(OwnerCluster)),
-		f(sp("cluster.discovery", TypeEnum, "manual", "how nodes find each other").enum("manual", "static", "mcast", "dns", "etcd", "k8s").ne(OwnerCluster), func(c *Config, v any) { c.Cluster.Discovery = asStr(v) }),
-		f(sp("cluster.autoheal", TypeBool, "on", "heal the cluster after a network partition").ne(OwnerCluster), func(c *Config, v any) { c.Cluster.Autoheal = asBool(v) }),
-		f(sp("cluster.autoclean", TypeDuration, "5m", "remove nodes that stay down this long").ne(OwnerCluster), func(c *Config, v any) { c.Cluster.Autoclean = asDur(v) }),
-		f(sp("cluster.static.seeds", TypeList, "", "node names of a static cluster").ne(OwnerCluster), func(c *Config, v any) { c.Cluster.StaticSeeds = asList(v) }),
+		f(sp("cluster.discovery", TypeEnum, "manual", "how nodes find each other: manual (emqx_ctl cluster join) or static (cluster.static.seeds)").enum("manual", "static", "mcast", "dns", "etcd", "k8s"), func(c *Config, v any) { c.Cluster.Discovery = asStr(v) }),
+		f(sp("cluster.autoheal", TypeBool, "on", "let a node that was cut off (same run, seen down) rejoin by itself"), func(c *Config, v any) { c.Cluster.Autoheal = asBool(v) }),
+		f(sp("cluster.autoclean", TypeDuration, "5m", "remove nodes that stay down this long"), func(c *Config, v any) { c.Cluster.Autoclean = asDur(v) }),
+		f(sp("cluster.static.seeds", TypeList, "", "node names of a static cluster (name@host, or name@host:port)"), func(c *Config, v any) { c.Cluster.StaticSeeds = asList(v) }),
+		f(sp("cluster.listen", TypeAddr, "", "address of the node's cluster route listener, ip:port or port; unset: the node does not cluster"), func(c *Config, v any) { c.Cluster.Listen = asStr(v) }),
 		raw(sp("cluster.mcast.addr", TypeString, "", "multicast discovery address").ne(OwnerCluster)),
 		raw(sp("cluster.mcast.ports", TypeList, "", "multicast discovery ports").ne(OwnerCluster)),
 		raw(sp("cluster.mcast.iface", TypeString, "", "multicast interface address").ne(OwnerCluster)),
@@ -80,7 +81,7 @@ func fixedDefs() []fixedDef {
 
 		// Node.
 		f(sp("node.name", TypeString, "emqx@127.0.0.1", "node name, name@host"), func(c *Config, v any) { c.Node.Name = asStr(v) }),
-		f(sp("node.cookie", TypeString, "emqxsecretcookie", "secret shared by the nodes of a cluster").ne(OwnerCluster), func(c *Config, v any) { c.Node.Cookie = asStr(v) }),
+		f(sp("node.cookie", TypeString, "emqxsecretcookie", "secret shared by the nodes of a cluster (the password of the cluster routes)"), func(c *Config, v any) { c.Node.Cookie = asStr(v) }),
 		f(sp("node.data_dir", TypePath, "data", "directory for the node's data"), func(c *Config, v any) { c.Node.DataDir = asStr(v) }),
 		f(sp("node.home", TypePath, "", "home directory against which relative paths resolve; unset for the directory above bin/"), func(c *Config, v any) { c.Node.Home = asStr(v) }),
 		raw(sp("node.heartbeat", TypeBool, "", vmNote).ne(OwnerVM)),

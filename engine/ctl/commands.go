@@ -60,7 +60,12 @@ var Usage = map[string][]string{
 		"log handlers start <HandlerId>  # Start a stopped log handler",
 		"log handlers stop  <HandlerId>  # Stop a log handler: it writes nothing until started",
 	},
-	"cluster": {"cluster status                # Cluster status (this node only: no clustering yet)"},
+	"cluster": {
+		"cluster join <Node>           # Join the cluster",
+		"cluster leave                 # Leave the cluster",
+		"cluster force-leave <Node>    # Force the node leave from cluster",
+		"cluster status                # Cluster status",
+	},
 	"listeners": {
 		"listeners                     # List listeners",
 		"listeners stop    <Identifier> # Stop a listener (refuse new connections, close current ones)",

@@ -133,8 +133,8 @@ func metricsMap(ms []engine.Metric) map[string]uint64 {
 	return out
 }
 
-// thisNode checks the {node} of a /nodes/{node}/... or /brokers/{node} path: this node's name,
-// the only one until clustering.
+// thisNode checks the {node} of a /nodes/{node}/... or /brokers/{node} path: this node's name
+// (other nodes of a cluster are answered by otherNode where the endpoint supports them).
 func (s *Server) thisNode(w http.ResponseWriter, r *http.Request) bool {
 	if name := r.PathValue("node"); name != s.node.Name() {
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no node %q (this node is %q)", name, s.node.Name()))
@@ -145,31 +145,31 @@ func (s *Server) thisNode(w http.ResponseWriter, r *http.Request) bool {
 
 // GET /api/v4/brokers: {"code":0,"data":[broker...]}.
 func (s *Server) brokers(w http.ResponseWriter, r *http.Request) {
-	writeData(w, []brokerInfo{s.brokerInfo()})
+	writeData(w, s.fromEveryNode(r, MethodBroker))
 }
 
 // GET /api/v4/brokers/{node}: {"code":0,"data":broker}.
 func (s *Server) broker(w http.ResponseWriter, r *http.Request) {
-	if s.thisNode(w, r) {
+	if !s.otherNode(w, r, MethodBroker) && s.thisNode(w, r) {
 		writeData(w, s.brokerInfo())
 	}
 }
 
 // GET /api/v4/nodes.
 func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
-	writeData(w, []nodeInfoJSON{s.nodeInfoJSON()})
+	writeData(w, s.fromEveryNode(r, MethodNode))
 }
 
 // GET /api/v4/nodes/{node}.
 func (s *Server) nodeInfo(w http.ResponseWriter, r *http.Request) {
-	if s.thisNode(w, r) {
+	if !s.otherNode(w, r, MethodNode) && s.thisNode(w, r) {
 		writeData(w, s.nodeInfoJSON())
 	}
 }
 
 // GET /api/v4/stats: {"code":0,"data":[{"node":name,"stats":{...}}]}.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	writeData(w, []map[string]any{{"node": s.node.Name(), "stats": statsMap(s.node.Stats())}})
+	writeData(w, s.fromEveryNode(r, MethodStats))
 }
 
 // GET /api/v4/nodes/{node}/stats: {"code":0,"data":{...}}.

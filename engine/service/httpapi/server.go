@@ -72,6 +72,10 @@ type Options struct {
 	// MaxClients.
 	HTTPS *HTTPSOptions
 
+	// Cluster makes /nodes, /brokers and /stats answer for every running node; nil: this
+	// node alone.
+	Cluster Cluster
+
 	// Log receives the server's errors; nil discards them.
 	Log *slog.Logger
 }

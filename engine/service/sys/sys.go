@@ -25,6 +25,8 @@ type Options struct {
 	// Interval is broker.sys_interval: $SYS/brokers, version, sysdescr, uptime, datetime,
 	// stats/... and metrics/... are published this often (0: never).
 	Interval time.Duration
+	// Nodes lists the running nodes of the cluster for $SYS/brokers; nil: this node alone.
+	Nodes func() []string
 	// Heartbeat is broker.sys_heartbeat: uptime and datetime are published this often (0:
 	// never, apart from Interval's).
 	Heartbeat time.Duration

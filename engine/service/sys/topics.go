@@ -51,7 +51,11 @@ func levels(name string) string { return strings.ReplaceAll(name, ".", "/") }
 // the heartbeat topics, every statistic and every metric. As in EMQX, $SYS/brokers, version
 // and sysdescr are retained, the rest is not; all at QoS 0.
 func (s *Service) publishAll() {
-	s.publish("$SYS/brokers", []byte(s.n.Name()), 0, true)
+	nodes := s.n.Name()
+	if s.opts.Nodes != nil {
+		nodes = strings.Join(s.opts.Nodes(), ",")
+	}
+	s.publish("$SYS/brokers", []byte(nodes), 0, true)
 	s.publish(s.base+"version", []byte(engine.Version), 0, true)
 	s.publish(s.base+"sysdescr", []byte(engine.SysDescr), 0, true)
 	s.publishHeartbeat()

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/engine/config"
+	"github.com/emqgo/emqgo/engine/ctl"
+	"github.com/emqgo/emqgo/engine/service/cluster"
+)
+
+// newCluster prepares the cluster service from cluster.* and node.* keys, before the node
+// starts (it watches the node's routes from the first subscription). nil when cluster.listen
+// is unset: the node does not cluster.
+func newCluster(n *engine.Node, cfg *config.Config, log *slog.Logger) (*cluster.Service, error) {
+	c := &cfg.Cluster
+	switch c.Discovery {
+	case "manual", "static", "":
+	default:
+		return nil, fmt.Errorf("configuration error: cluster.discovery = %s is not supported yet (manual or static)", c.Discovery)
+	}
+	if c.Listen == "" {
+		if c.Discovery == "static" {
+			return nil, fmt.Errorf("configuration error: cluster.discovery = static needs cluster.listen (the route listener)")
+		}
+		return nil, nil
+	}
+	return cluster.New(n, cluster.Options{
+		NodeName:    cfg.Node.Name,
+		ClusterName: c.Name,
+		Listen:      c.Listen,
+		Cookie:      cfg.Node.Cookie,
+		Discovery:   c.Discovery,
+		Seeds:       c.StaticSeeds,
+		Autoheal:    c.Autoheal,
+		Autoclean:   c.Autoclean,
+		DataDir:     cfg.Node.DataDir,
+		Log:         log,
+	})
+}
+
+// startCluster starts the service on a started node and takes over `emqx_ctl cluster`.
+func startCluster(s *ctl.Server, n *engine.Node, svc *cluster.Service, log *slog.Logger) error {
+	if err := svc.Start(); err != nil {
+		return err
+	}
+	s.Register("cluster", svc.Command, cluster.Usage...)
+	for _, name := range []string{"routes", "topics"} {
+		s.Register(name, func(args []string) (string, int) {
+			return clusterRoutesCommand(n, svc.Routes, name, args)
+		}, ctl.Usage[name]...)
+	}
+	log.Info("cluster routes listening")
+	return nil
+}
+
+// clusterNodes is the running nodes for $SYS/brokers and the HTTP API; nil without a cluster
+// (this node alone).
+func clusterNodes(svc *cluster.Service) func() []string {
+	if svc == nil {
+		return nil
+	}
+	return svc.RunningNodes
+}

@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/sessions"
+)
+
+// Frames: the body of one NATS message that carries messages between nodes (forwarded to a
+// node's subscribers, or retained messages replicated to every node). A frame is a sequence
+// of records, each:
+//
+//	uvarint len(from)  from    the publisher's client id
+//	uvarint len(group) group   "" or the shared subscription filter the sender picked us for
+//	uvarint len(pkt)   pkt     the message as an MQTT 5 PUBLISH packet: topic, payload, QoS,
+//	                           RETAIN as published, the forwarded properties, and what remains
+//	                           of a Message Expiry Interval
+//
+// MQTT's own encoding carries every property exactly, and the receiver decodes it with the
+// codec it already trusts.
+
+// frameLimit is the size after which a sender starts a new frame.
+const frameLimit = 1 << 20
+
+// appendRecord appends one record for msg delivered at qos with the RETAIN flag retain.
+func appendRecord(dst []byte, msg *sessions.Message, qos uint8, retain bool, group string, now int64) []byte {
+	p := codec.Publish{QoS: qos, Retain: retain, Topic: msg.Topic, Payload: msg.Payload}
+	if qos > 0 {
+		p.PacketID = 1 // required on the wire; meaningless between nodes
+	}
+	if msg.Props != nil {
+		p.Props = *msg.Props // a copy: the message is shared and read-only
+	}
+	if msg.Expiry != 0 {
+		left := (msg.Expiry - now + int64(time.Second) - 1) / int64(time.Second)
+		p.Props.SetMessageExpiry(uint32(max(left, 1)))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(msg.From)))
+	dst = append(dst, msg.From...)
+	dst = binary.AppendUvarint(dst, uint64(len(group)))
+	dst = append(dst, group...)
+	start := len(dst)
+	dst = binary.AppendUvarint(dst, 0) // placeholder of one byte, fixed below
+	pkt := codec.AppendPublish(dst, &p, codec.V5)
+	size := len(pkt) - start - 1
+	var lb [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(lb[:], uint64(size))
+	if k == 1 {
+		pkt[start] = lb[0]
+		return pkt
+	}
+	// Move the packet to make room for a longer length.
+	pkt = append(pkt, lb[:k-1]...)
+	copy(pkt[start+k:], pkt[start+1:start+1+size])
+	copy(pkt[start:], lb[:k])
+	return pkt
+}
+
+var errFrame = errors.New("cluster: malformed frame")
+
+// record is one decoded record; its byte fields alias the frame.
+type record struct {
+	from  string
+	group string
+	pub   codec.Publish
+}
+
+// nextRecord decodes the record at the start of b into r and returns the rest of b. prev,
+// when not nil, is the record before: its strings are reused when they are the same (a run of
+// one publisher's messages costs one string).
+func nextRecord(b []byte, r *record, prev *record) ([]byte, error) {
+	field := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, errFrame
+		}
+		f := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return f, nil
+	}
+	from, err := field()
+	if err != nil {
+		return nil, err
+	}
+	group, err := field()
+	if err != nil {
+		return nil, err
+	}
+	pkt, err := field()
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.from == string(from) { // compared without a copy
+		r.from = prev.from
+	} else {
+		r.from = string(from)
+	}
+	if prev != nil && prev.group == string(group) {
+		r.group = prev.group
+	} else {
+		r.group = string(group)
+	}
+	r.pub.Reset()
+	if err := r.pub.Decode(pkt, codec.V5); err != nil {
+		return nil, fmt.Errorf("cluster: bad PUBLISH in a frame: %w", err)
+	}
+	return b, nil
+}

@@ -11,7 +11,7 @@ import (
 // waitContains waits until the file at path contains want and returns its content.
 func waitContains(t *testing.T, path, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile(path)
 		if strings.Contains(string(b), want) {
@@ -67,6 +67,9 @@ func TestCtlTrace(t *testing.T) {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 	recv(t, got, "t/1 hello")
+	// paho acknowledges after the handler returns, on its own goroutine: wait for the PUBACK to be
+	// traced before disconnecting, or a loaded machine may see the DISCONNECT first.
+	waitContains(t, filepath.Join(work, "trace_clientid.log"), "clientid RECV PUBACK(packet_id=1)")
 	sub.Disconnect(250) // with a quiesce time, paho sends its DISCONNECT before closing
 
 	clientLog := waitContains(t, filepath.Join(work, "trace_clientid.log"), "clientid disconnected: client sent DISCONNECT")

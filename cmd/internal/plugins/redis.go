@@ -24,6 +24,10 @@ func startRedis(e *Env) (*Instance, error) {
 		{Pattern: p + "password_hash", Default: "plain"},
 		{Pattern: p + "super_cmd"},
 		{Pattern: p + "acl_cmd"},
+		{Pattern: p + "ssl", Default: "off"},
+		{Pattern: p + "cafile"},
+		{Pattern: p + "certfile"},
+		{Pattern: p + "keyfile"},
 	}, e.EtcDir, e.Home, e.Environ)
 	if t := c.Enum(p+"type", "single", "sentinel", "cluster"); t != "single" {
 		c.Fail(p+"type", t+" is not supported yet: only single")
@@ -34,6 +38,7 @@ func startRedis(e *Env) (*Instance, error) {
 		Database:     nonNegativeInt(c, p+"database"),
 		Password:     c.Str(p + "password"),
 		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+		TLS:          backendTLS(c, p+"ssl", p+"cafile", p+"certfile", p+"keyfile"),
 		Log:          e.Log,
 	}
 	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {

@@ -12,6 +12,7 @@ package authredis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Config struct {
 	Database     int
 	Password     string
 	QueryTimeout time.Duration // per command, dial included; 0: DefaultQueryTimeout
+	TLS          *tls.Config   // nil: plain TCP; else TLS with it (auth.redis.ssl); not modified
 	PasswordHash passhash.Spec
 	AuthCmd      Command
 	SuperCmd     Command
@@ -99,6 +101,7 @@ func New(cfg Config) (*Plugin, error) {
 		PoolTimeout:           cfg.QueryTimeout,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            1,
+		TLSConfig:             cfg.TLS,
 	})
 	return p, nil
 }

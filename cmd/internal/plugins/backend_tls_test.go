@@ -1,0 +1,85 @@
+package plugins
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.mqtt.golang/packets"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
+)
+
+// startTLSRedis runs a redis-server that speaks only TLS, with the test PKI's server
+// certificate, requiring a client certificate of its CA; it stops with the test. It returns
+// the port and an admin client.
+func startTLSRedis(t *testing.T, pki *testPKI) (string, *redis.Client) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if testing.Short() {
+			t.Skip("redis-server not found: run `make test-deps`")
+		}
+		t.Fatal("redis-server not found (Debian package redis-server): run `make test-deps`")
+	}
+	port := strconv.Itoa(freePort(t))
+	srv := exec.Command("redis-server", "--port", "0", "--tls-port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(),
+		"--tls-cert-file", pki.Path(testpki.CertFile), "--tls-key-file", pki.Path(testpki.KeyFile),
+		"--tls-ca-cert-file", pki.Path(testpki.CAFile), "--tls-auth-clients", "yes")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	r := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, TLSConfig: pki.client.Clone()})
+	t.Cleanup(func() { r.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server with TLS did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return port, r
+}
+
+// TestRedisPluginTLS: auth.redis.ssl = on with EMQX 4's cafile, certfile and keyfile reaches
+// a Redis that speaks only TLS and requires a client certificate; without the client
+// certificate the same Redis is out of reach (CONNACK 0x03), and ssl = off as well.
+func TestRedisPluginTLS(t *testing.T) {
+	pki := newPKI(t)
+	port, r := startTLSRedis(t, pki)
+	if err := r.HSet(context.Background(), "mqtt_user:rtls", "password", "pw").Err(); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"EMQX_AUTH__REDIS__CAFILE=" + pki.Path(testpki.CAFile),
+		"EMQX_AUTH__REDIS__CERTFILE=" + pki.Path(testpki.ClientCertFile), "EMQX_AUTH__REDIS__KEYFILE=" + pki.Path(testpki.ClientKeyFile)}
+	for _, c := range []struct {
+		name string
+		env  []string
+		ok   bool
+	}{
+		{"tls", append([]string{"EMQX_AUTH__REDIS__SSL=on"}, files...), true},
+		{"no client certificate", []string{"EMQX_AUTH__REDIS__SSL=on", "EMQX_AUTH__REDIS__CAFILE=" + pki.Path(testpki.CAFile)}, false},
+		{"ssl off", append([]string{"EMQX_AUTH__REDIS__SSL=off"}, files...), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := startNode(t, false)
+			e := testEnv(t, append([]string{"EMQX_AUTH__REDIS__SERVER=127.0.0.1:" + port, "EMQX_AUTH__REDIS__QUERY_TIMEOUT=1s"}, c.env...)...)
+			m := New(n, e, filepath.Join(e.DataDir, "loaded_plugins"), quietLog())
+			if err := m.Start("emqx_auth_redis"); err != nil {
+				t.Fatal(err)
+			}
+			if !c.ok {
+				wantConnect(t, n, "t0", "rtls", "pw", packets.ErrorRefusedServerUnavailable)
+				return
+			}
+			wantConnect(t, n, "t1", "rtls", "pw", nil)
+			wantConnect(t, n, "t2", "rtls", "wrong", errBadCreds)
+		})
+	}
+}
+

@@ -82,4 +82,3 @@ func TestRedisPluginTLS(t *testing.T) {
 		})
 	}
 }
-

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emqgo/emqgo/engine/backend/testpki"
+	"github.com/emqgo/emqgo/engine/service/authmysql/mariadbtest"
 )
 
 // startTLSRedis runs a redis-server that speaks only TLS, with the test PKI's server
@@ -79,6 +80,43 @@ func TestRedisPluginTLS(t *testing.T) {
 			}
 			wantConnect(t, n, "t1", "rtls", "pw", nil)
 			wantConnect(t, n, "t2", "rtls", "wrong", errBadCreds)
+		})
+	}
+}
+
+// checkMySQLPluginTLS: auth.mysql.ssl = on with EMQX 4's ssl.cafile, ssl.certfile and
+// ssl.keyfile, connecting as the server's user that must use TLS with a client certificate
+// (REQUIRE X509); without the certificate, or with ssl off, the server refuses the plugin and
+// the client is not let in. s holds the user "my" with password "public" (sha256).
+func checkMySQLPluginTLS(t *testing.T, s *mariadbtest.Server) {
+	files := []string{"EMQX_AUTH__MYSQL__SSL__CAFILE=" + s.PKI.Path(testpki.CAFile),
+		"EMQX_AUTH__MYSQL__SSL__CERTFILE=" + s.PKI.Path(testpki.ClientCertFile),
+		"EMQX_AUTH__MYSQL__SSL__KEYFILE=" + s.PKI.Path(testpki.ClientKeyFile)}
+	for _, c := range []struct {
+		name string
+		env  []string
+		ok   bool
+	}{
+		{"tls", append([]string{"EMQX_AUTH__MYSQL__SSL=on"}, files...), true},
+		{"no client certificate", []string{"EMQX_AUTH__MYSQL__SSL=on", files[0]}, false},
+		{"ssl off", append([]string{"EMQX_AUTH__MYSQL__SSL=off"}, files...), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := startNode(t, false)
+			e := testEnv(t, append([]string{"EMQX_AUTH__MYSQL__SERVER=" + s.Addr(), "EMQX_AUTH__MYSQL__QUERY_TIMEOUT=2s",
+				"EMQX_AUTH__MYSQL__USERNAME=" + mariadbtest.TLSUser, "EMQX_AUTH__MYSQL__PASSWORD=" + mariadbtest.Password}, c.env...)...)
+			m := New(n, e, filepath.Join(e.DataDir, "loaded_plugins"), quietLog())
+			if err := m.Start("emqx_auth_mysql"); err != nil {
+				t.Fatal(err)
+			}
+			if !c.ok {
+				if err := connectErr(t, n, "t0", "my", "public"); err == nil {
+					t.Error("connected although the server refuses the plugin")
+				}
+				return
+			}
+			wantConnect(t, n, "t1", "my", "public", nil)
+			wantConnect(t, n, "t2", "my", "wrong", errBadCreds)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -24,6 +25,7 @@ type redisServer struct {
 	port   int
 	dir    string
 	pki    *testpki.PKI // set: TLS only on port, clients must present a certificate of pki's CA
+	extra  []string     // more options of redis-server (cluster mode, replicaof)
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 }
@@ -54,6 +56,7 @@ func TestMain(m *testing.M) {
 	if sharedTLS != nil {
 		sharedTLS.stop()
 	}
+	stopTopologies()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -74,22 +77,32 @@ func needRedis(t *testing.T) *redisServer {
 // startRedisServer starts redis-server on a free port, with its files under dir; with pki,
 // the port speaks TLS only.
 func startRedisServer(dir string, pki *testpki.PKI) (*redisServer, error) {
+	return startRedisServerWith(dir, pki, nil)
+}
+
+// startRedisServerWith is startRedisServer with more redis-server options; with
+// "--cluster-enabled" the port chosen also has its cluster bus port (+10000) free.
+func startRedisServerWith(dir string, pki *testpki.PKI, extra []string) (*redisServer, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("redis-server not found (Debian package redis-server): run `make test-deps`")
 	}
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 10; attempt++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
+		if slices.Contains(extra, "--cluster-enabled") && !portFree(port+10000) {
+			lastErr = fmt.Errorf("no free port whose cluster bus port (+10000) is free too")
+			continue
+		}
 		d := filepath.Join(dir, strconv.Itoa(port))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
-		s := &redisServer{port: port, dir: d, pki: pki}
+		s := &redisServer{port: port, dir: d, pki: pki, extra: extra}
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil
 		}
@@ -106,7 +119,7 @@ func (s *redisServer) start() error {
 			"--tls-cert-file", s.pki.Path(testpki.CertFile), "--tls-key-file", s.pki.Path(testpki.KeyFile),
 			"--tls-ca-cert-file", s.pki.Path(testpki.CAFile), "--tls-auth-clients", "yes")
 	}
-	s.cmd = exec.Command("redis-server", args...)
+	s.cmd = exec.Command("redis-server", append(args, s.extra...)...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start redis-server: %w", err)
 	}

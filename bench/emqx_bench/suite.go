@@ -117,6 +117,13 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.StormIdleP99, "µs publish p99 idle", false
 	case "storm_p99":
 		return r.StormBusyP99, "µs publish p99 in storm", false
+	case "aclconf_rate":
+		return r.ACLConfRate, "msg/s with acl.conf", true
+	case "acl_ratio":
+		if r.ACLConfRate <= 0 {
+			return 0, "× acl.conf rate", true
+		}
+		return r.RecvRate / r.ACLConfRate, "× acl.conf rate", true
 	case "storm_ratio":
 		if r.StormIdleP99 <= 0 {
 			return 0, "× idle p99", false
@@ -385,11 +392,14 @@ func fmtMetric(v float64, unit string) string {
 		return fmt.Sprintf("%.2f %s", v, unit)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v) + strings.TrimPrefix(unit, "µs")
-	case unit == "msg/s" || unit == "conn/s":
+	case unit == "msg/s" || unit == "conn/s" || unit == "msg/s with acl.conf":
 		return human(v) + " " + unit
 	case unit == "lost+dup":
 		return fmt.Sprintf("%.0f %s", v, unit)
 	default:
+		if strings.HasPrefix(unit, "× acl") {
+			return fmt.Sprintf("%.3f %s", v, unit)
+		}
 		return fmt.Sprintf("%.1f %s", v, unit)
 	}
 }
@@ -460,7 +470,7 @@ func fmtNum(v float64, unit string) string {
 		return fmt.Sprintf("%.2f", v)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v)
-	case unit == "msg/s" || unit == "conn/s":
+	case unit == "msg/s" || unit == "conn/s" || unit == "msg/s with acl.conf":
 		return human(v)
 	case unit == "lost+dup" || strings.HasPrefix(unit, "B "):
 		return fmt.Sprintf("%.0f", v)

@@ -48,7 +48,39 @@ func authCases(d time.Duration) []suiteCase {
 			Scenario: "conn", Metrics: metrics, apply: apply, run: storm("http")},
 		{Name: "storm-redis", Title: fmt.Sprintf("connect storm, %d clients through emqx_auth_redis; publish p99 of connected clients", stormConns),
 			Scenario: "conn", Metrics: metrics, apply: apply, run: storm("redis")},
+		{Name: "acl-redis", Title: "p2p 8→8, QoS 0, 64 B, ACL from emqx_auth_redis with the ACL cache on (ours: also against acl.conf in the same row)",
+			Scenario: "p2p", Metrics: []string{"recv_rate", "aclconf_rate", "acl_ratio", "p99"}, run: runACLRedis,
+			apply: func(o *Options) {
+				o.Pubs, o.Subs, o.QoS = 8, 8, 0
+				o.Username, o.Password = stormUser, stormPass
+			}},
 	}
+}
+
+// runACLRedis runs p2p-q0 as user storm against our broker twice, each on a fresh broker:
+// with emqx_auth_redis authorizing every publish and subscription (acl_cmd, the ACL cache
+// on as shipped) and with acl.conf alone; the result is the first, with the second's rate in
+// ACLConfRate. A peer runs it once, anonymously.
+func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
+	if k.Name != "ours" {
+		return runOne(ctx, k, o, work, certs)
+	}
+	plain, err := runOne(ctx, k, o, work, certs)
+	if err != nil {
+		return nil, fmt.Errorf("with acl.conf: %w", err)
+	}
+	env, stop, err := startStormBackend(ctx, "redis-acl", work)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	k.Env = append(append([]string(nil), k.Env...), env...)
+	res, err := runOne(ctx, k, o, work, certs)
+	if err != nil {
+		return nil, fmt.Errorf("with emqx_auth_redis: %w", err)
+	}
+	res.ACLConfRate = plain.RecvRate
+	return res, nil
 }
 
 // runStorm runs one storm row against a fresh broker of kind k: the backend first (ours
@@ -138,7 +170,7 @@ func startStormBackend(ctx context.Context, backend, work string) ([]string, fun
 			"EMQX_AUTH__HTTP__AUTH_REQ__PARAMS=clientid=%c,username=%u,password=%P",
 			"EMQX_AUTH__HTTP__SUPER_REQ=", "EMQX_AUTH__HTTP__ACL_REQ="}
 		return env, func() { _ = srv.Close() }, nil
-	case "redis":
+	case "redis", "redis-acl":
 		bin, err := exec.LookPath("redis-server")
 		if err != nil {
 			return nil, nil, errors.New("redis-server not found (Debian package redis-server): run `make bench-deps`")
@@ -164,8 +196,16 @@ func startStormBackend(ctx context.Context, backend, work string) ([]string, fun
 			stop()
 			return nil, nil, err
 		}
-		env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_redis", "EMQX_AUTH__REDIS__SERVER=" + addr,
-			"EMQX_AUTH__REDIS__SUPER_CMD=", "EMQX_AUTH__REDIS__ACL_CMD="}
+		env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_redis", "EMQX_AUTH__REDIS__SERVER=" + addr, "EMQX_AUTH__REDIS__SUPER_CMD="}
+		if backend == "redis" {
+			return append(env, "EMQX_AUTH__REDIS__ACL_CMD="), stop, nil
+		}
+		// redis-acl: the user may publish and subscribe under bench/ (acl_cmd's default,
+		// HGETALL mqtt_acl:%u).
+		if err := redisHSet(ctx, addr, "mqtt_acl:"+stormUser, "bench/#", "3"); err != nil {
+			stop()
+			return nil, nil, err
+		}
 		return env, stop, nil
 	}
 	return nil, nil, fmt.Errorf("unknown storm backend %q", backend)

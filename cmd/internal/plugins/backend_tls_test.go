@@ -2,6 +2,12 @@ package plugins
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log"
+	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -117,6 +123,59 @@ func checkMySQLPluginTLS(t *testing.T, s *mariadbtest.Server) {
 			}
 			wantConnect(t, n, "t1", "my", "public", nil)
 			wantConnect(t, n, "t2", "my", "wrong", errBadCreds)
+		})
+	}
+}
+
+// TestHTTPPluginTLS: an https:// auth_req to a backend that requires a client certificate of
+// the test CA, with auth.http.ssl.cacertfile, certfile and keyfile: the same answers as over
+// plain HTTP; without the client certificate the TLS handshake fails and the client gets
+// server unavailable (0x03).
+func TestHTTPPluginTLS(t *testing.T) {
+	pki := newPKI(t)
+	b := &httpBackend{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	serverCert, err := tls.LoadX509KeyPair(pki.Path(testpki.CertFile), pki.Path(testpki.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA)
+	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve), ErrorLog: log.New(io.Discard, "", 0), TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{serverCert}, ClientCAs: roots, ClientAuth: tls.RequireAndVerifyClientCert}}
+	go b.srv.ServeTLS(ln, "", "")
+	t.Cleanup(b.stop)
+
+	base := "auth.http.auth_req = https://" + b.addr + "/auth\nauth.http.auth_req.params = username=%u,password=%P\n" +
+		"auth.http.request.timeout = 2s\nauth.http.request.retry_times = 0\nauth.http.ssl.cacertfile = " + pki.Path(testpki.CAFile) + "\n"
+	for _, c := range []struct {
+		name, conf string
+		ok         bool
+	}{
+		{"client certificate", base + "auth.http.ssl.certfile = " + pki.Path(testpki.ClientCertFile) + "\nauth.http.ssl.keyfile = " + pki.Path(testpki.ClientKeyFile) + "\n", true},
+		{"no client certificate", base, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := startNode(t, false)
+			e := testEnv(t)
+			writePluginConf(t, e, "emqx_auth_http", c.conf)
+			m := New(n, e, filepath.Join(e.DataDir, "loaded_plugins"), quietLog())
+			if err := m.Load("emqx_auth_http"); err != nil {
+				t.Fatal(err)
+			}
+			if !c.ok {
+				wantConnect(t, n, "h0", "ok", "pw", packets.ErrorRefusedServerUnavailable)
+				return
+			}
+			wantConnect(t, n, "h1", "ok", "pw", nil)
+			wantConnect(t, n, "h2", "ok", "wrong", errBadCreds)
+			if got := b.last("/auth").params["username"]; got != "ok" {
+				t.Errorf("the backend got username %q over TLS", got)
+			}
 		})
 	}
 }

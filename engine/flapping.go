@@ -38,6 +38,12 @@ func (n *Node) FlappingBans() uint64 { return n.flap.bans.Load() }
 // loop.
 func (n *Node) flapping(c *conn) bool {
 	p := n.cfg.Flapping
+	if zp := c.lis.Zone.Flapping; zp.Threshold > 0 {
+		p.Threshold, p.Window = zp.Threshold, zp.Window
+	}
+	if zp := c.lis.Zone.Flapping; zp.Ban > 0 {
+		p.Ban = zp.Ban
+	}
 	if p.Threshold <= 0 || p.Window <= 0 {
 		return false
 	}

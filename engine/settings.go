@@ -61,6 +61,10 @@ type Zone struct {
 	EnableBan bool
 	// EnableFlappingDetect bans client ids that connect too often (Config.Flapping).
 	EnableFlappingDetect bool
+	// Flapping replaces Config.Flapping's threshold and window for the zone's clients when
+	// its Threshold is set, and its ban time when its Ban is (EMQX 3.2's
+	// zone.<z>.flapping_threshold and flapping_banned_expiry_interval).
+	Flapping FlappingPolicy
 
 	// Slow-consumer policy, per connection: past HighWater bytes waiting in the socket's
 	// outbound buffer QoS 0 messages are dropped (counted) and QoS 1/2 stay queued in the

@@ -18,7 +18,7 @@ type brokerKind struct {
 	Name string
 	Bin  string   // executable; empty for an external peer
 	Addr string   // external peer's host:port
-	Env  []string // ours: extra environment (the cluster cases' node settings)
+	Env  []string // ours: extra environment (the cluster cases' node settings, the auth cases' plugins)
 }
 
 // brokerProc is a running broker started by the suite.
@@ -74,11 +74,20 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		if err != nil {
 			return nil, err
 		}
+		apiPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
 		cmd = exec.Command(k.Bin, "foreground")
 		env := []string{
 			"EMQX_LISTENER__TCP__EXTERNAL=" + addr,
 			"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:" + strconv.Itoa(internal),
 			"EMQX_NODE__DATA_DIR=" + filepath.Join(dir, "data"),
+			// Everything the node writes stays in the run's directory: nothing is left next
+			// to the binary for the next run (retained messages, the loaded plugins).
+			"EMQX_PERSISTENCE__DIR=" + filepath.Join(dir, "data", "store"),
+			"EMQX_PLUGINS__LOADED_FILE=" + filepath.Join(dir, "data", "loaded_plugins"),
+			"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:" + strconv.Itoa(apiPort),
 			"EMQX_LOG__DIR=" + filepath.Join(dir, "log"),
 			"EMQX_LOG__TO=off",
 			// EMQX's default of 1000 new connections per second per listener is a

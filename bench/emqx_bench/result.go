@@ -32,6 +32,12 @@ type Result struct {
 	ConnectSeconds float64 `json:"connect_seconds"`
 	ConnectRate    float64 `json:"connect_rate"`
 	ConnectLatency Latency `json:"connect_latency_us"`
+	// The auth storm cases (suite_auth.go): publish latency p99 of already-connected clients
+	// without and during the connect storm.
+	StormIdleP99 float64 `json:"storm_idle_publish_p99_us,omitempty"`
+	StormBusyP99 float64 `json:"storm_busy_publish_p99_us,omitempty"`
+	// The acl-redis case: the same run's rate with acl.conf alone (ours only).
+	ACLConfRate float64 `json:"aclconf_received_per_sec,omitempty"`
 
 	Seconds    float64      `json:"seconds"` // publishing window
 	Sent       uint64       `json:"sent"`    // PUBLISHes written in the window

@@ -30,6 +30,9 @@ type suiteCase struct {
 	// Cluster runs the case on two of our nodes joined in a cluster (suite_cluster.go).
 	Cluster bool `json:"cluster,omitempty"`
 	apply   func(o *Options)
+	// run replaces runOne for cases that need more than one broker and one load (the auth
+	// storms, suite_auth.go).
+	run func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error)
 }
 
 // SuiteReport is the suite's JSON document and the input of the HTML report.
@@ -48,7 +51,7 @@ type SuiteReport struct {
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
 // size of the idle-connection run.
 func suiteCases(d time.Duration, conns int) []suiteCase {
-	return append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...)
+	return append(append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...), authCases(d)...)
 }
 
 // tcpCases are the rows over MQTT/TCP.
@@ -110,6 +113,22 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.ConnectRate, "conn/s", true
 	case "connack_p99":
 		return r.ConnectLatency.P99, "µs CONNACK p99", false
+	case "idle_p99":
+		return r.StormIdleP99, "µs publish p99 idle", false
+	case "storm_p99":
+		return r.StormBusyP99, "µs publish p99 in storm", false
+	case "aclconf_rate":
+		return r.ACLConfRate, "msg/s with acl.conf", true
+	case "acl_ratio":
+		if r.ACLConfRate <= 0 {
+			return 0, "× acl.conf rate", true
+		}
+		return r.RecvRate / r.ACLConfRate, "× acl.conf rate", true
+	case "storm_ratio":
+		if r.StormIdleP99 <= 0 {
+			return 0, "× idle p99", false
+		}
+		return r.StormBusyP99 / r.StormIdleP99, "× idle p99", false
 	}
 	return 0, m, true
 }
@@ -222,6 +241,9 @@ func runSuite(ctx context.Context, args []string) error {
 				run := runOne
 				if c.Cluster {
 					run = runCluster
+				}
+				if c.run != nil {
+					run = c.run
 				}
 				res, err := run(ctx, k, o, work, certs)
 				if err != nil {
@@ -370,11 +392,14 @@ func fmtMetric(v float64, unit string) string {
 		return fmt.Sprintf("%.2f %s", v, unit)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v) + strings.TrimPrefix(unit, "µs")
-	case unit == "msg/s" || unit == "conn/s":
+	case unit == "msg/s" || unit == "conn/s" || unit == "msg/s with acl.conf":
 		return human(v) + " " + unit
 	case unit == "lost+dup":
 		return fmt.Sprintf("%.0f %s", v, unit)
 	default:
+		if strings.HasPrefix(unit, "× acl") {
+			return fmt.Sprintf("%.3f %s", v, unit)
+		}
 		return fmt.Sprintf("%.1f %s", v, unit)
 	}
 }
@@ -445,7 +470,7 @@ func fmtNum(v float64, unit string) string {
 		return fmt.Sprintf("%.2f", v)
 	case strings.HasPrefix(unit, "µs"):
 		return fmtUS(v)
-	case unit == "msg/s" || unit == "conn/s":
+	case unit == "msg/s" || unit == "conn/s" || unit == "msg/s with acl.conf":
 		return human(v)
 	case unit == "lost+dup" || strings.HasPrefix(unit, "B "):
 		return fmt.Sprintf("%.0f", v)

@@ -240,6 +240,8 @@ type Zone struct {
 	MqueueDefaultPriority  string // highest or lowest
 	MqueueStoreQoS0        bool
 	EnableFlappingDetect   bool
+	FlappingThreshold      Rate          // flapping_threshold (EMQX 3.2); zero: the global policy's
+	FlappingBanTime        time.Duration // flapping_banned_expiry_interval (EMQX 3.2); zero: the global policy's
 	UseUsernameAsClientID  bool
 	IgnoreLoopDeliver      bool
 	StrictMode             bool

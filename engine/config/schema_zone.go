@@ -49,6 +49,8 @@ func zoneDefs() []zoneDef {
 		zd(sp("mqueue_default_priority", TypeEnum, "highest", "priority of topics missing from mqueue_priorities").enum("highest", "lowest").ne(OwnerQueue), func(z *Zone, v any) { z.MqueueDefaultPriority = asStr(v) }),
 		zd(sp("mqueue_store_qos0", TypeBool, "true", "queue QoS 0 messages for offline sessions too"), func(z *Zone, v any) { z.MqueueStoreQoS0 = asBool(v) }),
 		zd(sp("enable_flapping_detect", TypeBool, "off", "ban clients that reconnect too often (flapping_detect_policy)"), func(z *Zone, v any) { z.EnableFlappingDetect = asBool(v) }),
+		zd(sp("flapping_threshold", TypeRate, "", "EMQX 3.2's per-zone flapping threshold, connects,window (e.g. 10, 1m); unset: flapping_detect_policy's"), func(z *Zone, v any) { z.FlappingThreshold = asRate(v) }),
+		zd(sp("flapping_banned_expiry_interval", TypeDuration, "", "EMQX 3.2's per-zone ban time of flapping clients; unset: flapping_detect_policy's").unit(sec), func(z *Zone, v any) { z.FlappingBanTime = asDur(v) }),
 		zd(sp("use_username_as_clientid", TypeBool, "false", "replace the client id by the username"), func(z *Zone, v any) { z.UseUsernameAsClientID = asBool(v) }),
 		zd(sp("ignore_loop_deliver", TypeBool, "false", "do not deliver MQTT 3 messages back to their publisher"), func(z *Zone, v any) { z.IgnoreLoopDeliver = asBool(v) }),
 		zd(sp("strict_mode", TypeBool, "false", "refuse client ids, user names, topics and filters holding control characters or Unicode non-characters"), func(z *Zone, v any) { z.StrictMode = asBool(v) }),

@@ -4,7 +4,9 @@
 #   mosquitto          the peer broker of the load suite (make bench-load), and the PSK
 #                      listener engine/transport/tlspsk's client is tested against
 #   openssl            s_client/s_server: interop of engine/transport/tlspsk (TLS-PSK)
-#   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it)
+#   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it; the
+#                      sentinel tests run `redis-server --sentinel`, the cluster tests
+#                      `redis-cli --cluster create`)
 #   postgresql         the backend of emqx_auth_pgsql's tests (initdb and postgres under
 #                      /usr/lib/postgresql/<version>/bin; the tests run their own cluster)
 #   mariadb-server     the backend of emqx_auth_mysql's tests (mariadbd, mariadb-install-db)

@@ -21,6 +21,10 @@ func startMySQL(e *Env) (*Instance, error) {
 		{Pattern: p + "password_hash", Default: "sha256"},
 		{Pattern: p + "super_query"},
 		{Pattern: p + "acl_query"},
+		{Pattern: p + "ssl", Default: "off"},
+		{Pattern: p + "ssl.cafile"},
+		{Pattern: p + "ssl.certfile"},
+		{Pattern: p + "ssl.keyfile"},
 	}, e.EtcDir, e.Home, e.Environ)
 	cfg := authmysql.Config{
 		Server:       c.Str(p + "server"),
@@ -29,6 +33,7 @@ func startMySQL(e *Env) (*Instance, error) {
 		Password:     c.Str(p + "password"),
 		Database:     c.Str(p + "database"),
 		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+		TLS:          backendTLS(c, p+"ssl", p+"ssl.cafile", p+"ssl.certfile", p+"ssl.keyfile"),
 		Log:          e.Log,
 	}
 	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {

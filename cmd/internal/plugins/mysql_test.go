@@ -50,6 +50,7 @@ func TestMySQLPluginEmbeddedDefaults(t *testing.T) {
 	if len(inst.Authenticators) != 1 || len(inst.Authorizers) != 1 {
 		t.Errorf("links: %d authenticators, %d authorizers, want 1 and 1", len(inst.Authenticators), len(inst.Authorizers))
 	}
+	t.Run("tls", func(t *testing.T) { checkMySQLPluginTLS(t, s) })
 }
 
 // TestMySQLPluginUnreachable: a node starts with the plugin while the server is down; MQTT

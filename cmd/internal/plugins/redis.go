@@ -24,20 +24,33 @@ func startRedis(e *Env) (*Instance, error) {
 		{Pattern: p + "password_hash", Default: "plain"},
 		{Pattern: p + "super_cmd"},
 		{Pattern: p + "acl_cmd"},
+		{Pattern: p + "ssl", Default: "off"},
+		{Pattern: p + "cafile"},
+		{Pattern: p + "certfile"},
+		{Pattern: p + "keyfile"},
 	}, e.EtcDir, e.Home, e.Environ)
-	if t := c.Enum(p+"type", "single", "sentinel", "cluster"); t != "single" {
-		c.Fail(p+"type", t+" is not supported yet: only single")
-	}
+	typ := authredis.Type(c.Enum(p+"type", "single", "sentinel", "cluster"))
 	cfg := authredis.Config{
+		Type:         typ,
 		Server:       c.Str(p + "server"),
+		Sentinel:     c.Str(p + "sentinel"),
 		Pool:         positiveInt(c, p+"pool"),
 		Database:     nonNegativeInt(c, p+"database"),
 		Password:     c.Str(p + "password"),
 		QueryTimeout: positiveDuration(c, p+"query_timeout"),
+		TLS:          backendTLS(c, p+"ssl", p+"cafile", p+"certfile", p+"keyfile"),
 		Log:          e.Log,
 	}
 	if _, err := strconv.ParseUint(cfg.Server, 10, 16); err == nil {
 		cfg.Server = "127.0.0.1:" + cfg.Server // EMQX's "Port" form
+	}
+	switch {
+	case typ == authredis.Sentinel && strings.TrimSpace(cfg.Sentinel) == "":
+		c.Fail(p+"sentinel", "type sentinel needs the master's name the sentinels know")
+	case typ == authredis.Cluster && cfg.Database != 0:
+		c.Fail(p+"database", "a Redis Cluster has only database 0")
+	case typ == authredis.Single && strings.Contains(cfg.Server, ","):
+		c.Fail(p+"server", "type single takes one host:port (a list is for sentinel or cluster)")
 	}
 	var err error
 	if cfg.PasswordHash, err = passhash.Parse(c.Str(p + "password_hash")); err != nil {

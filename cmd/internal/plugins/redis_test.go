@@ -95,14 +95,14 @@ func TestRedisPluginUnreachable(t *testing.T) {
 func TestRedisPluginConfErrors(t *testing.T) {
 	n := startNode(t, true)
 	e := testEnv(t, "EMQX_AUTH__REDIS__POOL=0")
-	writePluginConf(t, e, "emqx_auth_redis", "auth.redis.type = cluster\nauth.redis.query_timeout = soon\nauth.redis.password_hash = rot13\nauth.redis.database = -1\n")
+	writePluginConf(t, e, "emqx_auth_redis", "auth.redis.type = sentinel\nauth.redis.query_timeout = soon\nauth.redis.password_hash = rot13\nauth.redis.database = -1\n")
 	err := New(n, e, filepath.Join(e.DataDir, "loaded_plugins"), quietLog()).Load("emqx_auth_redis")
 	if err == nil {
 		t.Fatal("a broken configuration loaded")
 	}
 	file := filepath.Join(e.EtcDir, "emqx_auth_redis.conf")
 	for _, want := range []string{
-		file + ":1: auth.redis.type: cluster is not supported yet: only single",
+		"auth.redis.sentinel: type sentinel needs the master's name",
 		file + ":2: auth.redis.query_timeout: expected a duration",
 		file + ":3: auth.redis.password_hash: ",
 		file + ":4: auth.redis.database: expected a whole number, 0 or more",

@@ -10,7 +10,13 @@ import (
 // "keyfile" (auth.http.ssl.*, auth.pgsql.ssl_opts.*): nil when none is set. Errors are
 // recorded on c under the key at fault.
 func tlsFiles(c *Conf, prefix string) *tls.Config {
-	ca, cert, key := c.Path(prefix+"cacertfile"), c.Path(prefix+"certfile"), c.Path(prefix+"keyfile")
+	return tlsFilesNamed(c, prefix+"cacertfile", prefix+"certfile", prefix+"keyfile")
+}
+
+// tlsFilesNamed is tlsFiles with the three keys named in full, for the plugins whose CA key
+// is not "cacertfile" (EMQX 4's auth.redis.cafile, auth.mysql.ssl.cafile).
+func tlsFilesNamed(c *Conf, caKey, certKey, keyKey string) *tls.Config {
+	ca, cert, key := c.Path(caKey), c.Path(certKey), c.Path(keyKey)
 	if ca == "" && cert == "" && key == "" {
 		return nil
 	}
@@ -18,11 +24,11 @@ func tlsFiles(c *Conf, prefix string) *tls.Config {
 	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			c.Fail(prefix+"cacertfile", "cannot read: "+err.Error())
+			c.Fail(caKey, "cannot read: "+err.Error())
 		} else {
 			t.RootCAs = x509.NewCertPool()
 			if !t.RootCAs.AppendCertsFromPEM(pem) {
-				c.Fail(prefix+"cacertfile", ca+": no PEM certificate in it")
+				c.Fail(caKey, ca+": no PEM certificate in it")
 			}
 		}
 	}
@@ -30,14 +36,26 @@ func tlsFiles(c *Conf, prefix string) *tls.Config {
 	case cert != "" && key != "":
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			c.Fail(prefix+"certfile", err.Error())
+			c.Fail(certKey, err.Error())
 		} else {
 			t.Certificates = []tls.Certificate{pair}
 		}
 	case cert != "":
-		c.Fail(prefix+"certfile", "set without "+prefix+"keyfile")
+		c.Fail(certKey, "set without "+keyKey)
 	case key != "":
-		c.Fail(prefix+"keyfile", "set without "+prefix+"certfile")
+		c.Fail(keyKey, "set without "+certKey)
 	}
 	return t
+}
+
+// backendTLS is the TLS configuration of a plugin whose flag key (auth.redis.ssl,
+// auth.mysql.ssl) is on: the files named, or the system's CAs when none is; nil when off.
+func backendTLS(c *Conf, flagKey, caKey, certKey, keyKey string) *tls.Config {
+	if !c.Bool(flagKey) {
+		return nil
+	}
+	if t := tlsFilesNamed(c, caKey, certKey, keyKey); t != nil {
+		return t
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }

@@ -167,6 +167,7 @@ func zoneFromConfig(zc *config.Zone) *engine.Zone {
 	z.StrictMode = zc.StrictMode
 	z.EnableBan = zc.EnableBan
 	z.EnableFlappingDetect = zc.EnableFlappingDetect
+	z.Flapping = zoneFlapping(zc)
 	z.ACLDenyAction = zc.ACLDenyAction
 	z.MaxPacketSize = uint32(min(zc.MaxPacketSize, 268435455+5))
 	z.MaxClientIDLen = zc.MaxClientIDLen
@@ -233,6 +234,15 @@ func webSocketOptions(l *config.Listener, maxPacket int) *transport.WebSocketOpt
 }
 
 // rateOf converts a configured rate limit (the zero Rate: none).
+// zoneFlapping is EMQX 3.2's per-zone flapping keys; zero fields leave flapping_detect_policy's.
+func zoneFlapping(zc *config.Zone) engine.FlappingPolicy {
+	p := engine.FlappingPolicy{Ban: zc.FlappingBanTime}
+	if zc.FlappingThreshold.Limit > 0 && zc.FlappingThreshold.Per > 0 {
+		p.Threshold, p.Window = int(zc.FlappingThreshold.Limit), zc.FlappingThreshold.Per
+	}
+	return p
+}
+
 func rateOf(r config.Rate) engine.Rate {
 	return engine.Rate{Limit: r.Limit, Per: r.Per, Burst: r.Burst}
 }

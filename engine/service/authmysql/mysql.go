@@ -14,6 +14,7 @@ package authmysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ type Config struct {
 	Password     string
 	Database     string
 	QueryTimeout time.Duration // per query, connecting included; 0: DefaultQueryTimeout
+	TLS          *tls.Config   // nil: plain TCP; else TLS with it (auth.mysql.ssl); not modified
 	PasswordHash passhash.Spec
 	AuthQuery    Query
 	SuperQuery   Query
@@ -99,6 +101,9 @@ func New(cfg Config) (*Plugin, error) {
 	dc.ReadTimeout = cfg.QueryTimeout
 	dc.WriteTimeout = cfg.QueryTimeout
 	dc.InterpolateParams = false // parameters travel apart from the SQL (prepared statements)
+	if cfg.TLS != nil {
+		dc.TLS = cfg.TLS.Clone() // the driver fills in ServerName from the address
+	}
 	conn, err := mysql.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("authmysql: %w", err)

@@ -102,7 +102,14 @@ func New(cfg Config) (*Plugin, error) {
 	cc := pc.ConnConfig
 	cc.Host, cc.Port = host, uint16(portN)
 	cc.User, cc.Password, cc.Database = cfg.Username, cfg.Password, cfg.Database
-	cc.TLSConfig = cfg.TLS
+	if cfg.TLS != nil {
+		// pgx checks the server's name only against ServerName, which a configuration from
+		// files (auth.pgsql.ssl_opts.*) leaves empty: without it no TLS connection is made.
+		cc.TLSConfig = cfg.TLS.Clone()
+		if cc.TLSConfig.ServerName == "" && !cc.TLSConfig.InsecureSkipVerify {
+			cc.TLSConfig.ServerName = host
+		}
+	}
 	cc.Fallbacks = nil
 	cc.ConnectTimeout = cfg.QueryTimeout
 	cc.RuntimeParams = map[string]string{"client_encoding": "UTF8", "application_name": "emqgo " + Name}

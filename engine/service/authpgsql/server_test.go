@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 )
 
 // pgServer is a PostgreSQL server of the tests: a cluster made by initdb in a temporary
@@ -28,6 +30,7 @@ type pgServer struct {
 	bin    string // the directory of initdb, postgres
 	dir    string // owned by the server's user: data/, the socket, the log
 	port   int
+	pki    *testpki.PKI // the server's certificate (ssl = on) and a client certificate for tlsRole
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 }
@@ -70,6 +73,9 @@ func TestMain(m *testing.M) {
 		}
 		if sharedErr == nil {
 			sharedErr = shared.exec(testDatabase, schema)
+		}
+		if sharedErr == nil {
+			sharedErr = shared.exec(testDatabase, tlsRoleSQL)
 		}
 	}
 	code := m.Run()
@@ -117,6 +123,9 @@ func newPGServer() (*pgServer, error) {
 	}
 	if out, err := s.command(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	if err := s.setUpTLS(); err != nil {
+		return nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,7 +176,9 @@ func (s *pgServer) start() error {
 	}
 	defer logf.Close()
 	s.cmd = s.command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.port),
-		"-k", s.dir, "-h", "127.0.0.1", "-F", "-c", "max_connections=40", "-c", "shared_buffers=16MB")
+		"-k", s.dir, "-h", "127.0.0.1", "-F", "-c", "max_connections=40", "-c", "shared_buffers=16MB",
+		"-c", "ssl=on", "-c", "ssl_cert_file="+s.pki.Path(testpki.CertFile), "-c", "ssl_key_file="+s.pki.Path(testpki.KeyFile),
+		"-c", "ssl_ca_file="+s.pki.Path(testpki.CAFile))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start postgres: %w", err)

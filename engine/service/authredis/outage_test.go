@@ -15,7 +15,7 @@ import (
 // the same with Redis stuck (SIGSTOP): refusals come after the query timeout.
 func TestOutage(t *testing.T) {
 	needRedis(t)
-	s, err := startRedisServer(t.TempDir())
+	s, err := startRedisServer(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ package authredis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,14 +32,17 @@ const Name = "emqx_auth_redis"
 // DefaultQueryTimeout bounds one command when Config.QueryTimeout is 0 (auth.redis.query_timeout).
 const DefaultQueryTimeout = 5 * time.Second
 
-// Config is the plugin's configuration (etc/plugins/emqx_auth_redis.conf). Only the single
-// server type is supported. A zero AuthCmd, SuperCmd or ACLCmd turns that part off.
+// Config is the plugin's configuration (etc/plugins/emqx_auth_redis.conf). A zero AuthCmd,
+// SuperCmd or ACLCmd turns that part off.
 type Config struct {
-	Server       string // host:port
+	Type         Type   // auth.redis.type; "": Single
+	Server       string // host:port; for Sentinel and Cluster a comma-separated list of them
+	Sentinel     string // the master's name the sentinels know (auth.redis.sentinel), Sentinel only
 	Pool         int    // connections at most; 0: 8
 	Database     int
 	Password     string
 	QueryTimeout time.Duration // per command, dial included; 0: DefaultQueryTimeout
+	TLS          *tls.Config   // nil: plain TCP; else TLS with it (auth.redis.ssl); not modified
 	PasswordHash passhash.Spec
 	AuthCmd      Command
 	SuperCmd     Command
@@ -50,7 +54,7 @@ type Config struct {
 // Plugin asks Redis. Safe for concurrent use; Close releases its connections.
 type Plugin struct {
 	cfg    Config
-	client *redis.Client
+	client redis.UniversalClient
 	log    *slog.Logger
 	mon    *backend.Monitor
 }
@@ -86,20 +90,11 @@ func New(cfg Config) (*Plugin, error) {
 	if p.mon == nil {
 		p.mon = backend.New(Name, "redis", cfg.Log)
 	}
-	p.client = redis.NewClient(&redis.Options{
-		Addr:                  cfg.Server,
-		Password:              cfg.Password,
-		DB:                    cfg.Database,
-		PoolSize:              cfg.Pool,
-		Protocol:              2, // any Redis version; replies are decoded for RESP2 and RESP3 alike
-		DisableIdentity:       true,
-		DialTimeout:           cfg.QueryTimeout,
-		ReadTimeout:           cfg.QueryTimeout,
-		WriteTimeout:          cfg.QueryTimeout,
-		PoolTimeout:           cfg.QueryTimeout,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            1,
-	})
+	client, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.client = client
 	return p, nil
 }
 

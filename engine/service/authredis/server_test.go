@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 )
 
 // redisServer is a redis-server process of the tests: on 127.0.0.1, no persistence, its
@@ -21,15 +24,20 @@ import (
 type redisServer struct {
 	port   int
 	dir    string
+	pki    *testpki.PKI // set: TLS only on port, clients must present a certificate of pki's CA
+	extra  []string     // more options of redis-server (cluster mode, replicaof)
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 }
 
 // shared is the server of the package's tests, started by TestMain; sharedErr says why there
-// is none.
+// is none. sharedTLS is a second server speaking only TLS (auth.redis.ssl), sharedTLSErr why
+// there is none.
 var (
-	shared    *redisServer
-	sharedErr error
+	shared       *redisServer
+	sharedErr    error
+	sharedTLS    *redisServer
+	sharedTLSErr error
 )
 
 func TestMain(m *testing.M) {
@@ -39,11 +47,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	shared, sharedErr = startRedisServer(dir)
+	shared, sharedErr = startRedisServer(dir, nil)
+	sharedTLS, sharedTLSErr = startTLSRedisServer(dir)
 	code := m.Run()
 	if shared != nil {
 		shared.stop()
 	}
+	if sharedTLS != nil {
+		sharedTLS.stop()
+	}
+	stopTopologies()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -61,24 +74,35 @@ func needRedis(t *testing.T) *redisServer {
 	return shared
 }
 
-// startRedisServer starts redis-server on a free port, with its files under dir.
-func startRedisServer(dir string) (*redisServer, error) {
+// startRedisServer starts redis-server on a free port, with its files under dir; with pki,
+// the port speaks TLS only.
+func startRedisServer(dir string, pki *testpki.PKI) (*redisServer, error) {
+	return startRedisServerWith(dir, pki, nil)
+}
+
+// startRedisServerWith is startRedisServer with more redis-server options; with
+// "--cluster-enabled" the port chosen also has its cluster bus port (+10000) free.
+func startRedisServerWith(dir string, pki *testpki.PKI, extra []string) (*redisServer, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("redis-server not found (Debian package redis-server): run `make test-deps`")
 	}
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 10; attempt++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
+		if slices.Contains(extra, "--cluster-enabled") && !portFree(port+10000) {
+			lastErr = fmt.Errorf("no free port whose cluster bus port (+10000) is free too")
+			continue
+		}
 		d := filepath.Join(dir, strconv.Itoa(port))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
-		s := &redisServer{port: port, dir: d}
+		s := &redisServer{port: port, dir: d, pki: pki, extra: extra}
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil
 		}
@@ -88,15 +112,21 @@ func startRedisServer(dir string) (*redisServer, error) {
 
 // start runs the server on its port and waits until it answers PING.
 func (s *redisServer) start() error {
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}
+	if s.pki != nil {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-cert-file", s.pki.Path(testpki.CertFile), "--tls-key-file", s.pki.Path(testpki.KeyFile),
+			"--tls-ca-cert-file", s.pki.Path(testpki.CAFile), "--tls-auth-clients", "yes")
+	}
+	s.cmd = exec.Command("redis-server", append(args, s.extra...)...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start redis-server: %w", err)
 	}
 	s.exited = make(chan struct{})
 	var waitErr error
 	go func() { waitErr = s.cmd.Wait(); close(s.exited) }()
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1, DialTimeout: time.Second})
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1, DialTimeout: time.Second, TLSConfig: s.clientTLS()})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -141,7 +171,7 @@ func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port)
 
 // client returns a Go client of the server to fill it; closed with the test.
 func (s *redisServer) client(t *testing.T) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), TLSConfig: s.clientTLS()})
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -1,12 +1,15 @@
 // Package mariadbtest runs a MariaDB server for tests: a data directory initialised with
 // mariadb-install-db in a temporary directory, mariadbd on 127.0.0.1 and a free port (as root
 // when the tests run as root, as in CI), EMQX's mqtt_user and mqtt_acl tables, and the user
-// emqx/public that a plugin connects as. The programs come from Debian's mariadb-server
+// emqx/public that a plugin connects as. The server also accepts TLS, with certificates of
+// its own test CA (PKI), and has a second user, TLSUser, that must connect with TLS and a
+// client certificate of that CA. The programs come from Debian's mariadb-server
 // package (tools/ci/deps.sh). A Server is used by one test goroutine at a time.
 package mariadbtest
 
 import (
 	"bytes"
+	"crypto/x509/pkix"
 	"database/sql"
 	"fmt"
 	"net"
@@ -20,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/emqgo/emqgo/engine/backend/testpki"
 )
 
 // The account a plugin under test connects as (over TCP), with SELECT on database mqtt.
@@ -27,6 +32,10 @@ const (
 	User     = "emqx"
 	Password = "public"
 	Database = "mqtt"
+
+	// TLSUser (password Password) may connect only over TLS presenting a client certificate
+	// of the server's CA (REQUIRE X509); SELECT on database mqtt.
+	TLSUser = "emqxtls"
 )
 
 // Server is a mariadbd process: on 127.0.0.1, its data directory, socket and log in a
@@ -36,6 +45,7 @@ type Server struct {
 	Port   int
 	Dir    string
 	Admin  *sql.DB
+	PKI    *testpki.PKI // the server's certificate, its CA and a client certificate of that CA
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 }
@@ -75,6 +85,8 @@ var Schema = []string{
 		"PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 	"CREATE USER 'emqx'@'%' IDENTIFIED BY 'public'",
 	"GRANT SELECT ON mqtt.* TO 'emqx'@'%'",
+	"CREATE USER 'emqxtls'@'%' IDENTIFIED BY 'public' REQUIRE X509",
+	"GRANT SELECT ON mqtt.* TO 'emqxtls'@'%'",
 }
 
 // Start initialises a data directory under dir, starts mariadbd on a free port and creates
@@ -93,6 +105,14 @@ func Start(dir string) (*Server, error) {
 	if out, err := exec.Command(installDB, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
+	pkiDir := filepath.Join(dir, "pki")
+	if err := os.MkdirAll(pkiDir, 0o755); err != nil {
+		return nil, err
+	}
+	pki, err := testpki.Write(pkiDir, pkix.Name{CommonName: "mariadbtest client"})
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -101,7 +121,7 @@ func Start(dir string) (*Server, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		s := &Server{Port: port, Dir: dir}
+		s := &Server{Port: port, Dir: dir, PKI: pki}
 		if lastErr = s.Restart(); lastErr != nil {
 			continue
 		}
@@ -143,7 +163,9 @@ func (s *Server) Restart() error {
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--socket=" + s.socket(),
 		"--pid-file=" + filepath.Join(s.Dir, "mariadbd.pid"), "--log-error=" + logFile,
-		"--innodb-buffer-pool-size=16M", "--skip-log-bin", "--max-connections=200"}
+		"--innodb-buffer-pool-size=16M", "--skip-log-bin", "--max-connections=200",
+		"--ssl-ca=" + s.PKI.Path(testpki.CAFile), "--ssl-cert=" + s.PKI.Path(testpki.CertFile),
+		"--ssl-key=" + s.PKI.Path(testpki.KeyFile)}
 	s.cmd = exec.Command(bin, append(args, runAs()...)...)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start mariadbd: %w", err)

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// The suite's authentication rows (issue #12): a connect storm of stormConns clients that
+// each need a backend's answer, through emqx_auth_http (a net/http server in this process
+// answering every request after 1 ms) and through emqx_auth_redis (a redis-server started for
+// the run, HMGET mqtt_user:storm password). Each run first measures the publish latency p99
+// of already-connected clients (p2p 8→8, QoS 0, stormLatRate msg/s) alone, then again while
+// the storm connects: the loops never wait for a backend, so the second should stay close to
+// the first. Peers have no such backend: Mosquitto and mochi take the same storm with
+// anonymous access, so the ratio is the cost of our backend-checked connect against their
+// unchecked one.
+
+const (
+	stormConns   = 5000
+	stormLatRate = 2000.0 // msg/s over the 8 publishers of the latency clients
+	stormUser    = "storm"
+	stormPass    = "storm-pw"
+)
+
+// authCases are the connect-storm rows.
+func authCases(d time.Duration) []suiteCase {
+	metrics := []string{"conn_rate", "connack_p99", "idle_p99", "storm_p99", "storm_ratio"}
+	storm := func(backend string) func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
+		return func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
+			return runStorm(ctx, k, o, work, certs, backend, d)
+		}
+	}
+	apply := func(o *Options) {
+		o.Subs, o.Filter, o.ConnRate, o.ConnWorkers = stormConns, "", 0, 64
+		o.Username, o.Password = stormUser, stormPass
+		o.Duration = time.Second
+	}
+	return []suiteCase{
+		{Name: "storm-http", Title: fmt.Sprintf("connect storm, %d clients through emqx_auth_http (1 ms backend); publish p99 of connected clients", stormConns),
+			Scenario: "conn", Metrics: metrics, apply: apply, run: storm("http")},
+		{Name: "storm-redis", Title: fmt.Sprintf("connect storm, %d clients through emqx_auth_redis; publish p99 of connected clients", stormConns),
+			Scenario: "conn", Metrics: metrics, apply: apply, run: storm("redis")},
+		{Name: "acl-redis", Title: "p2p 8→8, QoS 0, 64 B, ACL from emqx_auth_redis with the ACL cache on (ours: also against acl.conf in the same row)",
+			Scenario: "p2p", Metrics: []string{"recv_rate", "aclconf_rate", "acl_ratio", "p99"}, run: runACLRedis,
+			apply: func(o *Options) {
+				o.Pubs, o.Subs, o.QoS = 8, 8, 0
+				o.Username, o.Password = stormUser, stormPass
+			}},
+	}
+}
+
+// runACLRedis runs p2p-q0 as user storm against our broker twice, each on a fresh broker:
+// with emqx_auth_redis authorizing every publish and subscription (acl_cmd, the ACL cache
+// on as shipped) and with acl.conf alone; the result is the first, with the second's rate in
+// ACLConfRate. A peer runs it once, anonymously.
+func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
+	if k.Name != "ours" {
+		return runOne(ctx, k, o, work, certs)
+	}
+	plain, err := runOne(ctx, k, o, work, certs)
+	if err != nil {
+		return nil, fmt.Errorf("with acl.conf: %w", err)
+	}
+	env, stop, err := startStormBackend(ctx, "redis-acl", work)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	k.Env = append(append([]string(nil), k.Env...), env...)
+	res, err := runOne(ctx, k, o, work, certs)
+	if err != nil {
+		return nil, fmt.Errorf("with emqx_auth_redis: %w", err)
+	}
+	res.ACLConfRate = plain.RecvRate
+	return res, nil
+}
+
+// runStorm runs one storm row against a fresh broker of kind k: the backend first (ours
+// only), then the idle latency run, then the latency run again with the storm o started
+// while it publishes.
+func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts, backend string, d time.Duration) (*Result, error) {
+	if k.Name == "ours" {
+		env, stop, err := startStormBackend(ctx, backend, work)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		k.Env = append(append([]string(nil), k.Env...), env...)
+	}
+	b, err := startBroker(ctx, k, work, certs)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	addr := b.addrs["tcp"]
+	lat := defaultOptions("p2p")
+	lat.Pubs, lat.Subs, lat.QoS, lat.Rate = 8, 8, 0, stormLatRate/8
+	lat.Duration, lat.Drain, lat.Progress, lat.Label = min(d, 3*time.Second), time.Second, false, o.Label+"-latency"
+	lat.Username, lat.Password = stormUser, stormPass
+	lat.Timeout = 60 * time.Second
+	lat.Broker = addr
+	o.Broker, o.BrokerPID, o.MetricsCmd = addr, b.pid(), b.metricsCmd
+	for _, x := range []*Options{&lat, &o} {
+		if err := x.validate(); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	idle, err := newRunner(lat, nil).run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("latency before the storm: %w", err)
+	}
+	type outcome struct {
+		res *Result
+		err error
+	}
+	busyc := make(chan outcome, 1)
+	go func() {
+		r, err := newRunner(lat, nil).run(ctx)
+		busyc <- outcome{r, err}
+	}()
+	// The latency clients connect in a few milliseconds; the storm starts once they publish.
+	time.Sleep(300 * time.Millisecond)
+	res, err := newRunner(o, nil).run(ctx)
+	busy := <-busyc
+	if err != nil {
+		return nil, fmt.Errorf("storm: %w", err)
+	}
+	if busy.err != nil {
+		return nil, fmt.Errorf("latency during the storm: %w", busy.err)
+	}
+	if res.ConnectFailed > 0 {
+		return nil, fmt.Errorf("storm: %d of %d clients refused or failed", res.ConnectFailed, o.Subs)
+	}
+	res.Broker = k.Name
+	res.StormIdleP99, res.StormBusyP99 = idle.Latency.P99, busy.res.Latency.P99
+	return res, nil
+}
+
+// startStormBackend starts the backend of our broker's plugin and returns the broker's
+// environment that loads the plugin against it, and how to stop it.
+func startStormBackend(ctx context.Context, backend, work string) ([]string, func(), error) {
+	switch backend {
+	case "http":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(time.Millisecond)
+			_ = r.ParseForm()
+			if r.Form.Get("username") == stormUser && r.Form.Get("password") == stormPass {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+		})}
+		go func() { _ = srv.Serve(l) }()
+		env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_http",
+			"EMQX_AUTH__HTTP__AUTH_REQ=http://" + l.Addr().String() + "/mqtt/auth",
+			"EMQX_AUTH__HTTP__AUTH_REQ__METHOD=post",
+			"EMQX_AUTH__HTTP__AUTH_REQ__PARAMS=clientid=%c,username=%u,password=%P",
+			"EMQX_AUTH__HTTP__SUPER_REQ=", "EMQX_AUTH__HTTP__ACL_REQ="}
+		return env, func() { _ = srv.Close() }, nil
+	case "redis", "redis-acl":
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			return nil, nil, errors.New("redis-server not found (Debian package redis-server): run `make bench-deps`")
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		dir, err := os.MkdirTemp(work, "redis-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+		if err := cmd.Start(); err != nil {
+			return nil, nil, fmt.Errorf("cannot start redis-server: %w", err)
+		}
+		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		if err := redisHSet(ctx, addr, "mqtt_user:"+stormUser, "password", stormPass); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_redis", "EMQX_AUTH__REDIS__SERVER=" + addr, "EMQX_AUTH__REDIS__SUPER_CMD="}
+		if backend == "redis" {
+			return append(env, "EMQX_AUTH__REDIS__ACL_CMD="), stop, nil
+		}
+		// redis-acl: the user may publish and subscribe under bench/ (acl_cmd's default,
+		// HGETALL mqtt_acl:%u).
+		if err := redisHSet(ctx, addr, "mqtt_acl:"+stormUser, "bench/#", "3"); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		return env, stop, nil
+	}
+	return nil, nil, fmt.Errorf("unknown storm backend %q", backend)
+}
+
+// redisHSet writes one hash field in RESP over a plain connection, retrying while the server
+// starts (up to 10 s).
+func redisHSet(ctx context.Context, addr, key, field, value string) error {
+	cmd := fmt.Sprintf("*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(field), field, len(value), value)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			_, err = c.Write([]byte(cmd))
+			buf := make([]byte, 64)
+			var n int
+			if err == nil {
+				n, err = c.Read(buf)
+			}
+			c.Close()
+			if err == nil && n > 0 && buf[0] == ':' {
+				return nil
+			}
+			if err == nil {
+				err = fmt.Errorf("redis answered %q", buf[:n])
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("cannot fill redis-server on %s: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

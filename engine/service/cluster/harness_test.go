@@ -139,6 +139,7 @@ func startNode(t testing.TB, i int, extra ...string) *node {
 		"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_MANAGEMENT__LISTENER__HTTP="+n.api,
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_CLUSTER__LISTEN="+fmt.Sprintf("127.0.0.%d:%d", i, routePort),
 		"EMQX_BROKER__SYS_INTERVAL=1s",
 	)

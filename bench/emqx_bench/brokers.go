@@ -88,6 +88,8 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 			"EMQX_PERSISTENCE__DIR=" + filepath.Join(dir, "data", "store"),
 			"EMQX_PLUGINS__LOADED_FILE=" + filepath.Join(dir, "data", "loaded_plugins"),
 			"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:" + strconv.Itoa(apiPort),
+			// The dashboard is loaded by default: any free port, so that two nodes can run.
+			"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:0",
 			"EMQX_LOG__DIR=" + filepath.Join(dir, "log"),
 			"EMQX_LOG__TO=off",
 			// EMQX's default of 1000 new connections per second per listener is a

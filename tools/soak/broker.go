@@ -80,6 +80,7 @@ func (b *broker) env() ([]string, error) {
 		"EMQX_LISTENER__WS__EXTERNAL="+p(ports[1]),
 		"EMQX_LISTENER__WSS__EXTERNAL="+p(ports[2]),
 		"EMQX_MANAGEMENT__LISTENER__HTTP="+p(b.apiPort),
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:0", // loaded by default; any free port
 		"EMQX_PPROF="+p(b.pprofPort),
 		// Queues long enough that a subscriber offline across a restart loses nothing to
 		// max_mqueue_len: losses must come from the broker, not from the policy.

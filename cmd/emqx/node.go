@@ -132,7 +132,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu))
 	defer sysSvc.Stop() // also stopped below, before the node
-	// Backend outages of the plugins raise alarms there (and stop doing so before it stops).
+	// Backend outages and bridge backlogs of the plugins raise alarms there (and stop doing so
+	// before it stops).
 	plug.SetAlarms(sysSvc)
 	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)

@@ -21,6 +21,8 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 		Environ:   os.Environ(),
 		Defaults:  []string{plugins.DashboardPlugin},
 		Dashboard: dash,
+		Node:      n,
+		NodeName:  n.Name(),
 	}, cfg.Plugins.LoadedFile, log)
 	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
 		return nil, err
@@ -28,7 +30,7 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 	return m, nil
 }
 
-// registerPluginCommands installs `plugins`, `users` and `clientid`.
+// registerPluginCommands installs `plugins`, `users`, `clientid` and `bridges`.
 func registerPluginCommands(s *ctl.Server, m *plugins.Manager) {
 	for name, h := range m.Commands() {
 		s.Register(name, h, ctl.Usage[name]...)

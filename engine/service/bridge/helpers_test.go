@@ -76,7 +76,7 @@ func startNode(t *testing.T, name string) (n *engine.Node, tcpAddr, tlsAddr stri
 			{Kind: "tcp", Name: "external", Addr: "127.0.0.1:0", Zone: zone, MaxConnections: 1000},
 			{Kind: "ssl", Name: "external", Addr: "127.0.0.1:0", Zone: zone, MaxConnections: 1000, TLS: &engine.TLSListener{
 				HandshakeTimeout: 5 * time.Second,
-				Options: transport.TLSOptions{CertFile: filepath.Join(dir, certgen.Files.Cert), KeyFile: filepath.Join(dir, certgen.Files.Key)},
+				Options:          transport.TLSOptions{CertFile: filepath.Join(dir, certgen.Files.Cert), KeyFile: filepath.Join(dir, certgen.Files.Key)},
 			}},
 		},
 		AllowAnonymous: true,

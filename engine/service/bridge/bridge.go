@@ -187,6 +187,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	b.stop, b.done = make(chan struct{}), make(chan struct{})
 	stop, done := b.stop, b.done
+	b.state.Store(int32(Connected))
 	b.mu.Unlock()
 	go b.run(stop, done, conn, sess)
 	return nil

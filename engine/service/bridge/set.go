@@ -40,9 +40,10 @@ type Set struct {
 	bridges map[string]*Bridge
 	names   []string // sorted
 
-	saveMu sync.Mutex
-	stop   chan struct{}
-	done   chan struct{}
+	saveMu    sync.Mutex
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // savedBridge is one bridge's run-time state in the state file.
@@ -155,10 +156,13 @@ func (s *Set) Start(ctx context.Context, name string) error {
 }
 
 // Close stops every bridge and closes their queues (a durable queue keeps its messages).
+// Closing again does nothing.
 func (s *Set) Close() {
-	close(s.stop)
-	<-s.done
-	s.closeBridges()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.closeBridges()
+	})
 }
 
 func (s *Set) closeBridges() {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -81,6 +83,7 @@ func TestBridgeOutageKill9(t *testing.T) {
 	if q := bridgeQueued(t, ctl, work, env); q != n {
 		t.Fatalf("after kill -9 and restart the bridge queue holds %d messages, want %d\n%s", q, n, local.log())
 	}
+	checkBridgeAPI(t, env, n)
 	startNode(t, emqx, remoteWork, remoteEnv, remotePort)
 	got := make(chan string, 2*n)
 	o := mqtt.NewClientOptions().AddBroker("tcp://127.0.0.1:" + strconv.Itoa(remotePort)).SetClientID("remote-sub").SetAutoReconnect(false).SetOrderMatters(true)
@@ -125,5 +128,38 @@ func TestBridgeOutageKill9(t *testing.T) {
 	}
 	if _, err := os.Stat(work + "/data/emqx_aws_bridge"); err != nil {
 		t.Errorf("the queue directory of the embedded configuration: %v", err)
+	}
+}
+
+// checkBridgeAPI: GET /api/v4/bridges and /metrics show bridge aws with queued messages.
+func checkBridgeAPI(t *testing.T, env []string, queued int) {
+	t.Helper()
+	var addr string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
+			addr = v
+		}
+	}
+	get := func(path string, auth bool) string {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		if auth {
+			req.SetBasicAuth("admin", "public")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if body := get("/api/v4/bridges", true); !strings.Contains(body, fmt.Sprintf(`"name":"aws","status":"stopped","queued":%d,`, queued)) {
+		t.Errorf("GET /api/v4/bridges: %s", body)
+	}
+	if body := get("/metrics", false); !strings.Contains(body, fmt.Sprintf(`emqx_bridge_queued_messages{bridge="aws"} %d`, queued)) {
+		t.Errorf("/metrics has no emqx_bridge_queued_messages{bridge=\"aws\"} %d", queued)
 	}
 }

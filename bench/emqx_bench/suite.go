@@ -29,7 +29,9 @@ type suiteCase struct {
 	HalfOf string `json:"half_of,omitempty"`
 	// Cluster runs the case on two of our nodes joined in a cluster (suite_cluster.go).
 	Cluster bool `json:"cluster,omitempty"`
-	apply   func(o *Options)
+	// Bridge rows run through a bridge to a second Mosquitto (suite_bridge.go).
+	Bridge bool `json:"bridge,omitempty"`
+	apply  func(o *Options)
 }
 
 // SuiteReport is the suite's JSON document and the input of the HTML report.
@@ -48,7 +50,7 @@ type SuiteReport struct {
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
 // size of the idle-connection run.
 func suiteCases(d time.Duration, conns int) []suiteCase {
-	return append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...)
+	return append(append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...), bridgeCases()...)
 }
 
 // tcpCases are the rows over MQTT/TCP.
@@ -211,6 +213,12 @@ func runSuite(ctx context.Context, args []string) error {
 					}
 					continue
 				}
+				if c.Bridge && !bridges(k.Name) {
+					if round == 0 {
+						fmt.Fprintf(logw, "%-12s %-10s skipped: no MQTT bridge\n", c.Name, k.Name)
+					}
+					continue
+				}
 				if c.HalfOf != "" {
 					prev := rep.Results[c.HalfOf]
 					if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
@@ -222,6 +230,11 @@ func runSuite(ctx context.Context, args []string) error {
 				run := runOne
 				if c.Cluster {
 					run = runCluster
+				}
+				if c.Bridge {
+					run = func(ctx context.Context, k brokerKind, o Options, work string, _ *benchCerts) (*Result, error) {
+						return runBridge(ctx, k, *mosq, o, work)
+					}
 				}
 				res, err := run(ctx, k, o, work, certs)
 				if err != nil {

@@ -11,9 +11,10 @@
 // Stats.Dropped, whether they were taken or not.
 //
 // Memory: in memory-only mode every item is held. With a directory an item's bytes are held
-// until the log has written it (the log's Get cannot see pending records) and afterwards only
-// while the queue's in-memory bytes stay under MemoryBytes; the others are read back from disk
-// by Pop. Per item the queue keeps 40 bytes of bookkeeping (plus the log's index entry).
+// until the log has written it (the log's Get cannot see pending records), and afterwards
+// only when it came while the queue held less than MemoryBytes of items; the others are read
+// back from disk by Pop. Per item the queue keeps 48 bytes of bookkeeping, and a durable
+// queue's log about 50 bytes of index.
 //
 // A Queue is safe for concurrent use; Pop, Ack and Rewind are meant for one consumer.
 package replayq
@@ -71,6 +72,7 @@ type entry struct {
 	size     int32 // bytes as appended
 	acked    bool
 	written  bool   // durable mode: the log has written it (Get can see it)
+	diskOnly bool   // durable mode: its copy goes once written (the memory budget was spent)
 	data     []byte // the item (uncompressed); nil when only on disk
 }
 
@@ -84,9 +86,11 @@ type Queue struct {
 	taken    int
 	nextSeq  uint64
 	bytes    int64
-	memBytes int64 // bytes of data held in entries (durable mode)
+	memBytes int64 // durable mode: bytes of the items that keep their copy after the write
 	stats    Stats
 	closed   bool
+	chunk    []byte // where copyIn puts the next item
+	scratch  []byte // encodeValue's output, reused
 }
 
 // ErrClosed is returned by a closed queue.
@@ -122,6 +126,7 @@ func Open(opts Options) (*Queue, error) {
 	l, _, err := kvlog.Open(opts.Dir, kvlog.Options{
 		SegmentSize:    opts.SegmentBytes,
 		CompactMinSize: 2 * opts.SegmentBytes,
+		MaxPending:     16 << 20, // Append waits past it: the disk sets the pace
 		Logf:           logf,
 	})
 	if err != nil {
@@ -179,15 +184,13 @@ func (q *Queue) Append(items ...[]byte) (dropped int, err error) {
 	}
 	first := q.nextSeq
 	for _, it := range items {
-		e := entry{seq: q.nextSeq, appended: now, size: int32(len(it)), data: slices.Clone(it)}
-		if e.data == nil {
-			e.data = []byte{}
-		}
+		e := entry{seq: q.nextSeq, appended: now, size: int32(len(it)), data: q.copyIn(it)}
 		q.nextSeq++
 		if q.log != nil {
 			var key [8]byte
 			binary.BigEndian.PutUint64(key[:], e.seq)
-			v := encodeValue(it, now)
+			q.scratch = encodeValue(q.scratch[:0], it, now)
+			v := q.scratch
 			for {
 				err = q.log.Put(key[:], v)
 				if !errors.Is(err, kvlog.ErrBusy) {
@@ -203,7 +206,11 @@ func (q *Queue) Append(items ...[]byte) (dropped int, err error) {
 			if err != nil {
 				return dropped, fmt.Errorf("replayq: cannot write item: %w", err)
 			}
-			q.memBytes += int64(len(it))
+			if q.memBytes+int64(len(it)) > q.opts.MemoryBytes {
+				e.diskOnly = true
+			} else {
+				q.memBytes += int64(len(it))
+			}
 		}
 		q.entries = append(q.entries, e)
 		q.bytes += int64(len(it))
@@ -238,7 +245,7 @@ func (q *Queue) remove(e *entry) {
 	if !e.acked {
 		q.bytes -= int64(e.size)
 	}
-	if e.data != nil && q.log != nil {
+	if e.data != nil && q.log != nil && !e.diskOnly {
 		q.memBytes -= int64(len(e.data))
 	}
 	e.data = nil
@@ -251,20 +258,16 @@ func (q *Queue) remove(e *entry) {
 	}
 }
 
-// written is the log's commit callback for items first..last: they can be read back from disk,
-// so their memory copies go when the queue holds more than MemoryBytes.
+// written is the log's commit callback for items first..last: they can be read back from
+// disk now, so the copies Append marked to go (the queue held more than MemoryBytes when they
+// came) are dropped.
 func (q *Queue) written(first, last uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	i := q.find(first)
-	for ; i < len(q.entries) && q.entries[i].seq <= last; i++ {
-		q.entries[i].written = true
-	}
-	// Drop the copies of the newest written items first: the oldest are sent soonest.
-	for j := i - 1; j >= q.taken && q.memBytes > q.opts.MemoryBytes; j-- {
-		e := &q.entries[j]
-		if e.data != nil && e.written {
-			q.memBytes -= int64(len(e.data))
+	for i := q.find(first); i < len(q.entries) && q.entries[i].seq <= last; i++ {
+		e := &q.entries[i]
+		e.written = true
+		if e.diskOnly && e.data != nil {
 			e.data = nil
 		}
 	}
@@ -405,19 +408,45 @@ func (q *Queue) Close() error {
 
 // encodeValue is an item as the log stores it: a flag byte (plain or s2), the append time,
 // the bytes.
-func encodeValue(data []byte, appended int64) []byte {
-	v := make([]byte, valueHeader, valueHeader+len(data))
-	binary.BigEndian.PutUint64(v[1:], uint64(appended))
-	if len(data) >= 64 {
-		c := s2.Encode(nil, data)
+// It appends to dst (the log copies what it is given, so the caller reuses one buffer).
+// Items under compressMin bytes are not tried: s2 rarely saves an eighth of so little.
+func encodeValue(dst, data []byte, appended int64) []byte {
+	dst = append(dst, flagPlain)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(appended))
+	if len(data) >= compressMin {
+		head := len(dst)
+		n := s2.MaxEncodedLen(len(data))
+		dst = slices.Grow(dst, n)
+		c := s2.Encode(dst[head:head+n], data)
 		if len(c) <= len(data)-len(data)/8 {
-			v[0] = flagS2
-			return append(v, c...)
+			dst[head-valueHeader] = flagS2
+			return dst[:head+len(c)]
 		}
+		dst = dst[:head]
 	}
-	v[0] = flagPlain
-	return append(v, data...)
+	return append(dst, data...)
 }
+
+// compressMin is the smallest item encodeValue tries to compress.
+const compressMin = 256
+
+// copyIn copies an appended item into the queue's current chunk: items share chunks of
+// chunkSize bytes (a chunk is freed by the garbage collector once no queued item refers to
+// it), which saves an allocation and its overhead per item. Hold mu.
+func (q *Queue) copyIn(it []byte) []byte {
+	if len(it) > chunkSize/4 {
+		return append(make([]byte, 0, len(it)), it...)
+	}
+	if cap(q.chunk)-len(q.chunk) < len(it) {
+		q.chunk = make([]byte, 0, chunkSize)
+	}
+	start := len(q.chunk)
+	q.chunk = append(q.chunk, it...)
+	return q.chunk[start:len(q.chunk):len(q.chunk)]
+}
+
+// chunkSize is the size of the buffers queued items are copied into.
+const chunkSize = 64 << 10
 
 func decodeValue(v []byte) (data []byte, appended int64, err error) {
 	if len(v) < valueHeader {

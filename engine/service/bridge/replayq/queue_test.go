@@ -206,7 +206,7 @@ func waitWritten(t *testing.T, q *Queue) {
 func TestValueEncoding(t *testing.T) {
 	f := func(data []byte, compressed bool) {
 		t.Helper()
-		v := encodeValue(data, 42)
+		v := encodeValue(nil, data, 42)
 		if (v[0] == flagS2) != compressed {
 			t.Fatalf("%d bytes: compressed=%v, want %v", len(data), v[0] == flagS2, compressed)
 		}
@@ -217,6 +217,7 @@ func TestValueEncoding(t *testing.T) {
 	}
 	f([]byte("short"), false)
 	f(bytes.Repeat([]byte("abc"), 100), true)
+	f(bytes.Repeat([]byte("abc"), 50), false) // under compressMin
 	random := make([]byte, 300)
 	for i := range random {
 		random[i] = byte(i*7919>>3) ^ byte(i*31)

@@ -13,9 +13,8 @@ import (
 
 // remote is a broker a bridge connects to: mosquitto or a second node of ours.
 type remote struct {
-	name             string
-	addr, tlsAddr    string
-	bridgeModeRefuse bool // our broker refuses mosquitto's bridge bit
+	name          string
+	addr, tlsAddr string
 }
 
 func remotes(t *testing.T) []func(t *testing.T) remote {
@@ -26,7 +25,7 @@ func remotes(t *testing.T) []func(t *testing.T) remote {
 		},
 		func(t *testing.T) remote {
 			_, addr, tlsAddr := startNode(t, "remote@127.0.0.1")
-			return remote{name: "emqgo", addr: addr, tlsAddr: tlsAddr, bridgeModeRefuse: true}
+			return remote{name: "emqgo", addr: addr, tlsAddr: tlsAddr}
 		},
 	}
 }

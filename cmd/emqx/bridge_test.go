@@ -129,6 +129,11 @@ func TestBridgeOutageKill9(t *testing.T) {
 	if _, err := os.Stat(work + "/data/emqx_aws_bridge"); err != nil {
 		t.Errorf("the queue directory of the embedded configuration: %v", err)
 	}
+	// A graceful stop with the bridge connected.
+	local.kill(t, syscall.SIGTERM)
+	if code := local.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("SIGTERM with a connected bridge: exit %d\n%s", code, local.log())
+	}
 }
 
 // checkBridgeAPI: GET /api/v4/bridges and /metrics show bridge aws with queued messages.

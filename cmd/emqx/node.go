@@ -163,6 +163,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	log.Info("node stopping", "cause", why)
 	sysSvc.Stop()
 	traceSvc.Close()
+	stopBridges(plug) // before the node: no remote message arrives into a stopping node
 	if clu != nil {
 		clu.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
+	"github.com/emqgo/emqgo/engine/service/bridge"
 )
 
 // startPlugins loads the plugins data/loaded_plugins and EMQX_LOADED_PLUGINS name, and
@@ -34,5 +35,13 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 func registerPluginCommands(s *ctl.Server, m *plugins.Manager) {
 	for name, h := range m.Commands() {
 		s.Register(name, h, ctl.Usage[name]...)
+	}
+}
+
+// stopBridges disconnects the bridges of emqx_bridge_mqtt, if loaded (their queues keep what
+// is unsent); the plugin manager's Close later finds them closed.
+func stopBridges(m *plugins.Manager) {
+	if inst := m.Instance(bridge.Name); inst != nil && inst.Bridges != nil {
+		inst.Bridges.Close()
 	}
 }

@@ -82,7 +82,8 @@ type Bridge struct {
 	nextID        atomic.Uint32 // packet identifiers continue across connections
 	sent          atomic.Uint64
 	received      atomic.Uint64
-	expired       atomic.Uint64
+	expired       atomic.Uint64 // expired before sending (and undecodable items)
+	tooLarge      atomic.Uint64 // larger than the remote's Maximum Packet Size
 	reconnects    atomic.Uint64
 	everConnected atomic.Bool
 	lastError     atomic.Pointer[string]
@@ -337,7 +338,8 @@ type Metrics struct {
 	OldestAge   time.Duration `json:"-"`
 	Sent        uint64        `json:"sent"`     // messages acknowledged by the remote (QoS 0: written)
 	Received    uint64        `json:"received"` // messages of remote subscriptions published locally
-	// Dropped counts messages lost: queue overflow, the subscriber's queue overflow, expiry.
+	// Dropped counts messages lost: queue overflow, the subscriber's queue overflow, expiry,
+	// larger than the remote accepts.
 	Dropped    uint64 `json:"dropped"`
 	Reconnects uint64 `json:"reconnects"` // connections made after the first
 	LastError  string `json:"last_error,omitempty"`
@@ -349,7 +351,7 @@ func (b *Bridge) Metrics() Metrics {
 	m := Metrics{
 		Name: b.cfg.Name, Status: b.State().String(), Queued: st.Count, QueuedBytes: st.Bytes,
 		Sent: b.sent.Load(), Received: b.received.Load(),
-		Dropped:    st.Dropped + b.sub.Dropped() + b.expired.Load(),
+		Dropped:    st.Dropped + b.sub.Dropped() + b.expired.Load() + b.tooLarge.Load(),
 		Reconnects: b.reconnects.Load(),
 	}
 	if st.Oldest > 0 {

@@ -68,8 +68,17 @@ var startMu sync.Mutex
 // the test ends. It returns the node and both addresses.
 func startNode(t *testing.T, name string) (n *engine.Node, tcpAddr, tlsAddr string) {
 	t.Helper()
+	return startNodeZone(t, name, nil)
+}
+
+// startNodeZone is startNode with the zone's settings changed by mutate.
+func startNodeZone(t *testing.T, name string, mutate func(z *engine.Zone)) (n *engine.Node, tcpAddr, tlsAddr string) {
+	t.Helper()
 	dir := certs(t)
 	zone := engine.DefaultZone()
+	if mutate != nil {
+		mutate(zone)
+	}
 	cfg := &engine.Config{
 		NodeName: name,
 		Listeners: []engine.Listener{

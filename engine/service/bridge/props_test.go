@@ -3,12 +3,14 @@ package bridge
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine"
 )
 
 // v5Client connects a paho.golang MQTT 5 client; messages it receives go to the channel.
@@ -91,4 +93,25 @@ func TestV5Properties(t *testing.T) {
 	checkProps(t, remoteIn, "up/1", "up/1")
 	v5Publish(t, remote, "down/1", "to the edge")
 	checkProps(t, edgeIn, "down/1", "down/1")
+}
+
+// TestTooLargeForRemote: a message larger than the MQTT 5 remote's Maximum Packet Size is
+// dropped and counted (sending it would only get the connection closed, again and again),
+// and the messages after it go through.
+func TestTooLargeForRemote(t *testing.T) {
+	local, localAddr, _ := startNode(t, "edge@127.0.0.1")
+	_, remoteAddr, _ := startNodeZone(t, "cloud@127.0.0.1", func(z *engine.Zone) { z.MaxPacketSize = 1024 })
+	cfg := baseConfig(remoteAddr, codec.V5)
+	cfg.Forwards = []string{"up/#"}
+	b := openSet(t, local, cfg, "").Bridge("aws")
+	waitFor(t, "the bridge to connect", func() bool { return b.State() == Connected })
+	remote := connectClient(t, remoteAddr, "remote")
+	remote.subscribe(t, "up/#", 1)
+	pub := connectClient(t, localAddr, "pub")
+	pub.publish(t, "up/big", 1, false, strings.Repeat("x", 2000))
+	pub.publish(t, "up/small", 1, false, "fits")
+	remote.expect(t, "up/small", "fits")
+	if m := b.Metrics(); m.Dropped != 1 || m.Reconnects != 0 {
+		t.Fatalf("metrics %+v: want the large message dropped and no reconnect", m)
+	}
 }

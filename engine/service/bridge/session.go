@@ -6,7 +6,6 @@ import (
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine/service/bridge/mqttc"
-	"github.com/emqgo/emqgo/engine/service/bridge/replayq"
 )
 
 // session is the state of one connection to the remote: the QoS 1/2 messages in flight by
@@ -119,19 +118,26 @@ func (s *session) fill() error {
 		qos0 := 0
 		s.mu.Lock()
 		ids := make([]uint16, len(items))
+		send := make([]bool, len(items))
 		for i, it := range items {
 			expiry, err := decodeMessage(it.Data, &pub)
-			if err != nil {
+			switch {
+			case err != nil:
 				b.log.Error("BUG: bridge queue item does not decode; dropped", "error", err)
-				done = append(done, it.Seq)
-				continue
-			}
-			if expiry != 0 && expiry <= now.UnixNano() {
 				b.expired.Add(1)
 				done = append(done, it.Seq)
-				ids[i] = 0
+				continue
+			case expiry != 0 && expiry <= now.UnixNano():
+				b.expired.Add(1)
+				done = append(done, it.Seq)
+				continue
+			case s.tooLarge(it.Data):
+				b.tooLarge.Add(1)
+				b.log.Warn("bridged message larger than the remote's Maximum Packet Size; dropped", "topic", string(pub.Topic), "bytes", len(pub.Payload))
+				done = append(done, it.Seq)
 				continue
 			}
+			send[i] = true
 			qos := min(pub.QoS, s.info.MaximumQoS)
 			if qos == 0 {
 				done = append(done, it.Seq)
@@ -150,7 +156,10 @@ func (s *session) fill() error {
 		s.mu.Unlock()
 		err = s.conn.Write(func(buf []byte) []byte {
 			for i, it := range items {
-				buf = s.appendPublish(buf, it, ids[i], false, &pub, now)
+				if send[i] {
+					expiry, _ := decodeMessage(it.Data, &pub)
+					buf = s.appendDecoded(buf, &pub, expiry, ids[i], false, now)
+				}
 			}
 			return buf
 		})
@@ -164,19 +173,17 @@ func (s *session) fill() error {
 	}
 }
 
-// appendPublish encodes queue item it as a PUBLISH to the remote with packet id (0 for QoS 0,
-// or when the item is not to be sent: expired or undecodable).
-func (s *session) appendPublish(buf []byte, it replayq.Item, id uint16, dup bool, pub *codec.Publish, now time.Time) []byte {
-	expiry, err := decodeMessage(it.Data, pub)
-	if err != nil || expiry != 0 && expiry <= now.UnixNano() {
-		return buf
-	}
-	if id == 0 && min(pub.QoS, s.info.MaximumQoS) > 0 {
-		return buf // expired between the two passes
-	}
-	return s.appendDecoded(buf, pub, expiry, id, dup, now)
+// tooLarge reports whether queue item it, sent, could exceed the remote's Maximum Packet
+// Size (MQTT 5): such a packet would only get the connection closed, again at each resend.
+// The bound counts the mountpoint, the packet identifier, the expiry property and a longer
+// length field over the stored packet.
+func (s *session) tooLarge(item []byte) bool {
+	max := s.info.MaximumPacketSize
+	return max > 0 && int64(len(item)-8+len(s.b.cfg.Mountpoint)+2+5+3) > int64(max)
 }
 
+// appendDecoded encodes pub, decoded from a queue item, as a PUBLISH to the remote with
+// packet id (0 for QoS 0).
 func (s *session) appendDecoded(buf []byte, pub *codec.Publish, expiry int64, id uint16, dup bool, now time.Time) []byte {
 	b := s.b
 	pub.QoS = min(pub.QoS, s.info.MaximumQoS)

@@ -118,6 +118,10 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer ctlSrv.Close()
+	// Caught from before the listeners open: a SIGTERM during the rest of start-up waits for
+	// it and then stops the node gracefully, instead of killing the process.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	if err := node.Start(); err != nil {
 		return err
 	}
@@ -152,8 +156,6 @@ func (f foregroundCmd) Run(c *cli) error {
 	fmt.Printf("%s %s is running now!\n", "emqgo", engine.Version)
 	log.Info("node started", "version", engine.Version) // the logger already says node=
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	var why string
 	select {
 	case s := <-sigs:

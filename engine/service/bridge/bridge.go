@@ -12,9 +12,9 @@
 // keeps up to max_inflight_batches batches unacknowledged, and removes a QoS 1/2 message from
 // the queue only when the remote acknowledged it (PUBACK, PUBREC). After a reconnect
 // everything unacknowledged is sent again, in queue order, so the order per topic is kept and
-// nothing acknowledged to a local publisher is lost while the remote is down or the broker
-// restarts (a durable queue holds the messages once its log wrote them, which happens within
-// milliseconds of their routing).
+// nothing queued is lost while the remote is down or the broker restarts. The one window: a
+// local publisher's PUBACK is sent when the message is routed, and a durable queue holds the
+// message once its log wrote it, milliseconds later; a kill -9 in between loses it.
 //
 // Loop prevention: forwards are No Local subscriptions of the bridge's own subscriber, and the
 // messages of remote subscriptions are published by that subscriber, so they never go back out

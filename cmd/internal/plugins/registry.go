@@ -59,7 +59,8 @@ type Env struct {
 	// NodeName is its name (${node} in a bridge's mountpoint).
 	Node     *engine.Node
 	NodeName string
-	// Alarms receives the alarms plugins raise (bridge backlogs); nil: none.
+	// Alarms receives the alarms plugins raise (bridge backlogs); nil: the registry that
+	// Manager.SetAlarms gives.
 	Alarms bridge.Alarms
 	// monitor returns a backend plugin's monitor; Manager sets it. Without one (a plugin
 	// started outside a Manager), a plugin gets a monitor of its own.

@@ -54,6 +54,11 @@ func runBridge(ctx context.Context, k brokerKind, mosquittoBin string, o Options
 			"EMQX_BRIDGE__MQTT__AWS__QUEUE__REPLAYQ_DIR=",
 			"EMQX_BRIDGE__MQTT__AWS__RECONNECT_INTERVAL=1s",
 		)
+		http, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		k.Env = append(k.Env, fmt.Sprintf("EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:%d", http))
 	case "mosquitto":
 		k.Conf += fmt.Sprintf("max_queued_messages 0\nconnection bench_bridge\naddress %s\ntopic bench/# out %d\ncleansession true\nbridge_protocol_version mqttv311\nrestart_timeout 1\n", remote.addr, qos)
 	default:
@@ -80,21 +85,30 @@ func runBridge(ctx context.Context, k brokerKind, mosquittoBin string, o Options
 }
 
 // waitBridged waits until a message published on the bridging broker reaches the remote,
-// which proves the bridge connected (at most 15 s). It uses mosquitto_pub/mosquitto_sub.
+// which proves the bridge connected (at most 20 s). It uses mosquitto_sub and mosquitto_pub:
+// one subscriber on the remote, a QoS 1 message on the bridging broker every half second.
 func waitBridged(ctx context.Context, remote, bridging string) error {
 	host, port, _ := strings.Cut(remote, ":")
 	bhost, bport, _ := strings.Cut(bridging, ":")
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-t", "bench/ready", "-C", "1", "-W", "1")
-		if err := sub.Start(); err != nil {
-			return fmt.Errorf("mosquitto_sub: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		exec.CommandContext(ctx, "mosquitto_pub", "-h", bhost, "-p", bport, "-t", "bench/ready", "-m", "x", "-q", "1").Run()
-		if sub.Wait() == nil {
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-t", "bench/ready", "-q", "1", "-C", "1", "-W", "20")
+	var out strings.Builder
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		return fmt.Errorf("mosquitto_sub: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sub.Wait() }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("the bridge did not carry a message to the remote within 20 s (mosquitto_sub: %v %s)", err, strings.TrimSpace(out.String()))
+			}
 			return nil
+		case <-tick.C:
+			exec.CommandContext(ctx, "mosquitto_pub", "-h", bhost, "-p", bport, "-t", "bench/ready", "-m", "x", "-q", "1").Run()
 		}
 	}
-	return fmt.Errorf("the bridge did not carry a message to the remote within 15 s")
 }

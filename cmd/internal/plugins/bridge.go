@@ -239,7 +239,7 @@ func startBridge(e *Env) (*Instance, error) {
 	}
 	for _, cfg := range cfgs {
 		if _, ok := c.Get("bridge.mqtt." + cfg.Name + ".psk_ciphers"); ok {
-			e.Log.Warn("bridge.mqtt."+cfg.Name+".psk_ciphers is accepted without effect (TLS-PSK client support is not in this build yet); the bridge uses certificates", "plugin", bridge.Name)
+			e.Log.Warn("bridge.mqtt."+cfg.Name+".psk_ciphers is accepted without effect (the TLS-PSK client is not wired into the bridge yet); the bridge uses certificates", "plugin", bridge.Name)
 		}
 	}
 	set, err := bridge.Open(bridge.Options{

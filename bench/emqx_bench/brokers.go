@@ -18,7 +18,8 @@ type brokerKind struct {
 	Name string
 	Bin  string   // executable; empty for an external peer
 	Addr string   // external peer's host:port
-	Env  []string // ours: extra environment (the cluster cases' node settings, the auth cases' plugins)
+	Env  []string // ours: extra environment (the cluster cases' node settings, the auth cases' plugins, the bridge rows' bridge)
+	Conf string   // mosquitto: extra configuration (the bridge rows' connection section)
 }
 
 // brokerProc is a running broker started by the suite.
@@ -115,7 +116,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 		// Mosquitto's defaults otherwise (max_inflight_messages 20, max_queued_messages 1000):
 		// the peer is measured as Debian ships it.
 		text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nmax_connections -1\n", port)
-		text += mosquittoTransportConf(ports, certs)
+		text += mosquittoTransportConf(ports, certs) + k.Conf
 		b.addrs = ports
 		if certs == nil {
 			delete(b.addrs, "tls")

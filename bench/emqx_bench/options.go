@@ -111,7 +111,7 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.Broker, "broker", o.Broker, "broker `host:port` (loopback only)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "tcp, tls, psk (TLS-PSK, PSK-AES128-GCM-SHA256), ws or wss (MQTT over WebSocket, subprotocol mqtt)")
-	fs.StringVar(&o.SubBroker, "sub-broker", o.SubBroker, "subscribers connect to this `host:port` instead of -broker (another node of a cluster)")
+	fs.StringVar(&o.SubBroker, "sub-broker", o.SubBroker, "subscribers connect to this `host:port` instead of -broker (another node of a cluster, a bridge's remote)")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "wait this long after connecting before publishing (e.g. for subscriptions to reach the other nodes of a cluster)")
 	fs.StringVar(&o.CAFile, "ca", o.CAFile, "tls/wss: PEM file of the certificates to trust")
 	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "tls/wss: do not verify the broker's certificate")

@@ -29,7 +29,9 @@ type suiteCase struct {
 	HalfOf string `json:"half_of,omitempty"`
 	// Cluster runs the case on two of our nodes joined in a cluster (suite_cluster.go).
 	Cluster bool `json:"cluster,omitempty"`
-	apply   func(o *Options)
+	// Bridge rows run through a bridge to a second Mosquitto (suite_bridge.go).
+	Bridge bool `json:"bridge,omitempty"`
+	apply  func(o *Options)
 	// run replaces runOne for cases that need more than one broker and one load (the auth
 	// storms, suite_auth.go).
 	run func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error)
@@ -51,7 +53,7 @@ type SuiteReport struct {
 // suiteCases returns the standard suite: d is the publishing window of each run, conns the
 // size of the idle-connection run.
 func suiteCases(d time.Duration, conns int) []suiteCase {
-	return append(append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...), authCases(d)...)
+	return append(append(append(append(tcpCases(d, conns), transportCases(d, conns)...), clusterCases()...), authCases(d)...), bridgeCases()...)
 }
 
 // tcpCases are the rows over MQTT/TCP.
@@ -230,6 +232,12 @@ func runSuite(ctx context.Context, args []string) error {
 					}
 					continue
 				}
+				if c.Bridge && !bridges(k.Name) {
+					if round == 0 {
+						fmt.Fprintf(logw, "%-12s %-10s skipped: no MQTT bridge\n", c.Name, k.Name)
+					}
+					continue
+				}
 				if c.HalfOf != "" {
 					prev := rep.Results[c.HalfOf]
 					if len(prev) <= bi || prev[bi] == nil || prev[bi].RecvRate <= 0 {
@@ -244,6 +252,11 @@ func runSuite(ctx context.Context, args []string) error {
 				}
 				if c.run != nil {
 					run = c.run
+				}
+				if c.Bridge {
+					run = func(ctx context.Context, k brokerKind, o Options, work string, _ *benchCerts) (*Result, error) {
+						return runBridge(ctx, k, *mosq, o, work)
+					}
 				}
 				res, err := run(ctx, k, o, work, certs)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/bridge"
 	"github.com/emqgo/emqgo/engine/service/cluster"
 	"github.com/emqgo/emqgo/engine/service/dashboard"
 	"github.com/emqgo/emqgo/engine/service/httpapi"
@@ -50,6 +51,7 @@ func startHTTPAPI(node *engine.Node, cfg *config.Config, log *slog.Logger, deps 
 	if deps.plugins != nil {
 		opts.Plugins = apiPlugins{deps.plugins}
 		opts.AuthUsers = apiUsers{deps.plugins}
+		opts.Bridges = apiBridges{deps.plugins}
 	}
 	if deps.sessions != nil {
 		opts.Tokens = deps.sessions
@@ -172,4 +174,21 @@ func pluginError(err error) error {
 		return httpapi.ErrPluginNotFound
 	}
 	return err
+}
+
+// apiBridges shows the bridges of emqx_bridge_mqtt while it is loaded.
+type apiBridges struct{ m *plugins.Manager }
+
+func (a apiBridges) Bridges() []httpapi.Bridge {
+	inst := a.m.Instance(bridge.Name)
+	if inst == nil || inst.Bridges == nil {
+		return nil
+	}
+	list := inst.Bridges.Metrics()
+	out := make([]httpapi.Bridge, len(list))
+	for i, b := range list {
+		out[i] = httpapi.Bridge{Name: b.Name, Status: b.Status, Queued: b.Queued, QueuedBytes: b.QueuedBytes,
+			OldestAge: b.OldestAge.Seconds(), Sent: b.Sent, Received: b.Received, Dropped: b.Dropped, Reconnects: b.Reconnects}
+	}
+	return out
 }

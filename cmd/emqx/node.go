@@ -118,6 +118,10 @@ func (f foregroundCmd) Run(c *cli) error {
 		return err
 	}
 	defer ctlSrv.Close()
+	// Caught from before the listeners open: a SIGTERM during the rest of start-up waits for
+	// it and then stops the node gracefully, instead of killing the process.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	if err := node.Start(); err != nil {
 		return err
 	}
@@ -132,7 +136,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu))
 	defer sysSvc.Stop() // also stopped below, before the node
-	// Backend outages of the plugins raise alarms there (and stop doing so before it stops).
+	// Backend outages and bridge backlogs of the plugins raise alarms there (and stop doing so
+	// before it stops).
 	plug.SetAlarms(sysSvc)
 	defer plug.SetAlarms(nil)
 	traceSvc := startTrace(ctlSrv, node, cfg, log)
@@ -151,8 +156,6 @@ func (f foregroundCmd) Run(c *cli) error {
 	fmt.Printf("%s %s is running now!\n", "emqgo", engine.Version)
 	log.Info("node started", "version", engine.Version) // the logger already says node=
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	var why string
 	select {
 	case s := <-sigs:
@@ -162,6 +165,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	log.Info("node stopping", "cause", why)
 	sysSvc.Stop()
 	traceSvc.Close()
+	stopBridges(plug) // before the node: no remote message arrives into a stopping node
 	if clu != nil {
 		clu.Close()
 	}

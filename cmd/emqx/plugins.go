@@ -8,6 +8,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
+	"github.com/emqgo/emqgo/engine/service/bridge"
 )
 
 // startPlugins loads the plugins data/loaded_plugins and EMQX_LOADED_PLUGINS name, and
@@ -21,6 +22,8 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 		Environ:   os.Environ(),
 		Defaults:  []string{plugins.DashboardPlugin},
 		Dashboard: dash,
+		Node:      n,
+		NodeName:  n.Name(),
 	}, cfg.Plugins.LoadedFile, log)
 	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
 		return nil, err
@@ -28,9 +31,17 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 	return m, nil
 }
 
-// registerPluginCommands installs `plugins`, `users` and `clientid`.
+// registerPluginCommands installs `plugins`, `users`, `clientid` and `bridges`.
 func registerPluginCommands(s *ctl.Server, m *plugins.Manager) {
 	for name, h := range m.Commands() {
 		s.Register(name, h, ctl.Usage[name]...)
+	}
+}
+
+// stopBridges disconnects the bridges of emqx_bridge_mqtt, if loaded (their queues keep what
+// is unsent); the plugin manager's Close later finds them closed.
+func stopBridges(m *plugins.Manager) {
+	if inst := m.Instance(bridge.Name); inst != nil && inst.Bridges != nil {
+		inst.Bridges.Close()
 	}
 }

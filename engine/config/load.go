@@ -264,12 +264,12 @@ func (l *loader) applyEnv(env []string) {
 		rest := name[len(EnvPrefix):]
 		key := strings.ToLower(strings.ReplaceAll(rest, "__", "."))
 		src := source{env: name}
+		if IsPluginKey(key) {
+			continue // the plugin loader reads it (see PluginKeyPrefixes)
+		}
 		if validKey(key) && theSchema.lookup(key) != nil {
 			l.add(key, unquote(strings.TrimSpace(value)), src)
 			continue
-		}
-		if IsPluginKey(key) {
-			continue // the plugin loader reads it (see PluginKeyPrefixes)
 		}
 		sug := ""
 		if validKey(key) {

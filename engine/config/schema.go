@@ -40,7 +40,7 @@ const (
 	OwnerGoTLS       = "Go's crypto/tls has no such setting: no DH parameters (ECDHE only), never renegotiates, chooses the cipher order itself"
 	OwnerPlugins     = "auth plugins, bans and rate limits: issue #12"
 	OwnerManagement  = "management, $SYS and log control: issue #13"
-	OwnerBridge      = "bridges: issue #15"
+	OwnerBridge      = "MQTT bridge keys act in etc/plugins/emqx_bridge_mqtt.conf (plugin emqx_bridge_mqtt), not in emqx.conf"
 	OwnerCluster     = "clustering: issue #16"
 	OwnerReliability = "overload protection: issue #17"
 	OwnerGnet        = "set by the event loops: the accept backlog is the system's net.core.somaxconn, SO_REUSEADDR is always on"

@@ -113,6 +113,17 @@ var Usage = map[string][]string{
 		"admins passwd <Username> <Password> # Reset dashboard user password",
 		"admins del <Username>         # Delete dashboard user",
 	},
+	"bridges": {
+		"bridges list                  # List bridges",
+		"bridges start <Name>          # Start a bridge",
+		"bridges stop <Name>           # Stop a bridge",
+		"bridges forwards <Name>       # Show a bridge forward topic",
+		"bridges add-forward <Name> <Topic> # Add bridge forward topic",
+		"bridges del-forward <Name> <Topic> # Delete bridge forward topic",
+		"bridges subscriptions <Name>  # Show a bridge subscriptions topic",
+		"bridges add-subscription <Name> <Topic> <Qos> # Add bridge subscriptions topic",
+		"bridges del-subscription <Name> <Topic> # Delete bridge subscriptions topic",
+	},
 	"banned": {
 		"banned list                   # List the bans in force",
 		"banned add --type=<client_id|username|ip_address> --value=<Value> [--by=<By>] [--reason=<Reason>] [--until=<Until>]",
@@ -125,7 +136,6 @@ var Usage = map[string][]string{
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
 	"retainer": "#13",
-	"bridges":  "#15",
 }
 
 // NotAvailable is the answer to a planned command: "<cmd>: not available in this build yet".

@@ -262,7 +262,11 @@ func (c *Conf) Float(key string) float64 {
 // Duration reads a duration as EMQX writes them (500ms, 30s, 5m, 2h, 1d) or a bare number
 // of milliseconds; "" is 0.
 func (c *Conf) Duration(key string) time.Duration {
-	v := c.Str(key)
+	return c.durationOf(key, c.Str(key))
+}
+
+// durationOf parses v, the value of key (or its default), as Duration does.
+func (c *Conf) durationOf(key, v string) time.Duration {
 	if v == "" {
 		return 0
 	}

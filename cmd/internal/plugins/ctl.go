@@ -8,18 +8,29 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/ctl"
 	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/bridge"
 )
 
 // Handler is a control command: args without the command name; output and exit status.
 type Handler = func(args []string) (string, int)
 
-// Commands returns the handlers of plugins, users and clientid, by command name.
+// Commands returns the handlers of plugins, users, clientid and bridges, by command name.
 func (m *Manager) Commands() map[string]Handler {
 	return map[string]Handler{
 		"plugins":  m.pluginsCmd,
 		"users":    m.usersCmd(authuser.UsernamePlugin, "users"),
 		"clientid": m.usersCmd(authuser.ClientIDPlugin, "clientid"),
+		"bridges":  m.bridgesCmd,
 	}
+}
+
+// bridgesCmd serves `bridges` on the bridges of the loaded emqx_bridge_mqtt.
+func (m *Manager) bridgesCmd(args []string) (string, int) {
+	inst := m.Instance(bridge.Name)
+	if inst == nil || inst.Bridges == nil {
+		return fmt.Sprintf("bridges: plugin %s is not loaded (emqx_ctl plugins load %s)\n", bridge.Name, bridge.Name), 1
+	}
+	return inst.Bridges.Command(args)
 }
 
 func usage(cmd string) (string, int) {

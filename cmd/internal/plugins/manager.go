@@ -52,6 +52,9 @@ func New(chains Chains, env Env, loadedFile string, log *slog.Logger) *Manager {
 	}
 	m := &Manager{chains: chains, env: env, loadedFile: loadedFile, log: log, running: map[string]*Instance{}}
 	m.env.monitor = func(plugin, backendName string) *backend.Monitor { return m.mons.get(plugin, backendName, &m.env) }
+	if m.env.Alarms == nil {
+		m.env.Alarms = managerAlarms{&m.mons} // the registry SetAlarms gives, when it gives one
+	}
 	return m
 }
 

@@ -119,7 +119,7 @@ func TestPluginsCommand(t *testing.T) {
 	f([]string{"load", "emqx_auth_jwt"}, 0, "Plugin emqx_auth_jwt loaded successfully.\n")
 	f([]string{"load", "emqx_auth_jwt"}, 1, "Load plugin emqx_auth_jwt error: already_started.\n")
 	f([]string{"load", "emqx_auth_nosuch"}, 1, "Load plugin emqx_auth_nosuch error: not_found.\n")
-	f([]string{"load", "emqx_bridge_mqtt"}, 1, "Load plugin emqx_bridge_mqtt error: not available in this build yet")
+	f([]string{"load", "emqx_coap"}, 1, "Load plugin emqx_coap error: not available in this build")
 	f([]string{"unload", "emqx_auth_username"}, 1, "Unload plugin emqx_auth_username error: not_started.\n")
 	f([]string{"reload", "emqx_auth_jwt"}, 0, "Plugin emqx_auth_jwt reloaded successfully.\n")
 	f([]string{"reload", "emqx_auth_clientid"}, 1, "not_started")

@@ -146,3 +146,27 @@ func counted(authn engine.Authenticator, authz engine.Authorizer, mon *backend.M
 	}
 	return authn, authz
 }
+
+// managerAlarms passes the alarms of plugins that are no backend (bridge backlogs) to the
+// registry of SetAlarms, dropping them while there is none.
+type managerAlarms struct{ ms *monitors }
+
+func (a managerAlarms) current() backend.Alarms {
+	a.ms.mu.Lock()
+	defer a.ms.mu.Unlock()
+	return a.ms.alarms
+}
+
+func (a managerAlarms) Raise(name, message string, details map[string]any) bool {
+	if r := a.current(); r != nil {
+		return r.Raise(name, message, details)
+	}
+	return false
+}
+
+func (a managerAlarms) Clear(name string) bool {
+	if r := a.current(); r != nil {
+		return r.Clear(name)
+	}
+	return false
+}

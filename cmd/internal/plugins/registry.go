@@ -19,6 +19,7 @@ import (
 	"github.com/emqgo/emqgo/engine/service/authpgsql"
 	"github.com/emqgo/emqgo/engine/service/authredis"
 	"github.com/emqgo/emqgo/engine/service/authuser"
+	"github.com/emqgo/emqgo/engine/service/bridge"
 	"github.com/emqgo/emqgo/engine/service/pskfile"
 )
 
@@ -42,6 +43,7 @@ type Instance struct {
 	Authorizers    []engine.Authorizer
 	Users          *authuser.Authenticator // emqx_auth_username / emqx_auth_clientid
 	PSK            engine.PSKLookup        // emqx_psk_file: TLS-PSK keys
+	Bridges        *bridge.Set             // emqx_bridge_mqtt
 	Close          func()                  // releases its resources; may be nil
 }
 
@@ -53,6 +55,13 @@ type Env struct {
 	Environ []string // os.Environ form, for the EMQX_ overrides
 	// Log receives the plugins' own lines (backend outages); Manager fills it when nil.
 	Log *slog.Logger
+	// Node is the running node, for plugins that subscribe and publish (emqx_bridge_mqtt);
+	// NodeName is its name (${node} in a bridge's mountpoint).
+	Node     *engine.Node
+	NodeName string
+	// Alarms receives the alarms plugins raise (bridge backlogs); nil: the registry that
+	// Manager.SetAlarms gives.
+	Alarms bridge.Alarms
 	// monitor returns a backend plugin's monitor; Manager sets it. Without one (a plugin
 	// started outside a Manager), a plugin gets a monitor of its own.
 	monitor func(plugin, backendName string) *backend.Monitor
@@ -88,7 +97,7 @@ var registry = func() map[string]*Plugin {
 		{Name: authmysql.Name, Description: "Authentication/ACL with MySQL", start: startMySQL},
 		{Name: authpgsql.Name, Description: "Authentication/ACL with PostgreSQL", start: startPgSQL},
 		{Name: authredis.Name, Description: "Authentication/ACL with Redis", start: startRedis},
-		{Name: "emqx_bridge_mqtt", Description: "EMQ X Bridge MQTT", Later: "issue #15"},
+		{Name: bridge.Name, Description: "EMQ X Bridge MQTT", start: startBridge},
 		{Name: "emqx_coap", Description: "CoAP Gateway", Later: notPlanned},
 		{Name: DashboardPlugin, Description: "EMQ X Web Dashboard", start: startDashboard, ownsPorts: true},
 		{Name: "emqx_delayed_publish", Description: "EMQ X Delayed Publish", Later: notPlanned},

@@ -28,6 +28,7 @@ func (s *Server) prometheus(w http.ResponseWriter, r *http.Request) {
 	defer scrapeBuffers.Put(b)
 	b.Reset()
 	writePrometheus(b, s.node)
+	writeBridgeMetrics(b, s.opts.Bridges)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

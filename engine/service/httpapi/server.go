@@ -66,6 +66,8 @@ type Options struct {
 	// AuthUsers reaches the users of emqx_auth_username and emqx_auth_clientid
 	// (/api/v4/auth_username, /auth_clientid); nil: those answer 404.
 	AuthUsers AuthUsers
+	// Bridges lists the MQTT bridges for /api/v4/bridges and /metrics; nil: none.
+	Bridges BridgeSource
 
 	// HTTPS, when set, serves the same API over TLS on a listener of its own
 	// (management.listener.https); the timeouts and limits above apply to it too, but its
@@ -202,6 +204,7 @@ func (s *Server) routes() http.Handler {
 	s.sessionRoutes(api)
 	s.retainedRoutes(api)
 	s.authUserRoutes(api)
+	s.bridgeRoutes(api)
 	authed := s.authenticate(jsonMisses(api))
 
 	root := http.NewServeMux()

@@ -76,6 +76,8 @@ func TestPathsResolveAgainstHome(t *testing.T) {
 		"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:"+strconv.Itoa(port),
 		"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LOG__LEVEL=info", "EMQX_LOG__TO=console")
 	out := foreground(t, bin, elsewhere, env)
 	paths := linesWith(out.String(), "msg=paths")
@@ -113,6 +115,8 @@ func TestHomeFlag(t *testing.T) {
 		"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:"+strconv.Itoa(port),
 		"EMQX_LISTENER__TCP__INTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LISTENER__WS__EXTERNAL=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_LOG__TO=console")
 	// The built binary's own home (above its bin/) has no etc/acl.conf; --home wins.
 	foreground(t, emqx, t.TempDir(), env, "--home", home)

@@ -27,6 +27,7 @@ var Usage = map[string][]string{
 		"sessions list persistent      # List the sessions that outlive their connection",
 		"sessions list transient       # List the sessions that end with their connection",
 		"sessions show <ClientId>      # Show a session",
+		"sessions clean-persistent <ClientId> # Clean a persistent session (its client offline)",
 	},
 	"subscriptions": {
 		"subscriptions list            # List all subscriptions",

@@ -129,6 +129,15 @@ func TestCtlManagement(t *testing.T) {
 	if out := ok(0, "topics", "show", "t/+"); out != "t/+ -> emqx@127.0.0.1\n" {
 		t.Fatalf("topics show: %q", out)
 	}
+	if out := ok(0, "routes", "show", "t/+"); out != "t/+ -> emqx@127.0.0.1\n" {
+		t.Fatalf("routes show: %q", out)
+	}
+	if out := ok(0, "topics", "list"); out != "t/+ -> emqx@127.0.0.1\n" {
+		t.Fatalf("topics list: %q", out)
+	}
+	if out := ok(0, "routes", "show", "no/such"); out != "" {
+		t.Fatalf("routes show of no route: %q", out)
+	}
 
 	// subscriptions add/del act on the client: c1 receives x/1 only while subscribed.
 	if out := ok(0, "subscriptions", "add", "c1", "x/1", "1"); out != "ok\n" {
@@ -176,6 +185,15 @@ func TestCtlManagement(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^ports/count\s+: 1$`).MatchString(out) {
 		t.Fatalf("vm ports, want 1 connection (c2):\n%s", out)
+	}
+	// Each group alone: EMQX's "<group>/<name> : value" lines, only its own.
+	for group, want := range map[string]string{"load": "cpu/", "memory": "memory/", "process": "process/", "io": "io/", "ports": "ports/"} {
+		out := ok(0, "vm", group)
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if !strings.HasPrefix(l, want) || !strings.Contains(l, ": ") {
+				t.Fatalf("vm %s: line %q", group, l)
+			}
+		}
 	}
 	if out := ok(1, "vm", "nonsense"); !strings.Contains(out, "vm memory") {
 		t.Fatalf("vm nonsense: %q", out)

@@ -65,6 +65,7 @@ var Usage = map[string][]string{
 	"listeners": {
 		"listeners                     # List listeners",
 		"listeners stop    <Identifier> # Stop a listener (refuse new connections, close current ones)",
+		"listeners stop    <Proto> <Port> # EMQX 3.2's form: mqtt:tcp 1883 (or mqtt:tcp 127.0.0.1:1883)",
 		"listeners start   <Identifier> # Start a stopped listener",
 		"listeners restart <Identifier> # Restart a listener (stop, then start; ssl/wss: reload the certificate files, connections stay)",
 	},

@@ -50,6 +50,7 @@ func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, levels 
 		return usage("broker"), 1
 	}, ctl.Usage["broker"]...)
 	s.Register("listeners", func(args []string) (string, int) { return listenersCmd(n, args) }, ctl.Usage["listeners"]...)
+	s.Register("retainer", func(args []string) (string, int) { return retainerCmd(n, args) }, ctl.Usage["retainer"]...)
 	s.Register("acl", func(args []string) (string, int) {
 		if len(args) != 1 || args[0] != "reload" {
 			return usage("acl"), 1

@@ -161,6 +161,35 @@ func TestCtlManagement(t *testing.T) {
 		t.Fatalf("no session: %q", out)
 	}
 
+	// retainer (emqx_retainer's CLI): info, topics, clean.
+	for _, tp := range []string{"r/1", "r/2"} {
+		if tok := pub.Publish(tp, 1, true, "keep"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("retained publish: %v", tok.Error())
+		}
+	}
+	info := ok(0, "retainer", "info")
+	m := regexp.MustCompile(`^retained/total: (\d+)\n$`).FindStringSubmatch(info)
+	if m == nil {
+		t.Fatalf("retainer info: %q", info)
+	}
+	topics := ok(0, "retainer", "topics")
+	if tl := strings.Split(strings.TrimSuffix(topics, "\n"), "\n"); !slices.Contains(tl, "r/1") || !slices.Contains(tl, "r/2") ||
+		!slices.Contains(tl, "$SYS/brokers") || strconv.Itoa(len(tl)) != m[1] {
+		t.Fatalf("retainer topics (info says %s):\n%s", m[1], topics)
+	}
+	if out := ok(0, "retainer", "clean"); out != "Cleaned "+m[1]+" retained messages\n" {
+		t.Fatalf("retainer clean: %q", out)
+	}
+	if out := ok(0, "retainer", "info"); out != "retained/total: 0\n" {
+		t.Fatalf("retainer info after clean: %q", out)
+	}
+	if out := ok(0, "retainer", "topics"); out != "" {
+		t.Fatalf("retainer topics after clean: %q", out)
+	}
+	if out := ok(1, "retainer", "nonsense"); !strings.Contains(out, "retainer clean") {
+		t.Fatalf("retainer nonsense: %q", out)
+	}
+
 	// kick: the 3.1.1 client is closed; its session (clean) ends.
 	if out := ok(0, "clients", "kick", "c1"); out != "ok\n" {
 		t.Fatalf("kick: %q", out)

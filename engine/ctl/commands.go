@@ -51,6 +51,11 @@ var Usage = map[string][]string{
 		"vm io                         # Show file descriptors",
 		"vm ports                      # Show connections (Erlang's ports)",
 	},
+	"retainer": {
+		"retainer info                 # Show the count of retained messages",
+		"retainer topics               # Show all topics of retained messages",
+		"retainer clean                # Clean all retained messages",
+	},
 	"mnesia": {"mnesia                        # There is no Mnesia: see data verify"},
 	"log": {
 		"log set-level <Level>         # Set the overall log level",
@@ -121,8 +126,7 @@ var Usage = map[string][]string{
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
 var Planned = map[string]string{
-	"retainer": "#13",
-	"bridges":  "#15",
+	"bridges": "#15",
 }
 
 // NotAvailable is the answer to a planned command: "<cmd>: not available in this build yet".

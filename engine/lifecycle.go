@@ -142,6 +142,7 @@ func (c *conn) onClose(err error) {
 		n.timers.add(s.ExpiresAt, s)
 	}
 	if mine && !ended {
+		c.recordLast(s, reason, now)
 		n.saveState(s) // offline: expiry deadline, delayed will
 	}
 	s.Unlock()

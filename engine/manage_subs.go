@@ -24,6 +24,9 @@ type SessionInfo struct {
 	ExpiryInterval uint32    // seconds; 0: ends with its connection; sessions.NeverExpire: never
 	ExpiresAt      time.Time // zero while connected or when it never expires
 	SessionCounts
+	// Last is the session's last connection while it is offline; nil while connected, and
+	// when none was recorded since the node started (manage_lastconn.go).
+	Last *LastConnection
 }
 
 // Persistent reports whether the session outlives its connection (EMQX's clean_start=false
@@ -98,6 +101,7 @@ func sessionInfo(s *sessions.Session) (SessionInfo, bool) {
 		si.ExpiresAt = time.Unix(0, s.ExpiresAt)
 	}
 	si.SessionCounts = countsOf(s)
+	si.Last = lastOf(s)
 	return si, true
 }
 

@@ -49,6 +49,9 @@ type Session struct {
 	// Owner is the engine's connection currently attached, nil while the client is offline.
 	// The sessions package never looks inside it.
 	Owner any
+	// Last is the engine's record of the session's last connection, set when a connection
+	// closes and leaves the session behind; the sessions package never looks inside it.
+	Last any
 	// Gone is set when the session was discarded (clean start, expiry, kick): late
 	// deliveries that still hold a pointer to it drop their message.
 	Gone bool

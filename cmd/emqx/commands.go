@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
+	"github.com/emqgo/emqgo/engine/service/sys"
 )
 
 // registerCommands installs the emqx_ctl commands the node answers.
@@ -48,6 +50,7 @@ func registerCommands(s *ctl.Server, n *engine.Node, cfg *config.Config, levels 
 		return usage("broker"), 1
 	}, ctl.Usage["broker"]...)
 	s.Register("listeners", func(args []string) (string, int) { return listenersCmd(n, args) }, ctl.Usage["listeners"]...)
+	s.Register("retainer", func(args []string) (string, int) { return retainerCmd(n, args) }, ctl.Usage["retainer"]...)
 	s.Register("acl", func(args []string) (string, int) {
 		if len(args) != 1 || args[0] != "reload" {
 			return usage("acl"), 1
@@ -73,29 +76,28 @@ func reloadACL(n *engine.Node, cfg *config.Config) (string, int) {
 	return "ok\n", 0
 }
 
+// metrics prints the node's metrics as EMQX 3.2's `broker metrics`: "name: value" lines
+// sorted by name, the name padded to 30 columns.
 func metrics(n *engine.Node) string {
-	var b strings.Builder
-	for _, m := range n.Metrics() {
-		fmt.Fprintf(&b, "%-37s: %d\n", m.Name, m.Value)
+	ms := n.Metrics()
+	rows := make([]sys.Stat, 0, len(ms))
+	for _, m := range ms {
+		rows = append(rows, sys.Stat{Name: m.Name, Value: int64(m.Value)})
 	}
-	return b.String()
+	return statLines(rows)
 }
 
-func brokerStats(n *engine.Node) string {
-	st := n.Stats()
+// brokerStats prints the node's statistics as EMQX 3.2's `broker stats`, under the names of
+// the $SYS stats topics (sys.Stats).
+func brokerStats(n *engine.Node) string { return statLines(sys.Stats(n)) }
+
+// statLines prints rows sorted by name as EMQX's "~-30s: ~w" lines.
+func statLines(rows []sys.Stat) string {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	var b strings.Builder
-	row := func(k string, v int64) { fmt.Fprintf(&b, "%-28s: %d\n", k, v) }
-	row("connections.count", st.Connections)
-	row("connections.max", st.ConnectionsMax)
-	row("retained.count", st.Retained)
-	row("sessions.count", st.Sessions)
-	row("sessions.max", st.SessionsMax)
-	row("sessions.persistent.count", st.PersistentSessions)
-	row("sessions.persistent.max", st.PersistentMax)
-	row("subscriptions.count", st.Subscriptions)
-	row("subscriptions.shared.count", st.SharedSubscriptions)
-	row("topics.count", st.Topics)
-	row("topics.max", st.TopicsMax)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-30s: %d\n", r.Name, r.Value)
+	}
 	return b.String()
 }
 

@@ -13,6 +13,9 @@ func listenersCmd(n *engine.Node, args []string) (string, int) {
 	if len(args) == 0 {
 		return listListeners(n.Listeners()), 0
 	}
+	if len(args) == 3 && args[0] == "stop" {
+		return stopByAddress(n, args[1], args[2]) // EMQX 3.2's form (listeners32.go)
+	}
 	if len(args) != 2 {
 		return usage("listeners"), 1
 	}

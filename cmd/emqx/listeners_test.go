@@ -80,4 +80,23 @@ func TestCtlListeners(t *testing.T) {
 	if out, code := run(t, work, env, ctl, "listeners", "pause", "tcp:external"); code != 1 || !strings.Contains(out, "listeners restart <Identifier>") {
 		t.Fatalf("listeners pause: exit %d %q", code, out)
 	}
+
+	// EMQX 3.2's form: listeners stop <Proto> <ListenOn>.
+	p := strconv.Itoa(port)
+	if out, code := run(t, work, env, ctl, "listeners", "stop", "mqtt:tcp", "127.0.0.1:"+p); code != 0 || out != "Stop mqtt:tcp listener on 127.0.0.1:"+p+" successfully.\n" {
+		t.Fatalf("listeners stop mqtt:tcp 127.0.0.1:%s: exit %d %q", p, code, out)
+	}
+	if m5, err := dialMQTT(port, "refused-again"); err == nil {
+		m5.c.Close()
+		t.Fatal("the listener stopped by the 3.2 form accepted a client")
+	}
+	if out, code := run(t, work, env, ctl, "listeners", "start", "tcp:external"); code != 0 {
+		t.Fatalf("listeners start: exit %d %q", code, out)
+	}
+	if out, code := run(t, work, env, ctl, "listeners", "stop", "mqtt:tcp", p); code != 0 || out != "Stop mqtt:tcp listener on "+p+" successfully.\n" {
+		t.Fatalf("listeners stop mqtt:tcp %s: exit %d %q", p, code, out)
+	}
+	if out, code := run(t, work, env, ctl, "listeners", "stop", "mqtt:ssl", p); code != 1 || out != "Failed to stop mqtt:ssl listener on "+p+", error:not_found\n" {
+		t.Fatalf("listeners stop mqtt:ssl %s: exit %d %q", p, code, out)
+	}
 }

@@ -124,6 +124,17 @@ func sessionsCommand(n *engine.Node, args []string) (string, int) {
 		var b strings.Builder
 		writeSession(&b, &s)
 		return b.String(), 0
+	case len(args) == 2 && args[0] == "clean-persistent":
+		switch err := n.CleanSession(args[1]); {
+		case err == nil:
+			return "Clean persistent session successfully.\n", 0
+		case errors.Is(err, engine.ErrNoSession):
+			return notFound, 1
+		case errors.Is(err, engine.ErrSessionOnline):
+			return "Couldn't clean a session with a valid connection.\n", 1
+		default:
+			return "Error: " + err.Error() + "\n", 1
+		}
 	default:
 		return usage("sessions"), 1
 	}

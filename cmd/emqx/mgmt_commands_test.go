@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,35 @@ func TestCtlManagement(t *testing.T) {
 		t.Fatalf("clients show nobody: %q", out)
 	}
 
+	// broker stats and broker metrics: EMQX 3.2's "~-30s: ~w" lines, sorted by name.
+	statLine := regexp.MustCompile(`^([a-z0-9_.]+) *: (\d+)$`)
+	for _, cmd := range []string{"stats", "metrics"} {
+		out := ok(0, "broker", cmd)
+		var names []string
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			m := statLine.FindStringSubmatch(l)
+			if m == nil || l[max(30, len(m[1])):][:2] != ": " {
+				t.Fatalf("broker %s: line %q is not EMQX's \"~-30s: ~w\"", cmd, l)
+			}
+			names = append(names, m[1])
+		}
+		if !slices.IsSorted(names) || len(names) < 15 {
+			t.Fatalf("broker %s: names not sorted or too few:\n%s", cmd, out)
+		}
+	}
+	stats := ok(0, "broker", "stats")
+	for _, name := range []string{"connections.count", "connections.max", "retained.count", "routes.count", "routes.max",
+		"sessions.count", "sessions.max", "sessions.persistent.count", "sessions.persistent.max", "suboptions.count",
+		"suboptions.max", "subscribers.count", "subscribers.max", "subscriptions.count", "subscriptions.max",
+		"subscriptions.shared.count", "subscriptions.shared.max", "topics.count", "topics.max"} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` +: \d+$`).MatchString(stats) {
+			t.Fatalf("broker stats lacks %s:\n%s", name, stats)
+		}
+	}
+	if !strings.HasPrefix(stats, "connections.count             : 2\n") || !strings.Contains(stats, "\nsubscriptions.count           : 1\n") {
+		t.Fatalf("broker stats, want 2 connections and 1 subscription:\n%s", stats)
+	}
+
 	// sessions, subscriptions, routes, topics
 	if out := ok(0, "sessions", "show", "c1"); !regexp.MustCompile(`^Session\(c1, clean_start=true, expiry_interval=0, subscriptions_count=1, max_inflight=\d+, inflight=0, mqueue_len=0, awaiting_rel=0, created_at=\d+\)\n$`).MatchString(out) {
 		t.Fatalf("sessions show c1: %q", out)
@@ -98,6 +128,15 @@ func TestCtlManagement(t *testing.T) {
 	}
 	if out := ok(0, "topics", "show", "t/+"); out != "t/+ -> emqx@127.0.0.1\n" {
 		t.Fatalf("topics show: %q", out)
+	}
+	if out := ok(0, "routes", "show", "t/+"); out != "t/+ -> emqx@127.0.0.1\n" {
+		t.Fatalf("routes show: %q", out)
+	}
+	if out := ok(0, "topics", "list"); out != "t/+ -> emqx@127.0.0.1\n" {
+		t.Fatalf("topics list: %q", out)
+	}
+	if out := ok(0, "routes", "show", "no/such"); out != "" {
+		t.Fatalf("routes show of no route: %q", out)
 	}
 
 	// subscriptions add/del act on the client: c1 receives x/1 only while subscribed.
@@ -120,6 +159,35 @@ func TestCtlManagement(t *testing.T) {
 	}
 	if out := ok(1, "subscriptions", "add", "nobody", "x/1", "0"); out != "Error: Session not found!\n" {
 		t.Fatalf("no session: %q", out)
+	}
+
+	// retainer (emqx_retainer's CLI): info, topics, clean.
+	for _, tp := range []string{"r/1", "r/2"} {
+		if tok := pub.Publish(tp, 1, true, "keep"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("retained publish: %v", tok.Error())
+		}
+	}
+	info := ok(0, "retainer", "info")
+	m := regexp.MustCompile(`^retained/total: (\d+)\n$`).FindStringSubmatch(info)
+	if m == nil {
+		t.Fatalf("retainer info: %q", info)
+	}
+	topics := ok(0, "retainer", "topics")
+	if tl := strings.Split(strings.TrimSuffix(topics, "\n"), "\n"); !slices.Contains(tl, "r/1") || !slices.Contains(tl, "r/2") ||
+		!slices.Contains(tl, "$SYS/brokers") || strconv.Itoa(len(tl)) != m[1] {
+		t.Fatalf("retainer topics (info says %s):\n%s", m[1], topics)
+	}
+	if out := ok(0, "retainer", "clean"); out != "Cleaned "+m[1]+" retained messages\n" {
+		t.Fatalf("retainer clean: %q", out)
+	}
+	if out := ok(0, "retainer", "info"); out != "retained/total: 0\n" {
+		t.Fatalf("retainer info after clean: %q", out)
+	}
+	if out := ok(0, "retainer", "topics"); out != "" {
+		t.Fatalf("retainer topics after clean: %q", out)
+	}
+	if out := ok(1, "retainer", "nonsense"); !strings.Contains(out, "retainer clean") {
+		t.Fatalf("retainer nonsense: %q", out)
 	}
 
 	// kick: the 3.1.1 client is closed; its session (clean) ends.
@@ -147,6 +215,15 @@ func TestCtlManagement(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^ports/count\s+: 1$`).MatchString(out) {
 		t.Fatalf("vm ports, want 1 connection (c2):\n%s", out)
 	}
+	// Each group alone: EMQX's "<group>/<name> : value" lines, only its own.
+	for group, want := range map[string]string{"load": "cpu/", "memory": "memory/", "process": "process/", "io": "io/", "ports": "ports/"} {
+		out := ok(0, "vm", group)
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if !strings.HasPrefix(l, want) || !strings.Contains(l, ": ") {
+				t.Fatalf("vm %s: line %q", group, l)
+			}
+		}
+	}
 	if out := ok(1, "vm", "nonsense"); !strings.Contains(out, "vm memory") {
 		t.Fatalf("vm nonsense: %q", out)
 	}
@@ -162,6 +239,30 @@ func TestCtlManagement(t *testing.T) {
 	}
 	if out := ok(1, "cluster", "leave"); out != "Failed to leave the cluster: node_not_in_cluster\n" {
 		t.Fatalf("cluster leave: %q", out)
+	}
+
+	// sessions clean-persistent (EMQX 3.x): refused while c2 is connected; once it is offline,
+	// its session ends.
+	if out := ok(1, "sessions", "clean-persistent", "c2"); out != "Couldn't clean a session with a valid connection.\n" {
+		t.Fatalf("clean-persistent of a connected client: %q", out)
+	}
+	pub.Disconnect(250)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		out, code := run(t, work, env, ctl, "sessions", "clean-persistent", "c2")
+		if code == 0 && out == "Clean persistent session successfully.\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clean-persistent of the offline c2: exit %d %q", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := ok(1, "sessions", "show", "c2"); out != "Not Found.\n" {
+		t.Fatalf("sessions show c2 after clean-persistent: %q", out)
+	}
+	if out := ok(1, "sessions", "clean-persistent", "c2"); out != "Not Found.\n" {
+		t.Fatalf("clean-persistent of no session: %q", out)
 	}
 
 	// An unknown command prints the usage list.

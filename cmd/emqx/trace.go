@@ -12,9 +12,10 @@ import (
 )
 
 // startTrace starts the trace service on n and registers `emqx_ctl trace`. Relative trace
-// file names resolve against the node's home. Close the service before stopping the node.
+// file names resolve against the node's home; each trace's lines are also published live
+// under $SYS/brokers/<node>/trace/. Close the service before stopping the node.
 func startTrace(s *ctl.Server, n *engine.Node, cfg *config.Config, log *slog.Logger) *trace.Service {
-	svc := trace.New(n, trace.Options{Dir: cfg.Node.Home, Log: log})
+	svc := trace.New(n, trace.Options{Dir: cfg.Node.Home, Log: log, Publish: true})
 	s.Register("trace", func(args []string) (string, int) { return traceCmd(svc, args) }, ctl.Usage["trace"]...)
 	return svc
 }

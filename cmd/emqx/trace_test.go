@@ -57,6 +57,13 @@ func TestCtlTrace(t *testing.T) {
 	ctlOK("Trace(client=clientid, level=debug, destination=\""+filepath.Join(work, "trace_clientid.log")+"\")\n"+
 		"Trace(topic=t/#, level=all, destination=\""+filepath.Join(work, "trace_topic.log")+"\")\n", "trace", "list")
 
+	// The live trace topic of the topic trace, read by a local client (acl.conf allows it).
+	live := make(chan string, 100)
+	watcher := pahoClient(t, port, "watcher", "", true, live)
+	if tok := watcher.Subscribe("$SYS/brokers/+/trace/topic/#", 0, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
 	got := make(chan string, 10)
 	sub := pahoClient(t, port, "clientid", "", true, got)
 	if tok := sub.Subscribe("t/#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -67,6 +74,15 @@ func TestCtlTrace(t *testing.T) {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 	recv(t, got, "t/1 hello")
+	for seen := false; !seen; {
+		select {
+		case m := <-live:
+			seen = strings.HasPrefix(m, "$SYS/brokers/emqx@127.0.0.1/trace/topic/t%2F%23 ") &&
+				strings.Contains(m, `[info] PUBLISH to t/1 from publisher (qos=1, retain=false, payload_size=5, payload="hello", receivers=1)`)
+		case <-time.After(5 * time.Second):
+			t.Fatal("no live trace line of the PUBLISH to t/1 on $SYS/brokers/<node>/trace/topic/t%2F%23")
+		}
+	}
 	// paho acknowledges after the handler returns, on its own goroutine: wait for the PUBACK to be
 	// traced before disconnecting, or a loaded machine may see the DISCONNECT first.
 	waitContains(t, filepath.Join(work, "trace_clientid.log"), "clientid RECV PUBACK(packet_id=1)")

@@ -27,6 +27,7 @@ var Usage = map[string][]string{
 		"sessions list persistent      # List the sessions that outlive their connection",
 		"sessions list transient       # List the sessions that end with their connection",
 		"sessions show <ClientId>      # Show a session",
+		"sessions clean-persistent <ClientId> # Clean a persistent session (its client offline)",
 	},
 	"subscriptions": {
 		"subscriptions list            # List all subscriptions",
@@ -50,6 +51,11 @@ var Usage = map[string][]string{
 		"vm io                         # Show file descriptors",
 		"vm ports                      # Show connections (Erlang's ports)",
 	},
+	"retainer": {
+		"retainer info                 # Show the count of retained messages",
+		"retainer topics               # Show all topics of retained messages",
+		"retainer clean                # Clean all retained messages",
+	},
 	"mnesia": {"mnesia                        # There is no Mnesia: see data verify"},
 	"log": {
 		"log set-level <Level>         # Set the overall log level",
@@ -69,6 +75,7 @@ var Usage = map[string][]string{
 	"listeners": {
 		"listeners                     # List listeners",
 		"listeners stop    <Identifier> # Stop a listener (refuse new connections, close current ones)",
+		"listeners stop    <Proto> <Port> # EMQX 3.2's form: mqtt:tcp 1883 (or mqtt:tcp 127.0.0.1:1883)",
 		"listeners start   <Identifier> # Start a stopped listener",
 		"listeners restart <Identifier> # Restart a listener (stop, then start; ssl/wss: reload the certificate files, connections stay)",
 	},
@@ -134,9 +141,7 @@ var Usage = map[string][]string{
 
 // Planned maps the commands of EMQX's emqx_ctl that this build does not serve yet to the
 // issue that brings them. Asked for one, the node and emqx_ctl answer NotAvailable. Read-only.
-var Planned = map[string]string{
-	"retainer": "#13",
-}
+var Planned = map[string]string{}
 
 // NotAvailable is the answer to a planned command: "<cmd>: not available in this build yet".
 func NotAvailable(cmd string) string {

@@ -30,6 +30,7 @@ type clientJSON struct {
 	MqueueLen        int    `json:"mqueue_len"`
 	AwaitingRel      int    `json:"awaiting_rel"`
 	*connJSON
+	*offlineJSON // an offline client's last connection (lastconn.go)
 }
 
 // connJSON is the connection part of clientJSON.
@@ -94,6 +95,7 @@ func (s *Server) clientOf(c *engine.ClientSnapshot) clientJSON {
 }
 
 func (s *Server) offlineClientOf(si *engine.SessionInfo) clientJSON {
+	conn, off := offlineConnOf(si.Last)
 	return clientJSON{
 		Node:             s.node.Name(),
 		ClientID:         si.ClientID,
@@ -105,6 +107,8 @@ func (s *Server) offlineClientOf(si *engine.SessionInfo) clientJSON {
 		MaxInflight:      si.MaxInflight,
 		MqueueLen:        si.QueueLen,
 		AwaitingRel:      si.AwaitingRel,
+		connJSON:         conn,
+		offlineJSON:      off,
 	}
 }
 
@@ -202,10 +206,16 @@ func (f *clientFilter) matchSnapshot(c *engine.ClientSnapshot) bool {
 	return (f.zone == "" || c.Zone == f.zone) && (f.protoName == "" || protoName(c.ProtoVersion) == f.protoName) && f.created(c.CreatedAt)
 }
 
-// matchOffline applies f to an offline session, which has no connection facts.
+// matchOffline applies f to an offline session: the connection filters to its last
+// connection, and when none was recorded, none of them matches.
 func (f *clientFilter) matchOffline(si *engine.SessionInfo) bool {
-	return !f.connOnly && (f.q.ClientID == "" || si.ClientID == f.q.ClientID) &&
-		strings.Contains(si.ClientID, f.q.LikeClientID) && f.created(si.CreatedAt)
+	if !(f.q.ClientID == "" || si.ClientID == f.q.ClientID) || !strings.Contains(si.ClientID, f.q.LikeClientID) || !f.created(si.CreatedAt) {
+		return false
+	}
+	if si.Last != nil {
+		return f.matchLast(si.Last)
+	}
+	return !f.connOnly
 }
 
 // listClients returns every client matching f: connected ones by connection time, then

@@ -45,6 +45,7 @@ type sessionJSON struct {
 	InflightLen        int    `json:"inflight_len"`
 	MqueueLen          int    `json:"mqueue_len"`
 	AwaitingRelLen     int    `json:"awaiting_rel_len"`
+	*lastConnJSON             // offline sessions: the last connection (lastconn.go)
 }
 
 func (s *Server) sessionOf(si *engine.SessionInfo) sessionJSON {
@@ -61,6 +62,7 @@ func (s *Server) sessionOf(si *engine.SessionInfo) sessionJSON {
 		InflightLen:        si.Inflight,
 		MqueueLen:          si.QueueLen,
 		AwaitingRelLen:     si.AwaitingRel,
+		lastConnJSON:       lastConnOf(si.Last),
 	}
 }
 

@@ -13,8 +13,15 @@ import (
 	"github.com/emqgo/emqgo/engine/acl"
 )
 
+// sessionWire decodes a session of the API (json cannot fill sessionJSON's embedded
+// pointer to an unexported type).
+type sessionWire struct {
+	sessionJSON
+	lastConnJSON
+}
+
 // TestSessionsAndTopics: GET /sessions with its filters, paging and node forms, a session by
-// client id (online, offline, none), and GET /topics.
+// client id (online, offline with its last connection, none), and GET /topics.
 func TestSessionsAndTopics(t *testing.T) {
 	e, cs := clientsEnv(t)
 	cs["dev-1"].subscribe(t, "a/+", 1)
@@ -24,7 +31,7 @@ func TestSessionsAndTopics(t *testing.T) {
 	clientIDs := func(items []json.RawMessage) []string {
 		var out []string
 		for _, it := range items {
-			var s sessionJSON
+			var s sessionWire
 			if err := json.Unmarshal(it, &s); err != nil {
 				t.Fatal(err)
 			}
@@ -54,11 +61,15 @@ func TestSessionsAndTopics(t *testing.T) {
 	e.refused(t, "GET", "/api/v4/sessions?clientid=x", "", http.StatusBadRequest, codeParamType, `"clientid"`)
 	e.refused(t, "GET", "/api/v4/nodes/emqx@elsewhere/sessions", "", http.StatusNotFound, codeNotFound, "emqx@elsewhere")
 
-	var one []sessionJSON
+	var one []sessionWire
 	e.getData(t, "/api/v4/sessions/dev-2", &one)
-	if len(one) != 1 || one[0] != (sessionJSON{Node: "emqx@127.0.0.1", ClientID: "dev-2", Connected: true, CleanStart: true,
-		Binding: "local", CreatedAt: one[0].CreatedAt, SubscriptionsCount: 2, MaxInflight: one[0].MaxInflight}) || one[0].MaxInflight == 0 {
+	if len(one) != 1 || one[0] != (sessionWire{sessionJSON: sessionJSON{Node: "emqx@127.0.0.1", ClientID: "dev-2", Connected: true, CleanStart: true,
+		Binding: "local", CreatedAt: one[0].CreatedAt, SubscriptionsCount: 2, MaxInflight: one[0].MaxInflight}}) || one[0].MaxInflight == 0 {
 		t.Fatalf("session dev-2: %+v", one)
+	}
+	var raw []map[string]any
+	if e.getData(t, "/api/v4/sessions/dev-2", &raw); len(raw) != 1 || raw[0]["disconnected_at"] != nil || raw[0]["ip_address"] != nil {
+		t.Fatalf("a connected session has last-connection fields: %v", raw)
 	}
 	if _, err := time.ParseInLocation(time.DateTime, one[0].CreatedAt, time.Local); err != nil {
 		t.Fatalf("created_at %q: %v", one[0].CreatedAt, err)
@@ -66,6 +77,12 @@ func TestSessionsAndTopics(t *testing.T) {
 	e.getData(t, "/api/v4/nodes/emqx@127.0.0.1/sessions/parked", &one)
 	if len(one) != 1 || one[0].Connected || one[0].CleanStart || one[0].ExpiryInterval != 3600 || one[0].SubscriptionsCount != 1 {
 		t.Fatalf("session parked: %+v", one)
+	}
+	// Offline: its last connection's facts, when and why it ended.
+	if lc := one[0].lastConnJSON; lc.IPAddress != "127.0.0.1" || lc.Port == 0 || lc.ProtoName != "MQTT" || lc.ProtoVer != 5 ||
+		lc.Listener != "external" || lc.Zone != "external" || lc.Keepalive != 30 || lc.Username != "" ||
+		lc.DisconnectReason != "normal" || lc.ConnectedAt == "" || lc.DisconnectedAt < lc.ConnectedAt {
+		t.Fatalf("session parked's last connection: %+v", lc)
 	}
 	e.getData(t, "/api/v4/sessions/ghost", &one)
 	if len(one) != 0 {

@@ -3,7 +3,6 @@ package sys
 import (
 	"encoding/json"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
@@ -129,32 +128,8 @@ func protoName(v codec.Version) string {
 	return "MQTT"
 }
 
-// DisconnectReason turns the engine's disconnect reason into EMQX's reason words: "normal"
-// for a DISCONNECT from the client, "takeovered", "keepalive_timeout", "tcp_closed" when the
-// peer closed the socket, otherwise the reason in lower case with '_' between words.
-func DisconnectReason(r string) string {
-	switch {
-	case r == "client sent DISCONNECT":
-		return "normal"
-	case r == codec.SessionTakenOver.String():
-		return "takeovered"
-	case r == codec.KeepAliveTimeout.String() || r == "keep alive timeout":
-		return "keepalive_timeout"
-	case r == "EOF" || strings.Contains(r, "connection reset") || strings.Contains(r, "broken pipe"):
-		return "tcp_closed"
-	}
-	var b strings.Builder
-	sep := false
-	for _, c := range strings.ToLower(r) {
-		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
-			if sep && b.Len() > 0 {
-				b.WriteByte('_')
-			}
-			sep = false
-			b.WriteRune(c)
-		} else {
-			sep = true
-		}
-	}
-	return b.String()
-}
+// DisconnectReason turns the engine's disconnect reason into EMQX's reason words
+// (engine.ReasonWords): "normal" for a DISCONNECT from the client, "takeovered",
+// "keepalive_timeout", "tcp_closed" when the peer closed the socket, otherwise the reason in
+// lower case with '_' between words.
+func DisconnectReason(r string) string { return engine.ReasonWords(r) }

@@ -21,6 +21,12 @@ var startMu sync.Mutex
 // startNode starts a node on a free loopback port and stops it when the test ends.
 func startNode(t *testing.T) (*engine.Node, string) {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with the configuration adjusted by mutate (nil: none) first.
+func startNodeWith(t *testing.T, mutate func(*engine.Config)) (*engine.Node, string) {
+	t.Helper()
 	cfg := &engine.Config{
 		NodeName:       "emqx@127.0.0.1",
 		Listeners:      []engine.Listener{{Kind: "tcp", Name: "external", Addr: "127.0.0.1:0", Zone: engine.DefaultZone(), MaxConnections: 1000}},
@@ -28,6 +34,9 @@ func startNode(t *testing.T) (*engine.Node, string) {
 		SharedStrategy: "round_robin",
 		LoopCount:      2,
 		SweepInterval:  50 * time.Millisecond,
+	}
+	if mutate != nil {
+		mutate(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var n *engine.Node
@@ -86,7 +95,14 @@ func (b *inbox) next(t *testing.T) *paho.Publish {
 // client connects an MQTT 5 client with cp to addr.
 func client(t *testing.T, addr string, cp *paho.Connect) (*paho.Client, *inbox) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return clientFrom(t, addr, nil, cp)
+}
+
+// clientFrom is client dialing from the local address local (nil: any).
+func clientFrom(t *testing.T, addr string, local net.Addr, cp *paho.Connect) (*paho.Client, *inbox) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: local, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,9 +39,12 @@ func (s *Service) client(id string, level Level) *trace {
 }
 
 // emit queues a line for t, or counts it as dropped when the queue is full.
-func (s *Service) emit(t *trace, level Level, text string) {
+func (s *Service) emit(t *trace, level Level, text string) { s.enqueue(t, level, text, false) }
+
+// enqueue is emit; a local line goes to the file only (not to the live topic).
+func (s *Service) enqueue(t *trace, level Level, text string, local bool) {
 	select {
-	case s.queue <- record{t: t, at: time.Now(), level: level, text: text}:
+	case s.queue <- record{t: t, at: time.Now(), level: level, text: text, local: local}:
 	default:
 		t.dropped.Add(1)
 	}
@@ -79,7 +82,7 @@ func (s *Service) packetsOut(id string, v codec.Version, bufs [][]byte) {
 			s.emit(t, LevelDebug, id+" SEND "+strconv.Itoa(len(out))+" bytes that are not whole packets")
 			return
 		}
-		s.emit(t, LevelDebug, id+" SEND "+packetText(out[:h.Total], v))
+		s.enqueue(t, LevelDebug, id+" SEND "+packetText(out[:h.Total], v), s.carriesTrace(out, h))
 		out = out[h.Total:]
 	}
 }
@@ -101,7 +104,7 @@ func (s *Service) disconnected(ev *engine.ClientEvent, reason string) {
 
 func (s *Service) published(msg *sessions.Message, receivers int) {
 	ts := s.topics.Load()
-	if ts == nil || len(*ts) == 0 {
+	if ts == nil || len(*ts) == 0 || msg.From == PublisherName {
 		return
 	}
 	for _, t := range *ts {
@@ -125,6 +128,9 @@ func (s *Service) published(msg *sessions.Message, receivers int) {
 }
 
 func (s *Service) dropped(clientID string, msg *sessions.Message, cause engine.DropCause) {
+	if msg.From == PublisherName {
+		return // a live trace line nobody took: not a line of its own
+	}
 	if t := s.client(clientID, LevelWarning); t != nil {
 		s.emit(t, LevelWarning, clientID+" message to "+string(msg.Topic)+" from "+publisher(msg.From)+" dropped: "+string(cause))
 	}

@@ -15,6 +15,10 @@
 //
 // A topic trace does not subscribe: it sees every message published to its topics, routed
 // or not, and changes neither routing nor the node's subscription counts.
+//
+// With Options.Publish, each line is also published live under
+// $SYS/brokers/<node>/trace/client/<id> or .../trace/topic/<filter> (systopic.go), guarded
+// by acl.conf like any $SYS topic.
 package trace
 
 import (
@@ -56,6 +60,8 @@ type Options struct {
 	// Log receives the service's own lines (a trace stopped by its size limit, a write
 	// error); nil discards them.
 	Log *slog.Logger
+	// Publish also publishes every line under $SYS/brokers/<node>/trace/ (systopic.go).
+	Publish bool
 }
 
 // Info describes a running trace.
@@ -73,9 +79,10 @@ type Info struct {
 
 // Service runs the traces of one node. Its methods are safe for concurrent use.
 type Service struct {
-	n    *engine.Node
-	opts Options
-	log  *slog.Logger
+	n         *engine.Node
+	opts      Options
+	log       *slog.Logger
+	sysPrefix []byte // "$SYS/brokers/<node>/trace/", the live topics' prefix
 
 	mu          sync.Mutex // guards traces, the snapshots' writes and the hooks
 	traces      map[key]*trace
@@ -103,6 +110,7 @@ type trace struct {
 	levelName string
 	path      string
 	filter    []string // topic traces: the filter's levels
+	sysTopic  string   // the live topic, "" when lines are not published
 
 	// Writer only (and Start, before the trace is visible): the file, its buffer (nil once
 	// the trace ended), the bytes written, whether the buffer needs a flush, a line's bytes.
@@ -136,13 +144,14 @@ func New(n *engine.Node, opts Options) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		n:      n,
-		opts:   opts,
-		log:    log.With("component", "trace"),
-		traces: make(map[key]*trace),
-		queue:  make(chan record, opts.QueueLen),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		n:         n,
+		opts:      opts,
+		log:       log.With("component", "trace"),
+		sysPrefix: []byte("$SYS/brokers/" + n.Name() + "/trace/"),
+		traces:    make(map[key]*trace),
+		queue:     make(chan record, opts.QueueLen),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go s.run()
 	return s
@@ -181,6 +190,9 @@ func (s *Service) Start(kind Kind, name, file, level string) error {
 		file = filepath.Join(s.opts.Dir, file)
 	}
 	t.path = file
+	if s.opts.Publish {
+		t.sysTopic = TopicOf(s.n.Name(), kind, name)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -197,10 +209,12 @@ func (s *Service) Start(kind Kind, name, file, level string) error {
 	t.file = f
 	// The writer sees the trace only through records queued after this point, so this
 	// first line is written here, before any.
-	if err := t.start(time.Now(), fmt.Sprintf("trace of %s %s started (level %s, at most %d bytes)", kind, name, level, s.opts.MaxBytes)); err != nil {
+	first, err := t.start(time.Now(), fmt.Sprintf("trace of %s %s started (level %s, at most %d bytes)", kind, name, level, s.opts.MaxBytes))
+	if err != nil {
 		_ = f.Close()
 		return fmt.Errorf("cannot write trace file: %w", err)
 	}
+	s.publishLine(t, first)
 	s.traces[t.key] = t
 	s.publish()
 	return nil

@@ -49,7 +49,7 @@ func TestDropsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.file = f
-	if err := tr.start(time.Now(), "start"); err != nil {
+	if _, err := tr.start(time.Now(), "start"); err != nil {
 		t.Fatal(err)
 	}
 	tr.dropped.Add(3)

@@ -12,6 +12,7 @@ type record struct {
 	at    time.Time
 	level Level
 	text  string // the line without its timestamp and level
+	local bool   // written to the file only, not published (a line about a trace line)
 
 	end  string        // not "": close the trace's file, saying this
 	done chan struct{} // closed once the file is closed (end records)
@@ -49,7 +50,7 @@ func (s *Service) run() {
 func (s *Service) handle(r record, dirty []*trace) []*trace {
 	t := r.t
 	if r.end != "" {
-		t.finish(r.at, r.end)
+		s.publishLine(t, t.finish(r.at, r.end))
 		close(r.done)
 		return dirty
 	}
@@ -59,11 +60,11 @@ func (s *Service) handle(r record, dirty []*trace) []*trace {
 	if d := t.dropped.Load(); d > t.reported {
 		n := d - t.reported
 		t.reported = d
-		if !s.line(t, r.at, LevelWarning, strconv.FormatUint(n, 10)+" lines dropped: the trace queue was full") {
+		if !s.line(t, r.at, LevelWarning, strconv.FormatUint(n, 10)+" lines dropped: the trace queue was full", false) {
 			return dirty
 		}
 	}
-	if !s.line(t, r.at, r.level, r.text) {
+	if !s.line(t, r.at, r.level, r.text, r.local) {
 		return dirty
 	}
 	if !t.dirty {
@@ -73,12 +74,12 @@ func (s *Service) handle(r record, dirty []*trace) []*trace {
 	return dirty
 }
 
-// line writes one line into t's file; at the size limit it ends the trace instead and
-// reports false.
-func (s *Service) line(t *trace, at time.Time, level Level, text string) bool {
+// line writes one line into t's file, and publishes it unless local; at the size limit it
+// ends the trace instead and reports false.
+func (s *Service) line(t *trace, at time.Time, level Level, text string, local bool) bool {
 	n := len(stampLayout) + len(level.String()) + len(text) + 5
 	if t.written+int64(n) > s.opts.MaxBytes-endReserve {
-		t.finish(at, "stopped: the file reached its size limit of "+strconv.FormatInt(s.opts.MaxBytes, 10)+" bytes")
+		s.publishLine(t, t.finish(at, "stopped: the file reached its size limit of "+strconv.FormatInt(s.opts.MaxBytes, 10)+" bytes"))
 		s.forget(t)
 		s.log.Warn("trace stopped: its file reached the size limit", "kind", string(t.kind), "name", t.name, "file", t.path, "max_bytes", s.opts.MaxBytes)
 		return false
@@ -91,7 +92,13 @@ func (s *Service) line(t *trace, at time.Time, level Level, text string) bool {
 	b = append(b, text...)
 	b = append(b, '\n')
 	t.scratch = b
-	return s.write(t, b)
+	if !s.write(t, b) {
+		return false
+	}
+	if !local {
+		s.publishLine(t, b)
+	}
+	return true
 }
 
 // write puts b into t's buffer; a write error ends the trace.
@@ -129,27 +136,27 @@ func (s *Service) fail(t *trace, err error) {
 // stampLayout is the timestamp of every line, in local time.
 const stampLayout = "2006-01-02 15:04:05.000"
 
-// start opens t's buffer and writes its first line. Called by Start before the hooks can
-// see t, so on Start's goroutine.
-func (t *trace) start(at time.Time, text string) error {
+// start opens t's buffer and writes its first line, which it returns. Called by Start
+// before the hooks can see t, so on Start's goroutine.
+func (t *trace) start(at time.Time, text string) ([]byte, error) {
 	t.buf = bufio.NewWriterSize(t.file, 32<<10)
 	b := at.AppendFormat(nil, stampLayout)
 	b = append(b, " [info] "...)
 	b = append(b, text...)
 	b = append(b, '\n')
 	if _, err := t.buf.Write(b); err != nil {
-		return err
+		return nil, err
 	}
 	t.written = int64(len(b))
 	t.size.Store(t.written)
-	return t.buf.Flush()
+	return b, t.buf.Flush()
 }
 
-// finish writes the last line of t, saying why it ends, and closes its file. A trace
-// finished already is left alone.
-func (t *trace) finish(at time.Time, why string) {
+// finish writes the last line of t, saying why it ends, closes its file and returns the
+// line. A trace finished already is left alone (nil).
+func (t *trace) finish(at time.Time, why string) []byte {
 	if t.buf == nil {
-		return
+		return nil
 	}
 	if at.IsZero() {
 		at = time.Now()
@@ -168,4 +175,5 @@ func (t *trace) finish(at time.Time, why string) {
 	_ = t.buf.Flush()
 	_ = t.file.Close()
 	t.file, t.buf = nil, nil
+	return b
 }

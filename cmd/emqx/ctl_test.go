@@ -25,9 +25,11 @@ func TestCtlOffline(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "not responding") || !strings.Contains(out, sock) {
 		t.Errorf("status without a node: exit %d, want the socket path %s:\n%s", code, sock, out)
 	}
+	// Every command of EMQX's emqx_ctl is served now (ctl.Planned is empty): without a node
+	// each one says the node does not answer.
 	out, code = run(t, work, env, ctl, "retainer", "info")
-	if code == 0 || out != "retainer: not available in this build yet (issue #13)\n" {
-		t.Errorf("retainer info: exit %d %q", code, out)
+	if code == 0 || !strings.Contains(out, "not responding") {
+		t.Errorf("retainer info without a node: exit %d %q", code, out)
 	}
 }
 

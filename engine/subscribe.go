@@ -136,13 +136,8 @@ func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.Reason
 		l.stats.SubRefused++
 		return codec.UnspecifiedError, mounted, false
 	}
-	existed, same := false, false
-	for _, have := range s.Subs {
-		if have.Filter == mounted {
-			existed, same = true, have.Options == o
-			break
-		}
-	}
+	have, existed := s.Subscription(mounted) // constant time: no O(N²) for N filters
+	same := existed && have == o
 	if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
 		s.Unlock()
 		l.stats.SubRefused++

@@ -187,8 +187,7 @@ func (sub *Subscriber) Subscriptions() []string {
 func (sub *Subscriber) Close() {
 	s := sub.s
 	s.Lock()
-	subs := s.Subs
-	s.Subs = nil
+	subs := s.TakeSubs()
 	s.Gone = true
 	s.Unlock()
 	for _, x := range subs {

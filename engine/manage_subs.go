@@ -209,12 +209,8 @@ func (n *Node) SubscribeClient(ctx context.Context, clientID, filter string, qos
 			s.Unlock()
 			continue
 		}
-		same := false
-		for _, have := range s.Subs {
-			if have.Filter == filter {
-				same = have.Options == o
-			}
-		}
+		have, existed := s.Subscription(filter)
+		same := existed && have == o
 		// The route is added under the session lock (as discardLocked removes routes), so a
 		// session expiring meanwhile cannot keep a stale route.
 		if _, err := n.indexSubscribe(filter, s, o); err != nil {

@@ -128,32 +128,32 @@ func (c *conn) addSubscription(filter []byte, o trie.Options) (code codec.Reason
 	o.QoS = min(o.QoS, z.MaxQoSAllowed)
 	mounted = c.mountFilter(filter)
 	s.Lock()
-	existed, same := false, false
-	for _, have := range s.Subs {
-		if have.Filter == mounted {
-			existed, same = true, have.Options == o
-			break
-		}
+	if s.Owner != c || s.Gone {
+		// Taken over by a connection on another loop whose close of this one has not run
+		// yet: the session is no longer this connection's to change, and a route added to a
+		// session that ended would never be removed (stale_route_test.go).
+		s.Unlock()
+		l.stats.SubRefused++
+		return codec.UnspecifiedError, mounted, false
 	}
+	have, existed := s.Subscription(mounted) // constant time: no O(N²) for N filters
+	same := existed && have == o
 	if !existed && z.MaxSubscriptions > 0 && len(s.Subs) >= z.MaxSubscriptions {
 		s.Unlock()
 		l.stats.SubRefused++
 		return codec.QuotaExceeded, mounted, false
+	}
+	// The route is added under the session lock, as discardLocked removes the routes: a
+	// session ended meanwhile cannot keep it.
+	if _, err := n.indexSubscribe(mounted, s, o); err != nil {
+		s.Unlock()
+		return codec.TopicFilterInvalid, mounted, false
 	}
 	s.Subscribe(mounted, o)
 	if s.Durable.Load() && !same { // an identical record is already stored
 		n.dur.subscribed(s, mounted, o)
 	}
 	s.Unlock()
-	if _, err := n.indexSubscribe(mounted, s, o); err != nil {
-		s.Lock()
-		s.Unsubscribe(mounted)
-		if s.Durable.Load() {
-			n.dur.unsubscribed(s, mounted)
-		}
-		s.Unlock()
-		return codec.TopicFilterInvalid, mounted, false
-	}
 	// Retained messages: never for shared subscriptions; Retain Handling 0 always, 1 only
 	// for a new subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 	retained = !isShared(filter) && n.cfg.RetainerMaxMessages >= 0 && (o.RetainHandling == 0 || o.RetainHandling == 1 && !existed)
@@ -305,13 +305,17 @@ func (c *conn) handleUnsubscribe(pkt []byte) error {
 		}
 		filter := c.mountFilter(f)
 		s.Lock()
-		existed := s.Unsubscribe(filter)
-		if existed && s.Durable.Load() {
-			n.dur.unsubscribed(s, filter)
+		// Only while the session is this connection's (see addSubscription); the route goes
+		// under the lock, as it came.
+		existed := s.Owner == c && !s.Gone && s.Unsubscribe(filter)
+		if existed {
+			if s.Durable.Load() {
+				n.dur.unsubscribed(s, filter)
+			}
+			n.indexUnsubscribe(filter, s)
 		}
 		s.Unlock()
 		if existed {
-			n.indexUnsubscribe(filter, s)
 			ack.Codes = append(ack.Codes, codec.Success)
 			if h := l.hooks; h != nil {
 				for _, f := range h.unsubscribed {

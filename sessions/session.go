@@ -60,10 +60,14 @@ type Session struct {
 	StoreQoS0, UpgradeQoS bool
 	IDs                   IDs // outbound packet identifiers
 
+	// Subs is the session's subscriptions in the order they were made. Read it freely (with
+	// the lock); change it only through Subscribe, Unsubscribe, TakeSubs and Reset, which
+	// keep subIdx beside it.
 	Subs    []Subscription
-	Queue   Queue   // messages not yet sent
-	Window  Window  // outbound QoS 1/2 messages sent and not yet acknowledged
-	Pending Pending // inbound QoS 2 identifiers awaiting PUBREL
+	subIdx  map[string]int32 // filter → index in Subs; built once Subs reaches subIndexMin
+	Queue   Queue            // messages not yet sent
+	Window  Window           // outbound QoS 1/2 messages sent and not yet acknowledged
+	Pending Pending          // inbound QoS 2 identifiers awaiting PUBREL
 
 	// ExpiresAt is when an offline session expires (unix nanoseconds), 0 while online or
 	// never.
@@ -91,36 +95,91 @@ func (s *Session) Unlock() { s.mu.Unlock() }
 // TryLock tries to take the session lock without waiting.
 func (s *Session) TryLock() bool { return s.mu.TryLock() }
 
-// Subscribe adds or replaces the subscription to filter and reports whether it already
-// existed (MQTT 5 SUBACK and Retain Handling 1 need to know). Hold the lock.
-func (s *Session) Subscribe(filter string, o trie.Options) (existed bool) {
+// subIndexMin is the number of subscriptions from which a session indexes them by filter:
+// below it a scan of the slice is cheaper than a map and costs no memory, above it the scan
+// would make a client that subscribes N filters cost O(N²) on its loop.
+const subIndexMin = 16
+
+// find returns the index of filter in s.Subs, or -1. Hold the lock.
+func (s *Session) find(filter string) int {
+	if s.subIdx != nil {
+		if i, ok := s.subIdx[filter]; ok {
+			return int(i)
+		}
+		return -1
+	}
 	for i := range s.Subs {
 		if s.Subs[i].Filter == filter {
-			s.Subs[i].Options = o
-			return true
+			return i
 		}
 	}
+	return -1
+}
+
+// Subscription returns the options of the subscription to filter and whether it exists, in
+// constant time (see subIndexMin). Hold the lock.
+func (s *Session) Subscription(filter string) (trie.Options, bool) {
+	if i := s.find(filter); i >= 0 {
+		return s.Subs[i].Options, true
+	}
+	return trie.Options{}, false
+}
+
+// Subscribe adds or replaces the subscription to filter and reports whether it already
+// existed (MQTT 5 SUBACK and Retain Handling 1 need to know), in constant time. Hold the lock.
+func (s *Session) Subscribe(filter string, o trie.Options) (existed bool) {
+	if i := s.find(filter); i >= 0 {
+		s.Subs[i].Options = o
+		return true
+	}
 	s.Subs = append(s.Subs, Subscription{Filter: filter, Options: o})
+	switch {
+	case s.subIdx != nil:
+		s.subIdx[filter] = int32(len(s.Subs) - 1)
+	case len(s.Subs) >= subIndexMin:
+		s.subIdx = make(map[string]int32, 2*len(s.Subs))
+		for i := range s.Subs {
+			s.subIdx[s.Subs[i].Filter] = int32(i)
+		}
+	}
 	return false
 }
 
-// Unsubscribe removes the subscription to filter and reports whether it existed. Hold the lock.
+// Unsubscribe removes the subscription to filter and reports whether it existed. The others
+// keep their order, so this costs a move of the subscriptions made after it (and their index
+// entries). Hold the lock.
 func (s *Session) Unsubscribe(filter string) bool {
-	for i := range s.Subs {
-		if s.Subs[i].Filter == filter {
-			copy(s.Subs[i:], s.Subs[i+1:])
-			s.Subs[len(s.Subs)-1] = Subscription{}
-			s.Subs = s.Subs[:len(s.Subs)-1]
-			return true
+	i := s.find(filter)
+	if i < 0 {
+		return false
+	}
+	copy(s.Subs[i:], s.Subs[i+1:])
+	s.Subs[len(s.Subs)-1] = Subscription{}
+	s.Subs = s.Subs[:len(s.Subs)-1]
+	if s.subIdx != nil {
+		delete(s.subIdx, filter)
+		for j := i; j < len(s.Subs); j++ {
+			s.subIdx[s.Subs[j].Filter] = int32(j)
+		}
+		if len(s.Subs) == 0 {
+			s.subIdx = nil
 		}
 	}
-	return false
+	return true
+}
+
+// TakeSubs removes every subscription from the session and returns them (the caller removes
+// their routes). Hold the lock.
+func (s *Session) TakeSubs() []Subscription {
+	subs := s.Subs
+	s.Subs, s.subIdx = nil, nil
+	return subs
 }
 
 // Reset discards everything the session holds (clean start over an existing session) but
 // keeps its identity. Hold the lock.
 func (s *Session) Reset() {
-	s.Subs = nil
+	s.Subs, s.subIdx = nil, nil
 	s.Queue.Clear()
 	s.Window.Clear()
 	s.Pending.Clear()

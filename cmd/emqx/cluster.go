@@ -8,6 +8,7 @@ import (
 	"github.com/emqgo/emqgo/engine/config"
 	"github.com/emqgo/emqgo/engine/ctl"
 	"github.com/emqgo/emqgo/engine/service/cluster"
+	"github.com/emqgo/emqgo/engine/service/sys"
 )
 
 // newCluster prepares the cluster service from cluster.* and node.* keys, before the node
@@ -62,4 +63,21 @@ func clusterNodes(svc *cluster.Service) func() []string {
 		return nil
 	}
 	return svc.RunningNodes
+}
+
+// clusterDistPorts hands the cluster's routes to peer nodes to the $SYS service's
+// busy_dist_port monitor when sysmon.busy_dist_port is on; nil without a cluster or with the
+// monitor off.
+func clusterDistPorts(cfg *config.Config, svc *cluster.Service) func() []sys.DistPort {
+	if svc == nil || !cfg.Monitor.BusyDistPort {
+		return nil
+	}
+	return func() []sys.DistPort {
+		routes := svc.DistPorts()
+		out := make([]sys.DistPort, len(routes))
+		for i, r := range routes {
+			out[i] = sys.DistPort{Node: r.Node, ID: r.ID, Addr: r.Addr, Pending: r.Pending, Since: r.Since}
+		}
+		return out
+	}
 }

@@ -134,7 +134,7 @@ func (f foregroundCmd) Run(c *cli) error {
 		}
 		defer clu.Close() // also closed below, before the node
 	}
-	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu))
+	sysSvc := startSys(ctlSrv, node, cfg, log, clusterNodes(clu), clusterDistPorts(cfg, clu))
 	defer sysSvc.Stop() // also stopped below, before the node
 	// Backend outages and bridge backlogs of the plugins raise alarms there (and stop doing so
 	// before it stops).

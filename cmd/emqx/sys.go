@@ -40,10 +40,12 @@ func sysOptions(cfg *config.Config, log *slog.Logger) sys.Options {
 }
 
 // startSys starts the $SYS service on a started node and registers `emqx_ctl alarms`. Stop
-// the returned service before the node.
-func startSys(s *ctl.Server, n *engine.Node, cfg *config.Config, log *slog.Logger, nodes func() []string) *sys.Service {
+// the returned service before the node. nodes and distPorts come from the cluster service
+// (nil: this node alone).
+func startSys(s *ctl.Server, n *engine.Node, cfg *config.Config, log *slog.Logger, nodes func() []string, distPorts func() []sys.DistPort) *sys.Service {
 	opts := sysOptions(cfg, log)
 	opts.Nodes = nodes
+	opts.DistPorts = distPorts
 	svc := sys.New(n, opts)
 	svc.Start()
 	s.Register("alarms", func(args []string) (string, int) {

@@ -344,7 +344,7 @@ management.listener.https.certfile = c.pem
 
 func TestNoEffectNotices(t *testing.T) {
 	in := "node.process_limit = 100000\nnode.async_threads = 32\nrpc.mode = sync\nlistener.tcp.x = 1\nlistener.tcp.x.active_n = 7\nmqtt.max_inflight = 10\n"
-	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_SYSMON__BUSY_DIST_PORT=false", "EMQX_NAME=x"})
+	_, notes, err := Parse("n.conf", []byte(in), []string{"EMQX_OS_MON__PROCMEM_HIGH_WATERMARK=9%", "EMQX_NAME=x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,13 +358,13 @@ func TestNoEffectNotices(t *testing.T) {
 		"n.conf:3: rpc.mode: accepted without effect (clustering: issue #16)",
 		"n.conf:5: listener.tcp.x.active_n: accepted without effect (Erlang VM setting, no equivalent)",
 		"environment variable EMQX_NAME: not a config key; ignored",
-		"environment variable EMQX_SYSMON__BUSY_DIST_PORT: sysmon.busy_dist_port: accepted without effect (Erlang VM setting, no equivalent)",
+		"environment variable EMQX_OS_MON__PROCMEM_HIGH_WATERMARK: os_mon.procmem_high_watermark: accepted without effect (Erlang VM setting, no equivalent)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("notices:\n got %q\nwant %q", got, want)
 	}
 	sum := NoEffectSummary(notes)
-	wantSum := "rpc.* (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, sysmon.busy_dist_port (Erlang VM setting, no equivalent)"
+	wantSum := "rpc.* (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, os_mon.procmem_high_watermark (Erlang VM setting, no equivalent)"
 	if sum != wantSum {
 		t.Fatalf("summary:\n got %q\nwant %q", sum, wantSum)
 	}
@@ -380,14 +380,14 @@ func TestNoEffectSummaryOfDefaultFile(t *testing.T) {
 	sum := NoEffectSummary(notes)
 	for _, want := range []string{
 		"management.listener.http.{acceptors,backlog,send_timeout_close}", "management.max_row_limit", "cluster.proto_dist, rpc.* (" + OwnerCluster + ")", "plugins.expand_plugins_dir",
-		"node.{async_threads,", "sysmon.busy_dist_port",
+		"node.{async_threads,", "os_mon.procmem_high_watermark",
 	} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
 	for _, acts := range []string{"listener.tcp.external,", "listener.ssl.*", "listener.ws.*", "listener.wss.*", "listener.wss.external.certfile", "listener.wss.external.mqtt_path", "listener.ws.external.mqtt_path", "listener.ws.external.max_connections", "listener.ssl.external.certfile", "listener.ssl.external.ciphers",
-		"listener.tcp.external.max_inflight", "mqtt.max_inflight", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
+		"listener.tcp.external.max_inflight", "mqtt.max_inflight", "sysmon.busy_dist_port", "node.name", "node.data_dir", "persistence.fsync", "persistence.dir",
 		"management.listener.http,", "max_clients", "send_timeout,", "inet6", "default_application", "plugins.etc_dir", "plugins.loaded_file", "sysmon.long_schedule", "sysmon.busy_port", "os_mon.cpu", "management.listener.https"} {
 		if strings.Contains(sum, acts) {
 			t.Errorf("summary lists %q, which acts:\n%s", acts, sum)

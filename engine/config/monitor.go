@@ -13,6 +13,9 @@ type Monitor struct {
 	// the high-water mark raises busy_port.
 	LongSchedule time.Duration
 	BusyPort     bool
+	// sysmon.busy_dist_port: a cluster route to a peer node whose pending output stays above
+	// 1 MiB for a whole check raises busy_dist_port.
+	BusyDistPort bool
 
 	CPUCheckInterval time.Duration // os_mon.cpu_check_interval (0: off)
 	CPUHighWatermark float64       // os_mon.cpu_high_watermark, a fraction: raises high_cpu_usage

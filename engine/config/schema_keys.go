@@ -213,13 +213,14 @@ func fixedDefsTail() []fixedDef {
 	defs = append(defs,
 		// System monitors and alarms: the $SYS service (engine/service/sys) acts on those with a
 		// setter (long_schedule: an event loop slow to pick up a task; busy_port: a connection
-		// whose output backlog stays above the high-water mark); the Erlang VM monitors have no
+		// whose output backlog stays above the high-water mark; busy_dist_port: a cluster route to a
+		// peer whose pending output stays high); the Erlang VM monitors have no
 		// effect.
 		f(sp("sysmon.long_gc", TypeDuration, "0", "a GC pause longer than this raises the long_gc alarm; 0 disables").unit(ms), func(c *Config, v any) { c.Monitor.LongGC = asDur(v) }),
 		f(sp("sysmon.long_schedule", TypeDuration, "240ms", "an event loop that takes longer than this to pick up a task raises long_schedule; 0 disables").unit(ms), func(c *Config, v any) { c.Monitor.LongSchedule = asDur(v) }),
 		f(sp("sysmon.large_heap", TypeBytes, "0", "Go heap in use above this raises the large_heap alarm; 0 disables"), func(c *Config, v any) { c.Monitor.LargeHeap = asI64(v) }),
 		f(sp("sysmon.busy_port", TypeBool, "false", "a connection whose output backlog stays above the high-water mark raises busy_port"), func(c *Config, v any) { c.Monitor.BusyPort = asBool(v) }),
-		raw(sp("sysmon.busy_dist_port", TypeBool, "true", "Erlang VM monitor").ne(OwnerVM)),
+		f(sp("sysmon.busy_dist_port", TypeBool, "true", "a route to a peer node whose pending output stays above 1 MiB for a check raises busy_dist_port"), func(c *Config, v any) { c.Monitor.BusyDistPort = asBool(v) }),
 		f(sp("os_mon.cpu_check_interval", TypeDuration, "60s", "interval of CPU use checks (/proc/stat); 0 disables").unit(sec), func(c *Config, v any) { c.Monitor.CPUCheckInterval = asDur(v) }),
 		f(sp("os_mon.cpu_high_watermark", TypePercent, "80%", "system CPU use that raises high_cpu_usage"), func(c *Config, v any) { c.Monitor.CPUHighWatermark = asF64(v) }),
 		f(sp("os_mon.cpu_low_watermark", TypePercent, "60%", "system CPU use that clears high_cpu_usage"), func(c *Config, v any) { c.Monitor.CPULowWatermark = asF64(v) }),

@@ -43,6 +43,8 @@ type monitorState struct {
 	cpuSet, cpuErr   bool
 	lastLongSchedule time.Time
 	busy             map[string]bool // client ids reported busy in the last check
+	// distAbove: routes above the limit at the last check; distBusy: those reported busy.
+	distAbove, distBusy map[distKey]bool
 }
 
 func (m *monitorState) init() {

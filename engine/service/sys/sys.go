@@ -3,7 +3,7 @@
 // broker.sys_heartbeat), client presence events (module.presence), and keeps the node's alarm
 // registry (raised and cleared alarms, published under .../alarms/alert and .../alarms/clear),
 // fed by monitors of the Go runtime, the durable store, the log writer, the event loops
-// (long_schedule, busy_port), system memory and CPU.
+// (long_schedule, busy_port), the routes to peer nodes (busy_dist_port), system memory and CPU.
 //
 // It is built on engine.Node's exported API only. Everything it publishes goes through
 // Node.Publish from the service's own goroutine; the presence hooks that run on the event
@@ -54,6 +54,12 @@ type Options struct {
 	// zone's high-water mark for a whole Check raises busy_port.
 	LongSchedule time.Duration
 	BusyPort     bool
+	// DistPorts (sysmon.busy_dist_port; nil: off) lists the connections to peer nodes with
+	// their pending output, read every Check from the service's goroutine; one above
+	// DistBusyLimit bytes (0: DefaultDistBusyLimit) at two checks in a row raises
+	// busy_dist_port.
+	DistPorts     func() []DistPort
+	DistBusyLimit int64
 	// CPUCheckInterval (os_mon.cpu_check_interval, 0: off) is how often the system's CPU use
 	// since the last check is read from ProcStat (default /proc/stat; the node's own share
 	// from ProcSelfStat, default /proc/self/stat): above CPUHighWatermark (a fraction) the
@@ -108,6 +114,9 @@ func New(n *engine.Node, opts Options) *Service {
 	}
 	if opts.Quiet <= 0 {
 		opts.Quiet = time.Minute
+	}
+	if opts.DistBusyLimit <= 0 {
+		opts.DistBusyLimit = DefaultDistBusyLimit
 	}
 	if opts.PresenceQueue <= 0 {
 		opts.PresenceQueue = 10000
@@ -212,6 +221,7 @@ func (s *Service) run() {
 		case now := <-check:
 			s.checkRuntime(now)
 			s.checkLoops(now)
+			s.checkDistPorts()
 		case <-cpuCheck:
 			s.checkCPU()
 		case <-memCheck:

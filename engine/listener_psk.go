@@ -38,6 +38,11 @@ func (n *Node) SetPSKLookup(f PSKLookup) {
 	n.tls.psk.Store(&f)
 }
 
+// PSKKey looks identity up with the function given to SetPSKLookup (false without one): the
+// key a TLS-PSK client of the node, such as an MQTT bridge, presents. Safe for concurrent
+// use; the key is shared and must not be changed.
+func (n *Node) PSKKey(identity string) ([]byte, bool) { return n.pskKey(identity) }
+
 // pskKey is the tlspsk GetKey of the node's PSK listeners.
 func (n *Node) pskKey(identity string) ([]byte, bool) {
 	f := n.tls.psk.Load()

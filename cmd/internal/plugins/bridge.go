@@ -20,7 +20,7 @@ import (
 var bridgeKeys = func() []Key {
 	var ks []Key
 	for _, k := range []string{"address", "proto_ver", "bridge_mode", "client_id", "clean_start", "username", "password",
-		"mountpoint", "forwards", "ssl", "cacertfile", "certfile", "keyfile", "ciphers", "psk_ciphers", "keepalive",
+		"mountpoint", "forwards", "ssl", "cacertfile", "certfile", "keyfile", "ciphers", "psk_ciphers", "psk_identity", "keepalive",
 		"tls_versions", "subscription.$n.topic", "subscription.$n.qos", "start_type", "reconnect_interval",
 		"retry_interval", "max_inflight_batches", "queue.batch_count_limit", "queue.batch_bytes_limit",
 		"queue.replayq_dir", "queue.replayq_seg_bytes", "queue.max_total_size", "backlog_alarm"} {
@@ -162,6 +162,7 @@ func bridgeConfig(c *Conf, e *Env, name string) bridge.Config {
 	}
 	if boolean("ssl") {
 		cfg.TLS = bridgeTLS(c, p, get, cfg.Address)
+		cfg.PSK = bridgePSK(c, p, get, e)
 	}
 	return cfg
 }
@@ -238,8 +239,8 @@ func startBridge(e *Env) (*Instance, error) {
 		return nil, err
 	}
 	for _, cfg := range cfgs {
-		if _, ok := c.Get("bridge.mqtt." + cfg.Name + ".psk_ciphers"); ok {
-			e.Log.Warn("bridge.mqtt."+cfg.Name+".psk_ciphers is accepted without effect (the TLS-PSK client is not wired into the bridge yet); the bridge uses certificates", "plugin", bridge.Name)
+		if _, ok := c.Get("bridge.mqtt." + cfg.Name + ".psk_ciphers"); ok && cfg.TLS == nil {
+			e.Log.Warn("bridge.mqtt."+cfg.Name+".psk_ciphers has no effect with ssl = off", "plugin", bridge.Name)
 		}
 	}
 	set, err := bridge.Open(bridge.Options{

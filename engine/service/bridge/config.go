@@ -28,6 +28,9 @@ type Config struct {
 	Password   string
 	CleanStart bool
 	TLS        *tls.Config // nil: plain TCP
+	// PSK, when set (ssl = on with psk_ciphers), makes the bridge dial with TLS-PSK; TLS is
+	// then unused.
+	PSK *PSK
 	KeepAlive  time.Duration
 	// Forwards are the local topic filters whose messages go to the remote.
 	Forwards []string
@@ -104,4 +107,14 @@ func (c *Config) check() error {
 		c.RetryInterval = 20 * time.Second
 	}
 	return nil
+}
+
+// PSK is the TLS-PSK client side of a bridge (psk_ciphers, psk_identity).
+type PSK struct {
+	Identity string   // psk_identity: the identity sent to the remote
+	Suites   []uint16 // psk_ciphers, tlspsk suite ids in order of preference
+	// Key returns the key of an identity (the emqx_psk_file table, as EMQX's bridge asks
+	// emqx_psk); false when unknown. Called on the bridge's goroutine at every connection
+	// attempt, so a reloaded table applies to the next one; it may block briefly.
+	Key func(identity string) (key []byte, ok bool)
 }

@@ -74,6 +74,12 @@ func startNode(t *testing.T, name string) (n *engine.Node, tcpAddr, tlsAddr stri
 // startNodeZone is startNode with the zone's settings changed by mutate.
 func startNodeZone(t *testing.T, name string, mutate func(z *engine.Zone)) (n *engine.Node, tcpAddr, tlsAddr string) {
 	t.Helper()
+	return startNodeTLS(t, name, mutate, nil)
+}
+
+// startNodeTLS is startNodeZone with the ssl listener's settings changed by tlsMutate.
+func startNodeTLS(t *testing.T, name string, mutate func(z *engine.Zone), tlsMutate func(l *engine.TLSListener)) (n *engine.Node, tcpAddr, tlsAddr string) {
+	t.Helper()
 	dir := certs(t)
 	zone := engine.DefaultZone()
 	if mutate != nil {
@@ -94,6 +100,9 @@ func startNodeZone(t *testing.T, name string, mutate func(z *engine.Zone)) (n *e
 		SharedStrategy: "round_robin",
 		LoopCount:      2,
 		SweepInterval:  50 * time.Millisecond,
+	}
+	if tlsMutate != nil {
+		tlsMutate(cfg.Listeners[1].TLS)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for attempt := 1; ; attempt++ {

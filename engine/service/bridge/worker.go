@@ -16,6 +16,15 @@ func (b *Bridge) connect(ctx context.Context) (*mqttc.Conn, *session, error) {
 		Username: b.cfg.Username, Password: b.cfg.Password, CleanStart: b.cfg.CleanStart,
 		KeepAlive: b.cfg.KeepAlive, BridgeBit: b.cfg.BridgeMode && b.cfg.Version < codec.V5,
 	}
+	if p := b.cfg.PSK; p != nil {
+		pc, err := pskClient(p, b.cfg.Address)
+		if err != nil {
+			msg := err.Error()
+			b.lastError.Store(&msg)
+			return nil, nil, err
+		}
+		o.PSK = pc
+	}
 	s := newSession(b)
 	conn, info, err := mqttc.Dial(ctx, o, s)
 	if err != nil && o.BridgeBit && errors.Is(err, mqttc.ErrRefused) && errors.Is(err, codec.UnsupportedProtocolVersion) {

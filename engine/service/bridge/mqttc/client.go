@@ -27,12 +27,16 @@ import (
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/engine/transport/tlspsk"
 )
 
 // Options configure a connection.
 type Options struct {
 	Addr       string        // host:port
 	TLS        *tls.Config   // nil: plain TCP
+	// PSK, when set, makes the connection TLS 1.2 with a pre-shared key (engine/transport/tlspsk)
+	// instead of TLS; TLS is then not used.
+	PSK *tlspsk.Config
 	Version    codec.Version // codec.V31, codec.V311 or codec.V5
 	ClientID   string
 	Username   string // sent when not ""
@@ -111,7 +115,20 @@ func Dial(ctx context.Context, o Options, h Handler) (*Conn, ConnackInfo, error)
 	if err != nil {
 		return nil, ConnackInfo{}, err
 	}
-	if o.TLS != nil {
+	if o.PSK != nil {
+		if dl, ok := ctx.Deadline(); ok {
+			nc.SetDeadline(dl)
+		}
+		pc := tlspsk.Client(nc, o.PSK)
+		stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) }) // a stop ends the handshake
+		err := pc.Handshake()
+		stop()
+		if err != nil {
+			nc.Close()
+			return nil, ConnackInfo{}, fmt.Errorf("TLS-PSK handshake with %s as identity %q: %w", o.Addr, o.PSK.Identity, err)
+		}
+		nc = pc
+	} else if o.TLS != nil {
 		tc := tls.Client(nc, o.TLS)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()

@@ -345,6 +345,7 @@ func bridgeDefs() []fixedDef {
 		raw(sp(b+".keyfile", TypePath, "", note).ne(OwnerBridge)),
 		raw(sp(b+".ciphers", TypeList, "", note).ne(OwnerBridge)),
 		raw(sp(b+".psk_ciphers", TypeList, "", note).ne(OwnerBridge)),
+		raw(sp(b+".psk_identity", TypeString, "", note).ne(OwnerBridge)),
 		raw(sp(b+".tls_versions", TypeList, "", note).ne(OwnerBridge)),
 		raw(sp(b+".keepalive", TypeDuration, "", note).unit(time.Second).ne(OwnerBridge)),
 		raw(sp(b+".forwards", TypeList, "", note).ne(OwnerBridge)),

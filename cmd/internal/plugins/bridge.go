@@ -161,8 +161,10 @@ func bridgeConfig(c *Conf, e *Env, name string) bridge.Config {
 		cfg.QueueDir = dir
 	}
 	if boolean("ssl") {
-		cfg.TLS = bridgeTLS(c, p, get, cfg.Address)
-		cfg.PSK = bridgePSK(c, p, get, e)
+		// With psk_ciphers the certificates, ciphers and tls_versions do not apply (not read).
+		if cfg.PSK = bridgePSK(c, p, get, e); cfg.PSK == nil {
+			cfg.TLS = bridgeTLS(c, p, get, cfg.Address)
+		}
 	}
 	return cfg
 }
@@ -239,7 +241,7 @@ func startBridge(e *Env) (*Instance, error) {
 		return nil, err
 	}
 	for _, cfg := range cfgs {
-		if _, ok := c.Get("bridge.mqtt." + cfg.Name + ".psk_ciphers"); ok && cfg.TLS == nil {
+		if _, ok := c.Get("bridge.mqtt." + cfg.Name + ".psk_ciphers"); ok && cfg.TLS == nil && cfg.PSK == nil {
 			e.Log.Warn("bridge.mqtt."+cfg.Name+".psk_ciphers has no effect with ssl = off", "plugin", bridge.Name)
 		}
 	}

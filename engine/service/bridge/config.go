@@ -29,7 +29,7 @@ type Config struct {
 	CleanStart bool
 	TLS        *tls.Config // nil: plain TCP
 	// PSK, when set (ssl = on with psk_ciphers), makes the bridge dial with TLS-PSK; TLS is
-	// then unused.
+	// then unused (the wiring leaves it nil).
 	PSK *PSK
 	KeepAlive  time.Duration
 	// Forwards are the local topic filters whose messages go to the remote.

@@ -32,7 +32,6 @@ func pskConfig(t *testing.T, addr, identity string, suites ...string) Config {
 		t.Fatal(err)
 	}
 	cfg := baseConfig(addr, codec.V311)
-	cfg.TLS = clientTLS(t) // ssl = on; PSK takes over the dial
 	cfg.PSK = &PSK{Identity: identity, Suites: ids, Key: pskTable}
 	cfg.Forwards = []string{"sensor/#"}
 	cfg.Mountpoint = "bridge/edge/"

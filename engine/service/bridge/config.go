@@ -30,8 +30,8 @@ type Config struct {
 	TLS        *tls.Config // nil: plain TCP
 	// PSK, when set (ssl = on with psk_ciphers), makes the bridge dial with TLS-PSK; TLS is
 	// then unused (the wiring leaves it nil).
-	PSK *PSK
-	KeepAlive  time.Duration
+	PSK       *PSK
+	KeepAlive time.Duration
 	// Forwards are the local topic filters whose messages go to the remote.
 	Forwards []string
 	// Mountpoint prefixes the topics sent to the remote (${node} already replaced).

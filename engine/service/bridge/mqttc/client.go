@@ -32,11 +32,11 @@ import (
 
 // Options configure a connection.
 type Options struct {
-	Addr       string        // host:port
-	TLS        *tls.Config   // nil: plain TCP
+	Addr string      // host:port
+	TLS  *tls.Config // nil: plain TCP
 	// PSK, when set, makes the connection TLS 1.2 with a pre-shared key (engine/transport/tlspsk)
 	// instead of TLS; TLS is then not used.
-	PSK *tlspsk.Config
+	PSK        *tlspsk.Config
 	Version    codec.Version // codec.V31, codec.V311 or codec.V5
 	ClientID   string
 	Username   string // sent when not ""

@@ -3,7 +3,8 @@ package engine
 import "testing"
 
 // A batch slice grown by a burst is let go once a round uses little of it; output buffers
-// grown past 16 KiB leave the loop's pool at the next sweep.
+// grown past 16 KiB leave the loop's pool at a sweep that follows a sweep interval without
+// output, and stay while the loop is busy.
 func TestBurstCapacityIsReleased(t *testing.T) {
 	big := make([]int, 10, 100000)
 	if got := shrunk(big); got != nil {
@@ -20,12 +21,17 @@ func TestBurstCapacityIsReleased(t *testing.T) {
 	l := &loop{}
 	l.putBuf(make([]byte, 0, 4096))
 	l.putBuf(make([]byte, 0, 60<<10))
-	l.putBuf(make([]byte, 0, 1<<20)) // above maxPooledOut: never pooled
+	l.putBuf(make([]byte, 0, 2<<20)) // above maxPooledOut: never pooled
 	if len(l.free) != 2 {
 		t.Fatalf("%d pooled buffers, want 2", len(l.free))
 	}
+	l.putBuf(l.getBuf()) // output this interval: the loop is busy
 	l.trimFree()
+	if len(l.free) != 2 {
+		t.Fatalf("a busy loop's trim left %d buffers, want 2", len(l.free))
+	}
+	l.trimFree() // a whole interval without output
 	if len(l.free) != 1 || cap(l.free[0]) != 4096 {
-		t.Fatalf("after trim: %d buffers", len(l.free))
+		t.Fatalf("after an idle trim: %d buffers", len(l.free))
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Abuse bounds (issue #17): each test drives one kind of abuse over real sockets and logs the
-// figure it measures (`go test -v -run TestAbuse ./engine/`); docs/abuse.md tables them.
+// figure it measures (`go test -v -run TestAbuse ./engine/`); engine/reliability.md tables them.
 // Memory figures are the process's live heap after a collection, so they include the test's
 // own client sockets (a few hundred bytes each); counts are scaled down under -short and -race.
 

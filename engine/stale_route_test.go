@@ -41,7 +41,7 @@ func rawLoop(t *testing.T, n *Node, rc *rawConn) *loop {
 	return found
 }
 
-// TestTakeoverRaceLeavesNoStaleRoute is the leak the soak found (docs/reliability.md): a
+// TestTakeoverRaceLeavesNoStaleRoute is the leak the soak found (engine/reliability.md): a
 // connection whose session was just taken over by a connection on another loop keeps reading
 // until the takeover's close of it runs on its own loop. A SUBSCRIBE it sent meanwhile used to
 // reach the session: after a clean-start takeover (the old session ended) its route stayed in

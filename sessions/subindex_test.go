@@ -75,7 +75,7 @@ func TestSubscriptionIndex(t *testing.T) {
 
 // BenchmarkSessionSubscribe: one op is one session subscribing n distinct filters, each
 // checked first as SUBSCRIBE does (Subscription, then Subscribe). With the index the cost per
-// filter is flat; a scan of the list made it grow with n (docs/reliability.md).
+// filter is flat; a scan of the list made it grow with n (engine/reliability.md).
 func BenchmarkSessionSubscribe(b *testing.B) {
 	for _, n := range []int{100, 10000, 40000} {
 		filters := make([]string, n)

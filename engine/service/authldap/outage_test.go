@@ -54,10 +54,10 @@ func TestOutage(t *testing.T) {
 		t.Errorf("superuser publish during the outage: %#x", got)
 	}
 	wantConnack(t, addr, "out-anon", "", "", rcSuccess) // needs no directory
-	if n := rec.count("ldap does not answer"); n != 1 {
+	if n := rec.Count("ldap does not answer"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
-	if raised, _, active := alarms.counts(); raised != 1 || !active {
+	if raised, _, active := alarms.Counts(); raised != 1 || !active {
 		t.Errorf("alarm raised %d times (active %v), want once and active", raised, active)
 	}
 	if !p.Monitor().Down() {
@@ -71,10 +71,10 @@ func TestOutage(t *testing.T) {
 	if got := subscribeCode(t, dev, "dev/c"); got != rcGrantedQoS1 {
 		t.Errorf("subscribe after the outage: %#x", got)
 	}
-	if n := rec.count("ldap answers again"); n != 1 {
+	if n := rec.Count("ldap answers again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
-	if _, cleared, active := alarms.counts(); cleared != 1 || active {
+	if _, cleared, active := alarms.Counts(); cleared != 1 || active {
 		t.Errorf("alarm cleared %d times (active %v), want once and inactive", cleared, active)
 	}
 
@@ -95,10 +95,10 @@ func TestOutage(t *testing.T) {
 	s.Pause(false)
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
-	if n := p.Monitor().Get(backend.Outages); n != 2 || rec.count("ldap does not answer") != 2 {
-		t.Errorf("outages %d, logged %d, want 2 and 2", n, rec.count("ldap does not answer"))
+	if n := p.Monitor().Get(backend.Outages); n != 2 || rec.Count("ldap does not answer") != 2 {
+		t.Errorf("outages %d, logged %d, want 2 and 2", n, rec.Count("ldap does not answer"))
 	}
-	if raised, cleared, active := alarms.counts(); raised != 2 || cleared != 2 || active {
+	if raised, cleared, active := alarms.Counts(); raised != 2 || cleared != 2 || active {
 		t.Errorf("alarms raised %d, cleared %d, active %v; want 2, 2, false", raised, cleared, active)
 	}
 	if t.Failed() {

@@ -53,10 +53,10 @@ func TestOutage(t *testing.T) {
 		t.Errorf("superuser subscribe during the outage: %#x", got)
 	}
 	wantConnack(t, addr, "out-anon", "", "", rcSuccess)
-	if n := rec.count("mongodb does not answer"); n != 1 {
+	if n := rec.Count("mongodb does not answer"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
-	if raised, _, active := alarms.counts(); raised != 1 || !active {
+	if raised, _, active := alarms.Counts(); raised != 1 || !active {
 		t.Errorf("alarm raised %d times (active %v), want once and active", raised, active)
 	}
 
@@ -67,10 +67,10 @@ func TestOutage(t *testing.T) {
 	if got := subscribeCode(t, dev, "dev/c"); got != rcGrantedQoS1 {
 		t.Errorf("subscribe after the outage: %#x", got)
 	}
-	if n := rec.count("mongodb answers again"); n != 1 {
+	if n := rec.Count("mongodb answers again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
-	if _, cleared, active := alarms.counts(); cleared != 1 || active {
+	if _, cleared, active := alarms.Counts(); cleared != 1 || active {
 		t.Errorf("alarm cleared %d times (active %v), want once and inactive", cleared, active)
 	}
 
@@ -90,8 +90,8 @@ func TestOutage(t *testing.T) {
 	s.Pause(false)
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
-	if n := p.Monitor().Get(backend.Outages); n != 2 || rec.count("mongodb does not answer") != 2 {
-		t.Errorf("outages %d, logged %d, want 2 and 2", n, rec.count("mongodb does not answer"))
+	if n := p.Monitor().Get(backend.Outages); n != 2 || rec.Count("mongodb does not answer") != 2 {
+		t.Errorf("outages %d, logged %d, want 2 and 2", n, rec.Count("mongodb does not answer"))
 	}
 	if t.Failed() {
 		log, _ := os.ReadFile(filepath.Join(s.Dir, "ferretdb.log"))

@@ -268,11 +268,11 @@ func TestBrokenQueries(t *testing.T) {
 	if got := subscribeCode(t, c, "x/y"); got != rcNotAuthorized {
 		t.Errorf("subscribe with an unreadable row (allow 7): %#x, want %#x", got, rcNotAuthorized)
 	}
-	if n := rec2.count(`emqx_auth_mysql: row 1 of mqtt_acl: allow is "7", expected 1 (allow) or 0 (deny)`); n != 1 {
-		t.Logf("log: %q", rec2.msgs)
+	if n := rec2.Count(`emqx_auth_mysql: row 1 of mqtt_acl: allow is "7", expected 1 (allow) or 0 (deny)`); n != 1 {
+		t.Logf("log: %q", rec2.Messages())
 		t.Errorf("unreadable row logged %d times, want once", n)
 	}
-	if st := p.Stats(); st.Outages != 0 || rec.count("mysql does not answer") != 0 {
+	if st := p.Stats(); st.Outages != 0 || rec.Count("mysql does not answer") != 0 {
 		t.Errorf("a refused query counted as an outage: %+v", st)
 	}
 }

@@ -53,7 +53,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("superuser publish during the outage: %#x", got)
 	}
 	wantConnack(t, addr, "out-anon", "", "", rcSuccess) // needs no query
-	if n := rec.count("mysql does not answer"); n != 1 {
+	if n := rec.Count("mysql does not answer"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
 
@@ -64,7 +64,7 @@ func TestOutage(t *testing.T) {
 	if got := subscribeCode(t, dev, "dev/c"); got != rcGrantedQoS1 {
 		t.Errorf("subscribe after the outage: %#x", got)
 	}
-	if n := rec.count("mysql answers again"); n != 1 {
+	if n := rec.Count("mysql answers again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
 
@@ -86,8 +86,8 @@ func TestOutage(t *testing.T) {
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
 	st := p.Stats()
-	if st.Outages != 2 || rec.count("mysql does not answer") != 2 {
-		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.count("mysql does not answer"))
+	if st.Outages != 2 || rec.Count("mysql does not answer") != 2 {
+		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.Count("mysql does not answer"))
 	}
 	if t.Failed() {
 		t.Logf("mariadbd log:\n%s", s.Log())

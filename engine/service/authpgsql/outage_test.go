@@ -53,7 +53,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("superuser publish during the outage: %#x", got)
 	}
 	wantConnack(t, addr, "out-anon", "", "", rcSuccess) // needs no query
-	if n := rec.count("postgresql does not answer"); n != 1 {
+	if n := rec.Count("postgresql does not answer"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
 
@@ -65,7 +65,7 @@ func TestOutage(t *testing.T) {
 	if got := subscribeCode(t, dev, "dev/c"); got != rcGrantedQoS1 {
 		t.Errorf("subscribe after the outage: %#x", got)
 	}
-	if n := rec.count("postgresql answers again"); n != 1 {
+	if n := rec.Count("postgresql answers again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
 
@@ -87,8 +87,8 @@ func TestOutage(t *testing.T) {
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
 	st := p.Stats()
-	if st.Outages != 2 || rec.count("postgresql does not answer") != 2 {
-		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.count("postgresql does not answer"))
+	if st.Outages != 2 || rec.Count("postgresql does not answer") != 2 {
+		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.Count("postgresql does not answer"))
 	}
 	if t.Failed() {
 		t.Logf("server log:\n%s", s.log())

@@ -205,7 +205,7 @@ func TestACLIgnored(t *testing.T) {
 	if got := subscribeCode(t, b, "any/thing"); got != rcNotAuthorized {
 		t.Errorf("subscribe with an allow = 7 row: %#x, want denied", got)
 	}
-	if rec.count("access denied: acl_query") == 0 {
+	if rec.Count("access denied: acl_query") == 0 {
 		t.Error("the malformed row was not logged")
 	}
 }

@@ -55,7 +55,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("superuser publish during the outage: %#x", got)
 	}
 	wantConnack(t, addr, "out-anon", "", "", rcSuccess) // needs no Redis
-	if n := rec.count("redis does not answer"); n != 1 {
+	if n := rec.Count("redis does not answer"); n != 1 {
 		t.Errorf("outage logged %d times, want once", n)
 	}
 
@@ -68,7 +68,7 @@ func TestOutage(t *testing.T) {
 	if got := subscribeCode(t, dev, "dev/c"); got != rcGrantedQoS1 {
 		t.Errorf("subscribe after the outage: %#x", got)
 	}
-	if n := rec.count("redis answers again"); n != 1 {
+	if n := rec.Count("redis answers again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
 
@@ -86,8 +86,8 @@ func TestOutage(t *testing.T) {
 	stuck = false
 	eventuallyAccepted(t, addr, "out-stuck", "out-dev", "pw")
 	st := p.Stats()
-	if st.Outages != 2 || rec.count("redis does not answer") != 2 {
-		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.count("redis does not answer"))
+	if st.Outages != 2 || rec.Count("redis does not answer") != 2 {
+		t.Errorf("outages %d, logged %d, want 2 and 2", st.Outages, rec.Count("redis does not answer"))
 	}
 	if t.Failed() {
 		log, _ := os.ReadFile(s.dir + "/redis.log")

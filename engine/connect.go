@@ -202,23 +202,7 @@ func (c *conn) handleConnect(pkt []byte) error {
 			req.willChecked, req.willAllowed = true, n.runAuthz(ctx, info, acl.Publish, willTopic)
 			cancel()
 		}
-		if err := l.el.Execute(context.Background(), runFunc(func() {
-			if c.state != stateAuth {
-				return // closed while waiting (idle timeout or shutdown)
-			}
-			l.begin()
-			if req.authTook > 0 {
-				l.stats.AuthTime.observe(req.authTook)
-			}
-			c.state = stateNew
-			c.completeConnect(&req)
-			l.end()
-			if c.state == stateConnected {
-				l.begin()
-				c.onTraffic() // packets that arrived while the CONNECT was parked
-				l.end()
-			}
-		})); err != nil {
+		if !l.pushAnswer(authAnswer{c: c, req: req}) { // completed on the loop, authanswers.go
 			n.log.Debug("authentication answer dropped: engine stopping", "client", clientID)
 		}
 	}); err != nil {

@@ -77,6 +77,9 @@ type loop struct {
 	// traceOne holds the one output buffer handed to the PacketsOut hooks (tracepackets.go).
 	traceOne [1][]byte
 
+	// answers are the authentication chain's answers waiting for this loop (authanswers.go).
+	answers authAnswers
+
 	// writes says what the durable store did for the publish being routed (a delivery to a
 	// durable session, its retained message): the publisher's acknowledgement then waits
 	// for the store (ackDurable) or is a refusal (refuseUndurable).
@@ -105,6 +108,7 @@ func newLoop(n *Node, el gnet.EventLoop, idx int) *loop {
 	l.inboxTask = gnet.RunnableFunc(func(context.Context) error { l.runInbox(); return nil })
 	l.sweepTask = gnet.RunnableFunc(func(context.Context) error { l.sweep(); return nil })
 	l.durTask = gnet.RunnableFunc(func(context.Context) error { l.sendDurableAcks(); return nil })
+	l.answers.task = runFunc(l.completeAnswers)
 	return l
 }
 

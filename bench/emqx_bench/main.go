@@ -39,6 +39,7 @@ scenarios:
 other commands:
   sink     a trivial MQTT server that acknowledges and discards: the tool's own ceiling
   suite    the make bench suite: our broker against Mosquitto and mochi, side by side
+  authhttp the storm rows' emqx_auth_http backend (prints its address, answers after -delay)
 `)
 }
 
@@ -56,6 +57,8 @@ func main() {
 		err = runSink(ctx, args)
 	case "suite":
 		err = runSuite(ctx, args)
+	case "authhttp":
+		err = runAuthHTTP(ctx, args)
 	default:
 		err = runScenario(ctx, cmd, args)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +128,7 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 	}()
 	// The latency clients connect in a few milliseconds; the storm starts once they publish.
 	time.Sleep(300 * time.Millisecond)
-	res, err := newRunner(o, nil).run(ctx)
+	res, err := runStormChild(ctx, o)
 	busy := <-busyc
 	if err != nil {
 		return nil, fmt.Errorf("storm: %w", err)
@@ -150,26 +149,16 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 func startStormBackend(ctx context.Context, backend, work string) ([]string, func(), error) {
 	switch backend {
 	case "http":
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, stop, err := startAuthHTTPChild(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(time.Millisecond)
-			_ = r.ParseForm()
-			if r.Form.Get("username") == stormUser && r.Form.Get("password") == stormPass {
-				w.WriteHeader(http.StatusOK)
-				return
-			}
-			w.WriteHeader(http.StatusUnauthorized)
-		})}
-		go func() { _ = srv.Serve(l) }()
 		env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_http",
-			"EMQX_AUTH__HTTP__AUTH_REQ=http://" + l.Addr().String() + "/mqtt/auth",
+			"EMQX_AUTH__HTTP__AUTH_REQ=http://" + addr + "/mqtt/auth",
 			"EMQX_AUTH__HTTP__AUTH_REQ__METHOD=post",
 			"EMQX_AUTH__HTTP__AUTH_REQ__PARAMS=clientid=%c,username=%u,password=%P",
 			"EMQX_AUTH__HTTP__SUPER_REQ=", "EMQX_AUTH__HTTP__ACL_REQ="}
-		return env, func() { _ = srv.Close() }, nil
+		return env, stop, nil
 	case "redis", "redis-acl":
 		bin, err := exec.LookPath("redis-server")
 		if err != nil {
@@ -185,8 +174,14 @@ func startStormBackend(ctx context.Context, backend, work string) ([]string, fun
 		if err != nil {
 			return nil, nil, err
 		}
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}
+		cmd := exec.Command(bin, args...)
+		if backend == "redis" {
+			// The storm's backend stands for another machine: it yields the CPU to the broker
+			// and the latency clients, as the storm itself does (runStormChild).
+			cmd = niced(ctx, bin, args...)
+		}
 		if err := cmd.Start(); err != nil {
 			return nil, nil, fmt.Errorf("cannot start redis-server: %w", err)
 		}

@@ -48,7 +48,10 @@ type Config struct {
 	RetryBackoff  float64
 	// TLS is used for https:// URLs; nil: Go's defaults (the system's roots).
 	TLS *tls.Config
-	// PoolSize is the number of idle keep-alive connections kept to the backend; 0: 32.
+	// PoolSize is the number of keep-alive connections to the backend; 0: 32. Requests beyond
+	// it wait for a free connection (within their deadline) instead of dialling one more: a
+	// connect storm of many concurrent clients reuses the pool instead of opening and closing
+	// a connection per request.
 	PoolSize int
 	// Monitor counts requests and failures and logs and alarms outages; nil: one of its own.
 	Monitor *backend.Monitor
@@ -95,6 +98,7 @@ func New(cfg Config, log *slog.Logger) (*Plugin, error) {
 		TLSHandshakeTimeout: connect,
 		MaxIdleConns:        pool,
 		MaxIdleConnsPerHost: pool,
+		MaxConnsPerHost:     pool,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   cfg.TLS != nil,
 	}

@@ -1,0 +1,70 @@
+package authhttp
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emqgo/emqgo/engine"
+)
+
+// TestPoolBoundsConnections: many concurrent authentications share the plugin's pool of
+// PoolSize connections; none opens a connection of its own beyond it (a connect storm used to
+// open and close one connection per request over the idle limit).
+func TestPoolBoundsConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		_ = r.ParseForm()
+		if r.Form.Get("username") == "u1" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	const pool, clients = 4, 64
+	p, err := New(Config{
+		Auth:     &Request{URL: srv.URL + "/auth", Method: http.MethodPost, Params: []Param{{"username", "%u"}}},
+		Timeout:  5 * time.Second,
+		PoolSize: pool,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a := p.Authenticator()
+	var wg sync.WaitGroup
+	var allowed atomic.Int64
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if r := a.Authenticate(ctx, &engine.ClientInfo{ClientID: "c", Username: "u1"}); r.Decision == engine.AuthAllow {
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != clients {
+		t.Fatalf("%d of %d concurrent authentications allowed", got, clients)
+	}
+	if got := opened.Load(); got > pool {
+		t.Fatalf("%d connections opened to the backend for %d concurrent requests; want at most the pool size %d", got, clients, pool)
+	}
+}

@@ -51,6 +51,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd, args := os.Args[1], os.Args[2:]
+	if stopProfile, err := startProfile(cmd); err != nil {
+		fmt.Fprintln(os.Stderr, "emqx_bench:", err)
+		os.Exit(1)
+	} else {
+		defer stopProfile()
+	}
 	var err error
 	switch cmd {
 	case "sink":

@@ -32,6 +32,13 @@ type Result struct {
 	ConnectSeconds float64 `json:"connect_seconds"`
 	ConnectRate    float64 `json:"connect_rate"`
 	ConnectLatency Latency `json:"connect_latency_us"`
+	// CPU spent per connection during the connect phase (handshakes, CONNECT, SUBSCRIBE), by
+	// the broker and by the tool: the tool's share says whether it, rather than the broker,
+	// bounds ConnectRate.
+	ConnectCPUPerConn     float64 `json:"connect_broker_cpu_us_per_conn,omitempty"`
+	ToolConnectCPUPerConn float64 `json:"connect_tool_cpu_us_per_conn,omitempty"`
+	// TLS is what the run's first TLS handshake negotiated ("TLS 1.3 X25519 TLS_AES_128_GCM_SHA256").
+	TLS string `json:"tls_negotiated,omitempty"`
 	// The auth storm cases (suite_auth.go): publish latency p99 of already-connected clients
 	// without and during the connect storm.
 	StormIdleP99 float64 `json:"storm_idle_publish_p99_us,omitempty"`
@@ -162,6 +169,12 @@ func (r *Result) WriteTable(w io.Writer) {
 	row("connections", fmt.Sprintf("%d ok, %d failed, %d lost; %.2fs (%s/s), CONNACK p50 %s p99 %s",
 		r.Connected, r.ConnectFailed, r.LostConns, r.ConnectSeconds, human(r.ConnectRate),
 		fmtUS(r.ConnectLatency.P50), fmtUS(r.ConnectLatency.P99)))
+	if r.ConnectCPUPerConn > 0 || r.ToolConnectCPUPerConn > 0 {
+		row("connect CPU", fmt.Sprintf("broker %.0f µs/conn, tool %.0f µs/conn", r.ConnectCPUPerConn, r.ToolConnectCPUPerConn))
+	}
+	if r.TLS != "" {
+		row("TLS", r.TLS)
+	}
 	if r.Pubs > 0 {
 		offered := "unlimited"
 		if r.OfferedTotal > 0 {
@@ -239,4 +252,16 @@ func fmtUS(v float64) string {
 	default:
 		return strings.TrimSuffix(fmt.Sprintf("%.0fµs", v), "")
 	}
+}
+
+// connectCPU sets the connect phase's CPU per connection from the broker's sample after the
+// phase (against Broker0) and the tool's CPU in the phase.
+func (r *Result) connectCPU(b procSample, tool time.Duration) {
+	if r.Connected == 0 {
+		return
+	}
+	if r.Broker0.ok && b.ok {
+		r.ConnectCPUPerConn = float64((b.CPU - r.Broker0.CPU).Microseconds()) / float64(r.Connected)
+	}
+	r.ToolConnectCPUPerConn = float64(tool.Microseconds()) / float64(r.Connected)
 }

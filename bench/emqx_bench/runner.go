@@ -520,7 +520,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	drop0 := brokerDropped(o.MetricsCmd)
 
 	// Subscribers first, so that no message is published before its receivers exist.
-	t0 := time.Now()
+	t0, tool0 := time.Now(), selfCPU()
 	if err := r.connectAll(ctx, r.subs); err != nil {
 		return nil, err
 	}
@@ -532,6 +532,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.ConnectFailed = int(r.failed.Load())
 	if res.ConnectSeconds > 0 {
 		res.ConnectRate = float64(res.Connected) / res.ConnectSeconds
+	}
+	res.connectCPU(readProc(o.BrokerPID), selfCPU()-tool0)
+	if r.transport != nil {
+		res.TLS = r.transport.tlsRun.String()
 	}
 	r.note("connected %d clients in %.2fs (%d failed)", res.Connected, res.ConnectSeconds, res.ConnectFailed)
 	if res.Connected == 0 {

@@ -113,6 +113,10 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.RSSPerConn, "B RSS/conn", false
 	case "conn_rate":
 		return r.ConnectRate, "conn/s", true
+	case "conn_cpu":
+		return r.ConnectCPUPerConn, "µs CPU/conn", false
+	case "tool_conn_cpu":
+		return r.ToolConnectCPUPerConn, "µs tool CPU/conn", false
 	case "connack_p99":
 		return r.ConnectLatency.P99, "µs CONNACK p99", false
 	case "idle_p99":
@@ -336,6 +340,9 @@ func runOne(ctx context.Context, k brokerKind, o Options, work string, certs *be
 		if certs != nil {
 			o.CAFile = certs.CA
 		}
+		// Every broker gets the same offer: X25519 alone, as the rows' titles say
+		// (transport_tls.go).
+		o.TLSCurves = "x25519"
 	}
 	o.Broker, o.BrokerPID, o.MetricsCmd = addr, b.pid(), b.metricsCmd
 	if err := o.validate(); err != nil {
@@ -392,6 +399,9 @@ func oneLine(c suiteCase, r *Result) string {
 	for _, m := range c.Metrics {
 		v, unit, _ := metricValue(m, r)
 		parts = append(parts, fmtMetric(v, unit))
+	}
+	if r.TLS != "" {
+		parts = append(parts, "("+r.TLS+")")
 	}
 	if len(r.Errors) > 0 {
 		parts = append(parts, fmt.Sprintf("errors: %v", r.Errors))

@@ -37,6 +37,7 @@ type transportConfig struct {
 	psk    *tlspsk.Config
 	wsURL  string // ws and wss: scheme://host:port/path
 	header http.Header
+	tlsRun negotiated // tls: what the first handshake of the run negotiated
 }
 
 // newTransportConfig builds the TLS configuration (CA file or -insecure) and WebSocket URL.
@@ -51,6 +52,9 @@ func newTransportConfig(o *Options) (*transportConfig, error) {
 		if o.ServerName != "" {
 			tc.tls.ServerName = o.ServerName
 		}
+		if tc.tls.CurvePreferences, err = parseCurves(o.TLSCurves); err != nil {
+			return nil, err
+		}
 		if o.CAFile != "" {
 			pem, err := os.ReadFile(o.CAFile)
 			if err != nil {
@@ -61,6 +65,10 @@ func newTransportConfig(o *Options) (*transportConfig, error) {
 				return nil, fmt.Errorf("-ca %s: no PEM certificate in it", o.CAFile)
 			}
 			tc.tls.RootCAs = pool
+			if !o.Insecure { // verify each distinct chain once (transport_tls.go)
+				cc := &chainCache{roots: pool, name: tc.tls.ServerName}
+				tc.tls.InsecureSkipVerify, tc.tls.VerifyConnection = true, cc.verify
+			}
 		}
 	}
 	if o.Transport == "psk" {
@@ -85,6 +93,9 @@ func (tc *transportConfig) dialTransport(ctx context.Context, d *net.Dialer, tra
 		c, err := td.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, err
+		}
+		if tc.tlsRun.String() == "" {
+			tc.tlsRun.note(c.(*tls.Conn).ConnectionState())
 		}
 		pump = func(pair net.Conn) { pumpStream(c, pair) }
 	case "psk":

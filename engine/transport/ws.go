@@ -36,11 +36,13 @@ type WebSocket struct {
 	maskPos int     // payload bytes of the current data frame unmasked so far (mask phase)
 	mask    [4]byte // the current data frame's mask
 	state   wsState
-	frag    bool // inside a fragmented message: continuation frames follow
-	fin     bool // the current data frame ends its message
+	frag    bool  // inside a fragmented message: continuation frames follow
+	fin     bool  // the current data frame ends its message
+	proxy   uint8 // PROXY protocol header: proxyNone, proxyExpected, proxyRead
 	hdr     [10]byte
 	z       *wsDeflate // permessage-deflate, when negotiated (ws_deflate.go)
-	proxy   uint8      // PROXY protocol header: proxyNone, proxyExpected, proxyRead
+	// The fields are ordered so that the engine's wsConn (this and a pointer) fits the
+	// allocator's 112-byte class.
 }
 
 // PROXY protocol states of a WebSocket (ExpectProxyHeader).

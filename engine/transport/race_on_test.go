@@ -1,0 +1,6 @@
+//go:build race
+
+package transport
+
+// raceEnabled skips the allocation gates: the race detector allocates.
+const raceEnabled = true

@@ -146,6 +146,7 @@ func (s *Service) leave() (string, int) {
 func (s *Service) leaveCluster() error {
 	s.leaving.Store(true)
 	defer s.leaving.Store(false)
+	s.left.Store(true)
 	s.cast(&castMsg{Type: "left"})
 	if nc := s.conn.Load(); nc != nil {
 		nc.FlushTimeout(time.Second)

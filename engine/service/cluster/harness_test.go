@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.12.
+// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.40.
 func sharedFreePort() int {
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,7 +65,7 @@ func sharedFreePort() int {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		ok := true
-		for i := 2; i <= 12 && ok; i++ {
+		for i := 2; i <= 40 && ok; i++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port)))
 			if err != nil {
 				ok = false
@@ -77,7 +77,7 @@ func sharedFreePort() int {
 			return port
 		}
 	}
-	panic("no port free on 127.0.0.1-12")
+	panic("no port free on 127.0.0.1-40")
 }
 
 func freePort(t testing.TB) int {

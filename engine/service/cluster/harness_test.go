@@ -98,6 +98,7 @@ type node struct {
 	api  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	wrap []string // command line the binary runs under (ip netns exec …), if any
 }
 
 var (
@@ -152,7 +153,8 @@ func startNode(t testing.TB, i int, extra ...string) *node {
 }
 
 func (n *node) start(t testing.TB) {
-	n.cmd = exec.Command(filepath.Join(binDir, "emqx"), "foreground")
+	args := append(append([]string(nil), n.wrap...), filepath.Join(binDir, "emqx"), "foreground")
+	n.cmd = exec.Command(args[0], args[1:]...)
 	n.cmd.Dir, n.cmd.Env = n.home, n.env
 	out, err := os.OpenFile(filepath.Join(n.home, "stdout.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {

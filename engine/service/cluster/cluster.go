@@ -67,6 +67,9 @@ type Service struct {
 	// left stops dns discovery once the node left a cluster (leave, force-leave, joining
 	// another): the operator's decision holds until a restart.
 	left atomic.Bool
+	// lastTake is when (unix ns) this node last replaced its retained messages by the
+	// winning side's after a partition (heal.go).
+	lastTake atomic.Int64
 
 	ops sync.Mutex // serialises join, leave and force-leave
 

@@ -60,12 +60,14 @@ func (s *Service) sendToRunning(nc *nats.Conn, prefix string, frame []byte, coun
 	}
 }
 
-// healLosesLocked says whether this node is on the losing side of a partition that heals
-// with c's sender, which this node had seen down: the two sides are this node with the
-// nodes it sees running, and the sender with the nodes its heartbeat lists. Sides that
-// share a node are not two partitions (the heal is already under way): no one loses.
-// Hold s.mu.
-func (s *Service) healLosesLocked(c *castMsg) bool {
+// healLocked settles the retained messages with c's sender, a node this one saw down and now
+// readmits. The two sides are this node with the nodes it sees running, and the sender with
+// the nodes its heartbeat lists; sides that share a node are not two partitions (the heal is
+// already under way on one of them): nothing to do. Otherwise the smaller side loses: as the
+// loser this node takes the sender's retained messages; as the winner it tells the sender to
+// take its own, since the sender may have readmitted this node first (its heartbeats then
+// list this node, and here the sides share a node). Hold s.mu.
+func (s *Service) healLocked(c *castMsg) {
 	mine := []string{s.o.NodeName}
 	for name, m := range s.members {
 		if m.running {
@@ -75,22 +77,34 @@ func (s *Service) healLosesLocked(c *castMsg) bool {
 	theirs := append([]string{c.Node}, c.Peers...)
 	for _, n := range theirs {
 		if slices.Contains(mine, n) {
-			return false
+			return
 		}
 	}
-	lose := len(mine) < len(theirs) || len(mine) == len(theirs) && slices.Min(theirs) < slices.Min(mine)
-	if lose {
+	if len(mine) < len(theirs) || len(mine) == len(theirs) && slices.Min(theirs) < slices.Min(mine) {
 		s.log.Warn("cluster: partition healed; this side is the smaller one: its retained messages are replaced by the other side's",
 			"peer", c.Node, "this_side", len(mine), "other_side", len(theirs))
-	} else {
-		s.log.Warn("cluster: partition healed; this side keeps its retained messages", "peer", c.Node, "this_side", len(mine), "other_side", len(theirs))
+		go s.takeRetained(c.Node)
+		return
 	}
-	return lose
+	s.log.Warn("cluster: partition healed; this side keeps its retained messages", "peer", c.Node, "this_side", len(mine), "other_side", len(theirs))
+	if nc := s.conn.Load(); nc != nil {
+		nc.Publish(subjNode+token(c.Node)+".heal", []byte(s.o.NodeName))
+	}
 }
 
 // takeRetained replaces this node's retained messages ($SYS ones aside) by winner's: it
-// deletes its own, then asks winner for a copy.
+// deletes its own, then asks winner for a copy. Once per heal: the winning nodes each ask,
+// and this node may have decided so itself; a second call within takeAgainAfter does
+// nothing.
 func (s *Service) takeRetained(winner string) {
+	if validNodeName(winner) != nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.lastTake.Load()
+	if now-last < int64(takeAgainAfter(s.o.Heartbeat)) || !s.lastTake.CompareAndSwap(last, now) {
+		return
+	}
 	var topics []string
 	s.n.RangeRetained("#", func(m *sessions.Message) bool {
 		topics = append(topics, string(m.Topic))
@@ -104,3 +118,7 @@ func (s *Service) takeRetained(winner string) {
 	}
 	s.log.Info("cluster: retained messages dropped after the partition; taking the other side's", "dropped", len(topics), "from", winner)
 }
+
+// takeAgainAfter is how long after taking the retained messages of a winning side a node
+// ignores the other winners' requests: longer than a heal takes (a few heartbeats).
+func takeAgainAfter(heartbeat time.Duration) time.Duration { return 10 * heartbeat }

@@ -210,8 +210,8 @@ func (s *Service) onHeartbeat(c *castMsg) {
 			s.mu.Unlock()
 			return
 		}
-		if !m.downSince.IsZero() && s.healLosesLocked(c) {
-			go s.takeRetained(c.Node)
+		if !m.downSince.IsZero() {
+			s.healLocked(c)
 		}
 		m.running, m.downSince = true, time.Time{}
 	}

@@ -17,7 +17,7 @@ import (
 // would (a node not up yet is dialled until it is). Nodes that vanish from the records are
 // not removed: they leave the cluster by the usual ways (down for cluster.autoclean, leave,
 // force-leave). Discovery stops once the node left a cluster, and a node removed with
-// force-leave is not dialled again by it until that node restarts.
+// force-leave is not dialled again by this node's discovery (restarted, it dials the others).
 
 // DNSOptions are cluster.dns.*.
 type DNSOptions struct {

@@ -20,14 +20,17 @@ import (
 
 func clusterCases() []suiteCase {
 	m := []string{"recv_rate", "broker_us", "node2_us", "p99", "loss"}
-	settle := func(o *Options) { o.Settle = time.Second } // subscriptions reach node 1
-	return []suiteCase{
+	settle := func(o *Options) { o.Settle = clusterSettle }
+	return append([]suiteCase{
 		{Name: "cluster-p2p-q0", Title: "cluster p2p 8→8 across two nodes, QoS 0, 64 B", Scenario: "p2p", Metrics: m, Cluster: true,
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS = 8, 8, 0; settle(o) }},
 		{Name: "cluster-p2p-q1", Title: "cluster p2p 8→8 across two nodes, QoS 1, 64 B", Scenario: "p2p", Metrics: m, Cluster: true,
 			apply: func(o *Options) { o.Pubs, o.Subs, o.QoS, o.SubQoS = 8, 8, 1, 1; settle(o) }},
-	}
+	}, clusterTLSCases()...)
 }
+
+// clusterSettle lets the subscriptions reach node 1 before the publishers start.
+const clusterSettle = time.Second
 
 // runCluster starts two fresh nodes of ours (bench1@127.0.0.1, bench2@127.0.0.2, route
 // listeners on one port of each address), joins them, runs o with the publishers on node 1

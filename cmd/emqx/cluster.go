@@ -17,15 +17,19 @@ import (
 func newCluster(n *engine.Node, cfg *config.Config, log *slog.Logger) (*cluster.Service, error) {
 	c := &cfg.Cluster
 	switch c.Discovery {
-	case "manual", "static", "":
+	case "manual", "static", "dns", "":
 	default:
-		return nil, fmt.Errorf("configuration error: cluster.discovery = %s is not supported yet (manual or static)", c.Discovery)
+		return nil, fmt.Errorf("configuration error: cluster.discovery = %s is not supported yet (manual, static or dns)", c.Discovery)
 	}
 	if c.Listen == "" {
-		if c.Discovery == "static" {
-			return nil, fmt.Errorf("configuration error: cluster.discovery = static needs cluster.listen (the route listener)")
+		if c.Discovery == "static" || c.Discovery == "dns" {
+			return nil, fmt.Errorf("configuration error: cluster.discovery = %s needs cluster.listen (the route listener)", c.Discovery)
 		}
 		return nil, nil
+	}
+	tlsCfg, err := clusterTLS(c, log)
+	if err != nil {
+		return nil, err
 	}
 	return cluster.New(n, cluster.Options{
 		NodeName:    cfg.Node.Name,
@@ -38,6 +42,9 @@ func newCluster(n *engine.Node, cfg *config.Config, log *slog.Logger) (*cluster.
 		Autoclean:   c.Autoclean,
 		DataDir:     cfg.Node.DataDir,
 		Log:         log,
+		TLS:         tlsCfg,
+		TLSTimeout:  c.SSL.HandshakeTimeout,
+		DNS:         cluster.DNSOptions{Name: c.DNS.Name, App: c.DNS.App, Server: c.DNS.Server, Refresh: c.DNS.Refresh},
 	})
 }
 

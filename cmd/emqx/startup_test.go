@@ -90,14 +90,15 @@ func TestStartupWarnings(t *testing.T) {
 	}
 	l := lines[0]
 	for _, want := range []string{"level=WARN", "retainer.storage_type (superseded by persistence.*)",
-		"management.max_row_limit", "cluster.proto_dist", "node.{", "process_limit"} {
+		"management.max_row_limit", "rpc.*", "node.{", "process_limit"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, l)
 		}
 	}
 	// Keys that act are not on it (mqtt_piggyback: engine/transport/ws_piggyback.go;
-	// busy_dist_port: the $SYS service's cluster route monitor).
-	for _, acts := range []string{"mqtt_piggyback", "busy_dist_port"} {
+	// busy_dist_port: the $SYS service's cluster route monitor; cluster.proto_dist and
+	// cluster.ssl: TLS between nodes).
+	for _, acts := range []string{"mqtt_piggyback", "busy_dist_port", "cluster.proto_dist", "cluster.ssl"} {
 		if strings.Contains(l, acts) {
 			t.Errorf("warning line lists %s, which acts:\n%s", acts, l)
 		}

@@ -90,11 +90,14 @@ type Node struct {
 // Cluster is the cluster.* group (engine/service/cluster).
 type Cluster struct {
 	Name        string        // cluster.name: nodes of other clusters are refused
-	Discovery   string        // manual, static (mcast, dns, etcd, k8s: refused at start)
+	Discovery   string        // manual, static, dns (mcast, etcd, k8s: refused at start)
 	Autoheal    bool          // a node cut off and back in the same run rejoins by itself
 	Autoclean   time.Duration // a node down this long is forgotten
 	StaticSeeds []string      // cluster.static.seeds: name@host or name@host:port
 	Listen      string        // cluster.listen: route listener, ip:port or port; "" = no clustering
+	ProtoDist   string        // cluster.proto_dist: inet_tls turns TLS on like SSL.On
+	SSL         ClusterSSL    // cluster.ssl.*: TLS between nodes (schema_cluster_net.go)
+	DNS         ClusterDNS    // cluster.dns.*: dns discovery
 }
 
 // Log is the log.* group.

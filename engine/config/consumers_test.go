@@ -51,7 +51,9 @@ var patternFields = map[string][]string{
 // readVia names the fields that config's own exported methods read for their callers: the
 // field counts as read when the method is called outside the package.
 var readVia = map[string]string{
-	"Listener.Zone": "Config.ZoneOf",
+	"Listener.Zone":     "Config.ZoneOf",
+	"Cluster.ProtoDist": "Cluster.TLSEnabled",
+	"ClusterSSL.On":     "Cluster.TLSEnabled",
 }
 
 // moduleUses is what the non-test code of the module outside engine/config reads.

@@ -53,8 +53,8 @@ func fixedDefs() []fixedDef {
 	defs := []fixedDef{
 		// Cluster: an embedded NATS server per node, routes between nodes (engine/service/cluster).
 		f(sp("cluster.name", TypeString, "emqxcl", "name of the cluster the node joins; nodes of other clusters are refused"), func(c *Config, v any) { c.Cluster.Name = asStr(v) }),
-		raw(sp("cluster.proto_dist", TypeEnum, "inet_tcp", "Erlang distribution protocol").enum("inet_tcp", "inet6_tcp", "inet_tls").ne(OwnerCluster)),
-		f(sp("cluster.discovery", TypeEnum, "manual", "how nodes find each other: manual (emqx_ctl cluster join) or static (cluster.static.seeds)").enum("manual", "static", "mcast", "dns", "etcd", "k8s"), func(c *Config, v any) { c.Cluster.Discovery = asStr(v) }),
+		f(sp("cluster.proto_dist", TypeEnum, "inet_tcp", "transport of the cluster routes: inet_tls is TLS (as cluster.ssl = on); inet_tcp and inet6_tcp are TCP (the address family follows cluster.listen)").enum("inet_tcp", "inet6_tcp", "inet_tls"), func(c *Config, v any) { c.Cluster.ProtoDist = asStr(v) }),
+		f(sp("cluster.discovery", TypeEnum, "manual", "how nodes find each other: manual (emqx_ctl cluster join), static (cluster.static.seeds) or dns (cluster.dns.*)").enum("manual", "static", "mcast", "dns", "etcd", "k8s"), func(c *Config, v any) { c.Cluster.Discovery = asStr(v) }),
 		f(sp("cluster.autoheal", TypeBool, "on", "let a node that was cut off (same run, seen down) rejoin by itself"), func(c *Config, v any) { c.Cluster.Autoheal = asBool(v) }),
 		f(sp("cluster.autoclean", TypeDuration, "5m", "remove nodes that stay down this long"), func(c *Config, v any) { c.Cluster.Autoclean = asDur(v) }),
 		f(sp("cluster.static.seeds", TypeList, "", "node names of a static cluster (name@host, or name@host:port)"), func(c *Config, v any) { c.Cluster.StaticSeeds = asList(v) }),
@@ -64,8 +64,8 @@ func fixedDefs() []fixedDef {
 		raw(sp("cluster.mcast.iface", TypeString, "", "multicast interface address").ne(OwnerCluster)),
 		raw(sp("cluster.mcast.ttl", TypeInt, "", "multicast TTL").rng(0, 255).ne(OwnerCluster)),
 		raw(sp("cluster.mcast.loop", TypeBool, "", "multicast loopback").ne(OwnerCluster)),
-		raw(sp("cluster.dns.name", TypeString, "", "DNS name whose A records list the nodes").ne(OwnerCluster)),
-		raw(sp("cluster.dns.app", TypeString, "", "application part of node names found by DNS").ne(OwnerCluster)),
+		f(sp("cluster.dns.name", TypeString, "", "DNS name whose A records list the nodes (cluster.discovery = dns)"), func(c *Config, v any) { c.Cluster.DNS.Name = asStr(v) }),
+		f(sp("cluster.dns.app", TypeString, "", "application part of node names found by DNS: <app>@<ip>"), func(c *Config, v any) { c.Cluster.DNS.App = asStr(v) }),
 		raw(sp("cluster.etcd.server", TypeList, "", "etcd servers").ne(OwnerCluster)),
 		raw(sp("cluster.etcd.prefix", TypeString, "", "etcd key prefix").ne(OwnerCluster)),
 		raw(sp("cluster.etcd.node_ttl", TypeDuration, "", "TTL of a node's etcd entry").ne(OwnerCluster)),
@@ -150,7 +150,7 @@ func fixedDefs() []fixedDef {
 		raw(sp("acl_deny_action", TypeEnum, "ignore", "what to do with a denied publish or subscribe").enum("ignore", "disconnect")), // Zone.ACLDenyAction
 		f(sp("flapping_detect_policy", TypeFlapping, "30, 1m, 5m", "connects, window and ban time of flapping detection"), func(c *Config, v any) { c.ACL.FlappingPolicy = v.(FlappingPolicy) }),
 	}
-	return defs
+	return append(defs, clusterNetDefs()...)
 }
 
 // fixedDefsTail are the non-pattern keys that come after the listeners in etc/emqx.conf.

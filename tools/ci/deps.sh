@@ -13,6 +13,9 @@
 #   slapd, ldap-utils  the backend of emqx_auth_ldap's tests (/usr/sbin/slapd; the tests run
 #                      their own server from a generated slapd.conf)
 #   chromium           the browser the dashboard's tests drive headless (chromedp)
+#   dnsmasq-base       the DNS server of the cluster's dns discovery test (/usr/sbin/dnsmasq,
+#                      run by the test on a loopback port; -base ships no system service)
+#   iproute2           `ip netns` / `ip link` of the cluster's partition test
 # Idempotent and quiet when everything is present. As root it uses apt-get directly, otherwise
 # sudo. A server it installs is never left running as a system service: service start-up
 # is refused during the install (policy-rc.d) and the unit is disabled and stopped afterwards.
@@ -45,6 +48,12 @@ if ! command -v ldapsearch >/dev/null 2>&1; then
 fi
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
 	need+=(chromium)
+fi
+if [ ! -x /usr/sbin/dnsmasq ]; then
+	need+=(dnsmasq-base)
+fi
+if ! command -v ip >/dev/null 2>&1 && [ ! -x /usr/sbin/ip ] && [ ! -x /sbin/ip ]; then
+	need+=(iproute2)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

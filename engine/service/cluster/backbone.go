@@ -67,6 +67,10 @@ func startBackbone(o *Options, clusterName string, routes []*url.URL, log *slog.
 		},
 		Routes: routes,
 	}
+	if o.TLS != nil {
+		opts.Cluster.TLSConfig = o.TLS.Clone()
+		opts.Cluster.TLSTimeout = o.TLSTimeout.Seconds()
+	}
 	// Bind once ourselves first: the embedded server reports a bind failure only as "not
 	// ready", and the operator needs the cause.
 	if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {

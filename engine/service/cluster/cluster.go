@@ -13,6 +13,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,11 @@ type Options struct {
 	// three heartbeats is down.
 	Heartbeat time.Duration
 	Log       *slog.Logger
+	// TLS, when set, runs the routes over TLS, this configuration serving both the accepting
+	// and the dialling side (transport.PeerTLS); TLSTimeout bounds a handshake (0: 2s).
+	TLS        *tls.Config
+	TLSTimeout time.Duration
+	DNS        DNSOptions // cluster.discovery = dns (discovery_dns.go)
 }
 
 // Service is a node's membership in a cluster. Its methods are safe for concurrent use.
@@ -58,6 +64,12 @@ type Service struct {
 	boot atomic.Int64
 	// leaving silences the heartbeats while the node leaves.
 	leaving atomic.Bool
+	// left stops dns discovery once the node left a cluster (leave, force-leave, joining
+	// another): the operator's decision holds until a restart.
+	left atomic.Bool
+	// lastTake is when (unix ns) this node last replaced its retained messages by the
+	// winning side's after a partition (heal.go).
+	lastTake atomic.Int64
 
 	ops sync.Mutex // serialises join, leave and force-leave
 
@@ -111,8 +123,12 @@ func New(n *engine.Node, o Options) (*Service, error) {
 	}
 	switch o.Discovery {
 	case "", "manual", "static":
+	case "dns":
+		if err := o.DNS.check(); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("cluster: cluster.discovery = %s is not supported (manual or static)", o.Discovery)
+		return nil, fmt.Errorf("cluster: cluster.discovery = %s is not supported (manual, static or dns)", o.Discovery)
 	}
 	_, port, err := splitListen(o.Listen)
 	if err != nil {
@@ -172,6 +188,10 @@ func (s *Service) Start() error {
 	s.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if s.o.Discovery == "dns" {
+		s.wg.Add(1)
+		go s.discoverDNS()
 	}
 	s.wg.Add(3)
 	go s.loop()

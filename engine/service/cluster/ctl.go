@@ -146,6 +146,7 @@ func (s *Service) leave() (string, int) {
 func (s *Service) leaveCluster() error {
 	s.leaving.Store(true)
 	defer s.leaving.Store(false)
+	s.left.Store(true)
 	s.cast(&castMsg{Type: "left"})
 	if nc := s.conn.Load(); nc != nil {
 		nc.FlushTimeout(time.Second)
@@ -218,6 +219,8 @@ func (s *Service) onRequest(msg *nats.Msg) {
 		msg.Respond(b)
 	case what == ".retained":
 		go s.copyRetained(string(msg.Data))
+	case what == ".heal": // the larger side of a healed partition: take its retained messages
+		go s.takeRetained(string(msg.Data))
 	case what == ".leave":
 		msg.Respond([]byte("ok"))
 		s.log.Warn("cluster: removed from the cluster by another node (force-leave)")

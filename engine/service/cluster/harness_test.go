@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.12.
+// sharedFreePort finds a port free on 127.0.0.1 to 127.0.0.40.
 func sharedFreePort() int {
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,7 +65,7 @@ func sharedFreePort() int {
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		ok := true
-		for i := 2; i <= 12 && ok; i++ {
+		for i := 2; i <= 40 && ok; i++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0."+strconv.Itoa(i), strconv.Itoa(port)))
 			if err != nil {
 				ok = false
@@ -77,7 +77,7 @@ func sharedFreePort() int {
 			return port
 		}
 	}
-	panic("no port free on 127.0.0.1-12")
+	panic("no port free on 127.0.0.1-40")
 }
 
 func freePort(t testing.TB) int {
@@ -98,6 +98,7 @@ type node struct {
 	api  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	wrap []string // command line the binary runs under (ip netns exec …), if any
 }
 
 var (
@@ -152,7 +153,8 @@ func startNode(t testing.TB, i int, extra ...string) *node {
 }
 
 func (n *node) start(t testing.TB) {
-	n.cmd = exec.Command(filepath.Join(binDir, "emqx"), "foreground")
+	args := append(append([]string(nil), n.wrap...), filepath.Join(binDir, "emqx"), "foreground")
+	n.cmd = exec.Command(args[0], args[1:]...)
 	n.cmd.Dir, n.cmd.Env = n.home, n.env
 	out, err := os.OpenFile(filepath.Join(n.home, "stdout.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {

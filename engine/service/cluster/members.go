@@ -48,6 +48,7 @@ type member struct {
 	downSince time.Time // zero while running or never seen down
 	outside   bool      // back after being cut off, with autoheal off: not readmitted
 	peers     []string  // the nodes it sees running (its last heartbeat)
+	stale     time.Time // first heartbeat, while down here, that listed this node running (heal.go)
 
 	// Its routes: applied through seq of its announcements (synced: from a snapshot on).
 	seq     uint64
@@ -204,6 +205,13 @@ func (s *Service) onHeartbeat(c *castMsg) {
 			s.log.Warn("cluster: a node that was cut off is back; cluster.autoheal is off, so it stays out until `emqx_ctl cluster join` names it", "peer", c.Node)
 			s.mu.Unlock()
 			return
+		}
+		if !m.downSince.IsZero() && s.staleLocked(m, c, now) { // autoheal (heal.go)
+			s.mu.Unlock()
+			return
+		}
+		if !m.downSince.IsZero() {
+			s.healLocked(c)
 		}
 		m.running, m.downSince = true, time.Time{}
 	}

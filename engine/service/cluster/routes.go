@@ -335,7 +335,7 @@ func (s *Service) sendRetained() {
 			}
 		}
 		if nc := s.conn.Load(); nc != nil {
-			s.send(nc, subjRetain, buf, count)
+			s.sendToRunning(nc, subjRetainTo, buf, count) // heal.go
 		}
 	}
 }

@@ -37,6 +37,7 @@ type Options struct {
 	CommonName   string
 	Organization string
 	Server       bool // server authentication, with DNSNames and IPs as subject alternative names
+	Peer         bool // server and client authentication (a cluster node), with the same names
 	DNSNames     []string
 	IPs          []net.IP
 	NotBefore    time.Time // zero: an hour ago
@@ -92,6 +93,8 @@ func issue(o Options, parent *Pair, isCA bool) (*Pair, error) {
 	case isCA:
 		tpl.IsCA, tpl.BasicConstraintsValid = true, true
 		tpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	case o.Peer:
+		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	case o.Server:
 		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	default:

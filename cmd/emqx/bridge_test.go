@@ -263,6 +263,28 @@ func bridgeKill9(t *testing.T, emqx, ctl, work string, env []string, port int, r
 	if code := local.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("SIGTERM with a connected bridge: exit %d\n%s", code, local.log())
 	}
+	// `bridges start` outlives the restart (start_type is manual), and so does `bridges stop`
+	// with start_type = auto.
+	bridgeRunning := func() bool {
+		out, _ := run(t, work, env, ctl, "bridges", "list")
+		return strings.HasPrefix(out, "name: aws     status: Running\n")
+	}
+	local = startNode(t, emqx, work, env, port)
+	for deadline := time.Now().Add(10 * time.Second); !bridgeRunning(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bridge started by bridges start is not running after a restart\n%s", local.log())
+		}
+	}
+	if out, code := run(t, work, env, ctl, "bridges", "stop", "aws"); code != 0 || out != "Stop bridge successfully.\n" {
+		t.Fatalf("bridges stop aws: exit %d %q", code, out)
+	}
+	local.kill(t, syscall.SIGTERM)
+	env = append(env, "EMQX_BRIDGE__MQTT__AWS__START_TYPE=auto")
+	local = startNode(t, emqx, work, env, port)
+	time.Sleep(time.Second) // an auto start would have connected by now: the remote is up
+	if bridgeRunning() {
+		t.Fatalf("bridge stopped by bridges stop runs again after a restart with start_type = auto")
+	}
 }
 
 // checkBridgeAPI: GET /api/v4/bridges and /metrics show bridge aws with queued messages.

@@ -79,8 +79,9 @@ type Bridge struct {
 	pubrel   map[uint16]struct{} // PUBRELs of the last connection not completed, for a resumed session
 
 	state         atomic.Int32
-	wake          chan struct{} // the queue has new messages
-	nextID        atomic.Uint32 // packet identifiers continue across connections
+	running       atomic.Pointer[bool] // the state the last start/stop command left, nil if none (Set)
+	wake          chan struct{}        // the queue has new messages
+	nextID        atomic.Uint32        // packet identifiers continue across connections
 	sent          atomic.Uint64
 	received      atomic.Uint64
 	expired       atomic.Uint64 // expired before sending (and undecodable items)

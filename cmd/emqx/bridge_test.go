@@ -283,7 +283,7 @@ func bridgeKill9(t *testing.T, emqx, ctl, work string, env []string, port int, r
 	local = startNode(t, emqx, work, env, port)
 	time.Sleep(time.Second) // an auto start would have connected by now: the remote is up
 	if bridgeRunning() {
-		t.Fatalf("bridge stopped by bridges stop runs again after a restart with start_type = auto")
+		t.Fatalf("bridge stopped by bridges stop runs again after a restart with start_type = auto\n%s", local.log())
 	}
 }
 

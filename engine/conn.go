@@ -79,6 +79,7 @@ type connExt struct {
 	acl      aclCache          // recent publish decisions (enable_acl_cache)
 	decided  []aclDecision     // answers of the access-control chain for the packets handled again
 	outAlias *outAliases       // outbound topic aliases, nil when the client accepts none (outalias.go)
+	held     heldQueue         // acknowledgements waiting for the durable store, in order (durable_acks.go)
 }
 
 // extra returns c's connExt, allocating it on first use.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
@@ -12,7 +13,7 @@ import (
 // ackDurable sends a PUBACK or PUBREC once every write the store accepted so far (the
 // retained message of this publish among them) is durable, so that an acknowledged retained
 // message survives a crash. While such an acknowledgement is held, later ones of the same
-// connection queue behind it (Commit callbacks run in order), which keeps acknowledgements in
+// connection queue behind it (c's held list, sent in order), which keeps acknowledgements in
 // the order of the publishes. Called on c's loop; the loop never waits.
 //
 // The acknowledgements a commit releases go back to the loop in one batch (one task, one write
@@ -21,38 +22,79 @@ import (
 // refuse non-nil turns the acknowledgement into a refusal (refuseUndurable) once the earlier
 // ones went: a write this publish needed was refused by the store.
 func (c *conn) ackDurable(t codec.PacketType, id uint16, code codec.ReasonCode, refuse error) {
-	l := c.loop
-	n := l.n
-	c.held++
-	n.dur.commit(func(err error) {
-		if err == nil {
-			err = refuse
-		}
-		// On the store's writer goroutine: hand the acknowledgement back to the loop.
-		l.durMu.Lock()
-		l.durAcks = append(l.durAcks, heldAck{c: c, t: t, id: id, code: code, err: err})
-		schedule := !l.durScheduled
-		l.durScheduled = true
-		l.durMu.Unlock()
-		if !schedule {
-			return
-		}
-		if xerr := l.el.Execute(context.Background(), l.durTask); xerr != nil {
-			n.log.Debug("acknowledgements dropped: engine stopping", "loop", l.idx)
-		}
-	})
+	c.ackAfter(t, id, code, refuse, nil)
 }
 
-// heldAck is an acknowledgement that waited for the durable store.
+// ackAfter is ackDurable that also waits for the durable internal subscribers among ds (this
+// publish's deliveries of the round, not yet handed over): each of their QoS 1/2 deliveries
+// carries the acknowledgement, released when the subscriber has kept the message
+// (SubscriberOptions.Commit, internal_durable.go).
+func (c *conn) ackAfter(t codec.PacketType, id uint16, code codec.ReasonCode, refuse error, ds []internalDelivery) {
+	h := &heldAck{c: c, t: t, id: id, code: code}
+	if refuse != nil {
+		h.err.Store(&refuse)
+	}
+	waits := int32(1) // the store's commit
+	for i := range ds {
+		if x := &ds[i]; x.d.QoS > 0 && x.sub.opts.Commit != nil {
+			x.d.wait = h
+			waits++
+		}
+	}
+	h.left.Store(waits)
+	q := &c.extra().held
+	if q.tail == nil {
+		q.head = h
+	} else {
+		q.tail.next = h
+	}
+	q.tail = h
+	c.held++
+	c.loop.n.dur.commit(h.done)
+}
+
+// heldAck is an acknowledgement that waits for the durable store and, for a publish
+// delivered to durable internal subscribers, for them.
 type heldAck struct {
 	c    *conn
 	t    codec.PacketType
 	id   uint16
 	code codec.ReasonCode
-	err  error // the commit failed: refuse instead
+	left atomic.Int32          // waits not completed
+	err  atomic.Pointer[error] // the first failure: refuse instead
+	// On c's loop only:
+	ready bool     // every wait completed
+	next  *heldAck // the next in c's held list
 }
 
-// sendDurableAcks runs on the loop: it sends every acknowledgement whose commit completed.
+// heldQueue is a connection's held acknowledgements, in the order they must go.
+type heldQueue struct{ head, tail *heldAck }
+
+// done completes one of h's waits (err non-nil: it failed). The last one hands h back to its
+// loop, in one batch with the others that completed meanwhile. Any goroutine.
+func (h *heldAck) done(err error) {
+	if err != nil {
+		h.err.CompareAndSwap(nil, &err)
+	}
+	if h.left.Add(-1) != 0 {
+		return
+	}
+	l := h.c.loop
+	l.durMu.Lock()
+	l.durAcks = append(l.durAcks, h)
+	schedule := !l.durScheduled
+	l.durScheduled = true
+	l.durMu.Unlock()
+	if !schedule {
+		return
+	}
+	if xerr := l.el.Execute(context.Background(), l.durTask); xerr != nil {
+		l.n.log.Debug("acknowledgements dropped: engine stopping", "loop", l.idx)
+	}
+}
+
+// sendDurableAcks runs on the loop: it sends, per connection and in order, every held
+// acknowledgement whose waits completed and that no earlier one still holds back.
 func (l *loop) sendDurableAcks() {
 	l.durMu.Lock()
 	batch := l.durAcks
@@ -60,20 +102,30 @@ func (l *loop) sendDurableAcks() {
 	l.durScheduled = false
 	l.durMu.Unlock()
 	l.begin()
-	for i := range batch {
-		a := &batch[i]
-		c := a.c
-		c.held--
-		if c.state == stateConnected {
-			if a.err != nil && (a.t == codec.TypePuback || a.t == codec.TypePubrec) {
+	for i, h := range batch {
+		h.ready = true
+		c := h.c
+		q := &c.ext.held
+		for q.head != nil && q.head.ready {
+			a := q.head
+			q.head = a.next
+			if q.head == nil {
+				q.tail = nil
+			}
+			a.next = nil
+			c.held--
+			if c.state != stateConnected {
+				continue
+			}
+			if e := a.err.Load(); e != nil && (a.t == codec.TypePuback || a.t == codec.TypePubrec) {
 				// Not durable: refuse it, so that the publisher keeps the message. (PUBREL and
 				// PUBCOMP have no failure code to give; the flow goes on from memory.)
-				c.refuseUndurable(a.t, a.id, a.err)
+				c.refuseUndurable(a.t, a.id, *e)
 			} else {
 				c.sendAck(a.t, a.id, a.code, "")
 			}
 		}
-		*a = heldAck{}
+		batch[i] = nil
 	}
 	l.durSpare = batch[:0]
 	l.end()

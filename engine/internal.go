@@ -39,6 +39,8 @@ type Delivery struct {
 	// Retain is the RETAIN flag as an MQTT subscriber with the same options would see it: set
 	// for retained messages sent at subscribe time, and for Retain As Published subscriptions.
 	Retain bool
+
+	wait *heldAck // the publisher's acknowledgement waiting for a durable subscriber (internal_durable.go)
 }
 
 // Overflow is what a full internal subscriber queue does with one more delivery.
@@ -69,6 +71,8 @@ type SubscriberOptions struct {
 	// at a time. The slice and the messages are valid only during the call. It may block
 	// (deliveries queue meanwhile, up to QueueLen); it must not call Close.
 	Handle func([]Delivery)
+	// Commit, when set, makes the subscriber durable: see internal_durable.go.
+	Commit func(done func(error))
 }
 
 // Subscriber is an internal subscriber (see NewSubscriber). Its methods are safe for
@@ -255,7 +259,7 @@ func (sub *Subscriber) enqueue(ds []Delivery) {
 	if sub.closed {
 		sub.mu.Unlock()
 		for _, d := range ds {
-			d.Msg.Release()
+			d.lost(ErrSubscriberClosed)
 		}
 		return
 	}
@@ -264,11 +268,11 @@ func (sub *Subscriber) enqueue(ds []Delivery) {
 		if sub.count == size {
 			sub.dropped.Add(1)
 			if sub.opts.Overflow == DropNewest {
-				d.Msg.Release()
+				d.lost(errSubscriberFull)
 				continue
 			}
 			old := &sub.queue[sub.head]
-			old.Msg.Release()
+			old.lost(errSubscriberFull)
 			*old = Delivery{}
 			sub.head = (sub.head + 1) % size
 			sub.count--
@@ -288,7 +292,7 @@ func (sub *Subscriber) dropQueue() {
 	size := len(sub.queue)
 	for ; sub.count > 0; sub.count-- {
 		d := &sub.queue[sub.head]
-		d.Msg.Release()
+		d.lost(ErrSubscriberClosed)
 		*d = Delivery{}
 		sub.head = (sub.head + 1) % size
 	}
@@ -318,6 +322,7 @@ func (sub *Subscriber) run() {
 				break
 			}
 			sub.handle(batch)
+			sub.commit(batch)
 			for i := range batch {
 				batch[i].Msg.Release()
 				batch[i] = Delivery{}

@@ -92,8 +92,8 @@ type loop struct {
 
 	// Acknowledgements released by the durable store, sent by durTask (see ackDurable).
 	durMu        sync.Mutex
-	durAcks      []heldAck
-	durSpare     []heldAck
+	durAcks      []*heldAck
+	durSpare     []*heldAck
 	durScheduled bool
 	durTask      gnet.Runnable
 

@@ -158,6 +158,7 @@ func (c *conn) handlePublish(pkt []byte) error {
 			return nil
 		}
 	}
+	mark := len(l.internal)
 	matched := l.route(msg, s, z)
 	l.published(msg, matched)
 	msg.Release()
@@ -178,10 +179,10 @@ func (c *conn) handlePublish(pkt []byte) error {
 			code = codec.NoMatchingSubscribers
 		}
 	}
-	if p.QoS > 0 && (w.wrote || c.held > 0) {
-		// The retained message or the stored deliveries must be on disk first (or an
-		// earlier acknowledgement is).
-		c.ackDurable(ackType(p.QoS), p.PacketID, code, nil)
+	if p.QoS > 0 && (w.wrote || c.held > 0 || durableInternal(l.internal[mark:])) {
+		// The retained message or the stored deliveries must be on disk first, or a durable
+		// internal subscriber must keep the message (or an earlier acknowledgement waits).
+		c.ackAfter(ackType(p.QoS), p.PacketID, code, nil, l.internal[mark:])
 		return nil
 	}
 	switch p.QoS {

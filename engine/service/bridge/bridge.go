@@ -7,14 +7,15 @@
 // (engine.Node.NewSubscriber), so an event loop hands it a matching message the way it hands
 // one to a local subscriber (a reference, moved into the subscriber's bounded queue at the end
 // of the loop's round). The subscriber's goroutine encodes the messages into the bridge's
-// replayq queue (durable with queue.replayq_dir); the bridge's worker goroutine takes them out
+// replayq queue (durable with queue.replayq_dir). The subscriber is durable (Commit): the
+// PUBACK/PUBREC of a local QoS 1/2 publish that a forward matches waits until the queue holds
+// the message (a durable queue: written by its log), so that a kill -9 never loses a message
+// acknowledged to its publisher. The bridge's worker goroutine takes them out
 // in batches of queue.batch_count_limit / batch_bytes_limit, writes each batch with one write,
 // keeps up to max_inflight_batches batches unacknowledged, and removes a QoS 1/2 message from
 // the queue only when the remote acknowledged it (PUBACK, PUBREC). After a reconnect
 // everything unacknowledged is sent again, in queue order, so the order per topic is kept and
-// nothing queued is lost while the remote is down or the broker restarts. The one window: a
-// local publisher's PUBACK is sent when the message is routed, and a durable queue holds the
-// message once its log wrote it, milliseconds later; a kill -9 in between loses it.
+// nothing queued is lost while the remote is down or the broker restarts.
 //
 // Loop prevention: forwards are No Local subscriptions of the bridge's own subscriber, and the
 // messages of remote subscriptions are published by that subscriber, so they never go back out
@@ -78,8 +79,9 @@ type Bridge struct {
 	pubrel   map[uint16]struct{} // PUBRELs of the last connection not completed, for a resumed session
 
 	state         atomic.Int32
-	wake          chan struct{} // the queue has new messages
-	nextID        atomic.Uint32 // packet identifiers continue across connections
+	running       atomic.Pointer[bool] // the state the last start/stop command left, nil if none (Set)
+	wake          chan struct{}        // the queue has new messages
+	nextID        atomic.Uint32        // packet identifiers continue across connections
 	sent          atomic.Uint64
 	received      atomic.Uint64
 	expired       atomic.Uint64 // expired before sending (and undecodable items)
@@ -88,8 +90,9 @@ type Bridge struct {
 	everConnected atomic.Bool
 	lastError     atomic.Pointer[string]
 
-	encBuf  []byte   // subscriber goroutine only
-	encList [][]byte // subscriber goroutine only
+	encBuf    []byte   // subscriber goroutine only
+	encList   [][]byte // subscriber goroutine only
+	appendErr error    // subscriber goroutine only: the last enqueue's failure, for commit
 }
 
 // open creates a bridge: its queue (loading what a durable queue holds) and its local
@@ -112,7 +115,7 @@ func open(node *engine.Node, cfg Config, log *slog.Logger, saved func()) (*Bridg
 		b.log.Info("bridge queue loaded", "messages", st.Count, "bytes", st.Bytes, "dir", cfg.QueueDir)
 	}
 	b.sub, err = node.NewSubscriber(engine.SubscriberOptions{
-		Name: "bridge:" + cfg.Name, QueueLen: 1 << 16, Overflow: engine.DropOldest, Batch: 512, Handle: b.enqueue,
+		Name: "bridge:" + cfg.Name, QueueLen: 1 << 16, Overflow: engine.DropOldest, Batch: 512, Handle: b.enqueue, Commit: b.commit,
 	})
 	if err != nil {
 		b.q.Close()
@@ -151,8 +154,12 @@ func (b *Bridge) enqueue(ds []engine.Delivery) {
 		list[i] = buf[off : off+len(it)]
 		off += len(it)
 	}
-	if _, err := b.q.Append(list...); err != nil && !errors.Is(err, replayq.ErrClosed) {
-		b.log.Error("bridge cannot queue messages; they are lost", "messages", len(list), "error", err)
+	b.appendErr = nil
+	if _, err := b.q.Append(list...); err != nil {
+		b.appendErr = err
+		if !errors.Is(err, replayq.ErrClosed) {
+			b.log.Error("bridge cannot queue messages; they are lost (QoS 1/2 publishers are refused)", "messages", len(list), "error", err)
+		}
 	}
 	clear(list)
 	b.encList = list[:0]
@@ -163,6 +170,16 @@ func (b *Bridge) enqueue(ds []engine.Delivery) {
 	case b.wake <- struct{}{}:
 	default:
 	}
+}
+
+// commit is the subscriber's Commit: done is called once the queue holds what enqueue was
+// given so far (a durable queue: its log wrote it), with the error if it could not take it.
+func (b *Bridge) commit(done func(error)) {
+	if err := b.appendErr; err != nil {
+		done(fmt.Errorf("bridge %s cannot queue the message: %w", b.cfg.Name, err))
+		return
+	}
+	b.q.Commit(done)
 }
 
 // Start connects (one attempt, waiting for it) and, connected, keeps the bridge running:

@@ -35,13 +35,12 @@ func (s *Set) Command(args []string) (string, int) {
 		}
 		return out, 0
 	case len(args) == 2 && args[0] == "start":
-		b, _ := bridge()
-		if b == nil {
+		if b, _ := bridge(); b == nil {
 			return "Start bridge failed.\n", 1
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		switch err := b.Start(ctx); {
+		switch err := s.Start(ctx, args[1]); {
 		case err == nil:
 			return "Start bridge successfully.\n", 0
 		case errors.Is(err, ErrAlreadyStarted):
@@ -50,8 +49,7 @@ func (s *Set) Command(args []string) (string, int) {
 			return "Start bridge failed.\n", 1
 		}
 	case len(args) == 2 && args[0] == "stop":
-		b, _ := bridge()
-		if b == nil || b.Stop() != nil {
+		if b, _ := bridge(); b == nil || s.Stop(args[1]) != nil {
 			return "Stop bridge failed.\n", 1
 		}
 		return "Stop bridge successfully.\n", 0

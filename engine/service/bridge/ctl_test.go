@@ -129,3 +129,35 @@ func (a *recordAlarms) get(name string) string {
 	defer a.mu.Unlock()
 	return a.raised[name]
 }
+
+// TestStartStopSurvivesRestart: `bridges stop` keeps an auto-started bridge stopped across a
+// restart of the bridges, and `bridges start` starts a manual one again at the next start.
+func TestStartStopSurvivesRestart(t *testing.T) {
+	m := startMosquitto(t, "")
+	local, _, _ := startNode(t, "edge@127.0.0.1")
+	state := filepath.Join(t.TempDir(), "emqx_bridge_mqtt.json")
+	cfg := baseConfig(m.addr(), codec.V311)
+	cfg.Name = "emqx"
+	cfg.AutoStart = true
+	status := func(set *Set) string { return set.Bridge("emqx").State().String() }
+
+	set := openSet(t, local, cfg, state)
+	waitFor(t, "the auto-started bridge to connect", func() bool { return status(set) == "connected" })
+	if out, _ := set.Command([]string{"stop", "emqx"}); out != "Stop bridge successfully.\n" {
+		t.Fatalf("bridges stop emqx: %q", out)
+	}
+	set.Close()
+	set = openSet(t, local, cfg, state)
+	time.Sleep(500 * time.Millisecond) // an auto start would have connected by now
+	if out, _ := set.Command([]string{"list"}); !strings.HasPrefix(out, "name: emqx     status: Stopped\n") {
+		t.Fatalf("after bridges stop and a restart: %q", out)
+	}
+	if out, _ := set.Command([]string{"start", "emqx"}); out != "Start bridge successfully.\n" {
+		t.Fatalf("bridges start emqx: %q", out)
+	}
+	set.Close()
+	cfg.AutoStart = false // start_type = manual: the start command still holds
+	set = openSet(t, local, cfg, state)
+	waitFor(t, "the started bridge to connect after the restart", func() bool { return status(set) == "connected" })
+	set.Close()
+}

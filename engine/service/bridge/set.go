@@ -50,6 +50,9 @@ type Set struct {
 type savedBridge struct {
 	Forwards      []string       `json:"forwards"`
 	Subscriptions []Subscription `json:"subscriptions"`
+	// Running is the last `bridges start` (true) or `bridges stop` (false); absent when
+	// neither was used, and start_type decides.
+	Running *bool `json:"running,omitempty"`
 }
 
 // Open creates the bridges of cfgs (with the run-time changes of the state file) and starts
@@ -68,7 +71,8 @@ func Open(opts Options, cfgs []Config) (*Set, error) {
 			s.closeBridges()
 			return nil, fmt.Errorf("bridge %s is configured twice", c.Name)
 		}
-		if sb, ok := saved[c.Name]; ok {
+		sb, ok := saved[c.Name]
+		if ok {
 			c.Forwards, c.Subscriptions = sb.Forwards, sb.Subscriptions
 		}
 		b, err := open(opts.Node, c, opts.Log, s.save)
@@ -76,12 +80,20 @@ func Open(opts Options, cfgs []Config) (*Set, error) {
 			s.closeBridges()
 			return nil, err
 		}
+		if sb.Running != nil {
+			b.running.Store(sb.Running)
+		}
 		s.bridges[c.Name] = b
 		s.names = append(s.names, c.Name)
 	}
 	sort.Strings(s.names)
 	for _, name := range s.names {
-		if b := s.bridges[name]; b.cfg.AutoStart {
+		b := s.bridges[name]
+		start := b.cfg.AutoStart
+		if r := b.running.Load(); r != nil {
+			start = *r // the last bridges start/stop outlives a restart
+		}
+		if start {
 			b.startRetrying()
 		}
 	}
@@ -116,7 +128,7 @@ func (s *Set) save() {
 	defer s.saveMu.Unlock()
 	state := map[string]savedBridge{}
 	for name, b := range s.bridges {
-		state[name] = savedBridge{Forwards: b.Forwards(), Subscriptions: b.Subscriptions()}
+		state[name] = savedBridge{Forwards: b.Forwards(), Subscriptions: b.Subscriptions(), Running: b.running.Load()}
 	}
 	data, _ := json.MarshalIndent(state, "", "  ")
 	err := os.MkdirAll(filepath.Dir(s.opts.StateFile), 0o755)
@@ -146,13 +158,41 @@ func (s *Set) Metrics() []Metrics {
 	return out
 }
 
-// Start starts bridge name (one connection attempt; see Bridge.Start).
+// Start starts bridge name (one connection attempt; see Bridge.Start). Started, it is started
+// again at the next start of the node whatever its start_type (the state file keeps it).
 func (s *Set) Start(ctx context.Context, name string) error {
 	b := s.bridges[name]
 	if b == nil {
 		return fmt.Errorf("no bridge named %q", name)
 	}
-	return b.Start(ctx)
+	err := b.Start(ctx)
+	if err == nil || errors.Is(err, ErrAlreadyStarted) {
+		s.keepRunning(b, true)
+	}
+	return err
+}
+
+// Stop stops bridge name (see Bridge.Stop). It stays stopped across restarts of the node
+// until started again (the state file keeps it).
+func (s *Set) Stop(name string) error {
+	b := s.bridges[name]
+	if b == nil {
+		return fmt.Errorf("no bridge named %q", name)
+	}
+	if err := b.Stop(); err != nil {
+		return err
+	}
+	s.keepRunning(b, false)
+	return nil
+}
+
+// keepRunning records the state a command left b in, for the next start.
+func (s *Set) keepRunning(b *Bridge, running bool) {
+	if r := b.running.Load(); r != nil && *r == running {
+		return
+	}
+	b.running.Store(&running)
+	s.save()
 }
 
 // Close stops every bridge and closes their queues (a durable queue keeps its messages).

@@ -227,6 +227,24 @@ func (q *Queue) Append(items ...[]byte) (dropped int, err error) {
 	return dropped, nil
 }
 
+// Commit calls done once every item appended so far is kept: written by the log (a process
+// crash no longer loses it; on disk under the log's fsync policy), at once for a memory-only
+// queue, with ErrClosed for a closed one. A durable queue's done runs on the log's writer
+// goroutine, after the done of every earlier Commit: it must not wait.
+func (q *Queue) Commit(done func(error)) {
+	q.mu.Lock()
+	closed := q.closed
+	q.mu.Unlock()
+	switch {
+	case closed:
+		done(ErrClosed)
+	case q.log == nil:
+		done(nil)
+	default:
+		q.log.Commit(done)
+	}
+}
+
 // dropHead removes the oldest item (overflow). Hold mu.
 func (q *Queue) dropHead() {
 	e := &q.entries[0]

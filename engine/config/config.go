@@ -95,6 +95,11 @@ type Cluster struct {
 	Autoclean   time.Duration // a node down this long is forgotten
 	StaticSeeds []string      // cluster.static.seeds: name@host or name@host:port
 	Listen      string        // cluster.listen: route listener, ip:port or port; "" = no clustering
+	// RPCServerPort is rpc.tcp_server_port: the RPC bridges' listener (with cluster.listen).
+	RPCServerPort int
+	// RPCClientPort is rpc.tcp_client_port: the port RPC bridges dial when the remote's node
+	// name has none.
+	RPCClientPort int
 }
 
 // Log is the log.* group.

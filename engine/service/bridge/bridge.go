@@ -176,6 +176,9 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	b.mu.Unlock()
+	if b.cfg.RPC != nil {
+		return b.startRPC(ctx)
+	}
 	conn, sess, err := b.connect(ctx)
 	if err != nil {
 		return err
@@ -203,6 +206,10 @@ func (b *Bridge) startRetrying() {
 	}
 	b.stop, b.done = make(chan struct{}), make(chan struct{})
 	b.state.Store(int32(Connecting))
+	if b.cfg.RPC != nil {
+		go b.runRPC(b.stop, b.done, nil)
+		return
+	}
 	go b.run(b.stop, b.done, nil, nil)
 }
 
@@ -292,6 +299,9 @@ func (b *Bridge) AddSubscription(filter string, qos byte) error {
 	}
 	if qos > 2 {
 		return fmt.Errorf("QoS %d is not 0, 1 or 2", qos)
+	}
+	if b.cfg.RPC != nil {
+		return errRPCSubscription
 	}
 	b.mu.Lock()
 	i := slices.IndexFunc(b.subs, func(s Subscription) bool { return s.Topic == filter })

@@ -29,8 +29,10 @@ import (
 // the message as an MQTT 5 PUBLISH packet (topic with the bridge's mountpoint, QoS, RETAIN,
 // the forwarded properties, what remains of a Message Expiry Interval). The node publishes
 // each message locally, so that every subscriber of its cluster gets it through the cluster's
-// own routes, then answers: an empty reply when the batch is routed, or a reply with the
-// header RPCErrorHeader when the body does not decode. The bridge removes a batch from its
+// own routes, then answers: an empty reply when the batch is routed (a message the node
+// refuses, such as a topic too deep or a packet that does not decode, is skipped, counted and
+// logged: sending it again would not help), or a reply with the header RPCErrorHeader when
+// the records' framing is broken. The bridge removes a batch from its
 // queue only on the reply, so a batch lost with a connection is sent again.
 
 // RPCUser is the NATS user name of RPC bridges; the password is node.cookie.
@@ -176,15 +178,15 @@ func (r *RPCServer) onBatch(m *nats.Msg) {
 		}
 		pkt := b[k : k+int(size)]
 		b = b[k+int(size):]
-		p.Reset()
-		if err := p.Decode(pkt, codec.V5); err != nil {
-			r.refuse(m, fmt.Sprintf("record %d: bad PUBLISH: %v", n, err))
-			return
-		}
 		n++
-		p.Dup, p.PacketID = false, 0
-		p.Props.TopicAlias = 0
-		if _, err := r.pub.PublishPacket(&p); err != nil {
+		p.Reset()
+		err := p.Decode(pkt, codec.V5)
+		if err == nil {
+			p.Dup, p.PacketID = false, 0
+			p.Props.TopicAlias = 0
+			_, err = r.pub.PublishPacket(&p)
+		}
+		if err != nil {
 			// Sending it again would not help: counted and logged, the batch goes on.
 			r.refused.Add(1)
 			r.log.Warn("RPC bridge message refused", "from", m.Header.Get(RPCFromHeader), "topic", string(p.Topic), "error", err)

@@ -21,6 +21,10 @@
 // through the same bridge. MQTT 5 remote subscriptions also ask for No Local, and MQTT 3.x
 // connections set mosquitto's bridge bit (bridge_mode), so that the remote does not echo.
 //
+// RPC bridges (address = node@host; rpc.go) share all of this but the link: forward-only, to a
+// node of another of our clusters over its RPC listener (a NATS connection), batches removed
+// from the queue when the remote node answers them.
+//
 // The remote client is the package mqttc (a small client over codec; its package comment says
 // why not paho). Everything runs on the bridge's goroutines; the event loops never wait for a
 // bridge.

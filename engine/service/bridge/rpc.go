@@ -100,14 +100,24 @@ type rpcBatch struct {
 	sent time.Time
 }
 
-// dialRPC connects to the remote's RPC listener.
-func (b *Bridge) dialRPC() (*rpcLink, error) {
+// ctxDialer dials for the NATS client until ctx ends (Stop during a connection attempt).
+type ctxDialer struct {
+	ctx     context.Context
+	timeout time.Duration
+}
+
+func (d ctxDialer) Dial(network, address string) (net.Conn, error) {
+	return (&net.Dialer{Timeout: d.timeout}).DialContext(d.ctx, network, address)
+}
+
+// dialRPC connects to the remote's RPC listener; ctx ends the attempt.
+func (b *Bridge) dialRPC(ctx context.Context) (*rpcLink, error) {
 	r := b.cfg.RPC
 	l := &rpcLink{b: b, down: make(chan struct{}), wake: make(chan struct{}, 1), pending: map[uint64]*rpcBatch{}}
 	var once sync.Once
 	nc, err := nats.Connect("nats://"+b.cfg.Address,
 		nats.UserInfo(rpcUser, r.Cookie), nats.Name("bridge:"+b.cfg.Name+"@"+r.From),
-		nats.NoReconnect(), nats.Timeout(r.Timeout), nats.PingInterval(r.Timeout), nats.MaxPingsOutstanding(2),
+		nats.NoReconnect(), nats.Timeout(r.Timeout), nats.SetCustomDialer(ctxDialer{ctx, r.Timeout}), nats.PingInterval(r.Timeout), nats.MaxPingsOutstanding(2),
 		nats.ClosedHandler(func(*nats.Conn) { once.Do(func() { close(l.down) }) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("RPC bridge link error", "node", r.Node, "error", err)
@@ -133,8 +143,8 @@ func (b *Bridge) dialRPC() (*rpcLink, error) {
 }
 
 // startRPC is Start for an RPC bridge: one connection attempt, then the worker.
-func (b *Bridge) startRPC(context.Context) error {
-	l, err := b.dialRPC()
+func (b *Bridge) startRPC(ctx context.Context) error {
+	l, err := b.dialRPC(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,8 +171,18 @@ func (b *Bridge) runRPC(stop <-chan struct{}, done chan<- struct{}, l *rpcLink) 
 	for {
 		if l == nil {
 			b.state.Store(int32(Connecting))
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			var err error
-			if l, err = b.dialRPC(); err != nil {
+			l, err = b.dialRPC(ctx)
+			cancel()
+			if err != nil {
 				b.log.Warn("RPC bridge cannot connect to the remote node; retrying", "node", b.cfg.RPC.Node, "in", delay, "error", err)
 				select {
 				case <-stop:

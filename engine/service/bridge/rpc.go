@@ -257,7 +257,8 @@ func (l *rpcLink) overdue() bool {
 func (l *rpcLink) fill() error {
 	b := l.b
 	var pub codec.Publish
-	limit := min(b.cfg.BatchBytes, l.limit)
+	// Items as queued; each record adds the mountpoint and a few bytes (length, expiry).
+	limit := max(min(b.cfg.BatchBytes, l.limit-int64(b.cfg.BatchCount*(len(b.cfg.Mountpoint)+16))), 1)
 	for {
 		l.mu.Lock()
 		full := len(l.pending) >= b.cfg.MaxInflightBatches

@@ -491,7 +491,7 @@ func TestEMQX32File(t *testing.T) {
 	f("Raw", must(c.Get("cluster.k8s.namespace")), "default")
 	// Every key without effect that the file sets is on the warning line, by owner.
 	sum := NoEffectSummary(notes)
-	for _, want := range []string{"cluster.dns.*, cluster.etcd.*, cluster.k8s.*, cluster.mcast.*, cluster.proto_dist, rpc.* (" + OwnerCluster + ")", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
+	for _, want := range []string{"cluster.dns.*, cluster.etcd.*, cluster.k8s.*, cluster.mcast.*, cluster.proto_dist, rpc.{async_batch_size,", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
 		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, sum)

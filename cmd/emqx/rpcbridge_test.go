@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,6 +36,23 @@ func newRPCNode(t *testing.T, name string, clusterPort int, seeds []string) *rpc
 		rn.env = append(rn.env, "EMQX_CLUSTER__DISCOVERY=static", "EMQX_CLUSTER__STATIC__SEEDS="+strings.Join(seeds, ","))
 	}
 	return rn
+}
+
+// waitRPC waits until the node's RPC listener accepts connections.
+func (rn *rpcNode) waitRPC(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(rn.rpcPort))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: RPC listener not up: %v", rn.name, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // rpcBridgeEnv is a node (not clustered) that loads emqx_bridge_mqtt with bridge "aws", an RPC
@@ -238,6 +256,7 @@ func TestRPCBridgeOutageKill9(t *testing.T) {
 		t.Fatalf("after kill -9 and restart the bridge queue holds %d messages, want %d\n%s", q, n, local.log())
 	}
 	rnode := startNode(t, emqx, remote.work, remote.env, remote.port)
+	remote.waitRPC(t) // it opens after the MQTT listeners
 	got := make(chan string, 2*n)
 	o := mqtt.NewClientOptions().AddBroker("tcp://127.0.0.1:" + strconv.Itoa(remote.port)).SetClientID("remote-sub").SetAutoReconnect(false).SetOrderMatters(true)
 	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { got <- m.Topic() + " " + string(m.Payload()) })

@@ -125,10 +125,16 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
+	closeRPC := func() {}
 	if clu != nil {
-		if err := startCluster(ctlSrv, node, clu, log); err != nil {
+		err := startCluster(ctlSrv, node, clu, log)
+		if err == nil {
+			closeRPC, err = listenRPC(node, cfg, log)
+		}
+		if err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
+			clu.Close()
 			node.Stop(ctx)
 			return err
 		}
@@ -166,6 +172,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	sysSvc.Stop()
 	traceSvc.Close()
 	stopBridges(plug) // before the node: no remote message arrives into a stopping node
+	closeRPC()
 	if clu != nil {
 		clu.Close()
 	}

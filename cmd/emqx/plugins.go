@@ -24,6 +24,8 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 		Dashboard: dash,
 		Node:      n,
 		NodeName:  n.Name(),
+		Cookie:    cfg.Node.Cookie,
+		RPCPort:   cfg.Cluster.RPCClientPort,
 	}, cfg.Plugins.LoadedFile, log)
 	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
 		return nil, err

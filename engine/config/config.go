@@ -98,6 +98,11 @@ type Cluster struct {
 	ProtoDist   string        // cluster.proto_dist: inet_tls turns TLS on like SSL.On
 	SSL         ClusterSSL    // cluster.ssl.*: TLS between nodes (schema_cluster_net.go)
 	DNS         ClusterDNS    // cluster.dns.*: dns discovery
+	// RPCServerPort is rpc.tcp_server_port: the RPC bridges' listener (with cluster.listen).
+	RPCServerPort int
+	// RPCClientPort is rpc.tcp_client_port: the port RPC bridges dial when the remote's node
+	// name has none.
+	RPCClientPort int
 }
 
 // Log is the log.* group.

@@ -108,8 +108,9 @@ func bridgeConfig(c *Conf, e *Env, name string) bridge.Config {
 		BatchBytes: size("queue.batch_bytes_limit"), SegmentBytes: size("queue.replayq_seg_bytes"),
 		MaxQueueBytes: size("queue.max_total_size"), BacklogAlarm: dur("backlog_alarm"),
 	}
-	if _, _, err := net.SplitHostPort(cfg.Address); err != nil {
-		c.Fail(p+"address", "expected host:port of an MQTT broker (bridging to a node name is the cluster's RPC bridge, not available), got "+strconv.Quote(cfg.Address))
+	rpc := strings.Contains(cfg.Address, "@")
+	if _, _, err := net.SplitHostPort(cfg.Address); err != nil && !rpc {
+		c.Fail(p+"address", "expected host:port of an MQTT broker or name@host of a node (RPC bridge), got "+strconv.Quote(cfg.Address))
 	}
 	switch get("proto_ver") {
 	case "mqttv3":
@@ -159,6 +160,10 @@ func bridgeConfig(c *Conf, e *Env, name string) bridge.Config {
 			dir = filepath.Join(e.Home, dir)
 		}
 		cfg.QueueDir = dir
+	}
+	if rpc {
+		rpcBridge(c, p, boolean("ssl"), e, &cfg)
+		return cfg
 	}
 	if boolean("ssl") {
 		// With psk_ciphers the certificates, ciphers and tls_versions do not apply (not read).

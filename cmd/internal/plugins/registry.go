@@ -59,6 +59,11 @@ type Env struct {
 	// NodeName is its name (${node} in a bridge's mountpoint).
 	Node     *engine.Node
 	NodeName string
+	// Cookie is node.cookie and RPCPort rpc.tcp_client_port: an RPC bridge (address =
+	// name@host) logs in to the remote node's RPC listener with the cookie, on RPCPort unless
+	// the name says name@host:port.
+	Cookie  string
+	RPCPort int
 	// Alarms receives the alarms plugins raise (bridge backlogs); nil: the registry that
 	// Manager.SetAlarms gives.
 	Alarms bridge.Alarms

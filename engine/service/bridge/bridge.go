@@ -22,6 +22,10 @@
 // through the same bridge. MQTT 5 remote subscriptions also ask for No Local, and MQTT 3.x
 // connections set mosquitto's bridge bit (bridge_mode), so that the remote does not echo.
 //
+// RPC bridges (address = node@host; rpc.go) share all of this but the link: forward-only, to a
+// node of another of our clusters over its RPC listener (a NATS connection), batches removed
+// from the queue when the remote node answers them.
+//
 // The remote client is the package mqttc (a small client over codec; its package comment says
 // why not paho). Everything runs on the bridge's goroutines; the event loops never wait for a
 // bridge.
@@ -193,6 +197,9 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	b.mu.Unlock()
+	if b.cfg.RPC != nil {
+		return b.startRPC(ctx)
+	}
 	conn, sess, err := b.connect(ctx)
 	if err != nil {
 		return err
@@ -220,6 +227,10 @@ func (b *Bridge) startRetrying() {
 	}
 	b.stop, b.done = make(chan struct{}), make(chan struct{})
 	b.state.Store(int32(Connecting))
+	if b.cfg.RPC != nil {
+		go b.runRPC(b.stop, b.done, nil)
+		return
+	}
 	go b.run(b.stop, b.done, nil, nil)
 }
 
@@ -309,6 +320,9 @@ func (b *Bridge) AddSubscription(filter string, qos byte) error {
 	}
 	if qos > 2 {
 		return fmt.Errorf("QoS %d is not 0, 1 or 2", qos)
+	}
+	if b.cfg.RPC != nil {
+		return errRPCSubscription
 	}
 	b.mu.Lock()
 	i := slices.IndexFunc(b.subs, func(s Subscription) bool { return s.Topic == filter })

@@ -17,7 +17,10 @@ const Name = "emqx_bridge_mqtt"
 // cmd/internal/plugins builds it. Immutable once given to Open.
 type Config struct {
 	Name    string
-	Address string        // host:port of the remote broker
+	Address string // host:port of the remote broker (an RPC bridge: its node's RPC listener)
+	// RPC, when set, makes this an RPC bridge (address = node@host): forward-only, to another
+	// of our clusters over its RPC listener instead of MQTT (rpc.go).
+	RPC     *RPC
 	Version codec.Version // proto_ver: mqttv3 = codec.V31, mqttv4 = codec.V311, mqttv5 = codec.V5
 	// BridgeMode sets mosquitto's bridge bit (0x80) on the protocol level of MQTT 3.x
 	// CONNECTs: a remote that knows it does not send the bridge's own messages back and keeps
@@ -70,7 +73,11 @@ func (c *Config) check() error {
 	if c.Name == "" {
 		return errors.New("a bridge needs a name")
 	}
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+	if c.RPC != nil {
+		if err := c.checkRPC(); err != nil {
+			return err
+		}
+	} else if _, _, err := net.SplitHostPort(c.Address); err != nil {
 		return fmt.Errorf("bridge %s: address %q is not host:port (RPC bridges to node@host are not MQTT bridges): %v", c.Name, c.Address, err)
 	}
 	switch c.Version {

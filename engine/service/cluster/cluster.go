@@ -4,7 +4,8 @@
 // seeds, heartbeats, autoclean, autoheal), cluster-wide routes (each node announces the
 // topic filters its own subscribers want; every other node holds an internal subscriber per
 // node subscribed to those filters, whose deliveries it forwards to that node), shared
-// subscriptions across nodes, and replication of retained messages.
+// subscriptions across nodes, and replication of retained messages. A clustering node also
+// runs the RPC listener (rpcserver.go), where RPC bridges of other clusters deliver.
 //
 // It is a side service: it uses only engine.Node's exported API (WatchRoutes, NewSubscriber
 // with Peer, RouteFromPeer, RetainFromPeer, AddHooks). Nothing runs on the event loops but

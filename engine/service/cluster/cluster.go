@@ -98,6 +98,13 @@ type Service struct {
 	retainQ  chan *sessions.Message
 	connectQ chan connectMsg
 
+	// Sessions and wills of other nodes' clients (sessions.go, wills.go); dirMu is taken on
+	// event loops, only around map operations.
+	dirMu     sync.Mutex
+	owners    map[string]string             // client id → the other node holding its session
+	wills     map[string]map[string]willRec // node → client id → its connection's will
+	handOvers chan struct{}                 // hand-overs being served
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -148,10 +155,16 @@ func New(n *engine.Node, o Options) (*Service, error) {
 		kick:      make(chan struct{}, 1),
 		retainQ:   make(chan *sessions.Message, 10000),
 		connectQ:  make(chan connectMsg, 10000),
+		owners:    make(map[string]string),
+		wills:     make(map[string]map[string]willRec),
+		handOvers: make(chan struct{}, maxHandOvers),
 		stop:      make(chan struct{}),
 	}
 	s.boot.Store(time.Now().UnixNano())
 	if err := n.WatchRoutes(s.routeChanged); err != nil {
+		return nil, err
+	}
+	if err := n.SetSessionLocator(locator{s}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -173,7 +186,8 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.inbound = inbound
-	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected})
+	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected,
+		ClientDisconnected: s.disconnected, SessionTerminated: s.terminated})
 	known := s.loadKnown()
 	if s.o.Discovery == "static" {
 		for _, seed := range s.o.Seeds {
@@ -200,14 +214,16 @@ func (s *Service) Start() error {
 	return nil
 }
 
-// Close announces nothing (the others see the node go down), stops the server and forgets
-// the peers. Safe to call more than once.
+// Close tells the other nodes that this one stops (one of them publishes the wills of its
+// clients: wills.go), stops the server and forgets the peers. Call it when the node stops,
+// before its connections close. Safe to call more than once.
 func (s *Service) Close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
+	s.cast(&castMsg{Type: "bye"})
 	s.closed = true
 	close(s.stop)
 	bb := s.bb
@@ -262,6 +278,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjRetainTo + me, s.onRetain},
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
+		{subjSession + me, s.onHandOver},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

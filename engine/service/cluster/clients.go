@@ -48,14 +48,24 @@ func (s *Service) queueClient(m connectMsg) {
 func (s *Service) connected(ev *engine.ClientEvent) {
 	s.dirMu.Lock()
 	delete(s.owners, ev.ClientID)
+	if ev.Will != nil {
+		s.localWills[ev.ClientID] = ev.ConnectedAt
+	}
 	s.dirMu.Unlock()
 	s.queueClient(connectMsg{ClientID: ev.ClientID, At: ev.ConnectedAt, will: ev.Will, Delay: ev.WillDelay})
 }
 
-// disconnected is the ClientDisconnected hook: a connection with a will ended here, which
-// publishes or drops the will itself.
+// disconnected is the ClientDisconnected hook: a connection whose will was announced ended
+// here (this node publishes or drops the will itself; a normal DISCONNECT has dropped it
+// already).
 func (s *Service) disconnected(ev *engine.ClientEvent, _ string) {
-	if ev.Will != nil {
+	s.dirMu.Lock()
+	at, had := s.localWills[ev.ClientID]
+	if had && at == ev.ConnectedAt {
+		delete(s.localWills, ev.ClientID)
+	}
+	s.dirMu.Unlock()
+	if had && at == ev.ConnectedAt {
 		s.queueClient(connectMsg{Type: "d", ClientID: ev.ClientID, At: ev.ConnectedAt})
 	}
 }

@@ -100,10 +100,12 @@ type Service struct {
 
 	// Sessions and wills of other nodes' clients (sessions.go, wills.go); dirMu is taken on
 	// event loops, only around map operations.
-	dirMu     sync.Mutex
-	owners    map[string]string             // client id → the other node holding its session
-	wills     map[string]map[string]willRec // node → client id → its connection's will
-	handOvers chan struct{}                 // hand-overs being served
+	dirMu  sync.Mutex
+	owners map[string]string             // client id → the other node holding its session
+	wills  map[string]map[string]willRec // node → client id → its connection's will
+	// localWills: client id → ConnectedAt of this node's connections whose will was announced.
+	localWills map[string]int64
+	handOvers  chan struct{} // hand-overs being served
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -148,17 +150,18 @@ func New(n *engine.Node, o Options) (*Service, error) {
 	}
 	s := &Service{
 		n: n, o: o, log: o.Log, port: port,
-		members:   make(map[string]*member),
-		departed:  make(map[string]int64),
-		handlers:  make(map[string]func([]byte) ([]byte, error)),
-		announced: make(map[string]bool),
-		kick:      make(chan struct{}, 1),
-		retainQ:   make(chan *sessions.Message, 10000),
-		connectQ:  make(chan connectMsg, 10000),
-		owners:    make(map[string]string),
-		wills:     make(map[string]map[string]willRec),
-		handOvers: make(chan struct{}, maxHandOvers),
-		stop:      make(chan struct{}),
+		members:    make(map[string]*member),
+		departed:   make(map[string]int64),
+		handlers:   make(map[string]func([]byte) ([]byte, error)),
+		announced:  make(map[string]bool),
+		kick:       make(chan struct{}, 1),
+		retainQ:    make(chan *sessions.Message, 10000),
+		connectQ:   make(chan connectMsg, 10000),
+		owners:     make(map[string]string),
+		wills:      make(map[string]map[string]willRec),
+		localWills: make(map[string]int64),
+		handOvers:  make(chan struct{}, maxHandOvers),
+		stop:       make(chan struct{}),
 	}
 	s.boot.Store(time.Now().UnixNano())
 	if err := n.WatchRoutes(s.routeChanged); err != nil {

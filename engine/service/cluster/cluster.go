@@ -4,10 +4,13 @@
 // seeds, heartbeats, autoclean, autoheal), cluster-wide routes (each node announces the
 // topic filters its own subscribers want; every other node holds an internal subscriber per
 // node subscribed to those filters, whose deliveries it forwards to that node), shared
-// subscriptions across nodes, and replication of retained messages.
+// subscriptions across nodes, replication of retained messages, sessions that move to the
+// node where their client connects (sessions.go), and the wills of a stopped or dead node's
+// clients (wills.go).
 //
 // It is a side service: it uses only engine.Node's exported API (WatchRoutes, NewSubscriber
-// with Peer, RouteFromPeer, RetainFromPeer, AddHooks). Nothing runs on the event loops but
+// with Peer, RouteFromPeer, RetainFromPeer, AddHooks, SetSessionLocator, HandOver,
+// PublishWill). Nothing runs on the event loops but
 // the route watch and the retained-message hook, which only queue work.
 package cluster
 

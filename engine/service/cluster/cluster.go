@@ -285,6 +285,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
 		{subjSession + me, s.onHandOver},
+		{subjSessionList + me, s.onSessionList},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

@@ -198,6 +198,10 @@ func (s *Service) onHeartbeat(c *castMsg) {
 		if nc := s.conn.Load(); nc != nil {
 			nc.Publish(subjNode+token(c.Node)+".retained", []byte(s.o.NodeName))
 		}
+		if !s.closed { // and for the client ids of its sessions (sessions.go)
+			s.wg.Add(1)
+			go s.syncSessions(c.Node)
+		}
 	}
 	if m.route != c.Route {
 		m.route = c.Route

@@ -23,11 +23,18 @@ import (
 // which the engine adopts here (Session Present 1). A clean start asks the holder to discard
 // its session. A holder that is down, or that does not answer within the engine's bound,
 // leaves the client with a new session (logged by the engine). Offline persistent sessions
-// are found the same way: the holder's entry stays until the session ends there.
+// are found the same way: the holder's entry stays until the session ends there. A node
+// seen for the first time (joined, or restarted with the sessions it loaded from disk) is
+// asked for the client ids of its sessions, and it asks the others for theirs.
 
 // subjSession + node token: requests to hand a session over (one subscription apart from
-// subjNode's, so that a slow hand-over never delays route snapshots).
-const subjSession = "emqgo.sess."
+// subjNode's, so that a slow hand-over never delays route snapshots). subjSessionList + node
+// token: requests for the client ids of the sessions a node holds, asked by a node that sees
+// it for the first time (a node that joins, or restarts, learns the sessions that exist).
+const (
+	subjSession     = "emqgo.sess."
+	subjSessionList = "emqgo.sesslist."
+)
 
 // maxHandOvers bounds the hand-overs a node serves at once.
 const maxHandOvers = 64
@@ -114,6 +121,54 @@ func (s *Service) onHandOver(msg *nats.Msg) {
 			s.log.Warn("cluster: cannot answer a session hand-over", "clientid", req.ClientID, "error", err)
 		}
 	}()
+}
+
+// syncSessions asks node for the client ids of its sessions and records those this node
+// neither holds nor has an entry for (a connect announced since is newer). Runs on its own
+// goroutine.
+func (s *Service) syncSessions(node string) {
+	defer s.wg.Done()
+	nc := s.conn.Load()
+	if nc == nil {
+		return
+	}
+	msg, err := nc.Request(subjSessionList+token(node), nil, reqTimeout)
+	if err != nil {
+		s.log.Warn("cluster: cannot list the sessions of a node", "peer", node, "error", err)
+		return
+	}
+	var ids []string
+	if err := json.Unmarshal(msg.Data, &ids); err != nil {
+		s.log.Warn("cluster: bad session list from a node", "peer", node, "error", err)
+		return
+	}
+	var add []string
+	for _, id := range ids {
+		if _, err := s.n.Session(id); errors.Is(err, engine.ErrNoSession) { // not one held here too
+			add = append(add, id)
+		}
+	}
+	s.dirMu.Lock()
+	for _, id := range add {
+		if _, ok := s.owners[id]; !ok {
+			s.owners[id] = node
+		}
+	}
+	s.dirMu.Unlock()
+}
+
+// onSessionList answers with the client ids of this node's sessions (connected ones and
+// offline persistent ones).
+func (s *Service) onSessionList(msg *nats.Msg) {
+	page := s.n.Sessions(engine.SessionQuery{})
+	ids := make([]string, len(page.Sessions))
+	for i, si := range page.Sessions {
+		ids[i] = si.ClientID
+	}
+	b, _ := json.Marshal(ids)
+	if err := msg.Respond(b); err != nil {
+		s.log.Warn("cluster: cannot answer a session list request", "error", err)
+	}
 }
 
 // setOwner records that node holds clientID's session.

@@ -244,7 +244,8 @@ func TestPersistentSessionResumedElsewhere(t *testing.T) {
 // TestWillsOfStoppingAndDyingNode: clients on node 3 with wills; node 3 stops (SIGTERM),
 // then, restarted, dies (SIGKILL): each time a subscriber on node 1 and one on node 2 get
 // each will exactly once, and the will of a client that disconnected normally never. Node 3
-// is started again at the end.
+// is started again each time; restarted, it finds a persistent session that node 1 held since
+// before.
 func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 	ns := threeNodes(t)
 	n3 := ns[2]
@@ -253,6 +254,14 @@ func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 	s2 := ns[1].connect(t, "will-sub2", r2)
 	subscribe(t, s1, "will/#", 1)
 	subscribe(t, s2, "will/#", 1)
+	// A persistent session on node 1 that node 3, restarted below, learns about only from
+	// node 1's list of sessions.
+	lf, _ := connect5(t, ns[0], &paho.Connect{ClientID: "late-finder", KeepAlive: 30, CleanStart: true,
+		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}}, nil, false, nil)
+	subscribe(t, lf, "late/#", 1)
+	if err := lf.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, kill := range []bool{false, true} {
 		name := "term"
@@ -293,5 +302,11 @@ func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 		for _, n := range ns {
 			n.waitStatus(t, status(ns, nil), 15*time.Second)
 		}
+	}
+	time.Sleep(500 * time.Millisecond) // node 3 asked node 1 for its sessions
+	_, ack := connect5(t, n3, &paho.Connect{ClientID: "late-finder", KeepAlive: 30,
+		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}}, nil, false, nil)
+	if !ack.SessionPresent {
+		t.Fatal("a restarted node did not find a persistent session of another node")
 	}
 }

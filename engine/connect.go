@@ -175,7 +175,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 	// bypass_auth_plugins: the zone's clients are admitted without the authentication chain
 	// (as EMQX); the access-control chain still checks the will.
 	bypass := z.BypassAuthPlugins
-	if (bypass || len(n.authChain()) == 0) && willTopic == "" {
+	// A session on another node of the cluster is fetched on the side pool (peer_sessions.go).
+	fetch := n.locator != nil && !assigned && n.locator.Elsewhere(clientID)
+	if (bypass || len(n.authChain()) == 0) && willTopic == "" && !fetch {
 		req.result = AuthResult{Decision: AuthAllow}
 		if !bypass {
 			req.result = n.anonymous(z, p.UsernameFlag)
@@ -201,6 +203,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 			ctx, cancel := context.WithTimeout(context.Background(), n.aclTimeout())
 			req.willChecked, req.willAllowed = true, n.runAuthz(ctx, info, acl.Publish, willTopic)
 			cancel()
+		}
+		if fetch && req.result.Decision == AuthAllow {
+			req.moved = n.fetchSession(clientID, req.clean)
 		}
 		if !l.pushAnswer(authAnswer{c: c, req: req}) { // completed on the loop, authanswers.go
 			n.log.Debug("authentication answer dropped: engine stopping", "client", clientID)
@@ -250,6 +255,8 @@ type connectRequest struct {
 
 	willChecked bool // the access-control chain decided about the will's topic: willAllowed
 	willAllowed bool
+
+	moved *sessions.Transfer // the session another node handed over, nil when none
 }
 
 // completeConnect applies the authentication result, attaches the session and answers
@@ -288,6 +295,9 @@ func (c *conn) completeConnect(req *connectRequest) {
 			c.closeWith(0, "CONNACK of "+strconv.Itoa(size)+" bytes exceeds the client's Maximum Packet Size ("+strconv.Itoa(int(c.clientMaxPacket))+") [MQTT-3.1.2-24]")
 			return
 		}
+	}
+	if req.moved != nil {
+		n.adoptMoved(c, req.moved)
 	}
 	present := n.attach(c, clientID, req.clean, req.expiry)
 	c.state = stateConnected

@@ -95,6 +95,11 @@ type ClientEvent struct {
 	// takeover) always get increasing values, across restarts too as long as the wall clock
 	// does not go back by more than the downtime. 0 if the connection never was accepted.
 	ConnectedAt int64
+	// Will is the connection's will message, nil when none (or no longer: published, or
+	// dropped by a normal DISCONNECT); WillDelay its MQTT 5 Will Delay Interval in seconds.
+	// The message is immutable and not pooled: it may be kept after the call.
+	Will      *sessions.Message
+	WillDelay uint32
 }
 
 // hookSet is the installed hooks, by event, swapped as a whole when hooks are added or
@@ -195,7 +200,7 @@ func (n *Node) rebuildHooks() {
 
 // clientEvent describes c for the connection hooks.
 func (c *conn) clientEvent() *ClientEvent {
-	return &ClientEvent{
+	ev := &ClientEvent{
 		ClientID:       c.clientID,
 		Username:       c.username,
 		Peer:           c.remote(),
@@ -207,6 +212,10 @@ func (c *conn) clientEvent() *ClientEvent {
 		SessionExpiry:  c.sessionExpiry(),
 		ConnectedAt:    c.connectedAt,
 	}
+	if c.will != nil {
+		ev.Will, ev.WillDelay = c.will.msg, c.will.delay
+	}
+	return ev
 }
 
 // sessionExpiry returns the expiry interval of c's session, 0 when it has none.

@@ -42,6 +42,7 @@ type Node struct {
 	authz    atomic.Pointer[[]Authorizer]    // access-control chain before acl.conf; empty: acl.conf alone
 	hooks    atomic.Pointer[hookSet]         // installed hooks, nil when none (hooks.go)
 	routes   atomic.Pointer[routeWatch]      // local interest for the cluster, nil when none (peer.go)
+	locator  SessionLocator                  // sessions on other nodes, nil when none (peer_sessions.go)
 	hookReg  hookRegistry
 	pool     *ants.Pool // side pool for work that may block (authentication)
 

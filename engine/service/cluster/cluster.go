@@ -4,11 +4,14 @@
 // seeds, heartbeats, autoclean, autoheal), cluster-wide routes (each node announces the
 // topic filters its own subscribers want; every other node holds an internal subscriber per
 // node subscribed to those filters, whose deliveries it forwards to that node), shared
-// subscriptions across nodes, and replication of retained messages. A clustering node also
-// runs the RPC listener (rpcserver.go), where RPC bridges of other clusters deliver.
+// subscriptions across nodes, replication of retained messages, sessions that move to the
+// node where their client connects (sessions.go), and the wills of a stopped or dead node's
+// clients (wills.go). A clustering node also runs the RPC listener (rpcserver.go), where RPC
+// bridges of other clusters deliver.
 //
 // It is a side service: it uses only engine.Node's exported API (WatchRoutes, NewSubscriber
-// with Peer, RouteFromPeer, RetainFromPeer, AddHooks). Nothing runs on the event loops but
+// with Peer, RouteFromPeer, RetainFromPeer, AddHooks, SetSessionLocator, HandOver,
+// PublishWill). Nothing runs on the event loops but
 // the route watch and the retained-message hook, which only queue work.
 package cluster
 
@@ -99,6 +102,15 @@ type Service struct {
 	retainQ  chan *sessions.Message
 	connectQ chan connectMsg
 
+	// Sessions and wills of other nodes' clients (sessions.go, wills.go); dirMu is taken on
+	// event loops, only around map operations.
+	dirMu  sync.Mutex
+	owners map[string]string             // client id → the other node holding its session
+	wills  map[string]map[string]willRec // node → client id → its connection's will
+	// localWills: client id → ConnectedAt of this node's connections whose will was announced.
+	localWills map[string]int64
+	handOvers  chan struct{} // hand-overs being served
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -142,17 +154,24 @@ func New(n *engine.Node, o Options) (*Service, error) {
 	}
 	s := &Service{
 		n: n, o: o, log: o.Log, port: port,
-		members:   make(map[string]*member),
-		departed:  make(map[string]int64),
-		handlers:  make(map[string]func([]byte) ([]byte, error)),
-		announced: make(map[string]bool),
-		kick:      make(chan struct{}, 1),
-		retainQ:   make(chan *sessions.Message, 10000),
-		connectQ:  make(chan connectMsg, 10000),
-		stop:      make(chan struct{}),
+		members:    make(map[string]*member),
+		departed:   make(map[string]int64),
+		handlers:   make(map[string]func([]byte) ([]byte, error)),
+		announced:  make(map[string]bool),
+		kick:       make(chan struct{}, 1),
+		retainQ:    make(chan *sessions.Message, 10000),
+		connectQ:   make(chan connectMsg, 10000),
+		owners:     make(map[string]string),
+		wills:      make(map[string]map[string]willRec),
+		localWills: make(map[string]int64),
+		handOvers:  make(chan struct{}, maxHandOvers),
+		stop:       make(chan struct{}),
 	}
 	s.boot.Store(time.Now().UnixNano())
 	if err := n.WatchRoutes(s.routeChanged); err != nil {
+		return nil, err
+	}
+	if err := n.SetSessionLocator(locator{s}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -174,7 +193,8 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.inbound = inbound
-	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected})
+	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected,
+		ClientDisconnected: s.disconnected, SessionTerminated: s.terminated})
 	known := s.loadKnown()
 	if s.o.Discovery == "static" {
 		for _, seed := range s.o.Seeds {
@@ -201,14 +221,16 @@ func (s *Service) Start() error {
 	return nil
 }
 
-// Close announces nothing (the others see the node go down), stops the server and forgets
-// the peers. Safe to call more than once.
+// Close tells the other nodes that this one stops (one of them publishes the wills of its
+// clients: wills.go), stops the server and forgets the peers. Call it when the node stops,
+// before its connections close. Safe to call more than once.
 func (s *Service) Close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
+	s.cast(&castMsg{Type: "bye"})
 	s.closed = true
 	close(s.stop)
 	bb := s.bb
@@ -263,6 +285,8 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjRetainTo + me, s.onRetain},
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
+		{subjSession + me, s.onHandOver},
+		{subjSessionList + me, s.onSessionList},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

@@ -21,7 +21,7 @@ var (
 
 // threeNodes returns a cluster of nodes 1, 2 and 3, formed once with `emqx_ctl cluster
 // join` (2 and 3 join 1) and shared by the tests that do not change its membership.
-func threeNodes(t *testing.T) []*node {
+func threeNodes(t testing.TB) []*node {
 	t.Helper()
 	trioOnce.Do(func() {
 		ns := []*node{startNode(t, 1), startNode(t, 2), startNode(t, 3)}

@@ -27,7 +27,7 @@ import (
 
 // castMsg is a message on subjCast.
 type castMsg struct {
-	Type   string   `json:"t"` // hb, routes, left, forget
+	Type   string   `json:"t"` // hb, routes, left, forget, bye
 	Node   string   `json:"n"`
 	Boot   int64    `json:"b"`
 	Route  string   `json:"r,omitempty"` // hb: host:port of the node's routes
@@ -132,6 +132,7 @@ func (s *Service) checkMembers() {
 			m.running, m.downSince = false, now
 			m.dropRoutes()
 			s.log.Warn("cluster: node is down", "peer", name)
+			s.nodeDownLocked(name)
 		}
 		if !m.running && s.o.Autoclean > 0 && !m.downSince.IsZero() && now.Sub(m.downSince) > s.o.Autoclean {
 			s.log.Warn("cluster: forgetting a node down for longer than cluster.autoclean", "peer", name, "autoclean", s.o.Autoclean)
@@ -151,6 +152,15 @@ func (s *Service) onCast(msg *nats.Msg) {
 		s.onHeartbeat(&c)
 	case "routes":
 		s.onRoutes(&c)
+	case "bye": // stopping: down now, its clients' wills are due
+		s.mu.Lock()
+		if m := s.members[c.Node]; m != nil && m.boot == c.Boot && m.running {
+			m.running, m.downSince = false, time.Now()
+			m.dropRoutes()
+			s.log.Warn("cluster: node is stopping", "peer", c.Node)
+			s.nodeDownLocked(c.Node)
+		}
+		s.mu.Unlock()
 	case "left":
 		s.mu.Lock()
 		s.log.Info("cluster: node left the cluster", "peer", c.Node)
@@ -187,6 +197,10 @@ func (s *Service) onHeartbeat(c *castMsg) {
 	if fresh { // a node new to this one: ask for its retained messages
 		if nc := s.conn.Load(); nc != nil {
 			nc.Publish(subjNode+token(c.Node)+".retained", []byte(s.o.NodeName))
+		}
+		if !s.closed { // and for the client ids of its sessions (sessions.go)
+			s.wg.Add(1)
+			go s.syncSessions(c.Node)
 		}
 	}
 	if m.route != c.Route {
@@ -225,6 +239,7 @@ func (s *Service) onHeartbeat(c *castMsg) {
 // forgetLocked removes a node: its forwarders, its explicit route, its place in the known
 // nodes. Hold s.mu.
 func (s *Service) forgetLocked(name string) {
+	s.forgetNodeSessions(name)
 	if m := s.members[name]; m != nil {
 		m.dropRoutes()
 		delete(s.members, name)

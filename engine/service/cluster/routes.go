@@ -228,8 +228,9 @@ func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
 		now := time.Now().UnixNano()
 		buf = buf[:0]
 		count := 0
-		for _, d := range ds {
-			buf = appendRecord(buf, d.Msg, d.QoS, d.Retain, group, now)
+		for i, d := range ds {
+			same := count > 0 && ds[i-1].Msg.From == d.Msg.From
+			buf = appendRecordAfter(buf, d.Msg, d.QoS, d.Retain, group, now, same)
 			count++
 			if len(buf) >= frameLimit {
 				s.send(nc, subj, buf, count)
@@ -275,6 +276,7 @@ func (s *Service) onForward(msg *nats.Msg) {
 		var err error
 		if b, err = nextRecord(b, r, prev); err != nil {
 			s.log.Warn("cluster: dropping a bad frame from another node", "error", err)
+			r.clear()
 			recs = recs[:len(recs)-1]
 			break
 		}
@@ -287,7 +289,7 @@ func (s *Service) onForward(msg *nats.Msg) {
 	s.inbound.RouteFromPeer(pms)
 	clear(pms)
 	for i := range recs {
-		recs[i].pub.Reset()
+		recs[i].clear()
 	}
 	sc.recs, sc.pms = recs[:0], pms[:0]
 	inboundPool.Put(sc)

@@ -102,6 +102,8 @@ type Service struct {
 	wg   sync.WaitGroup
 
 	dropped atomic.Uint64 // messages not forwarded (queue full, frame too large)
+
+	flows sync.Map // receiving node's token -> *flow (flow.go)
 }
 
 type routeChange struct {
@@ -262,6 +264,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjRetainTo + me, s.onRetain},
 		{subjFwd + me, s.onForward},
 		{subjNode + me + ".>", s.onRequest},
+		{subjAck + me + ".*", s.onAck},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

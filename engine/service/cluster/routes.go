@@ -171,7 +171,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 	var err error
 	if isShared(f) {
 		var g *engine.Subscriber
-		g, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name + ":" + f, Peer: true, Handle: s.forwarder(m.name, f)})
+		g, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name + ":" + f, Peer: true, KeepQoS1: true, Handle: s.forwarder(m.name, f)})
 		if err == nil {
 			if err = g.Subscribe(f, peerSub); err != nil {
 				g.Close()
@@ -184,7 +184,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 		}
 	} else {
 		if m.fwd == nil {
-			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
+			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
 		}
 		if err == nil {
 			err = m.fwd.Subscribe(f, peerSub)
@@ -217,7 +217,8 @@ func (s *Service) delFilterLocked(m *member, f string) {
 // forwarder returns the Handle of a forwarder to node: each batch of deliveries goes out as
 // frames of at most frameLimit bytes (a larger message alone in its frame).
 func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
-	subj := subjFwd + token(node)
+	tok := token(node)
+	subj := subjFwd + tok
 	var buf []byte
 	return func(ds []engine.Delivery) {
 		nc := s.conn.Load()
@@ -233,12 +234,12 @@ func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
 			buf = appendRecordAfter(buf, d.Msg, d.QoS, d.Retain, group, now, same)
 			count++
 			if len(buf) >= frameLimit {
-				s.send(nc, subj, buf, count)
+				s.sendFlow(nc, tok, subj, buf, count)
 				buf, count = buf[:0], 0
 			}
 		}
 		if count > 0 {
-			s.send(nc, subj, buf, count)
+			s.sendFlow(nc, tok, subj, buf, count)
 		}
 		if cap(buf) > 4*frameLimit {
 			buf = nil
@@ -287,6 +288,7 @@ func (s *Service) onForward(msg *nats.Msg) {
 		pms = append(pms, engine.PeerMessage{Publish: &recs[i].pub, From: recs[i].from, Group: recs[i].group})
 	}
 	s.inbound.RouteFromPeer(pms)
+	s.ackFrame(msg)
 	clear(pms)
 	for i := range recs {
 		recs[i].clear()

@@ -104,6 +104,7 @@ type Service struct {
 	dropped atomic.Uint64 // messages not forwarded (queue full, frame too large)
 
 	flows sync.Map // receiving node's token -> *flow (flow.go)
+	met   clusterMetrics
 }
 
 type routeChange struct {
@@ -175,6 +176,7 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.inbound = inbound
+	s.addMetrics()
 	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected})
 	known := s.loadKnown()
 	if s.o.Discovery == "static" {

@@ -131,6 +131,7 @@ func (s *Service) syncRoutes(name string) {
 		s.log.Warn("cluster: cannot fetch the routes of a node", "peer", name, "error", err)
 		return
 	}
+	s.met.snapIn.Add(uint64(len(msg.Data)))
 	var snap routeSnapshot
 	if err := json.Unmarshal(msg.Data, &snap); err != nil {
 		s.log.Warn("cluster: bad route table from a node", "peer", name, "error", err)

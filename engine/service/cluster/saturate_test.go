@@ -15,23 +15,25 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 )
 
-// TestSaturatedQoS1LosesNothing: publishers on node 4 send QoS 1 messages to a subscriber
-// on node 5 as fast as their acknowledgements allow, and node 5 is frozen (SIGSTOP) for a
-// second meanwhile, so that the frames node 4 forwards fill the flow window (flow.go) and the
+// TestSaturatedQoS1LosesNothing: publishers on node 13 send QoS 1 messages to a subscriber
+// on node 14 as fast as their acknowledgements allow, and node 14 is frozen (SIGSTOP) for a
+// second meanwhile, so that the frames node 13 forwards fill the flow window (flow.go) and the
 // forwarder waits, its deliveries held by the peer subscriber's queue. Every message arrives,
-// once and in its publisher's order; node 5's session queue is unbounded here
+// once and in its publisher's order; node 14's session queue is unbounded here
 // (max_mqueue_len = 0, and force_shutdown_policy far away) so that only the way between the
 // nodes could lose one.
 func TestSaturatedQoS1LosesNothing(t *testing.T) {
-	n4 := startNode(t, 4)
-	n5 := startNode(t, 5, "EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=0", "EMQX_ZONE__EXTERNAL__FORCE_SHUTDOWN_POLICY=1000000|800MB")
-	if out, code := n5.ctl(t, "cluster", "join", n4.name); code != 0 || !strings.Contains(out, "successfully") {
+	n13 := startNode(t, 13)
+	n14 := startNode(t, 14, "EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=0", "EMQX_ZONE__EXTERNAL__FORCE_SHUTDOWN_POLICY=1000000|800MB")
+	t.Cleanup(n13.stop)
+	t.Cleanup(n14.stop)
+	if out, code := n14.ctl(t, "cluster", "join", n13.name); code != 0 || !strings.Contains(out, "successfully") {
 		t.Fatalf("join: %d %q", code, out)
 	}
 	r := &received{ch: make(chan *paho.Publish, 100000)}
-	sub := n5.connect(t, "sat-sub", r)
+	sub := n14.connect(t, "sat-sub", r)
 	subscribe(t, sub, "sat/#", 1)
-	probe := n4.connect(t, "sat-probe", nil)
+	probe := n13.connect(t, "sat-probe", nil)
 	awaitRoute(t, probe, "sat/probe", r)
 
 	const pubs, each = 4, 6000
@@ -39,7 +41,7 @@ func TestSaturatedQoS1LosesNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, pubs)
 	for p := range pubs {
-		c := n4.connect(t, fmt.Sprintf("sat-pub-%d", p), nil)
+		c := n13.connect(t, fmt.Sprintf("sat-pub-%d", p), nil)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -66,10 +68,10 @@ func TestSaturatedQoS1LosesNothing(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	if os.Getenv("SAT_NOSTOP") == "" {
-		n5.cmd.Process.Signal(syscall.SIGSTOP)
+		n14.cmd.Process.Signal(syscall.SIGSTOP)
 	}
-	time.Sleep(time.Second) // under three heartbeats: node 4 must not think node 5 is down
-	n5.cmd.Process.Signal(syscall.SIGCONT)
+	time.Sleep(time.Second) // under three heartbeats: node 13 must not think node 14 is down
+	n14.cmd.Process.Signal(syscall.SIGCONT)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -97,9 +99,9 @@ func TestSaturatedQoS1LosesNothing(t *testing.T) {
 			next[m.Topic] = k + 32
 			got++
 		case <-deadline:
-			m4, _ := n4.ctl(t, "metrics")
-			m5, _ := n5.ctl(t, "metrics")
-			t.Fatalf("received %d of %d messages within 60s; node 4's log:\n%s\nnode 4: %s\nnode 5: %s", got, pubs*each, clusterLog(n4), m4, m5)
+			m13, _ := n13.ctl(t, "metrics")
+			m14, _ := n14.ctl(t, "metrics")
+			t.Fatalf("received %d of %d messages within 60s; node 13's log:\n%s\nnode 13: %s\nnode 14: %s", got, pubs*each, clusterLog(n13), m13, m14)
 		}
 	}
 	r.none(t, 300*time.Millisecond)

@@ -26,14 +26,15 @@ func TestScaleSimulation(t *testing.T) {
 	clients, filters := envInt("EMQX_SCALE_CLIENTS", 10), envInt("EMQX_SCALE_FILTERS", 10000)
 	ns := make([]*node, 5)
 	for i := range ns {
-		ns[i] = startNode(t, 6+i)
+		ns[i] = startNode(t, 15+i)
+		t.Cleanup(ns[i].stop)
 	}
 	for _, n := range ns[1:] {
 		if out, code := n.ctl(t, "cluster", "join", ns[0].name); code != 0 || !strings.Contains(out, "successfully") {
 			t.Fatalf("join: %d %q", code, out)
 		}
 	}
-	byName := slices.Clone(ns) // the status lists names sorted: emqx10 before emqx6
+	byName := slices.Clone(ns) // the status lists names sorted
 	slices.SortFunc(byName, func(a, b *node) int { return strings.Compare(a.name, b.name) })
 	for _, n := range ns {
 		n.waitStatus(t, status(byName, nil), 10*time.Second)

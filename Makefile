@@ -23,7 +23,7 @@ BENCHCOUNT ?= 3
 DURATION ?= 10m
 SOAK_FLAGS ?=
 
-.PHONY: help build dashboard-npm run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load soak clean
+.PHONY: help build dashboard-npm run certs test test-deps fmt-check vet tidy-check staticcheck tools test-race test-allocs depcheck compare-build lint fuzz bench bench-micro bench-compare bench-deps bench-load soak cluster-scale clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -122,6 +122,10 @@ bench-load: build bench-deps ## load suite: our broker vs Mosquitto and mochi (o
 	$(GO) build -trimpath -o $(BIN)/emqx_bench ./bench/emqx_bench
 	cd bench/peers/mochi && $(GO) build -trimpath -o $(CURDIR)/$(BIN)/mochi_peer .
 	$(BIN)/emqx_bench suite -out bench/results $(if $(PEER),-peer $(PEER)) $(BENCH_LOAD_FLAGS)
+
+cluster-scale: ## the cluster's scale check: 5 real nodes on loopback, SCALE_CLIENTS x SCALE_FILTERS filters per node (default 10 x 10000); route-table heap and announcement bytes per node (engine/service/cluster/SCALE.md)
+	EMQX_SCALE_SIM=1 EMQX_SCALE_CLIENTS=$(or $(SCALE_CLIENTS),10) EMQX_SCALE_FILTERS=$(or $(SCALE_FILTERS),10000) $(GO) test -count=1 -timeout 20m -run TestScaleSimulation -v ./engine/service/cluster/ 2>&1 | grep -v 'level='
+	$(GO) test -run '^$$' -bench BytesPerFilter -benchtime 1x ./trie/
 
 soak: build ## churn and kill -9 the broker for DURATION (default 10m) on loopback; report lost/duplicated messages, RSS, goroutines, probe latency (tools/soak)
 	$(GO) build -trimpath -o $(BIN)/soak ./tools/soak

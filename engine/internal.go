@@ -67,6 +67,11 @@ type SubscriberOptions struct {
 	// Peer marks another node of the cluster (see peer.go): its subscriptions are not local
 	// interest, and messages from peers never reach it.
 	Peer bool
+	// KeepQoS1 keeps a QoS 1 or 2 delivery that finds the queue full: the queue grows past
+	// QueueLen instead (internal_grow.go); only QoS 0 deliveries are dropped by Overflow.
+	// For a subscriber whose Handle applies its own flow control (a cluster peer waits for
+	// the other node's acknowledgements), so that a QoS 1 message is never lost on the way.
+	KeepQoS1 bool
 	// Handle receives the deliveries in order, on the subscriber's own goroutine, one call
 	// at a time. The slice and the messages are valid only during the call. It may block
 	// (deliveries queue meanwhile, up to QueueLen); it must not call Close.
@@ -265,6 +270,9 @@ func (sub *Subscriber) enqueue(ds []Delivery) {
 	}
 	size := len(sub.queue)
 	for _, d := range ds {
+		if sub.count == size && sub.opts.KeepQoS1 && d.QoS > 0 {
+			size = sub.grow()
+		}
 		if sub.count == size {
 			sub.dropped.Add(1)
 			if sub.opts.Overflow == DropNewest {
@@ -309,6 +317,7 @@ func (sub *Subscriber) run() {
 		}
 		for {
 			sub.mu.Lock()
+			sub.shrinkIdle()
 			size := len(sub.queue)
 			for sub.count > 0 && len(batch) < cap(batch) {
 				d := &sub.queue[sub.head]

@@ -115,6 +115,9 @@ type Service struct {
 	wg   sync.WaitGroup
 
 	dropped atomic.Uint64 // messages not forwarded (queue full, frame too large)
+
+	flows sync.Map // receiving node's token -> *flow (flow.go)
+	met   clusterMetrics
 }
 
 type routeChange struct {
@@ -193,6 +196,7 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.inbound = inbound
+	s.addMetrics()
 	s.removeHooks = s.n.AddHooks(&engine.Hooks{MessagePublished: s.published, ClientConnected: s.connected,
 		ClientDisconnected: s.disconnected, SessionTerminated: s.terminated})
 	known := s.loadKnown()
@@ -287,6 +291,7 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjNode + me + ".>", s.onRequest},
 		{subjSession + me, s.onHandOver},
 		{subjSessionList + me, s.onSessionList},
+		{subjAck + me + ".*", s.onAck},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

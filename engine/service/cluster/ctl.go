@@ -216,6 +216,7 @@ func (s *Service) onRequest(msg *nats.Msg) {
 	switch {
 	case what == ".routes":
 		b, _ := json.Marshal(s.snapshot())
+		s.met.snapOut.Add(uint64(len(b)))
 		msg.Respond(b)
 	case what == ".retained":
 		go s.copyRetained(string(msg.Data))

@@ -14,20 +14,31 @@ import (
 // node's subscribers, or retained messages replicated to every node). A frame is a sequence
 // of records, each:
 //
-//	uvarint len(from)  from    the publisher's client id
+//	uvarint len(from)+1 from   the publisher's client id; a lone 0 instead means the
+//	                           same client id as the record before in this frame
 //	uvarint len(group) group   "" or the shared subscription filter the sender picked us for
 //	uvarint len(pkt)   pkt     the message as an MQTT 5 PUBLISH packet: topic, payload, QoS,
 //	                           RETAIN as published, the forwarded properties, and what remains
 //	                           of a Message Expiry Interval
 //
 // MQTT's own encoding carries every property exactly, and the receiver decodes it with the
-// codec it already trusts.
+// codec it already trusts; a PUBLISH without properties (the common case) is taken apart
+// directly (framefast.go), since the sending node validated it when its client published.
 
 // frameLimit is the size after which a sender starts a new frame.
 const frameLimit = 1 << 20
 
 // appendRecord appends one record for msg delivered at qos with the RETAIN flag retain.
 func appendRecord(dst []byte, msg *sessions.Message, qos uint8, retain bool, group string, now int64) []byte {
+	return appendRecordAfter(dst, msg, qos, retain, group, now, false)
+}
+
+// appendRecordAfter is appendRecord for a record that follows one of the same publisher
+// (sameFrom) in the frame: its client id is not repeated.
+func appendRecordAfter(dst []byte, msg *sessions.Message, qos uint8, retain bool, group string, now int64, sameFrom bool) []byte {
+	if msg.Props == nil && msg.Expiry == 0 {
+		return appendPlainRecord(dst, msg, qos, retain, group, sameFrom)
+	}
 	p := codec.Publish{QoS: qos, Retain: retain, Topic: msg.Topic, Payload: msg.Payload}
 	if qos > 0 {
 		p.PacketID = 1 // required on the wire; meaningless between nodes
@@ -39,8 +50,7 @@ func appendRecord(dst []byte, msg *sessions.Message, qos uint8, retain bool, gro
 		left := (msg.Expiry - now + int64(time.Second) - 1) / int64(time.Second)
 		p.Props.SetMessageExpiry(uint32(max(left, 1)))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(msg.From)))
-	dst = append(dst, msg.From...)
+	dst = appendFrom(dst, msg.From, sameFrom)
 	dst = binary.AppendUvarint(dst, uint64(len(group)))
 	dst = append(dst, group...)
 	start := len(dst)
@@ -67,6 +77,19 @@ type record struct {
 	from  string
 	group string
 	pub   codec.Publish
+	// full says pub went through codec's Decode (it has properties): clearing it then costs a
+	// whole Reset, otherwise only its slices.
+	full bool
+}
+
+// clear drops the record's references to its frame, keeping it ready for reuse.
+func (r *record) clear() {
+	if r.full {
+		r.pub.Reset()
+		r.full = false
+		return
+	}
+	r.pub.Topic, r.pub.Payload = nil, nil
 }
 
 // nextRecord decodes the record at the start of b into r and returns the rest of b. prev,
@@ -82,9 +105,18 @@ func nextRecord(b []byte, r *record, prev *record) ([]byte, error) {
 		b = b[k+int(n):]
 		return f, nil
 	}
-	from, err := field()
-	if err != nil {
-		return nil, err
+	fromLen, k := binary.Uvarint(b)
+	if k <= 0 || fromLen > uint64(len(b)-k)+1 {
+		return nil, errFrame
+	}
+	b = b[k:]
+	var from []byte
+	if fromLen == 0 {
+		if prev == nil {
+			return nil, errFrame // "the same as before" in a frame's first record
+		}
+	} else {
+		from, b = b[:fromLen-1], b[fromLen-1:]
 	}
 	group, err := field()
 	if err != nil {
@@ -94,7 +126,7 @@ func nextRecord(b []byte, r *record, prev *record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && prev.from == string(from) { // compared without a copy
+	if prev != nil && (fromLen == 0 || prev.from == string(from)) { // compared without a copy
 		r.from = prev.from
 	} else {
 		r.from = string(from)
@@ -104,8 +136,7 @@ func nextRecord(b []byte, r *record, prev *record) ([]byte, error) {
 	} else {
 		r.group = string(group)
 	}
-	r.pub.Reset()
-	if err := r.pub.Decode(pkt, codec.V5); err != nil {
+	if err := r.decode(pkt); err != nil {
 		return nil, fmt.Errorf("cluster: bad PUBLISH in a frame: %w", err)
 	}
 	return b, nil

@@ -96,6 +96,9 @@ func (s *Service) cast(c *castMsg) {
 	}
 	c.Node, c.Boot = s.o.NodeName, s.boot.Load()
 	b, _ := json.Marshal(c)
+	if c.Type == "routes" {
+		s.met.castOut.Add(uint64(len(b)))
+	}
 	if err := nc.Publish(subjCast, b); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.log.Warn("cluster: cannot publish", "subject", subjCast, "error", err)
 	}
@@ -151,6 +154,7 @@ func (s *Service) onCast(msg *nats.Msg) {
 	case "hb":
 		s.onHeartbeat(&c)
 	case "routes":
+		s.met.castIn.Add(uint64(len(msg.Data)))
 		s.onRoutes(&c)
 	case "bye": // stopping: down now, its clients' wills are due
 		s.mu.Lock()

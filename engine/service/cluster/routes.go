@@ -131,6 +131,7 @@ func (s *Service) syncRoutes(name string) {
 		s.log.Warn("cluster: cannot fetch the routes of a node", "peer", name, "error", err)
 		return
 	}
+	s.met.snapIn.Add(uint64(len(msg.Data)))
 	var snap routeSnapshot
 	if err := json.Unmarshal(msg.Data, &snap); err != nil {
 		s.log.Warn("cluster: bad route table from a node", "peer", name, "error", err)
@@ -171,7 +172,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 	var err error
 	if isShared(f) {
 		var g *engine.Subscriber
-		g, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name + ":" + f, Peer: true, Handle: s.forwarder(m.name, f)})
+		g, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name + ":" + f, Peer: true, KeepQoS1: true, Handle: s.forwarder(m.name, f)})
 		if err == nil {
 			if err = g.Subscribe(f, peerSub); err != nil {
 				g.Close()
@@ -184,7 +185,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 		}
 	} else {
 		if m.fwd == nil {
-			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
+			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
 		}
 		if err == nil {
 			err = m.fwd.Subscribe(f, peerSub)
@@ -217,7 +218,8 @@ func (s *Service) delFilterLocked(m *member, f string) {
 // forwarder returns the Handle of a forwarder to node: each batch of deliveries goes out as
 // frames of at most frameLimit bytes (a larger message alone in its frame).
 func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
-	subj := subjFwd + token(node)
+	tok := token(node)
+	subj := subjFwd + tok
 	var buf []byte
 	return func(ds []engine.Delivery) {
 		nc := s.conn.Load()
@@ -228,16 +230,17 @@ func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
 		now := time.Now().UnixNano()
 		buf = buf[:0]
 		count := 0
-		for _, d := range ds {
-			buf = appendRecord(buf, d.Msg, d.QoS, d.Retain, group, now)
+		for i, d := range ds {
+			same := count > 0 && ds[i-1].Msg.From == d.Msg.From
+			buf = appendRecordAfter(buf, d.Msg, d.QoS, d.Retain, group, now, same)
 			count++
 			if len(buf) >= frameLimit {
-				s.send(nc, subj, buf, count)
+				s.sendFlow(nc, tok, subj, buf, count)
 				buf, count = buf[:0], 0
 			}
 		}
 		if count > 0 {
-			s.send(nc, subj, buf, count)
+			s.sendFlow(nc, tok, subj, buf, count)
 		}
 		if cap(buf) > 4*frameLimit {
 			buf = nil
@@ -275,6 +278,7 @@ func (s *Service) onForward(msg *nats.Msg) {
 		var err error
 		if b, err = nextRecord(b, r, prev); err != nil {
 			s.log.Warn("cluster: dropping a bad frame from another node", "error", err)
+			r.clear()
 			recs = recs[:len(recs)-1]
 			break
 		}
@@ -285,9 +289,10 @@ func (s *Service) onForward(msg *nats.Msg) {
 		pms = append(pms, engine.PeerMessage{Publish: &recs[i].pub, From: recs[i].from, Group: recs[i].group})
 	}
 	s.inbound.RouteFromPeer(pms)
+	s.ackFrame(msg)
 	clear(pms)
 	for i := range recs {
-		recs[i].pub.Reset()
+		recs[i].clear()
 	}
 	sc.recs, sc.pms = recs[:0], pms[:0]
 	inboundPool.Put(sc)

@@ -1,0 +1,29 @@
+package cluster
+
+import (
+	"sync/atomic"
+
+	"github.com/emqgo/emqgo/engine"
+)
+
+// clusterMetrics counts what crosses between nodes, for `emqx_ctl metrics` (and the API,
+// $SYS, /metrics): the cost of interest propagation (route announcements and whole-table
+// fetches, in bytes as this node's backbone client sent or received them; NATS then copies
+// a broadcast once per other node) and the forwarded messages the hop lost. All atomic.
+type clusterMetrics struct {
+	castOut, castIn atomic.Uint64 // route announcements (subjCast "routes")
+	snapOut, snapIn atomic.Uint64 // route tables answered / fetched (".routes")
+}
+
+// addMetrics registers the service's counters with the node.
+func (s *Service) addMetrics() {
+	s.n.AddMetrics(func() []engine.Metric {
+		return []engine.Metric{
+			{Name: "cluster.routes.announced.bytes", Value: s.met.castOut.Load()},
+			{Name: "cluster.routes.heard.bytes", Value: s.met.castIn.Load()},
+			{Name: "cluster.routes.table_sent.bytes", Value: s.met.snapOut.Load()},
+			{Name: "cluster.routes.table_fetched.bytes", Value: s.met.snapIn.Load()},
+			{Name: "cluster.messages.dropped", Value: s.dropped.Load()},
+		}
+	})
+}

@@ -174,8 +174,9 @@ func (c *conn) closed(err error) {
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	n := h.n
 	n.tls.ticked.Store(true) // gnet has registered every loop (discoverLoops)
+	now := time.Now().UnixNano()
 	for _, l := range *n.loops.Load() {
-		if l.el == nil {
+		if l.el == nil || !l.handSweep(now) {
 			continue
 		}
 		if err := l.el.Execute(context.Background(), l.sweepTask); err != nil && !errors.Is(err, context.Canceled) {

@@ -63,6 +63,8 @@ type Histogram struct {
 	Counts []uint64
 	Sum    time.Duration
 	Count  uint64
+	// Max is the largest duration observed, for the histograms that track it (0 otherwise).
+	Max time.Duration
 }
 
 // Histograms returns the node's latency histograms:
@@ -73,7 +75,9 @@ type Histogram struct {
 //   - emqx_delivery_duration_seconds: from the publish received to the delivery written to a
 //     subscriber's output, sampled: one delivery in 64 per loop; deliveries sent with RETAIN
 //     set (retained replays at subscribe, Retain As Published) and retries are not observed;
-//     time spent queued (in-flight window, offline session) is part of it.
+//     time spent queued (in-flight window, offline session) is part of it;
+//   - emqx_loop_lag_seconds: how long an event loop took to pick up its sweep task, handed
+//     every sweep slice (looplag.go), with Max.
 //
 // Safe from any goroutine; the loops' part may lag by one sweep interval.
 func (n *Node) Histograms() []Histogram {
@@ -93,5 +97,6 @@ func (n *Node) Histograms() []Histogram {
 		mk("emqx_connack_duration_seconds", "Time from a connection's accept to the CONNACK that admits it.", &ls.ConnackTime),
 		mk("emqx_auth_duration_seconds", "Time of one run of the authentication chain (side pool).", &ls.AuthTime),
 		mk("emqx_delivery_duration_seconds", "Time from a publish received to its delivery written to a subscriber, sampled 1 in 64.", &ls.DeliveryTime),
+		loopLagHistogram(&ls.LoopLag),
 	}
 }

@@ -53,6 +53,7 @@ type loop struct {
 	scheduled bool       // an inbox task is queued on the loop
 	inboxTask gnet.Runnable
 	sweepTask gnet.Runnable
+	lagSent   lagRing // when the ticker handed the outstanding sweep tasks (looplag.go)
 
 	// Scratch packets, reused for every decode and encode on this loop.
 	connect  codec.Connect
@@ -370,6 +371,7 @@ const sweepSlices = 10
 // removal in between may be checked twice or wait one more interval).
 func (l *loop) sweep() {
 	l.begin()
+	l.observeLag()
 	l.releaseWaiting()
 	if len(l.throttled) > 0 {
 		l.releaseThrottled()

@@ -44,6 +44,7 @@ type loopStats struct {
 	// Latency histograms (histograms.go) and the count of deliveries for their 1-in-64 sampling.
 	ConnackTime, AuthTime, DeliveryTime hist
 	DeliverySample                      uint64
+	LoopLag                             lagHist // looplag.go
 
 	_ [64]byte
 }
@@ -129,8 +130,11 @@ func (s *loopStats) add(o *loopStats) {
 		case reflect.Uint64:
 			f.SetUint(f.Uint() + ov.Field(i).Uint())
 		case reflect.Struct:
-			if h, ok := f.Addr().Interface().(*hist); ok {
+			switch h := f.Addr().Interface().(type) {
+			case *hist:
 				h.add(ov.Field(i).Addr().Interface().(*hist))
+			case *lagHist:
+				h.add(ov.Field(i).Addr().Interface().(*lagHist))
 			}
 		case reflect.Array:
 			if f.Type().Elem().Kind() == reflect.Uint64 {

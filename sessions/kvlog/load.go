@@ -22,6 +22,7 @@ type entry struct {
 type loaded struct {
 	segs     []*segment // log order
 	index    map[string]*entry
+	peak     int // the index's largest size while loading (shrink.go)
 	maxSeq   uint64
 	maxMajor uint64
 	report   Report
@@ -265,6 +266,7 @@ func (ld *loaded) apply(s *segment, rec record, off int64) {
 	if e == nil {
 		e = &entry{}
 		ld.index[string(rec.key)] = e
+		ld.peak = max(ld.peak, len(ld.index))
 	}
 	*e = entry{seg: s, off: uint32(off), size: uint32(len(rec.raw)), seq: rec.seq}
 	s.live += int64(len(rec.raw))

@@ -41,9 +41,12 @@ type Log struct {
 	// idxMu guards the index, the segment list and the accounting of every segment.
 	idxMu sync.RWMutex
 	index map[string]*entry
-	segs  []*segment // log order; the last one is the active segment
-	total int64      // sum of segment sizes
-	live  int64      // sum of live record bytes
+	// indexPeak is the index's largest size since its map was built; indexRebuilds counts
+	// the rebuilds into a smaller map (shrink.go).
+	indexPeak, indexRebuilds int
+	segs                     []*segment // log order; the last one is the active segment
+	total                    int64      // sum of segment sizes
+	live                     int64      // sum of live record bytes
 
 	// Writer goroutine state (and Open's, before the writer starts).
 	active    *segment
@@ -78,8 +81,11 @@ type commitReq struct {
 func (b *batch) empty() bool { return len(b.buf) == 0 && len(b.commits) == 0 && !b.rotate }
 
 func (b *batch) reset() {
-	if cap(b.buf) > 4<<20 {
-		b.buf = nil // do not pin a burst's worth of memory
+	// Do not pin a burst's worth of memory: a buffer over 4 MiB goes at once, one over 256 KiB
+	// when the batch just written used less than a quarter of it (the burst is over; a
+	// steady load keeps its buffers).
+	if c := cap(b.buf); c > 4<<20 || c > 256<<10 && len(b.buf) < c/4 {
+		b.buf = nil
 	}
 	b.buf = b.buf[:0]
 	clear(b.commits)
@@ -125,11 +131,13 @@ func Open(dir string, opts Options) (*Log, Recovery, error) {
 		compactKick: make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		index:       ld.index,
+		indexPeak:   ld.peak,
 		segs:        ld.segs,
 		nextMajor:   ld.maxMajor + 1,
 		truncTo:     -1,
 	}
 	l.durableSeq.Store(ld.maxSeq) // everything loaded is on disk
+	l.noteIndexSize()             // a log whose keys were mostly deleted: size the map for the live ones
 	for _, s := range l.segs {
 		l.total += s.size
 		l.live += s.live
@@ -303,6 +311,9 @@ type Stats struct {
 	PendingBytes int64 // accepted by Put/Delete, not yet written
 	Failed       bool
 	Compactions  int64 // compactions finished since Open
+	// IndexRebuilds counts the index maps rebuilt smaller since Open, once most of their
+	// keys were deleted (Go maps keep their largest size's buckets otherwise).
+	IndexRebuilds int64
 }
 
 // Failed reports whether the store is failed (a write or fsync error it is still retrying):
@@ -338,6 +349,7 @@ func (l *Log) Stats() Stats {
 	st.TotalBytes = l.total
 	st.Segments = len(l.segs)
 	st.Compactions = l.compactions
+	st.IndexRebuilds = int64(l.indexRebuilds)
 	l.idxMu.RUnlock()
 	return st
 }

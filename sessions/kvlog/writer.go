@@ -177,6 +177,7 @@ func (l *Log) apply(buf []byte, seg *segment, base int64) {
 	}
 	seg.size = off
 	l.total += int64(len(buf))
+	l.noteIndexSize()
 	trigger := l.shouldCompact()
 	l.idxMu.Unlock()
 	if trigger {

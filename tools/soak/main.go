@@ -9,8 +9,9 @@
 // broker with SIGKILL at random moments, restarting it at once. At the end the churn stops, the
 // verified subscribers drain, and it prints: acknowledged QoS 1 messages lost, QoS 2
 // duplicates (both must be 0), RSS and goroutines against their baseline, the probe's round
-// trip percentiles (the event loops' responsiveness as a client sees it), the counts of every
-// fault injected, and writes a CSV and an HTML timeline.
+// trip percentiles (the event loops' responsiveness as a client sees it), the event loops' lag
+// read from the broker's emqx_loop_lag_seconds histogram (p99 checked against -lag-p99), the
+// counts of every fault injected, and writes a CSV and an HTML timeline.
 package main
 
 import (
@@ -35,6 +36,7 @@ func main() {
 	killMin := flag.Duration("kill-min", 20*time.Second, "shortest time between two kills")
 	killMax := flag.Duration("kill-max", 80*time.Second, "longest time between two kills")
 	out := flag.String("out", "bench/results", "directory for soak.csv and soak.html")
+	lagBound := flag.Duration("lag-p99", 250*time.Millisecond, "bound on the event loops' lag p99 during the churn (rounded up to a bucket bound of emqx_loop_lag_seconds); above it the soak fails; 0: not checked")
 	flag.Parse()
 	if *clients > 15000 {
 		fmt.Fprintln(os.Stderr, "soak: -clients above 15000 would pass the 20,000-file cap with the broker's side")
@@ -42,13 +44,13 @@ func main() {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := run(ctx, *bin, *duration, *clients, *flows, *killMin, *killMax, *out); err != nil {
+	if err := run(ctx, *bin, *duration, *clients, *flows, *killMin, *killMax, *out, *lagBound); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bin string, duration time.Duration, clients, flows int, killMin, killMax time.Duration, outDir string) error {
+func run(ctx context.Context, bin string, duration time.Duration, clients, flows int, killMin, killMax time.Duration, outDir string, lagBound time.Duration) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -101,9 +103,13 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	fmt.Printf("soak: baseline RSS %.1f MB, live heap %.1f MB, goroutines %d (verified flows and probe connected, no churn)\n", float64(baseRSS)/1e6, float64(baseHeap)/1e6, baseG)
 
 	tl := &timeline{start: time.Now()}
+	lags := &lagTracker{}
+	lags.add(b.scrapeLag()) // the baseline's samples are not the churn's
+	lags.window()
+	lags.all = lagCounts{bounds: lags.all.bounds, counts: make([]uint64, len(lags.all.bounds))}
 	sampleCtx, stopSample := context.WithCancel(ctx)
 	defer stopSample()
-	go tl.sample(sampleCtx, b, pr)
+	go tl.sample(sampleCtx, b, pr, lags)
 
 	// Churn and faults.
 	churnCtx, stopChurn := context.WithTimeout(ctx, duration)
@@ -148,6 +154,8 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	<-churnCtx.Done()
 	churnWG.Wait()
 	churnEnd := time.Now()
+	lags.add(b.scrapeLag())
+	lagChurn := lags.total()
 	fmt.Printf("soak: churn stopped after %v\n", churnEnd.Sub(tl.start).Round(time.Second))
 
 	// Drain: publishers stop, subscribers get what was acknowledged.
@@ -168,6 +176,16 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	// the runtime had some time to return memory (its scavenger works over minutes).
 	time.Sleep(churnSessionExpiry*time.Second + 25*time.Second)
 	endRSS := b.rss()
+	// The runtime's scavenger hands freed pages back to the OS in the background (Go ≥ 1.16
+	// with MADV_DONTNEED, so RSS falls as it works): give it a bounded further wait.
+	lowRSS, lowAfter := endRSS, time.Duration(0)
+	for waited := time.Duration(0); waited < rssSettle && pct(lowRSS, baseRSS) > 10; {
+		time.Sleep(5 * time.Second)
+		waited += 5 * time.Second
+		if r := b.rss(); r > 0 && r < lowRSS {
+			lowRSS, lowAfter = r, waited
+		}
+	}
 	endG, endConns := b.nodeFacts()
 	endHeap := b.liveHeap()
 	endStats := b.stats()
@@ -206,6 +224,11 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	fmt.Printf("persistent sessions found missing on reconnect: %d subscriber, %d publisher (must be 0)\n", lostSess, st.pubSessionsLost.Load())
 	fmt.Printf("RSS: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
 		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
+	if lowRSS < endRSS {
+		fmt.Printf("RSS after a further wait of at most %v: %.1f MB (%+.0f%%) %v later\n", rssSettle, float64(lowRSS)/1e6, pct(lowRSS, baseRSS), lowAfter)
+	} else {
+		fmt.Printf("RSS after a further wait of at most %v: no lower\n", rssSettle)
+	}
 	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   (RSS stays higher: the Go runtime returns freed memory to the OS lazily)\n",
 		float64(baseHeap)/1e6, float64(endHeap)/1e6, pct(endHeap, baseHeap))
 	fmt.Printf("after churn: sessions %d, subscriptions %d, topics %d, retained %d",
@@ -217,6 +240,21 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	fmt.Printf("last restart %v before the measurement\n", time.Since(b.started).Round(time.Second))
 	fmt.Printf("probe PINGREQ→PINGRESP while the broker was up (%d samples): p50 %v, p99 %v, p99.9 %v, max %v\n",
 		rtt.n, rtt.p50, rtt.p99, rtt.p999, rtt.max)
+	lagAll := lags.total()
+	fmt.Printf("event-loop lag (emqx_loop_lag_seconds, every loop every 100 ms) during the churn: %v\n", lagChurn)
+	fmt.Printf("event-loop lag over the whole run (churn, drain, idle): %v\n", lagAll)
+	lagFailed := false
+	if lagBound > 0 && lagChurn.total() > 0 {
+		bound := lagChurn.roundUp(lagBound)
+		share := lagChurn.above(bound)
+		lagFailed = share > 0.01
+		verdict := "within"
+		if lagFailed {
+			verdict = "ABOVE"
+		}
+		fmt.Printf("event-loop lag p99 bound %v: %.3f%% of the churn's samples above it: %s the bound\n", bound, 100*share, verdict)
+	}
+	fmt.Printf("load average (1 min) during the run: %s\n", tl.loadSummary())
 	fmt.Printf("faults and load injected: connects %d (failed while down %d), takeovers seen %d, persistent-session connects %d, slow-consumer episodes %d, malformed packets %d, clean disconnects %d, dropped sockets %d, subscribes %d, publishes QoS0 %d QoS1 %d QoS2 %d, verified reconnects %d\n",
 		st.connects.Load(), st.connectFailures.Load(), st.takeovers.Load(), st.persistent.Load(), st.slow.Load(), st.malformed.Load(),
 		st.disconnects.Load(), st.abrupt.Load(), st.subscribes.Load(), st.publishes[0].Load(), st.publishes[1].Load(), st.publishes[2].Load(), st.verifyReconnects.Load())
@@ -228,8 +266,14 @@ func run(ctx context.Context, bin string, duration time.Duration, clients, flows
 	if lost1+lost2 > 0 || dups > 0 || lostSess > 0 || st.pubSessionsLost.Load() > 0 {
 		return fmt.Errorf("messages lost or duplicated (see the report; broker files kept in %s)", keep(work))
 	}
+	if lagFailed {
+		return fmt.Errorf("event-loop lag p99 above the bound %v (-lag-p99)", lagBound)
+	}
 	return nil
 }
+
+// rssSettle bounds the wait for RSS to come back after the first measurement.
+const rssSettle = 90 * time.Second
 
 // keep moves the work directory out of the deferred cleanup's way and returns its new name.
 func keep(work string) string {

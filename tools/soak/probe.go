@@ -82,7 +82,8 @@ func (p *probe) takeWindow() time.Duration {
 	return quantiles(w).p99
 }
 
-// timeline samples the broker every 5 s: RSS, goroutines, connections, message rate, probe p99.
+// timeline samples the broker every 5 s: RSS, goroutines, connections, message rate, probe
+// p99, the loops' lag, and the machine's load average.
 type timeline struct {
 	start time.Time
 	mu    sync.Mutex
@@ -95,6 +96,9 @@ type row struct {
 	rss, goroutines, conns int64
 	msgRate                float64
 	probeP99               time.Duration
+	lagP50, lagP99, lagMax time.Duration // the loops' lag in the window (looplag.go)
+	lagSamples             uint64
+	load1                  float64 // the machine's load average over 1 minute
 }
 
 type mark struct {
@@ -108,7 +112,7 @@ func (t *timeline) mark(what string) {
 	t.mu.Unlock()
 }
 
-func (t *timeline) sample(ctx context.Context, b *broker, p *probe) {
+func (t *timeline) sample(ctx context.Context, b *broker, p *probe, lags *lagTracker) {
 	const every = 5 * time.Second
 	lastMsgs, lastAt := int64(-1), time.Now()
 	for {
@@ -125,13 +129,17 @@ func (t *timeline) sample(ctx context.Context, b *broker, p *probe) {
 			rate = float64(msgs-lastMsgs) / now.Sub(lastAt).Seconds()
 		}
 		lastMsgs, lastAt = msgs, now
+		lags.add(b.scrapeLag())
+		w := lags.window()
+		r := row{at: now.Sub(t.start), rss: b.rss(), goroutines: g, conns: conns, msgRate: rate, probeP99: p.takeWindow(),
+			lagP50: w.quantile(0.5), lagP99: w.quantile(0.99), lagMax: w.top(), lagSamples: w.total(), load1: loadAverage()}
 		t.mu.Lock()
-		t.rows = append(t.rows, row{at: now.Sub(t.start), rss: b.rss(), goroutines: g, conns: conns, msgRate: rate, probeP99: p.takeWindow()})
+		t.rows = append(t.rows, r)
 		t.mu.Unlock()
 	}
 }
 
-// write saves soak.csv and soak.html (four inline SVG charts) in dir.
+// write saves soak.csv and soak.html (inline SVG charts) in dir.
 func (t *timeline) write(dir string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -139,16 +147,18 @@ func (t *timeline) write(dir string) error {
 		return err
 	}
 	var csv strings.Builder
-	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms\n")
+	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms,loop_lag_samples,loop_lag_p50_ms,loop_lag_p99_ms,loop_lag_max_ms,load1\n")
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	for _, r := range t.rows {
-		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, float64(r.probeP99)/1e6)
+		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f,%d,%.3f,%.3f,%.3f,%.2f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, ms(r.probeP99),
+			r.lagSamples, ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), r.load1)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644); err != nil {
 		return err
 	}
 	var h strings.Builder
 	h.WriteString("<!doctype html><meta charset=utf-8><title>emqgo soak</title><style>body{font:14px sans-serif}svg{border:1px solid #ccc;margin:4px}</style><h1>emqgo soak timeline</h1>\n")
-	h.WriteString("<p>Red lines: kill -9 of the broker. Samples every 5 s.</p>\n")
+	h.WriteString("<p>Red lines: kill -9 of the broker. Samples every 5 s. Loop lag: the broker's emqx_loop_lag_seconds histogram over each 5 s window (p99: the upper bound of its bucket).</p>\n")
 	chart := func(title string, val func(row) float64) {
 		const w, hgt = 900.0, 160.0
 		maxV, maxT := 0.0, 1.0
@@ -173,7 +183,32 @@ func (t *timeline) write(dir string) error {
 	chart("RSS (MB)", func(r row) float64 { return float64(r.rss) / 1e6 })
 	chart("connections", func(r row) float64 { return float64(max(r.conns, 0)) })
 	chart("messages received per second", func(r row) float64 { return r.msgRate })
-	chart("probe round trip p99 (ms)", func(r row) float64 { return float64(r.probeP99) / 1e6 })
+	chart("event-loop lag p99 (ms)", func(r row) float64 { return ms(r.lagP99) })
+	chart("event-loop lag max (ms)", func(r row) float64 { return ms(r.lagMax) })
+	chart("probe round trip p99 (ms)", func(r row) float64 { return ms(r.probeP99) })
+	chart("load average (1 min)", func(r row) float64 { return r.load1 })
 	chart("goroutines", func(r row) float64 { return float64(max(r.goroutines, 0)) })
 	return os.WriteFile(filepath.Join(dir, "soak.html"), []byte(h.String()), 0o644)
+}
+
+// loadSummary returns the min, mean and max of the load average samples.
+func (t *timeline) loadSummary() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lo, hi, sum, n := 0.0, 0.0, 0.0, 0
+	for _, r := range t.rows {
+		if r.load1 < 0 {
+			continue
+		}
+		if n == 0 || r.load1 < lo {
+			lo = r.load1
+		}
+		hi = max(hi, r.load1)
+		sum += r.load1
+		n++
+	}
+	if n == 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("min %.1f, mean %.1f, max %.1f (2 cores)", lo, sum/float64(n), hi)
 }

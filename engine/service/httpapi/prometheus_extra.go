@@ -33,7 +33,8 @@ func writeListenerGauges(w io.Writer, node *engine.Node) {
 	}
 }
 
-// writeHistograms writes the node's latency histograms with cumulative le buckets in seconds.
+// writeHistograms writes the node's latency histograms with cumulative le buckets in seconds,
+// and <name>_max gauges for those that track their largest observation (the loop lag).
 func writeHistograms(w io.Writer, node *engine.Node) {
 	for _, h := range node.Histograms() {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", h.Name, h.Help, h.Name)
@@ -47,6 +48,10 @@ func writeHistograms(w io.Writer, node *engine.Node) {
 			fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", h.Name, le, cum)
 		}
 		fmt.Fprintf(w, "%s_sum %s\n%s_count %d\n", h.Name, strconv.FormatFloat(h.Sum.Seconds(), 'g', -1, 64), h.Name, h.Count)
+		if h.Max > 0 {
+			fmt.Fprintf(w, "# HELP %s_max The largest observation of %s since the node started.\n# TYPE %s_max gauge\n%s_max %s\n",
+				h.Name, h.Name, h.Name, h.Name, strconv.FormatFloat(h.Max.Seconds(), 'g', -1, 64))
+		}
 	}
 }
 

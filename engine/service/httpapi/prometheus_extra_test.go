@@ -43,7 +43,8 @@ func histogramOf(t *testing.T, fams map[string]*dto.MetricFamily, name string) *
 }
 
 // TestPrometheusHistogramsAndListeners: the CONNACK, authentication and (sampled) delivery
-// histograms observe real connections and messages, and the listener gauges count them.
+// histograms observe real connections and messages, the loop lag its loops' sweeps, and the
+// listener gauges count the connections.
 func TestPrometheusHistogramsAndListeners(t *testing.T) {
 	const pause = 5 * time.Millisecond
 	e := start(t, nil)
@@ -74,7 +75,11 @@ func TestPrometheusHistogramsAndListeners(t *testing.T) {
 		if lis != nil && len(lis.Metric) == 1 && lis.Metric[0].Label[0].GetValue() == "tcp:external" {
 			conns = lis.Metric[0].GetGauge().GetValue()
 		}
-		if connack.GetSampleCount() >= 2 && auth.GetSampleCount() >= 2 && delivery.GetSampleCount() >= 3 && conns == 2 {
+		lag := histogramOf(t, fams, "emqx_loop_lag_seconds")
+		if connack.GetSampleCount() >= 2 && auth.GetSampleCount() >= 2 && delivery.GetSampleCount() >= 3 && conns == 2 && lag.GetSampleCount() >= 1 {
+			if v := value(t, fams, "emqx_loop_lag_seconds_max", dto.MetricType_GAUGE); v <= 0 || v > 10 {
+				t.Fatalf("emqx_loop_lag_seconds_max %v after %d sweeps", v, lag.GetSampleCount())
+			}
 			if auth.GetSampleSum() < 2*pause.Seconds() {
 				t.Fatalf("auth duration sum %v s for two runs of at least %v", auth.GetSampleSum(), pause)
 			}

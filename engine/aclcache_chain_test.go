@@ -41,7 +41,7 @@ func cachedDecisionSetup(t testing.TB, a Authorizer, topic []byte) (*Node, *conn
 // Once a connection's ACL cache holds a topic's decision, a publish to it takes the same path
 // whether the decision came from a backend (emqx_auth_redis's acl_cmd) or from acl.conf: no
 // call to the chain, no task, no allocation (the acl-redis bench row compares the two).
-func TestCachedDecisionWithChainCostsNothing(t *testing.T) {
+func TestCachedDecisionWithChainAllocatesNothing(t *testing.T) {
 	topic := []byte("bench/p2p/1")
 	a := &slowAuthorizer{release: make(chan struct{})}
 	n, c := cachedDecisionSetup(t, a, topic)

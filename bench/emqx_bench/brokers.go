@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -40,14 +42,34 @@ func (b *brokerProc) pid() int {
 	return b.cmd.Process.Pid
 }
 
-// freePort asks the kernel for a free loopback port.
+// handedPorts remembers the ports freePort gave out: the kernel may hand a just-closed
+// ephemeral port out again before the broker binds it, and one broker takes several.
+var handedPorts struct {
+	sync.Mutex
+	seen map[int]bool
+}
+
+// freePort asks the kernel for a free loopback port that this process has not handed out
+// before. Safe for concurrent use.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	handedPorts.Lock()
+	defer handedPorts.Unlock()
+	if handedPorts.seen == nil {
+		handedPorts.seen = make(map[int]bool)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedPorts.seen[port] {
+			handedPorts.seen[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("freePort: the kernel keeps offering ports already handed out")
 }
 
 // startBroker starts a fresh broker of kind k on free loopback ports (TCP, and TLS with

@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/sessions"
@@ -35,4 +36,21 @@ func decodeMessage(item []byte, p *codec.Publish) (expiry int64, err error) {
 	}
 	expiry = int64(binary.BigEndian.Uint64(item))
 	return expiry, p.Decode(item[8:], codec.V5)
+}
+
+// decodeForSend decodes a queue item into p for sending at now. ok is false when the item
+// must leave the queue unsent, counted as expired: it does not decode (logged), or its
+// message expiry has passed. Called from a bridge's worker goroutine.
+func (b *Bridge) decodeForSend(item []byte, p *codec.Publish, now time.Time) (expiry int64, ok bool) {
+	expiry, err := decodeMessage(item, p)
+	switch {
+	case err != nil:
+		b.log.Error("BUG: bridge queue item does not decode; dropped", "error", err)
+		b.expired.Add(1)
+		return 0, false
+	case expiry != 0 && expiry <= now.UnixNano():
+		b.expired.Add(1)
+		return 0, false
+	}
+	return expiry, true
 }

@@ -171,14 +171,7 @@ func (b *Bridge) runRPC(stop <-chan struct{}, done chan<- struct{}, l *rpcLink) 
 	for {
 		if l == nil {
 			b.state.Store(int32(Connecting))
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel := stopContext(stop)
 			var err error
 			l, err = b.dialRPC(ctx)
 			cancel()
@@ -278,15 +271,9 @@ func (l *rpcLink) fill() error {
 		bt := &rpcBatch{sent: now}
 		body := make([]byte, 0, 64*len(items))
 		for _, it := range items {
-			expiry, err := decodeMessage(it.Data, &pub)
+			expiry, ok := b.decodeForSend(it.Data, &pub, now)
 			switch {
-			case err != nil:
-				b.log.Error("BUG: bridge queue item does not decode; dropped", "error", err)
-				b.expired.Add(1)
-				done = append(done, it.Seq)
-				continue
-			case expiry != 0 && expiry <= now.UnixNano():
-				b.expired.Add(1)
+			case !ok:
 				done = append(done, it.Seq)
 				continue
 			case int64(len(it.Data)+len(b.cfg.Mountpoint)+16) > l.limit:

@@ -120,15 +120,9 @@ func (s *session) fill() error {
 		ids := make([]uint16, len(items))
 		send := make([]bool, len(items))
 		for i, it := range items {
-			expiry, err := decodeMessage(it.Data, &pub)
+			_, ok := b.decodeForSend(it.Data, &pub, now)
 			switch {
-			case err != nil:
-				b.log.Error("BUG: bridge queue item does not decode; dropped", "error", err)
-				b.expired.Add(1)
-				done = append(done, it.Seq)
-				continue
-			case expiry != 0 && expiry <= now.UnixNano():
-				b.expired.Add(1)
+			case !ok:
 				done = append(done, it.Seq)
 				continue
 			case s.tooLarge(it.Data):

@@ -64,14 +64,7 @@ func (b *Bridge) run(stop <-chan struct{}, done chan<- struct{}, conn *mqttc.Con
 	for {
 		if conn == nil {
 			b.state.Store(int32(Connecting))
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel := stopContext(stop)
 			var err error
 			conn, s, err = b.connect(ctx)
 			cancel()
@@ -148,4 +141,18 @@ func (b *Bridge) serve(conn *mqttc.Conn, s *session, stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// stopContext returns a context that ends when stop is closed or cancel is called (a
+// connection attempt that a bridge's stop interrupts).
+func stopContext(stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

@@ -154,3 +154,17 @@ func TestCheckFileLimit(t *testing.T) {
 		t.Fatal("2^40 clients accepted")
 	}
 }
+
+func TestCheckCaseNamesRefusesUnknown(t *testing.T) {
+	cases := []suiteCase{{Name: "p2p-q0"}, {Name: "fanin-q0"}}
+	if err := checkCaseNames("p2p-q0, fanin-q0", cases); err != nil {
+		t.Fatalf("known names refused: %v", err)
+	}
+	if err := checkCaseNames("", cases); err != nil {
+		t.Fatalf("no -cases refused: %v", err)
+	}
+	err := checkCaseNames("p2p-q0,p2p-qq", cases)
+	if err == nil || !strings.Contains(err.Error(), "p2p-qq") || strings.Contains(err.Error(), "p2p-q0,") {
+		t.Fatalf("unknown name: %v, want an error naming p2p-qq alone", err)
+	}
+}

@@ -207,6 +207,9 @@ func runSuite(ctx context.Context, args []string) error {
 		}
 	}
 	cases := suiteCases(*d, *conns)
+	if err := checkCaseNames(*only, cases); err != nil {
+		return err
+	}
 	for i, c := range cases {
 		if *only != "" && !containsWord(*only, c.Name) {
 			continue
@@ -569,4 +572,26 @@ func hostInfo() map[string]string {
 		h["hostname"] = n
 	}
 	return h
+}
+
+// checkCaseNames refuses a -cases list naming a case the suite does not have, so that a
+// mistyped name (or an older binary) does not silently run nothing.
+func checkCaseNames(only string, cases []suiteCase) error {
+	if only == "" {
+		return nil
+	}
+	known := make(map[string]bool, len(cases))
+	for _, c := range cases {
+		known[c.Name] = true
+	}
+	var unknown []string
+	for _, name := range strings.Split(only, ",") {
+		if name = strings.TrimSpace(name); name != "" && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("-cases: no such case %s (the suite has %d cases; run without -cases to list them in the report)", strings.Join(unknown, ", "), len(cases))
+	}
+	return nil
 }

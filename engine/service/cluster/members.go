@@ -181,6 +181,12 @@ func (s *Service) onCast(msg *nats.Msg) {
 }
 
 func (s *Service) onHeartbeat(c *castMsg) {
+	if s.leaving.Load() {
+		// This node is leaving: a heartbeat still on its way from a former peer must not make
+		// that peer a member again between the clearing of the members and the backbone's
+		// close (cluster leave would then list it as running).
+		return
+	}
 	now := time.Now()
 	s.mu.Lock()
 	if boot, ok := s.departed[c.Node]; ok && boot == c.Boot {

@@ -84,6 +84,9 @@ func (l *loop) apply(s *sessions.Session, msg *sessions.Message, subQoS uint8, r
 		seq, logSeq = 0, 0
 	}
 	if s.Gone {
+		if l.n.relays.count.Load() > 0 { // handed over to another node: relayed there (peer_relay.go)
+			l.relayed(s, msg, subQoS, retain, ids)
+		}
 		return
 	}
 	c, _ := s.Owner.(*conn)

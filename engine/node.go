@@ -43,6 +43,7 @@ type Node struct {
 	hooks    atomic.Pointer[hookSet]         // installed hooks, nil when none (hooks.go)
 	routes   atomic.Pointer[routeWatch]      // local interest for the cluster, nil when none (peer.go)
 	locator  SessionLocator                  // sessions on other nodes, nil when none (peer_sessions.go)
+	relays   relays                          // sessions handed over, relaying (peer_relay.go)
 	hookReg  hookRegistry
 	pool     *ants.Pool // side pool for work that may block (authentication)
 

@@ -76,40 +76,12 @@ func (n *Node) fetchSession(clientID string, clean bool) *sessions.Transfer {
 // adoptMoved registers the session that another node handed over, offline, so that attach
 // resumes it. A session of the same client id created here meanwhile wins. Runs on c's loop.
 func (n *Node) adoptMoved(c *conn, tr *sessions.Transfer) {
-	now := c.loop.now
 	n.reg.Update(tr.ClientID, func(cur *sessions.Session) *sessions.Session {
 		if cur != nil {
 			n.log.Warn("session from another node dropped: a session of the same client exists here", "client", tr.ClientID)
 			return cur
 		}
-		s := sessions.New(tr.ClientID, now)
-		n.dur.sessionCreated(s)
-		s.ExpiryInterval = tr.State.ExpiryInterval
-		s.StoreQoS0, s.UpgradeQoS = tr.State.StoreQoS0, tr.State.UpgradeQoS
-		s.Queue.SetLimit(c.lis.Zone.MaxMqueueLen)
-		s.Lock()
-		for _, sub := range tr.Subs {
-			s.Subscribe(sub.Filter, sub.Options)
-			if _, err := n.indexSubscribe(sub.Filter, s, sub.Options); err != nil {
-				s.Unsubscribe(sub.Filter)
-				n.log.Warn("subscription of a session from another node refused", "client", tr.ClientID, "filter", sub.Filter, "error", err)
-			}
-		}
-		for _, e := range tr.Entries {
-			if e.Stage == sessions.StageQueued {
-				s.Queue.Push(e.Queued)
-				continue
-			}
-			s.Window.Add(sessions.Inflight{Queued: e.Queued, PacketID: e.PacketID, Stage: e.Stage, SentAt: now})
-		}
-		for _, id := range tr.Pending {
-			s.Pending.Add(id, now)
-		}
-		s.Unlock()
-		if s.ExpiryInterval != 0 {
-			n.reg.AddPersistent(1)
-		}
-		return s
+		return n.newMovedLocked(tr, c.lis.Zone.MaxMqueueLen, c.loop.now)
 	})
 }
 
@@ -123,6 +95,12 @@ func (n *Node) adoptMoved(c *conn, tr *sessions.Transfer) {
 // session moves (the client is back), and goes out at once when the session is discarded.
 // ErrNoSession: no session of clientID here. Safe from any goroutine but the loops.
 func (n *Node) HandOver(ctx context.Context, clientID string, clean bool) ([]byte, error) {
+	return n.handOver(ctx, clientID, clean, nil)
+}
+
+// handOver is HandOver; a session that moves becomes relay r's when r is not nil
+// (HandOverRelay, peer_relay.go).
+func (n *Node) handOver(ctx context.Context, clientID string, clean bool, r *Relay) ([]byte, error) {
 	for range 3 { // a connection that closes meanwhile leaves its session offline: again
 		s := n.reg.Get(clientID)
 		if s == nil {
@@ -130,7 +108,7 @@ func (n *Node) HandOver(ctx context.Context, clientID string, clean bool) ([]byt
 		}
 		c := n.ownerOf(clientID)
 		if c == nil {
-			b, done := n.handOverOffline(s, clean)
+			b, done := n.handOverOffline(s, clean, r)
 			if done {
 				return b, nil
 			}
@@ -155,7 +133,7 @@ func (n *Node) HandOver(ctx context.Context, clientID string, clean bool) ([]byt
 				defer s.Unlock()
 				s.Owner = nil
 				s.Home.Store(-1)
-				out = n.moveOutLocked(s, clean, c.loop.now)
+				out = n.moveOutLocked(s, clean, c.loop.now, r)
 				if out != nil && c.will != nil && c.will.delay > 0 {
 					c.will = nil // the session continues elsewhere within the delay [MQTT-3.1.3-9]
 				}
@@ -180,7 +158,7 @@ func (n *Node) HandOver(ctx context.Context, clientID string, clean bool) ([]byt
 
 // handOverOffline hands over or discards the offline session s; done is false when s is
 // no longer the registered offline session (reconnected or replaced meanwhile).
-func (n *Node) handOverOffline(s *sessions.Session, clean bool) (out []byte, done bool) {
+func (n *Node) handOverOffline(s *sessions.Session, clean bool, r *Relay) (out []byte, done bool) {
 	now := time.Now().UnixNano()
 	n.reg.Update(s.ClientID, func(cur *sessions.Session) *sessions.Session {
 		if cur != s {
@@ -191,16 +169,16 @@ func (n *Node) handOverOffline(s *sessions.Session, clean bool) (out []byte, don
 		if s.Owner != nil {
 			return cur
 		}
-		out, done = n.moveOutLocked(s, clean, now), true
+		out, done = n.moveOutLocked(s, clean, now, r), true
 		return nil
 	})
 	return out, done
 }
 
 // moveOutLocked ends s here for a connection on another node: encoded and removed when it
-// would resume, discarded otherwise (nil). The caller removes s from the registry. Hold s's
-// lock.
-func (n *Node) moveOutLocked(s *sessions.Session, clean bool, now int64) []byte {
+// would resume, discarded otherwise (nil). A session that moves stays indexed as relay r's
+// when r is not nil. The caller removes s from the registry. Hold s's lock.
+func (n *Node) moveOutLocked(s *sessions.Session, clean bool, now int64, r *Relay) []byte {
 	s.DelayedWill = nil // the client is back [MQTT-3.1.3-9]
 	if reason := endReason(s, clean, now); reason != "" {
 		n.discardLocked(s, reason)
@@ -208,8 +186,12 @@ func (n *Node) moveOutLocked(s *sessions.Session, clean bool, now int64) []byte 
 	}
 	out := sessions.EncodeTransfer(nil, s)
 	s.Gone = true
-	for _, sub := range s.Subs {
-		n.indexUnsubscribe(sub.Filter, s)
+	if r != nil {
+		n.startRelayLocked(s, r)
+	} else {
+		for _, sub := range s.Subs {
+			n.indexUnsubscribe(sub.Filter, s)
+		}
 	}
 	if s.ExpiryInterval != 0 {
 		n.reg.AddPersistent(-1)

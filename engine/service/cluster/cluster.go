@@ -110,6 +110,7 @@ type Service struct {
 	// localWills: client id → ConnectedAt of this node's connections whose will was announced.
 	localWills map[string]int64
 	handOvers  chan struct{} // hand-overs being served
+	relaysOut  relayTable    // sessions handed over, relayed until the new node ends it (move.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -292,6 +293,8 @@ func (s *Service) subscribe(nc *nats.Conn) error {
 		{subjSession + me, s.onHandOver},
 		{subjSessionList + me, s.onSessionList},
 		{subjAck + me + ".*", s.onAck},
+		{subjMoveRoutes + me, s.onMoveRoutes},
+		{subjMoveEnd + me, s.onMoveEnd},
 	}
 	for _, x := range subs {
 		sub, err := nc.Subscribe(x.subj, x.fn)

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/emqgo/emqgo/engine"
+	"github.com/emqgo/emqgo/sessions"
 )
 
 // Sessions across nodes.
@@ -43,6 +44,9 @@ const maxHandOvers = 64
 type handOverReq struct {
 	ClientID string `json:"c"`
 	Clean    bool   `json:"k,omitempty"`
+	// Relay asks the holder to keep relaying the session's messages until this node ends it
+	// (move.go); the answer then has the header "relay".
+	Relay bool `json:"r,omitempty"`
 }
 
 // locator is the engine.SessionLocator of a Service.
@@ -77,7 +81,7 @@ func (l locator) Fetch(ctx context.Context, clientID string, clean bool) ([]byte
 	if nc == nil {
 		return nil, errors.New("cluster: not connected")
 	}
-	req, _ := json.Marshal(handOverReq{ClientID: clientID, Clean: clean})
+	req, _ := json.Marshal(handOverReq{ClientID: clientID, Clean: clean, Relay: !clean})
 	msg, err := nc.RequestWithContext(ctx, subjSession+token(node), req)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: session hand-over from node %s: %w", node, err)
@@ -89,7 +93,25 @@ func (l locator) Fetch(ctx context.Context, clientID string, clean bool) ([]byte
 	if len(msg.Data) == 0 {
 		return nil, nil
 	}
-	return msg.Data, nil
+	if msg.Header.Get("relay") == "" {
+		return msg.Data, nil
+	}
+	// Adopted here now, offline; the relay's messages join it before the CONNACK (move.go).
+	tr, err := sessions.DecodeTransfer(msg.Data)
+	if err == nil && tr.ClientID != clientID {
+		err = errors.New("the transfer names client " + tr.ClientID)
+	}
+	if err != nil {
+		s.endRelayAnyway(node, clientID)
+		return nil, fmt.Errorf("cluster: session from node %s: %w", node, err)
+	}
+	a, err := s.n.AdoptSession(tr)
+	if err != nil {
+		s.endRelayAnyway(node, clientID)
+		return nil, fmt.Errorf("cluster: session from node %s: %w", node, err)
+	}
+	s.finishMove(ctx, node, clientID, a)
+	return nil, nil
 }
 
 // onHandOver serves another node's request for a session held here (on its own goroutine,
@@ -107,7 +129,18 @@ func (s *Service) onHandOver(msg *nats.Msg) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
 		defer cancel()
-		b, err := s.n.HandOver(ctx, req.ClientID, req.Clean)
+		var b []byte
+		var err error
+		if req.Relay && !req.Clean {
+			var r *engine.Relay
+			b, r, err = s.n.HandOverRelay(ctx, req.ClientID)
+			if r != nil {
+				s.startRelay(r)
+				reply.Header.Set("relay", "1")
+			}
+		} else {
+			b, err = s.n.HandOver(ctx, req.ClientID, req.Clean)
+		}
 		switch {
 		case errors.Is(err, engine.ErrNoSession):
 		case err != nil:

@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emqgo/emqgo/sessions"
+)
+
+// Sessions that move without losing messages.
+//
+// Between the hand-over of a session on its old node (A) and the moment every node routes
+// its subscriptions to the new node (B), messages for it would otherwise reach neither node:
+// A no longer has the session, the others have not heard of B's routes yet. So on A the
+// session handed over with HandOverRelay stays in the subscription index as a relay: every
+// delivery to it from then on (local publishes, messages forwarded by other nodes, deliveries
+// already under way to its loop) is kept in the Relay, at the QoS and with the retain flag and
+// subscription identifiers of its subscription, instead of being dropped. The relay also
+// keeps A's interest in the session's filters, so the other nodes go on forwarding them to A.
+// B adopts the session offline at once (AdoptSession): its subscriptions are indexed there,
+// so the other nodes learn B's routes, and what arrives for it directly waits in its queue.
+// Once every node has B's routes, B asks A to end the relay (Relay.End: the session leaves
+// A's index and the relay gives what it kept) and inserts those messages ahead of the ones
+// that came directly (Adopted.Merge), before the client's CONNACK. Each publisher's messages
+// therefore arrive in order; a message routed to both nodes in the short time when both
+// routes exist is delivered twice (QoS 1 and 2 alike); QoS 0 messages that arrive directly
+// while the session is offline follow the offline QoS 0 policy (mqueue_store_qos0).
+
+// relayLimit bounds the deliveries a relay keeps; beyond it the newest are dropped and counted.
+const relayLimit = 1 << 20
+
+// Relay keeps the deliveries to a session that was handed over to another node until End.
+// Safe for concurrent use.
+type Relay struct {
+	n    *Node
+	s    *sessions.Session
+	subs []sessions.Subscription
+	at   time.Time
+
+	mu      sync.Mutex
+	kept    []sessions.Queued
+	dropped int
+	ended   bool
+}
+
+// relays maps a relaying session to its Relay; relaying counts them, so that a delivery to an
+// ended session looks the map up only while some relay exists.
+type relays struct {
+	m     sync.Map // *sessions.Session -> *Relay
+	count atomic.Int32
+}
+
+// HandOverRelay is HandOver for a session that moves (not clean): the session leaves this node
+// as HandOver says, but it stays in the subscription index as a relay until the returned
+// Relay's End, which the caller must call (the new node asks for it once it has the routes).
+// The relay is nil when no session moved (b is nil). Safe from any goroutine but the loops.
+func (n *Node) HandOverRelay(ctx context.Context, clientID string) (b []byte, r *Relay, err error) {
+	r = &Relay{n: n, at: time.Now()}
+	b, err = n.handOver(ctx, clientID, false, r)
+	if err != nil || b == nil {
+		return b, nil, err
+	}
+	return b, r, nil
+}
+
+// startRelayLocked makes s, which is leaving, a relay: its subscriptions stay indexed. Hold
+// s's lock.
+func (n *Node) startRelayLocked(s *sessions.Session, r *Relay) {
+	r.s = s
+	r.subs = append([]sessions.Subscription(nil), s.Subs...)
+	n.relays.m.Store(s, r)
+	n.relays.count.Add(1)
+}
+
+// relayed is a delivery to the ended session s, whose lock is held: kept when s relays.
+// Runs on a loop.
+func (l *loop) relayed(s *sessions.Session, msg *sessions.Message, subQoS uint8, retain bool, ids []uint32) {
+	v, ok := l.n.relays.m.Load(s)
+	if !ok || msg == nil {
+		return
+	}
+	r := v.(*Relay)
+	qos := min(msg.QoS, subQoS)
+	if s.UpgradeQoS {
+		qos = subQoS
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return
+	}
+	if len(r.kept) >= relayLimit {
+		r.dropped++
+		return
+	}
+	msg.Hold()
+	r.kept = append(r.kept, sessions.Queued{Msg: msg, QoS: qos, Retain: retain, SubIDs: ownIDs(ids)})
+}
+
+// ClientID is the relayed session's client identifier.
+func (r *Relay) ClientID() string { return r.s.ClientID }
+
+// Age is how long ago the session was handed over.
+func (r *Relay) Age() time.Duration { return time.Since(r.at) }
+
+// End removes the relaying session from the index (the node announces the routes it no
+// longer needs), waits until every loop is past the deliveries it matched before, and returns
+// what the relay kept, oldest first, with the number of deliveries it dropped (relayLimit).
+// The caller owns the returned messages' holds (sessions.Message.Release). A second End
+// returns nothing.
+func (r *Relay) End(ctx context.Context) (kept []sessions.Queued, dropped int) {
+	n := r.n
+	if _, ok := n.relays.m.LoadAndDelete(r.s); !ok {
+		return nil, 0
+	}
+	r.s.Lock()
+	for _, sub := range r.subs {
+		n.indexUnsubscribe(sub.Filter, r.s)
+	}
+	r.s.Unlock()
+	// A route that matched the session before it left the index delivers to it afterwards:
+	// let every loop finish its round before the relay closes.
+	if err := n.loopBarrier(ctx); err != nil {
+		n.log.Warn("session relay ended before every loop was past it: a message under way may be lost", "client", r.s.ClientID, "error", err)
+	}
+	n.relays.count.Add(-1)
+	r.mu.Lock()
+	kept, dropped, r.kept, r.ended = r.kept, r.dropped, nil, true
+	r.mu.Unlock()
+	return kept, dropped
+}
+
+// loopBarrier returns once every loop (and the side loop) has finished the round it was in.
+func (n *Node) loopBarrier(ctx context.Context) error {
+	var errs []error
+	for _, l := range *n.loops.Load() {
+		if _, err := runOnLoop(ctx, l, func() struct{} { return struct{}{} }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l := n.sideLoop()
+	l.side.Lock()
+	l.side.Unlock() //nolint:staticcheck // an empty critical section: waits for the current holder
+	return errors.Join(errs...)
+}
+
+// Adopted is a session that another node handed over, adopted here offline by AdoptSession,
+// that may still receive what the old node relayed (Merge). Safe for concurrent use.
+type Adopted struct {
+	n      *Node
+	s      *sessions.Session
+	queued int // how many of the queue's entries came with the transfer
+}
+
+// AdoptSession registers tr's session here, offline: its subscriptions are indexed (so the
+// cluster announces them from this node) and messages routed to it from now on wait in its
+// queue. A CONNECT of its client then resumes it. It fails when a session of the same client
+// id exists here. Safe from any goroutine but the loops.
+func (n *Node) AdoptSession(tr *sessions.Transfer) (*Adopted, error) {
+	qlimit := 0
+	if len(n.cfg.Listeners) > 0 && n.cfg.Listeners[0].Zone != nil {
+		qlimit = n.cfg.Listeners[0].Zone.MaxMqueueLen
+	}
+	var a *Adopted
+	n.reg.Update(tr.ClientID, func(cur *sessions.Session) *sessions.Session {
+		if cur != nil {
+			return cur
+		}
+		s := n.newMovedLocked(tr, qlimit, time.Now().UnixNano())
+		a = &Adopted{n: n, s: s, queued: s.Queue.Len()}
+		return s
+	})
+	if a == nil {
+		return nil, errors.New("engine: a session of client " + tr.ClientID + " exists here")
+	}
+	return a, nil
+}
+
+// newMovedLocked builds the session of tr, its subscriptions indexed. Hold the registry's
+// entry (reg.Update).
+func (n *Node) newMovedLocked(tr *sessions.Transfer, qlimit int, now int64) *sessions.Session {
+	s := sessions.New(tr.ClientID, now)
+	n.dur.sessionCreated(s)
+	s.ExpiryInterval = tr.State.ExpiryInterval
+	s.StoreQoS0, s.UpgradeQoS = tr.State.StoreQoS0, tr.State.UpgradeQoS
+	s.Queue.SetLimit(qlimit)
+	s.Lock()
+	for _, sub := range tr.Subs {
+		s.Subscribe(sub.Filter, sub.Options)
+		if _, err := n.indexSubscribe(sub.Filter, s, sub.Options); err != nil {
+			s.Unsubscribe(sub.Filter)
+			n.log.Warn("subscription of a session from another node refused", "client", tr.ClientID, "filter", sub.Filter, "error", err)
+		}
+	}
+	for _, e := range tr.Entries {
+		if e.Stage == sessions.StageQueued {
+			s.Queue.Push(e.Queued)
+			continue
+		}
+		s.Window.Add(sessions.Inflight{Queued: e.Queued, PacketID: e.PacketID, Stage: e.Stage, SentAt: now})
+	}
+	for _, id := range tr.Pending {
+		s.Pending.Add(id, now)
+	}
+	s.Unlock()
+	if s.ExpiryInterval != 0 {
+		n.reg.AddPersistent(1)
+	}
+	return s
+}
+
+// Merge inserts what the old node relayed after the transfer's queued messages and before
+// the ones routed here since the adoption. It returns how many the queue's limit dropped
+// (the oldest, as any queue overflow). It does nothing once the session ended or changed
+// hands here.
+func (a *Adopted) Merge(entries []sessions.Queued) (dropped int) {
+	if len(entries) == 0 {
+		return 0
+	}
+	s := a.s
+	s.Lock()
+	defer s.Unlock()
+	if s.Gone || a.n.reg.Get(s.ClientID) != s {
+		return 0
+	}
+	var all []sessions.Queued
+	for {
+		q, ok := s.Queue.Pop() // its hold passes to us
+		if !ok {
+			break
+		}
+		all = append(all, q)
+	}
+	split := min(a.queued, len(all))
+	push := func(q sessions.Queued) {
+		if old, d := s.Queue.Push(q); d {
+			dropped++
+			old.Msg.Release()
+		}
+	}
+	for _, q := range all[:split] {
+		push(q)
+	}
+	for _, q := range entries {
+		push(q)
+	}
+	for _, q := range all[split:] {
+		push(q)
+	}
+	for _, q := range all {
+		q.Msg.Release() // Push took its own hold
+	}
+	a.queued = s.Queue.Len() - (len(all) - split)
+	return dropped
+}

@@ -5,13 +5,16 @@
 // topic filters its own subscribers want; every other node holds an internal subscriber per
 // node subscribed to those filters, whose deliveries it forwards to that node), shared
 // subscriptions across nodes, replication of retained messages, sessions that move to the
-// node where their client connects (sessions.go), and the wills of a stopped or dead node's
-// clients (wills.go). A clustering node also runs the RPC listener (rpcserver.go), where RPC
+// node where their client connects (sessions.go) without losing the messages routed to them
+// meanwhile (move.go: the old node relays them until the new node's routes are everywhere),
+// and the wills of a stopped or dead node's clients (wills.go: a node only seen down may be
+// cut off by a partition, so its wills wait for cluster.autoclean or its restart, and never
+// fire if it comes back with its clients). A clustering node also runs the RPC listener (rpcserver.go), where RPC
 // bridges of other clusters deliver.
 //
 // It is a side service: it uses only engine.Node's exported API (WatchRoutes, NewSubscriber
 // with Peer, RouteFromPeer, RetainFromPeer, AddHooks, SetSessionLocator, HandOver,
-// PublishWill). Nothing runs on the event loops but
+// HandOverRelay, AdoptSession, PublishWill). Nothing runs on the event loops but
 // the route watch and the retained-message hook, which only queue work.
 package cluster
 

@@ -134,11 +134,11 @@ func (s *Service) checkMembers() {
 		if m.running && now.Sub(m.lastSeen) > 3*s.o.Heartbeat {
 			m.running, m.downSince = false, now
 			m.dropRoutes()
-			s.log.Warn("cluster: node is down", "peer", name)
-			s.nodeDownLocked(name)
+			s.log.Warn("cluster: node is down (its clients' wills wait: wills.go)", "peer", name)
 		}
 		if !m.running && s.o.Autoclean > 0 && !m.downSince.IsZero() && now.Sub(m.downSince) > s.o.Autoclean {
 			s.log.Warn("cluster: forgetting a node down for longer than cluster.autoclean", "peer", name, "autoclean", s.o.Autoclean)
+			s.nodeDownLocked(name)
 			s.forgetLocked(name)
 		}
 	}
@@ -201,6 +201,7 @@ func (s *Service) onHeartbeat(c *castMsg) {
 		s.log.Info("cluster: node joined", "peer", c.Node, "route", c.Route)
 	}
 	if m.boot != c.Boot { // restarted: whatever it had is gone
+		s.nodeWillsLocked(c.Node, c.Boot) // its earlier run's clients lost their connections
 		m.dropRoutes()
 		m.boot, m.outside, m.downSince = c.Boot, false, time.Time{}
 	}

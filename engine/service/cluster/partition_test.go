@@ -18,7 +18,8 @@ import (
 // between the sides are not carried, neither then nor after. The link is healed: autoheal
 // readmits node 3 everywhere, the route tables agree, messages cross again, and the
 // retained messages are the larger side's on every node (node 3's changes during the
-// partition are dropped). What the clients saw is logged (t.Log) for the documentation.
+// partition are dropped). The will of a client of node 3 that stays connected never fires.
+// What the clients saw is logged (t.Log) for the documentation.
 func TestPartitionNetns(t *testing.T) {
 	lab := newNetLab(t, 3)
 	ns := []*node{startNodeIn(t, lab, 1), startNodeIn(t, lab, 2), startNodeIn(t, lab, 3)}
@@ -49,6 +50,20 @@ func TestPartitionNetns(t *testing.T) {
 	publish(t, pubs[0], &paho.Publish{Topic: "ret/before", QoS: 1, Retain: true, Payload: []byte("v0")})
 	publish(t, pubs[0], &paho.Publish{Topic: "ret/gone", QoS: 1, Retain: true, Payload: []byte("x")})
 	waitRetained(t, lab, ns, map[string]string{"ret/before": "v0", "ret/gone": "x"})
+
+	// A client of node 3 with a will: it stays connected through the partition, so its will
+	// never fires (not on side A when node 3 is seen down, not after the heal).
+	willConn, err := dialIn(lab.ns(3), ns[2].mqtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := paho.NewClient(paho.ClientConfig{Conn: willConn})
+	if _, err := wc.Connect(ctx5(t), &paho.Connect{ClientID: "p-will3", CleanStart: true, KeepAlive: 60,
+		WillMessage: &paho.WillMessage{Topic: "part/will3", QoS: 1, Payload: []byte("will of p-will3")}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wc.Disconnect(&paho.Disconnect{}) })
+	time.Sleep(300 * time.Millisecond) // the connect (and its will) is announced
 
 	// A subscriber on node 3 to what node 1 publishes while the cut is not yet detected.
 	win := newReceived()

@@ -243,9 +243,10 @@ func TestPersistentSessionResumedElsewhere(t *testing.T) {
 
 // TestWillsOfStoppingAndDyingNode: clients on node 3 with wills; node 3 stops (SIGTERM),
 // then, restarted, dies (SIGKILL): each time a subscriber on node 1 and one on node 2 get
-// each will exactly once, and the will of a client that disconnected normally never. Node 3
-// is started again each time; restarted, it finds a persistent session that node 1 held since
-// before.
+// each will exactly once, and the will of a client that disconnected normally never. A
+// stopping node's wills go out at once; a dead node's not while it is only seen down (it may
+// be cut off), but when it comes back restarted. Restarted, node 3 finds a persistent session
+// that node 1 held since before.
 func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 	ns := threeNodes(t)
 	n3 := ns[2]
@@ -283,7 +284,14 @@ func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond) // the connects (and the clean disconnect) are announced
 		if kill {
+			// Seen down, node 3 may only be cut off: its wills wait. They go out when it
+			// comes back restarted (or when cluster.autoclean forgets it).
 			n3.kill9()
+			ns[0].waitStatus(t, status(ns[:2], ns[2:]), 10*time.Second)
+			ns[1].waitStatus(t, status(ns[:2], ns[2:]), 10*time.Second)
+			r1.none(t, time.Second)
+			r2.none(t, 10*time.Millisecond)
+			n3.start(t)
 		} else {
 			n3.stop()
 		}
@@ -298,7 +306,9 @@ func TestWillsOfStoppingAndDyingNode(t *testing.T) {
 				t.Fatalf("wills after %s: %v", name, seen)
 			}
 		}
-		n3.start(t)
+		if !kill {
+			n3.start(t)
+		}
 		for _, n := range ns {
 			n.waitStatus(t, status(ns, nil), 15*time.Second)
 		}

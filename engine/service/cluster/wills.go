@@ -10,13 +10,20 @@ import (
 //
 // Every node keeps a copy of the other nodes' wills: a connect announcement carries the
 // connection's will, and the end of that connection on its node ("d") drops the copy (that
-// node publishes or drops the will itself). When a node goes down (three heartbeats missed:
-// killed, or cut off) or says it is stopping ("bye", sent by Close before its connections
-// close), exactly one of the remaining running nodes publishes the copies it holds for that
-// node: the first of them by name, as each node sees the running nodes. The others drop
-// them. A will is published at once, whatever its Will Delay Interval (the session it
-// belonged to is gone with its node). A node that leaves the cluster (`cluster leave`,
-// force-leave) keeps its clients: its wills are dropped, not published.
+// node publishes or drops the will itself). Exactly one of the running nodes publishes the
+// copies it holds for a node that is gone: the first of them by name, as each node sees the
+// running nodes; the others drop them. A will is published at once, whatever its Will Delay
+// Interval (the session it belonged to is gone with its node). When a node is gone:
+//   - it said it is stopping ("bye", sent by Close before its connections close): at once;
+//   - it is down (three heartbeats missed): it may be dead, or only cut off by a partition,
+//     its clients still connected on the other side. So its wills wait: they are published
+//     when cluster.autoclean forgets the node, or when it comes back restarted (a new run:
+//     its clients' connections were lost), the wills of its earlier run only. A node that
+//     comes back with the same run (a healed partition, or a pause) never lost its clients:
+//     nothing is published, and its copies stay (their clients are still connected there).
+//     With cluster.autoclean off, a down node's wills wait until it comes back restarted.
+// A node that leaves the cluster (`cluster leave`, force-leave) keeps its clients: its wills
+// are dropped, not published.
 
 // willRec is another node's copy of a connection's will.
 type willRec struct {
@@ -64,9 +71,26 @@ func (s *Service) Wills() int {
 // nodeDownLocked takes the wills of node, which stopped or died, and publishes them (on a
 // goroutine) when this node is the first running node by name. Hold s.mu.
 func (s *Service) nodeDownLocked(node string) {
+	s.nodeWillsLocked(node, 0)
+}
+
+// nodeWillsLocked is nodeDownLocked for the wills of connections node accepted before
+// before (unix ns; 0: all of them): a restarted node's earlier run. Hold s.mu.
+func (s *Service) nodeWillsLocked(node string, before int64) {
 	s.dirMu.Lock()
 	w := s.wills[node]
-	delete(s.wills, node)
+	if before == 0 {
+		delete(s.wills, node)
+	} else {
+		old := make(map[string]willRec)
+		for cid, r := range w {
+			if r.at < before {
+				old[cid] = r
+				delete(w, cid)
+			}
+		}
+		w = old
+	}
 	s.dirMu.Unlock()
 	if len(w) == 0 || s.closed {
 		return

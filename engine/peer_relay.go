@@ -143,7 +143,9 @@ func (n *Node) loopBarrier(ctx context.Context) error {
 	}
 	l := n.sideLoop()
 	l.side.Lock()
-	l.side.Unlock() //nolint:staticcheck // an empty critical section: waits for the current holder
+	l.begin() // an empty round: taking the lock waited for the current holder's
+	l.end()
+	l.side.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -128,8 +128,8 @@ func isPeer(s *sessions.Session) bool {
 // PeerMessage is a message that another node of the cluster forwarded here.
 type PeerMessage struct {
 	// Publish has the topic, payload, QoS, RETAIN flag (as published) and MQTT 5 properties;
-	// a Message Expiry Interval is what remains of it. Its bytes are borrowed: RouteFromPeer
-	// copies what it keeps.
+	// a Message Expiry Interval is what remains of it; its packet identifier becomes the
+	// message's PeerTag. Its bytes are borrowed: RouteFromPeer copies what it keeps.
 	Publish *codec.Publish
 	// From is the publisher's client id ("" for the broker's own messages).
 	From string
@@ -159,6 +159,7 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 		pm := &msgs[i]
 		p := pm.Publish
 		msg := sessions.NewPooledMessage(p, p.Topic, pm.From, now)
+		msg.PeerTag = p.PacketID // the sender's tag of the message (cluster: tag.go)
 		if pm.Group == "" {
 			count += l.routeLocal(msg)
 		} else {

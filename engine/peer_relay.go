@@ -25,9 +25,11 @@ import (
 // Once every node has B's routes, B asks A to end the relay (Relay.End: the session leaves
 // A's index and the relay gives what it kept) and inserts those messages ahead of the ones
 // that came directly (Adopted.Merge), before the client's CONNACK. Each publisher's messages
-// therefore arrive in order; a message routed to both nodes in the short time when both
-// routes exist is delivered twice (QoS 1 and 2 alike); QoS 0 messages that arrive directly
-// while the session is offline follow the offline QoS 0 policy (mqueue_store_qos0).
+// therefore arrive in order. A QoS 1/2 message routed to both nodes in the short time when
+// both routes exist reaches B twice; Merge leaves out the direct copy when the caller's
+// comparison recognises it (the cluster tags messages between nodes). QoS 0 messages that
+// arrive directly while the session is offline follow the offline QoS 0 policy
+// (mqueue_store_qos0), and are never de-duplicated.
 
 // relayLimit bounds the deliveries a relay keeps; beyond it the newest are dropped and counted.
 const relayLimit = 1 << 20
@@ -215,18 +217,21 @@ func (n *Node) newMovedLocked(tr *sessions.Transfer, qlimit int, now int64) *ses
 }
 
 // Merge inserts what the old node relayed after the transfer's queued messages and before
-// the ones routed here since the adoption. It returns how many the queue's limit dropped
-// (the oldest, as any queue overflow). It does nothing once the session ended or changed
-// hands here.
-func (a *Adopted) Merge(entries []sessions.Queued) (dropped int) {
+// the ones routed here since the adoption, leaving out those of the latter that same says
+// are copies of relayed ones: per publisher, the longest run of QoS 1/2 messages that ends
+// the relayed ones and begins the direct ones (a message routed to both nodes while both
+// had the session's routes). It returns how many the queue's limit dropped (the oldest, as
+// any queue overflow) and how many copies it left out. It does nothing once the session
+// ended or changed hands here.
+func (a *Adopted) Merge(entries []sessions.Queued, same func(relayed, direct *sessions.Message) bool) (dropped, dups int) {
 	if len(entries) == 0 {
-		return 0
+		return 0, 0
 	}
 	s := a.s
 	s.Lock()
 	defer s.Unlock()
 	if s.Gone || a.n.reg.Get(s.ClientID) != s {
-		return 0
+		return 0, 0
 	}
 	var all []sessions.Queued
 	for {
@@ -237,6 +242,7 @@ func (a *Adopted) Merge(entries []sessions.Queued) (dropped int) {
 		all = append(all, q)
 	}
 	split := min(a.queued, len(all))
+	copies := overlap(entries, all[split:], same)
 	push := func(q sessions.Queued) {
 		if old, d := s.Queue.Push(q); d {
 			dropped++
@@ -249,12 +255,46 @@ func (a *Adopted) Merge(entries []sessions.Queued) (dropped int) {
 	for _, q := range entries {
 		push(q)
 	}
-	for _, q := range all[split:] {
-		push(q)
+	for i, q := range all[split:] {
+		if !copies[i] {
+			push(q)
+		}
 	}
 	for _, q := range all {
 		q.Msg.Release() // Push took its own hold
 	}
-	a.queued = s.Queue.Len() - (len(all) - split)
-	return dropped
+	a.queued = s.Queue.Len() - (len(all) - split - len(copies))
+	return dropped, len(copies)
+}
+
+// overlap finds, per publisher, the longest run of QoS 1/2 messages that ends relayed and
+// begins direct, copies by same; it returns the indexes in direct of those copies.
+func overlap(relayed, direct []sessions.Queued, same func(relayed, direct *sessions.Message) bool) map[int]bool {
+	byFrom := func(qs []sessions.Queued) map[string][]int {
+		m := make(map[string][]int)
+		for i, q := range qs {
+			if q.Msg.QoS > 0 {
+				m[q.Msg.From] = append(m[q.Msg.From], i)
+			}
+		}
+		return m
+	}
+	rs, ds := byFrom(relayed), byFrom(direct)
+	copies := make(map[int]bool)
+	for from, d := range ds {
+		r := rs[from]
+	runs:
+		for k := min(len(r), len(d)); k > 0; k-- {
+			for i := range k {
+				if !same(relayed[r[len(r)-k+i]].Msg, direct[d[i]].Msg) {
+					continue runs
+				}
+			}
+			for _, j := range d[:k] {
+				copies[j] = true
+			}
+			break
+		}
+	}
+	return copies
 }

@@ -23,6 +23,10 @@ type Message struct {
 	// QoS and Retain are as published.
 	QoS    uint8
 	Retain bool
+	// PeerTag is the tag another node of a cluster gave the message when it forwarded it here
+	// (0: none), so that copies of one message that reach a session by two ways while it
+	// moves between nodes are recognised. The engine only carries it.
+	PeerTag uint16
 	// Created is when the broker received the message (unix nanoseconds).
 	Created int64
 	// Expiry is when the message expires (unix nanoseconds), 0 for never (MQTT 5 Message

@@ -18,8 +18,9 @@ import (
 //	                           same client id as the record before in this frame
 //	uvarint len(group) group   "" or the shared subscription filter the sender picked us for
 //	uvarint len(pkt)   pkt     the message as an MQTT 5 PUBLISH packet: topic, payload, QoS,
-//	                           RETAIN as published, the forwarded properties, and what remains
-//	                           of a Message Expiry Interval
+//	                           RETAIN as published, the forwarded properties, what remains
+//	                           of a Message Expiry Interval, and (QoS 1/2) the message's tag
+//	                           as its packet identifier (tag.go)
 //
 // MQTT's own encoding carries every property exactly, and the receiver decodes it with the
 // codec it already trusts; a PUBLISH without properties (the common case) is taken apart
@@ -41,7 +42,7 @@ func appendRecordAfter(dst []byte, msg *sessions.Message, qos uint8, retain bool
 	}
 	p := codec.Publish{QoS: qos, Retain: retain, Topic: msg.Topic, Payload: msg.Payload}
 	if qos > 0 {
-		p.PacketID = 1 // required on the wire; meaningless between nodes
+		p.PacketID = tagOf(msg) // the message's tag between nodes (tag.go)
 	}
 	if msg.Props != nil {
 		p.Props = *msg.Props // a copy: the message is shared and read-only

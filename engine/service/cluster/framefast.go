@@ -42,7 +42,8 @@ func appendPlainRecord(dst []byte, msg *sessions.Message, qos uint8, retain bool
 	dst = append(dst, byte(len(msg.Topic)>>8), byte(len(msg.Topic)))
 	dst = append(dst, msg.Topic...)
 	if qos > 0 {
-		dst = append(dst, 0, 1) // packet identifier: required on the wire, meaningless here
+		t := tagOf(msg) // in the packet identifier: the message's tag between nodes (tag.go)
+		dst = append(dst, byte(t>>8), byte(t))
 	}
 	dst = append(dst, 0) // no properties
 	return append(dst, msg.Payload...)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -27,8 +28,9 @@ import (
 // message for the session reaches B directly. B then asks A to end the relay (subjMoveEnd):
 // A waits moveGrace, so that what the other nodes forwarded to A before they had B's routes
 // arrives, removes the session from its index and answers with what it kept; B puts those
-// messages ahead of the ones that came directly (engine.Adopted.Merge). Only then does the
-// client get its CONNACK. A relay that B never ends (B died, or timed out) ends by itself
+// messages ahead of the ones that came directly (engine.Adopted.Merge), leaving out the
+// direct copies of relayed messages (routed to both nodes while both had the routes: same
+// tag, publisher, topic and payload, tag.go). Only then does the client get its CONNACK. A relay that B never ends (B died, or timed out) ends by itself
 // after relayMaxAge and its messages are dropped (logged).
 
 const (
@@ -217,14 +219,16 @@ func (s *Service) finishMove(ctx context.Context, node, clientID string, a *engi
 		s.log.Warn("cluster: bad relay of a moved session", "peer", node, "clientid", clientID, "error", err)
 		return
 	}
-	if dropped := a.Merge(entries); dropped > 0 {
+	dropped, dups := a.Merge(entries, sameMessage)
+	if dropped > 0 {
 		s.log.Warn("cluster: the queue of a moved session overflowed", "clientid", clientID, "dropped", dropped)
 	}
+	s.log.Info("cluster: session moved here", "peer", node, "clientid", clientID, "relayed", len(entries), "duplicates_dropped", dups)
 }
 
 // appendRelayed encodes relayed deliveries: per delivery a byte QoS, a byte retain, a
-// uvarint count of subscription ids and each, then the message (sessions.EncodeMessage) as
-// uvarint length and bytes.
+// uvarint count of subscription ids and each, the message's tag (tag.go) as a uvarint, then
+// the message (sessions.EncodeMessage) as uvarint length and bytes.
 func appendRelayed(b []byte, qs []sessions.Queued) []byte {
 	var tmp []byte
 	for _, q := range qs {
@@ -237,6 +241,7 @@ func appendRelayed(b []byte, qs []sessions.Queued) []byte {
 		for _, id := range q.SubIDs {
 			b = binary.AppendUvarint(b, uint64(id))
 		}
+		b = binary.AppendUvarint(b, uint64(tagOf(q.Msg)))
 		tmp = sessions.EncodeMessage(tmp[:0], q.Msg)
 		b = binary.AppendUvarint(b, uint64(len(tmp)))
 		b = append(b, tmp...)
@@ -274,6 +279,10 @@ func decodeRelayed(b []byte) ([]sessions.Queued, error) {
 			}
 			q.SubIDs = append(q.SubIDs, uint32(id))
 		}
+		tag, ok := uv()
+		if !ok || tag > 0xFFFF {
+			return nil, errRelayed
+		}
 		size, ok := uv()
 		if !ok || size > uint64(len(b)) {
 			return nil, errRelayed
@@ -283,6 +292,7 @@ func decodeRelayed(b []byte) ([]sessions.Queued, error) {
 			return nil, fmt.Errorf("cluster: relayed message: %w", err)
 		}
 		b = b[size:]
+		m.PeerTag = uint16(tag)
 		q.Msg = m
 		out = append(out, q)
 	}
@@ -294,4 +304,11 @@ func (s *Service) endRelayAnyway(node, clientID string) {
 	if nc := s.conn.Load(); nc != nil {
 		go nc.Request(subjMoveEnd+token(node), []byte(clientID), reqTimeout)
 	}
+}
+
+// sameMessage says whether relayed, from the old node's relay, and direct, routed here, are
+// copies of one message (tag.go).
+func sameMessage(relayed, direct *sessions.Message) bool {
+	return relayed.PeerTag == tagOf(direct) && relayed.From == direct.From &&
+		bytes.Equal(relayed.Topic, direct.Topic) && bytes.Equal(relayed.Payload, direct.Payload)
 }

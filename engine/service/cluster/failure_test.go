@@ -10,7 +10,8 @@ import (
 )
 
 // TestNodeFailureRestartLeave: nodes 4, 5 and 6. QoS 1 traffic from 4 to 5 loses nothing
-// while 6 is killed with SIGKILL; 6 is seen down, forgotten by node 4 after its autoclean,
+// while 6 is killed with SIGKILL; 6 is seen down, forgotten by node 4 after its autoclean
+// (then, not before, the will of a client of node 6 is published, once),
 // comes back by itself when restarted (the known nodes are kept on disk), is removed with
 // force-leave, and 5 leaves.
 func TestNodeFailureRestartLeave(t *testing.T) {
@@ -28,6 +29,15 @@ func TestNodeFailureRestartLeave(t *testing.T) {
 	r := newReceived()
 	sub := n5.connect(t, "f-sub", r)
 	subscribe(t, sub, "f/#", 1)
+	// A client of node 6 with a will: node 6 dies, and its will is published once, by node 4
+	// (the first running node by name) when its autoclean (3s) forgets node 6, not before.
+	wr := newReceived()
+	ws := n5.connect(t, "f-will-sub", wr)
+	subscribe(t, ws, "fwill/#", 1)
+	awaitRoute(t, n6.connect(t, "f-will-probe", nil), "fwill/probe", wr)
+	connect5(t, n6, &paho.Connect{ClientID: "f-will", KeepAlive: 60, CleanStart: true,
+		WillMessage: &paho.WillMessage{Topic: "fwill/6", QoS: 1, Payload: []byte("node 6 died")}}, nil, false, nil)
+	time.Sleep(300 * time.Millisecond) // the connect (and its will) is announced
 	pub := n4.connect(t, "f-pub", nil)
 	awaitRoute(t, pub, "f/probe", r)
 	const total = 300
@@ -55,7 +65,20 @@ func TestNodeFailureRestartLeave(t *testing.T) {
 	}
 
 	n5.waitStatus(t, status([]*node{n4, n5}, []*node{n6}), 10*time.Second)
+	downAt := time.Now()
 	n4.waitStatus(t, status([]*node{n4, n5}, nil), 15*time.Second) // autoclean 3s
+	select {
+	case p := <-wr.ch:
+		if string(p.Payload) != "node 6 died" {
+			t.Fatalf("will subscriber: %q", p.Payload)
+		}
+		if d := time.Since(downAt); d < 2*time.Second {
+			t.Fatalf("the will of a node seen down came %v after, before its autoclean", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the will of a node forgotten by autoclean was not published")
+	}
+	wr.none(t, time.Second)
 
 	// Restarted, node 6 dials the nodes it knew and is back everywhere.
 	n6.start(t)

@@ -15,6 +15,11 @@ import (
 // emqx_dashboard unless the file marks it false, before the listeners open, so that the
 // first client already meets their authentication.
 func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *plugins.DashboardEnv) (*plugins.Manager, error) {
+	// RPC bridges use cluster.ssl.* (its notes are logged by the cluster's set-up).
+	rpcTLS, err := clusterTLS(&cfg.Cluster, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
 	m := plugins.New(n, plugins.Env{
 		Home:      cfg.Node.Home,
 		EtcDir:    cfg.Plugins.EtcDir,
@@ -26,6 +31,7 @@ func startPlugins(n *engine.Node, cfg *config.Config, log *slog.Logger, dash *pl
 		NodeName:  n.Name(),
 		Cookie:    cfg.Node.Cookie,
 		RPCPort:   cfg.Cluster.RPCClientPort,
+		RPCTLS:    rpcTLS,
 	}, cfg.Plugins.LoadedFile, log)
 	if err := m.Start(os.Getenv(plugins.LoadedPluginsEnv)); err != nil {
 		return nil, err

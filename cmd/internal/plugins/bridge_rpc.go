@@ -11,7 +11,9 @@ import (
 // an RPC bridge: forward-only, to that node's RPC listener on rpc.tcp_client_port (or the
 // name's port), logging in with node.cookie. As the guide says, RPC bridges do not subscribe:
 // subscription.N.* keys are ignored, with a warning. The MQTT client keys (proto_ver,
-// client_id, username, password, keepalive, retry_interval, bridge_mode) do not apply.
+// client_id, username, password, keepalive, retry_interval, bridge_mode) do not apply. With
+// cluster.ssl = on the link runs over TLS with cluster.ssl.* (as the remote's listener
+// requires when its own cluster.ssl is on).
 func rpcBridge(c *Conf, p string, ssl bool, e *Env, cfg *bridge.Config) {
 	node := cfg.Address
 	addr, ok := bridge.RPCAddress(node, e.RPCPort)
@@ -20,7 +22,7 @@ func rpcBridge(c *Conf, p string, ssl bool, e *Env, cfg *bridge.Config) {
 		return
 	}
 	if ssl {
-		c.Fail(p+"ssl", "RPC bridges (address = name@host) do not use TLS yet; set ssl = off or bridge over MQTT (address = host:port)")
+		c.Fail(p+"ssl", "RPC bridges (address = name@host) take their TLS from cluster.ssl.* (on when cluster.ssl = on); set ssl = off here")
 	}
 	if len(cfg.Subscriptions) > 0 {
 		if e.Log != nil {
@@ -29,5 +31,5 @@ func rpcBridge(c *Conf, p string, ssl bool, e *Env, cfg *bridge.Config) {
 		cfg.Subscriptions = nil
 	}
 	cfg.Address = addr
-	cfg.RPC = &bridge.RPC{Node: node, Cookie: e.Cookie, From: e.NodeName}
+	cfg.RPC = &bridge.RPC{Node: node, Cookie: e.Cookie, From: e.NodeName, TLS: e.RPCTLS}
 }

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -64,6 +65,8 @@ type Env struct {
 	// the name says name@host:port.
 	Cookie  string
 	RPCPort int
+	// RPCTLS, when set (cluster.ssl = on: cluster.ssl.*), runs RPC bridges over TLS.
+	RPCTLS *tls.Config
 	// Alarms receives the alarms plugins raise (bridge backlogs); nil: the registry that
 	// Manager.SetAlarms gives.
 	Alarms bridge.Alarms

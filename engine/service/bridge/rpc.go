@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ type RPC struct {
 	// Timeout bounds the wait for a batch's reply and for a connection (0: 15s); past it the
 	// link is dropped and the unanswered batches go again.
 	Timeout time.Duration
+	// TLS, when set (cluster.ssl.*, as between the nodes of a cluster), runs the link over
+	// TLS: the remote's listener requires it when its own cluster.ssl is on. Not modified.
+	TLS *tls.Config
 }
 
 var errRPCSubscription = errors.New("an RPC bridge only forwards: subscriptions are for MQTT bridges (address = host:port)")
@@ -115,13 +119,18 @@ func (b *Bridge) dialRPC(ctx context.Context) (*rpcLink, error) {
 	r := b.cfg.RPC
 	l := &rpcLink{b: b, down: make(chan struct{}), wake: make(chan struct{}, 1), pending: map[uint64]*rpcBatch{}}
 	var once sync.Once
-	nc, err := nats.Connect("nats://"+b.cfg.Address,
-		nats.UserInfo(rpcUser, r.Cookie), nats.Name("bridge:"+b.cfg.Name+"@"+r.From),
+	opts := []nats.Option{
+		nats.UserInfo(rpcUser, r.Cookie), nats.Name("bridge:" + b.cfg.Name + "@" + r.From),
 		nats.NoReconnect(), nats.Timeout(r.Timeout), nats.SetCustomDialer(ctxDialer{ctx, r.Timeout}), nats.PingInterval(r.Timeout), nats.MaxPingsOutstanding(2),
 		nats.ClosedHandler(func(*nats.Conn) { once.Do(func() { close(l.down) }) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("RPC bridge link error", "node", r.Node, "error", err)
-		}))
+		}),
+	}
+	if r.TLS != nil {
+		opts = append(opts, nats.Secure(r.TLS.Clone()))
+	}
+	nc, err := nats.Connect("nats://"+b.cfg.Address, opts...)
 	if err != nil {
 		err = fmt.Errorf("cannot connect to node %s at %s: %w", r.Node, b.cfg.Address, err)
 		msg := err.Error()

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ import (
 // carries the cluster's private subjects, while an RPC bridge is an outside client that must
 // reach exactly one subject. Its only remote user is RPCUser with node.cookie as password,
 // allowed to publish on SubjectRPCPublish and to receive replies on its inbox, nothing else.
+//
+// With cluster.ssl on, the listener accepts only TLS (RPCOptions.TLS: the configuration of
+// the cluster's routes, so the same certificates and CAs authenticate both sides) and the
+// bridges of a node whose cluster.ssl is on dial with TLS.
 //
 // Protocol (the bridge side is engine/service/bridge/rpc.go): a request on SubjectRPCPublish
 // carries a batch of messages; its body is a sequence of records, each a uvarint length and
@@ -57,6 +62,11 @@ type RPCOptions struct {
 	Cookie   string // node.cookie: the password of RPCUser
 	NodeName string // node.name, for the server's name and logs
 	Log      *slog.Logger
+	// TLS, when set (cluster.ssl.*, transport.PeerTLS), makes the listener accept only TLS
+	// connections with this configuration (a client certificate is required when it verifies
+	// its peers); TLSTimeout bounds a handshake (0: 2s). Not modified.
+	TLS        *tls.Config
+	TLSTimeout time.Duration
 }
 
 // RPCServer is a node's RPC listener. Its methods are safe for concurrent use; Close ends it.
@@ -110,6 +120,14 @@ func ListenRPC(n *engine.Node, o RPCOptions) (*RPCServer, error) {
 				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 			}},
 		},
+	}
+	if o.TLS != nil {
+		opts.TLSConfig = o.TLS.Clone()
+		opts.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+		opts.TLSTimeout = 2
+		if o.TLSTimeout > 0 {
+			opts.TLSTimeout = o.TLSTimeout.Seconds()
+		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

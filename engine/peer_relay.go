@@ -45,7 +45,8 @@ type Relay struct {
 	mu      sync.Mutex
 	kept    []sessions.Queued
 	dropped int
-	ended   bool
+	ending  bool // End called
+	ended   bool // End done: nothing more is kept
 }
 
 // relays maps a relaying session to its Relay; relaying counts them, so that a delivery to an
@@ -115,19 +116,24 @@ func (r *Relay) Age() time.Duration { return time.Since(r.at) }
 // returns nothing.
 func (r *Relay) End(ctx context.Context) (kept []sessions.Queued, dropped int) {
 	n := r.n
-	if _, ok := n.relays.m.LoadAndDelete(r.s); !ok {
+	r.mu.Lock()
+	if r.ending {
+		r.mu.Unlock()
 		return nil, 0
 	}
+	r.ending = true
+	r.mu.Unlock()
 	r.s.Lock()
 	for _, sub := range r.subs {
 		n.indexUnsubscribe(sub.Filter, r.s)
 	}
 	r.s.Unlock()
 	// A route that matched the session before it left the index delivers to it afterwards:
-	// let every loop finish its round before the relay closes.
+	// the relay keeps those until every loop has finished the round it was in.
 	if err := n.loopBarrier(ctx); err != nil {
 		n.log.Warn("session relay ended before every loop was past it: a message under way may be lost", "client", r.s.ClientID, "error", err)
 	}
+	n.relays.m.Delete(r.s)
 	n.relays.count.Add(-1)
 	r.mu.Lock()
 	kept, dropped, r.kept, r.ended = r.kept, r.dropped, nil, true

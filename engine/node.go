@@ -43,7 +43,6 @@ type Node struct {
 	hooks    atomic.Pointer[hookSet]         // installed hooks, nil when none (hooks.go)
 	routes   atomic.Pointer[routeWatch]      // local interest for the cluster, nil when none (peer.go)
 	locator  SessionLocator                  // sessions on other nodes, nil when none (peer_sessions.go)
-	relays   relays                          // sessions handed over, relaying (peer_relay.go)
 	hookReg  hookRegistry
 	pool     *ants.Pool // side pool for work that may block (authentication)
 
@@ -74,6 +73,9 @@ type Node struct {
 
 	// ext holds the counters of plugins that Metrics adds (metrics_ext.go).
 	ext extMetrics
+	// relays are the sessions handed over to another node and relaying (peer_relay.go); last,
+	// so that the fields above keep their places.
+	relays relays
 }
 
 type listenerState struct {

@@ -258,7 +258,10 @@ func (b *broker) liveHeap() int64 {
 }
 
 // messagesReceived returns the broker's messages.received counter (-1 when unknown).
-func (b *broker) messagesReceived() int64 {
+func (b *broker) messagesReceived() int64 { return b.metric("messages.received") }
+
+// metric returns one of the broker's counters (-1 when unknown).
+func (b *broker) metric(name string) int64 {
 	var r struct {
 		Data []struct {
 			Metrics map[string]int64 `json:"metrics"`
@@ -267,5 +270,9 @@ func (b *broker) messagesReceived() int64 {
 	if err := b.apiGet("/api/v4/metrics", &r); err != nil || len(r.Data) == 0 {
 		return -1
 	}
-	return r.Data[0].Metrics["messages.received"]
+	v, ok := r.Data[0].Metrics[name]
+	if !ok {
+		return -1
+	}
+	return v
 }

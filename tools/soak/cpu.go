@@ -48,8 +48,9 @@ func parseProcStat(s string) time.Duration {
 }
 
 // machineCPU is a reading of /proc/stat's first line: the time every CPU spent idle (idle +
-// iowait) and in total.
-type machineCPU struct{ idle, total uint64 }
+// iowait), running niced work (nice > 0: other users' builds at nice 19, which yield to the
+// soak's processes) and in total.
+type machineCPU struct{ idle, nice, total uint64 }
 
 func readMachineCPU() (machineCPU, bool) {
 	b, err := os.ReadFile("/proc/stat")
@@ -79,7 +80,7 @@ func parseMachineCPU(line string) (machineCPU, bool) {
 	for _, n := range v {
 		m.total += n
 	}
-	m.idle = v[3] + v[4]
+	m.idle, m.nice = v[3]+v[4], v[1]
 	return m, true
 }
 
@@ -96,8 +97,9 @@ type cpuSampler struct {
 	ok      bool
 }
 
-// cpuShares is one window's figures; a negative value is unknown.
-type cpuShares struct{ broker, soak, idle float64 }
+// cpuShares is one window's figures; a negative value is unknown. spare is idle plus niced
+// work: what the soak's processes (nice 0 or below) could have had.
+type cpuShares struct{ broker, soak, idle, spare float64 }
 
 // sample reads the counters now and returns the shares since the previous call (all
 // unknown on the first).
@@ -106,7 +108,7 @@ func (s *cpuSampler) sample(pid int) cpuShares {
 	br := procCPU(strconv.Itoa(pid))
 	self := procCPU("self")
 	m, mok := readMachineCPU()
-	out := cpuShares{broker: -1, soak: -1, idle: -1}
+	out := cpuShares{broker: -1, soak: -1, idle: -1, spare: -1}
 	if s.ok {
 		secs := now.Sub(s.at).Seconds()
 		if br >= 0 && secs > 0 {
@@ -120,7 +122,9 @@ func (s *cpuSampler) sample(pid int) cpuShares {
 			out.soak = 100 * (self - s.self).Seconds() / secs
 		}
 		if mok && m.total > s.machine.total {
-			out.idle = 100 * float64(m.idle-s.machine.idle) / float64(m.total-s.machine.total)
+			d := float64(m.total - s.machine.total)
+			out.idle = 100 * float64(m.idle-s.machine.idle) / d
+			out.spare = 100 * float64(m.idle-s.machine.idle+m.nice-s.machine.nice) / d
 		}
 	}
 	s.at, s.pid, s.broker, s.self, s.machine, s.ok = now, pid, br, self, m, mok

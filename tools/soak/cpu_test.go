@@ -19,7 +19,7 @@ func TestParseProcStat(t *testing.T) {
 
 func TestParseMachineCPU(t *testing.T) {
 	m, ok := parseMachineCPU("cpu  100 10 50 800 20 0 20 0 0 0")
-	if !ok || m.total != 1000 || m.idle != 820 {
+	if !ok || m.total != 1000 || m.idle != 820 || m.nice != 10 {
 		t.Fatalf("%+v %v", m, ok)
 	}
 	if _, ok := parseMachineCPU("cpu0 1 2 3"); ok {
@@ -36,7 +36,7 @@ func TestCPUSamplerSelf(t *testing.T) {
 	for procCPU("self")-start < 100*time.Millisecond && time.Now().Before(deadline) { // burn CPU
 	}
 	sh := s.sample(0)
-	if sh.soak <= 0 || sh.idle < 0 || sh.idle > 100 {
+	if sh.soak <= 0 || sh.idle < 0 || sh.spare < sh.idle || sh.spare > 100 {
 		t.Fatalf("after 100 ms of CPU: %+v", sh)
 	}
 }

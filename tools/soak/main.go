@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -201,7 +202,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	endG, endConns := b.nodeFacts()
 	endHeap := b.liveHeap()
 	endStats := b.stats()
-	reclaims := b.metric("memory.reclaims")
+	reclaims, reclaimed, reclaimMs := b.metric("memory.reclaims"), b.metric("memory.reclaimed_bytes"), b.metric("memory.reclaim_ms")
 	heapFile := filepath.Join(outDir, "soak-heap.pprof")
 	if err := os.MkdirAll(outDir, 0o755); err != nil || b.saveHeap(heapFile) != nil {
 		heapFile = ""
@@ -225,7 +226,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	}
 	rtt := pr.percentiles()
 	fmt.Println()
-	fmt.Println("== soak report")
+	fmt.Printf("== soak report (profile %s)\n", prof.name)
 	fmt.Printf("duration %v of churn, broker killed with SIGKILL %d times (restart to listening: %v)\n", duration, st.kills.Load(), fmtDurations(restarts))
 	fmt.Printf("verified messages acknowledged: %d (QoS 1 and 2, %d flows each)\n", acked, len(fl)/2)
 	fmt.Printf("acknowledged QoS 1 messages lost: %d   (must be 0)\n", lost1)
@@ -242,7 +243,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   (RSS stays higher: the Go runtime returns freed memory to the OS lazily)\n",
 		float64(baseHeap)/1e6, float64(endHeap)/1e6, pct(endHeap, baseHeap))
 	if reclaims >= 0 {
-		fmt.Printf("memory handed back to the OS by the broker after its busy periods (memory.reclaims, last process): %d\n", reclaims)
+		fmt.Printf("memory reclaims by the broker after its busy periods (last process): %d, %.1f MB returned to the OS, %d ms spent\n", reclaims, float64(reclaimed)/1e6, reclaimMs)
 	}
 	fmt.Printf("after churn: sessions %d, subscriptions %d, topics %d, retained %d\n",
 		endStats["sessions.count"], endStats["subscriptions.count"], endStats["topics.count"], endStats["retained.count"])
@@ -255,11 +256,12 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	lagAll := lags.total()
 	fmt.Printf("event-loop lag (emqx_loop_lag_seconds, every loop every 100 ms) during the churn: %v\n", lagChurn)
 	fmt.Printf("event-loop lag over the whole run (churn, drain, idle): %v\n", lagAll)
-	brokerCPU, soakCPU, idleCPU := tl.cpuDuring(0, churnEnd.Sub(tl.start))
-	fmt.Printf("CPU during the churn (5 s windows): broker %s of one core; soak tool %s of one core; machine idle %s of 2 cores\n", brokerCPU, soakCPU, idleCPU)
-	saturated := idleCPU.n > 0 && idleCPU.mean < 5
+	brokerCPU, soakCPU, idleCPU, spareCPU := tl.cpuDuring(0, churnEnd.Sub(tl.start))
+	fmt.Printf("CPU during the churn (5 s windows): broker %s of one core; soak tool %s of one core; machine idle %s, idle or running niced (nice > 0) work %s of all %d cores\n",
+		brokerCPU, soakCPU, idleCPU, spareCPU, runtime.NumCPU())
+	saturated := spareCPU.n > 0 && spareCPU.mean < 5
 	if saturated {
-		fmt.Printf("the machine was SATURATED during the churn (idle %.0f %% on average): the loop lag measured queueing for a CPU, not a loop waiting\n", idleCPU.mean)
+		fmt.Printf("the machine was SATURATED during the churn (idle or niced %.0f %% on average): the loop lag measured queueing for a CPU, not a loop waiting\n", spareCPU.mean)
 	}
 	lagFailed := false
 	if !prof.checkLag && lagChurn.total() > 0 {

@@ -151,11 +151,11 @@ func (t *timeline) write(dir string) error {
 		return err
 	}
 	var csv strings.Builder
-	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms,loop_lag_samples,loop_lag_p50_ms,loop_lag_p99_ms,loop_lag_max_ms,load1,broker_cpu_pct,soak_cpu_pct,machine_idle_pct\n")
+	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms,loop_lag_samples,loop_lag_p50_ms,loop_lag_p99_ms,loop_lag_max_ms,load1,broker_cpu_pct,soak_cpu_pct,machine_idle_pct,machine_idle_or_niced_pct\n")
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	for _, r := range t.rows {
-		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f,%d,%.3f,%.3f,%.3f,%.2f,%.1f,%.1f,%.1f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, ms(r.probeP99),
-			r.lagSamples, ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), r.load1, r.cpu.broker, r.cpu.soak, r.cpu.idle)
+		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f,%d,%.3f,%.3f,%.3f,%.2f,%.1f,%.1f,%.1f,%.1f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, ms(r.probeP99),
+			r.lagSamples, ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), r.load1, r.cpu.broker, r.cpu.soak, r.cpu.idle, r.cpu.spare)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644); err != nil {
 		return err
@@ -194,6 +194,7 @@ func (t *timeline) write(dir string) error {
 	chart("broker CPU (% of one core)", func(r row) float64 { return max(r.cpu.broker, 0) })
 	chart("soak tool CPU (% of one core)", func(r row) float64 { return max(r.cpu.soak, 0) })
 	chart("machine idle (% of all cores)", func(r row) float64 { return max(r.cpu.idle, 0) })
+	chart("machine idle or running niced work (% of all cores)", func(r row) float64 { return max(r.cpu.spare, 0) })
 	chart("load average (1 min)", func(r row) float64 { return r.load1 })
 	chart("goroutines", func(r row) float64 { return float64(max(r.goroutines, 0)) })
 	return os.WriteFile(filepath.Join(dir, "soak.html"), []byte(h.String()), 0o644)
@@ -222,7 +223,7 @@ func (t *timeline) loadSummary() string {
 }
 
 // cpuDuring summarises the CPU columns of the rows taken in [from, to] since the start.
-func (t *timeline) cpuDuring(from, to time.Duration) (broker, soak, idle cpuSummary) {
+func (t *timeline) cpuDuring(from, to time.Duration) (broker, soak, idle, spare cpuSummary) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, r := range t.rows {
@@ -232,6 +233,7 @@ func (t *timeline) cpuDuring(from, to time.Duration) (broker, soak, idle cpuSumm
 		broker.add(r.cpu.broker)
 		soak.add(r.cpu.soak)
 		idle.add(r.cpu.idle)
+		spare.add(r.cpu.spare)
 	}
-	return broker, soak, idle
+	return broker, soak, idle, spare
 }

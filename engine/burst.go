@@ -13,8 +13,14 @@ package engine
 // interval, those far larger than what the loop's rounds built in that interval.
 const maxPooledOut = 1 << 20
 
-// trimFloor is the capacity up to which a pooled output buffer is always kept.
+// trimFloor is the capacity up to which a pooled output buffer is kept whatever the rounds
+// built.
 const trimFloor = 16 << 10
+
+// trimKeep is how many pooled output buffers a trim keeps at most: a loop pools up to 64
+// (one per connection written in a round), 16 KiB each, 1 MiB per loop after a burst;
+// allocating the rest again costs a busy loop at most 48 allocations a second.
+const trimKeep = 16
 
 // shrunkBatch is the capacity from which an emptied batch slice is dropped when its last
 // round used less than a quarter of it.
@@ -31,7 +37,8 @@ func shrunk[T any](batch []T) []T {
 
 // trimFree runs at every sweep slice; once per sweep interval (sweepSlices slices) it drops
 // the pooled output buffers larger than max(trimFloor, 2 × the largest output a round of this
-// loop built in that interval, loop.outPeak) and starts a new interval. A busy loop keeps the
+// loop built in that interval, loop.outPeak), keeps trimKeep of the others at most, and starts
+// a new interval. A busy loop keeps the
 // buffers its rounds use; a burst's buffers go one interval after the burst, also while
 // steady small traffic (a probe, a few flows) keeps the loop from being idle. Dropping is
 // once per interval at most, so a loop whose rounds alternate between small and large
@@ -44,7 +51,7 @@ func (l *loop) trimFree() {
 	l.trimSlices, l.outPeak = 0, 0
 	kept := l.free[:0]
 	for _, b := range l.free {
-		if cap(b) <= limit {
+		if cap(b) <= limit && len(kept) < trimKeep {
 			kept = append(kept, b)
 		}
 	}

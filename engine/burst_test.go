@@ -55,4 +55,11 @@ func TestBurstCapacityIsReleased(t *testing.T) {
 	if len(l.free) != 1 {
 		t.Fatalf("an idle trim dropped a small buffer: %d left", len(l.free))
 	}
+	for range 64 { // a round that wrote 64 connections: 64 pooled buffers
+		l.free = append(l.free, make([]byte, 0, 4096))
+	}
+	interval(0)
+	if len(l.free) != trimKeep {
+		t.Fatalf("after a trim %d buffers pooled, want %d", len(l.free), trimKeep)
+	}
 }

@@ -195,7 +195,15 @@ func (b *broker) pid() int {
 }
 
 // rss returns the broker's resident set size in bytes (0 when unknown).
-func (b *broker) rss() int64 {
+func (b *broker) rss() int64 { return b.status("VmRSS:") }
+
+// rssParts returns the anonymous part of the resident set (heap, stacks, runtime: what the
+// broker holds) and the file-backed part (the binary's pages touched so far, which the kernel
+// reclaims when it needs them), 0 when unknown.
+func (b *broker) rssParts() (anon, file int64) { return b.status("RssAnon:"), b.status("RssFile:") }
+
+// status returns a "kB" field of the broker's /proc/<pid>/status in bytes (0 when unknown).
+func (b *broker) status(field string) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(b.pid()) + "/status")
 	if err != nil {
 		return 0
@@ -203,7 +211,7 @@ func (b *broker) rss() int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}

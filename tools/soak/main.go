@@ -107,6 +107,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 
 	time.Sleep(3 * time.Second)
 	baseRSS := b.rss()
+	baseAnon, baseFile := b.rssParts()
 	baseG, _ := b.nodeFacts()
 	baseHeap := b.liveHeap()
 	baseHeapFile := filepath.Join(outDir, "soak-heap-base.pprof")
@@ -199,6 +200,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 			lowRSS, lowAfter = r, waited
 		}
 	}
+	endAnon, endFile := b.rssParts()
 	endG, endConns := b.nodeFacts()
 	endHeap := b.liveHeap()
 	endStats := b.stats()
@@ -235,6 +237,8 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	fmt.Printf("persistent sessions found missing on reconnect: %d subscriber, %d publisher (must be 0)\n", lostSess, st.pubSessionsLost.Load())
 	fmt.Printf("RSS: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
 		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
+	fmt.Printf("RSS parts at the end: anonymous (heap, stacks, runtime) %.1f → %.1f MB (%+.0f%%), file-backed (the binary's pages touched) %.1f → %.1f MB\n",
+		float64(baseAnon)/1e6, float64(endAnon)/1e6, pct(endAnon, baseAnon), float64(baseFile)/1e6, float64(endFile)/1e6)
 	if lowRSS < endRSS {
 		fmt.Printf("RSS after a further wait of at most %v: %.1f MB (%+.0f%%) %v later\n", rssSettle, float64(lowRSS)/1e6, pct(lowRSS, baseRSS), lowAfter)
 	} else {

@@ -127,7 +127,7 @@ cluster-scale: ## the cluster's scale check: 5 real nodes on loopback, SCALE_CLI
 	EMQX_SCALE_SIM=1 EMQX_SCALE_CLIENTS=$(or $(SCALE_CLIENTS),10) EMQX_SCALE_FILTERS=$(or $(SCALE_FILTERS),10000) $(GO) test -count=1 -timeout 20m -run TestScaleSimulation -v ./engine/service/cluster/ 2>&1 | grep -v 'level='
 	$(GO) test -run '^$$' -bench BytesPerFilter -benchtime 1x ./trie/
 
-soak: build ## churn and kill -9 the broker for DURATION (default 10m) on loopback; report lost/duplicated messages, RSS, goroutines, probe latency (tools/soak)
+soak: build ## churn and kill -9 the broker for DURATION (default 10m) on loopback; report lost/duplicated messages, RSS, heap, goroutines, CPU, loop lag (tools/soak; SOAK_FLAGS=-profile=overload: the load that saturates 2 cores, lag not checked)
 	$(GO) build -trimpath -o $(BIN)/soak ./tools/soak
 	$(BIN)/soak -bin $(BIN)/emqx -duration $(DURATION) -out bench/results $(SOAK_FLAGS)
 

@@ -8,10 +8,19 @@ package engine
 // above maxPooledOut are not kept.
 
 // maxPooledOut is the largest output buffer a loop keeps for reuse (loop.putBuf). A busy loop
-// keeps its large buffers: dropping them after every round made each round allocate its
-// output anew (p2p QoS 0 cost 60 % more CPU per message); trimFree lets them go once the
-// loop has been idle for a sweep.
+// keeps the buffers its rounds need: dropping them after every round made each round allocate
+// its output anew (p2p QoS 0 cost 60 % more CPU per message); trimFree drops, once per sweep
+// interval, those far larger than what the loop's rounds built in that interval.
 const maxPooledOut = 1 << 20
+
+// trimFloor is the capacity up to which a pooled output buffer is kept whatever the rounds
+// built.
+const trimFloor = 16 << 10
+
+// trimKeep is how many pooled output buffers a trim keeps at most: a loop pools up to 64
+// (one per connection written in a round), 16 KiB each, 1 MiB per loop after a burst;
+// allocating the rest again costs a busy loop at most 48 allocations a second.
+const trimKeep = 16
 
 // shrunkBatch is the capacity from which an emptied batch slice is dropped when its last
 // round used less than a quarter of it.
@@ -26,17 +35,23 @@ func shrunk[T any](batch []T) []T {
 	return batch[:0]
 }
 
-// trimFree drops the pooled output buffers that a burst grew beyond 16 KiB once the loop has
-// taken no output buffer since the previous sweep: the sweep calls it, so a busy loop keeps
-// reusing them and an idle one lets them go.
+// trimFree runs at every sweep slice; once per sweep interval (sweepSlices slices) it drops
+// the pooled output buffers larger than max(trimFloor, 2 × the largest output a round of this
+// loop built in that interval, loop.outPeak), keeps trimKeep of the others at most, and starts
+// a new interval. A busy loop keeps the
+// buffers its rounds use; a burst's buffers go one interval after the burst, also while
+// steady small traffic (a probe, a few flows) keeps the loop from being idle. Dropping is
+// once per interval at most, so a loop whose rounds alternate between small and large
+// allocates a large buffer again at most once a second.
 func (l *loop) trimFree() {
-	if l.bufGets != l.bufGetsSwept {
-		l.bufGetsSwept = l.bufGets
+	if l.trimSlices++; l.trimSlices < sweepSlices {
 		return
 	}
+	limit := max(trimFloor, 2*l.outPeak)
+	l.trimSlices, l.outPeak = 0, 0
 	kept := l.free[:0]
 	for _, b := range l.free {
-		if cap(b) <= 16<<10 {
+		if cap(b) <= limit && len(kept) < trimKeep {
 			kept = append(kept, b)
 		}
 	}

@@ -2,9 +2,9 @@ package engine
 
 import "testing"
 
-// A batch slice grown by a burst is let go once a round uses little of it; output buffers
-// grown past 16 KiB leave the loop's pool at a sweep that follows a sweep interval without
-// output, and stay while the loop is busy.
+// A batch slice grown by a burst is let go once a round uses little of it; pooled output
+// buffers above 16 KiB and above twice the largest round of a sweep interval leave the
+// loop's pool at the end of that interval, busy or not, and stay while rounds use them.
 func TestBurstCapacityIsReleased(t *testing.T) {
 	big := make([]int, 10, 100000)
 	if got := shrunk(big); got != nil {
@@ -25,13 +25,41 @@ func TestBurstCapacityIsReleased(t *testing.T) {
 	if len(l.free) != 2 {
 		t.Fatalf("%d pooled buffers, want 2", len(l.free))
 	}
-	l.putBuf(l.getBuf()) // output this interval: the loop is busy
-	l.trimFree()
-	if len(l.free) != 2 {
-		t.Fatalf("a busy loop's trim left %d buffers, want 2", len(l.free))
+	interval := func(roundOut int) {
+		for i := 0; i < sweepSlices; i++ {
+			if roundOut > 0 {
+				b := l.getBuf()
+				l.putBuf(append(b, make([]byte, roundOut)...))
+			}
+			l.trimFree()
+		}
 	}
-	l.trimFree() // a whole interval without output
-	if len(l.free) != 1 || cap(l.free[0]) != 4096 {
-		t.Fatalf("after an idle trim: %d buffers", len(l.free))
+	interval(40 << 10) // rounds of 40 KiB: the 60 KiB buffer is within twice that
+	if len(l.free) != 2 {
+		t.Fatalf("a loop building 40 KiB rounds kept %d buffers, want 2", len(l.free))
+	}
+	// Small steady traffic (a probe): the burst's buffer goes although the loop is not idle,
+	// at the end of the interval and not before.
+	for i := 0; i < sweepSlices-1; i++ {
+		l.putBuf(append(l.getBuf(), make([]byte, 100)...))
+		l.trimFree()
+	}
+	if len(l.free) != 2 {
+		t.Fatalf("trimmed before the interval ended: %d buffers", len(l.free))
+	}
+	l.trimFree()
+	if len(l.free) != 1 || cap(l.free[0]) > trimFloor {
+		t.Fatalf("after an interval of 100-byte rounds: %d buffers, first cap %d", len(l.free), cap(l.free[0]))
+	}
+	interval(0) // idle: buffers up to trimFloor stay
+	if len(l.free) != 1 {
+		t.Fatalf("an idle trim dropped a small buffer: %d left", len(l.free))
+	}
+	for range 64 { // a round that wrote 64 connections: 64 pooled buffers
+		l.free = append(l.free, make([]byte, 0, 4096))
+	}
+	interval(0)
+	if len(l.free) != trimKeep {
+		t.Fatalf("after a trim %d buffers pooled, want %d", len(l.free), trimKeep)
 	}
 }

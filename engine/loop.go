@@ -33,8 +33,8 @@ type loop struct {
 	lingering      []lingerer // sockets closing with a lingering close (linger.go)
 	lingerNew      bool       // some of them started this round: shut their write side at its end
 	now            int64      // unix nanoseconds, read once per round
-	bufGets        uint64     // output buffers taken (getBuf); trimFree compares it between sweeps
-	bufGetsSwept   uint64     // bufGets at the previous sweep
+	outPeak        int        // largest output a round built since trimFree last trimmed (putBuf)
+	trimSlices     int        // sweep slices since trimFree last trimmed
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -318,7 +318,6 @@ func (l *loop) putIovec(iv *iovec) {
 
 // getBuf returns an empty output buffer.
 func (l *loop) getBuf() []byte {
-	l.bufGets++
 	if n := len(l.free); n > 0 {
 		b := l.free[n-1]
 		l.free = l.free[:n-1]
@@ -330,6 +329,9 @@ func (l *loop) getBuf() []byte {
 // putBuf takes back an output buffer; very large ones are left to the GC so that one burst
 // does not pin memory forever.
 func (l *loop) putBuf(b []byte) {
+	if len(b) > l.outPeak {
+		l.outPeak = len(b)
+	}
 	if cap(b) > maxPooledOut || len(l.free) >= 64 {
 		return
 	}

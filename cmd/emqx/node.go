@@ -27,6 +27,7 @@ import (
 	"github.com/emqgo/emqgo/engine/ctl"
 	"github.com/emqgo/emqgo/engine/logging"
 	"github.com/emqgo/emqgo/engine/service/banned"
+	"github.com/emqgo/emqgo/engine/service/memreclaim"
 )
 
 // loadConfig loads emqx.conf (or the embedded default) with the environment overrides, its
@@ -125,6 +126,9 @@ func (f foregroundCmd) Run(c *cli) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
+	// Heap memory back to the OS after busy periods (engine/service/memreclaim).
+	reclaim := memreclaim.Start(node, memreclaim.Options{Log: log})
+	defer reclaim.Stop()
 	closeRPC := func() {}
 	if clu != nil {
 		err := startCluster(ctlSrv, node, clu, log)

@@ -54,8 +54,10 @@ type Log struct {
 	syncOff   int64 // end of what has been fsynced
 	dirty     bool  // writeOff > syncOff
 	nextMajor uint64
-	wfailed   bool  // writer's view of failErr != nil
-	truncTo   int64 // >= 0: the active segment must be cut back there before writing again
+	wfailed   bool   // writer's view of failErr != nil
+	truncTo   int64  // >= 0: the active segment must be cut back there before writing again
+	batches   uint64 // batches processed; trimIdle compares it between its calls (shrink.go)
+	trimmedAt uint64 // batches at trimIdle's previous call
 
 	compactMu   sync.Mutex // serializes compactions
 	compactions int64      // guarded by idxMu

@@ -78,8 +78,9 @@ type Options struct {
 	// writer goroutine and must not block nor call back into the Log.
 	OnState func(failed bool, err error)
 
-	fs       fileSystem   // tests inject faults here; nil means the operating system
-	testHook func(string) // tests: called at each step of compaction (crash points)
+	fs       fileSystem    // tests inject faults here; nil means the operating system
+	testHook func(string)  // tests: called at each step of compaction (crash points)
+	idleTrim time.Duration // tests: idleTrimEvery instead
 }
 
 func (o *Options) withDefaults() {
@@ -121,6 +122,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.fs == nil {
 		o.fs = osFS{}
+	}
+	if o.idleTrim <= 0 {
+		o.idleTrim = idleTrimEvery
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func liveHeap() int64 {
@@ -86,4 +87,66 @@ func TestIndexShrinksAfterDeletes(t *testing.T) {
 		t.Fatalf("reopened: live keys %d, index rebuilds %d (the load saw %d keys)", st.LiveKeys, st.IndexRebuilds, keys)
 	}
 	check(l)
+}
+
+// batchCaps returns the capacities of the writer's two batch buffers (0 for one being
+// written).
+func batchCaps(l *Log) (pending, spare int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pending = cap(l.pending.buf)
+	if l.spare != nil {
+		spare = cap(l.spare.buf)
+	}
+	return pending, spare
+}
+
+// TestIdleBatchBuffersDropped: the buffers of a burst's last, well-used batches stay while
+// nothing else is written (batch.reset keeps them) and go once the writer was idle for an
+// interval; the log works on after that.
+func TestIdleBatchBuffersDropped(t *testing.T) {
+	l, _ := openT(t, t.TempDir(), Options{CompactRatio: -1, idleTrim: 50 * time.Millisecond})
+	value := make([]byte, 1000)
+	burst := func() {
+		for i := range 1000 { // ~1 MB in one or a few batches
+			if err := l.Put(fmt.Appendf(nil, "k%06d", i), value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, s := batchCaps(l)
+		if p <= idleBatchCap && s <= idleBatchCap {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle for 5 s, batch buffers still %d and %d bytes", p, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	burst() // works on with the dropped buffers
+	if v, ok, err := l.Get([]byte("k000999")); err != nil || !ok || len(v) != len(value) {
+		t.Fatalf("Get after the trim: %d bytes, found %v, %v", len(v), ok, err)
+	}
+}
+
+// TestTrimIdleKeepsBusyBuffers: trimIdle drops nothing when a batch was written since its
+// previous call, and only empty batches' buffers above idleBatchCap when none was.
+func TestTrimIdleKeepsBusyBuffers(t *testing.T) {
+	l := &Log{pending: &batch{buf: make([]byte, 0, 1<<20)}, spare: &batch{buf: make([]byte, 0, 1<<20)}}
+	l.batches = 3 // batches written since the previous look
+	l.trimIdle()
+	if cap(l.pending.buf) != 1<<20 || cap(l.spare.buf) != 1<<20 {
+		t.Fatalf("busy writer: buffers trimmed to %d, %d", cap(l.pending.buf), cap(l.spare.buf))
+	}
+	l.pending.buf = append(l.pending.buf, 1) // records waiting: that batch is not empty
+	l.trimIdle()
+	if cap(l.pending.buf) != 1<<20 || cap(l.spare.buf) > idleBatchCap {
+		t.Fatalf("idle writer: pending (not empty) %d, spare %d", cap(l.pending.buf), cap(l.spare.buf))
+	}
 }

@@ -19,6 +19,8 @@ func (l *Log) runWriter() {
 		defer t.Stop()
 		syncC = t.C
 	}
+	idle := time.NewTicker(l.opts.idleTrim)
+	defer idle.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -33,6 +35,8 @@ func (l *Log) runWriter() {
 			}
 		case <-retry.C:
 			l.tryRecover()
+		case <-idle.C:
+			l.trimIdle()
 		}
 		for {
 			l.mu.Lock()
@@ -51,6 +55,7 @@ func (l *Log) runWriter() {
 			l.mu.Unlock()
 
 			l.process(b)
+			l.batches++
 
 			b.reset()
 			l.mu.Lock()

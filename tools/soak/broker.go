@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -32,13 +34,30 @@ type broker struct {
 	starts  int
 }
 
+// freePort returns a free loopback port below the kernel's ephemeral range: a port from that
+// range (what ":0" gives) can be taken, while the broker is down after a kill, by any
+// outgoing connection on the machine, the soak's own thousands of reconnecting clients
+// first, and the restart then fails to bind it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
+				lo = v
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	start := 1024 + rand.IntN(lo-1024)
+	for i := 0; i < lo-1024; i++ {
+		port := 1024 + (start-1024+i)%(lo-1024)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port below %d", lo)
 }
 
 func newBroker(bin, work string) (*broker, error) {
@@ -93,8 +112,24 @@ func (b *broker) env() ([]string, error) {
 	), nil
 }
 
-// start launches the broker and waits until it accepts connections.
+// start launches the broker and waits until it accepts connections. A broker that exits
+// during start-up is started again, twice at most (its console's end is printed).
 func (b *broker) start() (time.Duration, error) {
+	var took time.Duration
+	var err error
+	for try := 0; try < 3; try++ {
+		if took, err = b.startOnce(); err == nil || !errors.Is(err, errExited) {
+			return took, err
+		}
+		fmt.Fprintf(os.Stderr, "soak: %v; starting it again\n", err)
+	}
+	return took, err
+}
+
+var errExited = errors.New("broker exited during start-up")
+
+// startOnce launches the broker once.
+func (b *broker) startOnce() (time.Duration, error) {
 	env, err := b.env()
 	if err != nil {
 		return 0, err
@@ -119,7 +154,7 @@ func (b *broker) start() (time.Duration, error) {
 	for time.Since(begin) < 60*time.Second {
 		select {
 		case <-exited:
-			return 0, fmt.Errorf("broker exited during start-up (see %s)", filepath.Join(b.work, "console.log"))
+			return 0, fmt.Errorf("%w; the end of its console.log:\n%s", errExited, b.consoleTail(2048))
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", b.addr(), time.Second); err == nil {
@@ -160,7 +195,15 @@ func (b *broker) pid() int {
 }
 
 // rss returns the broker's resident set size in bytes (0 when unknown).
-func (b *broker) rss() int64 {
+func (b *broker) rss() int64 { return b.status("VmRSS:") }
+
+// rssParts returns the anonymous part of the resident set (heap, stacks, runtime: what the
+// broker holds) and the file-backed part (the binary's pages touched so far, which the kernel
+// reclaims when it needs them), 0 when unknown.
+func (b *broker) rssParts() (anon, file int64) { return b.status("RssAnon:"), b.status("RssFile:") }
+
+// status returns a "kB" field of the broker's /proc/<pid>/status in bytes (0 when unknown).
+func (b *broker) status(field string) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(b.pid()) + "/status")
 	if err != nil {
 		return 0
@@ -168,7 +211,7 @@ func (b *broker) rss() int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}
@@ -176,7 +219,9 @@ func (b *broker) rss() int64 {
 	return 0
 }
 
-var apiClient = &http.Client{Timeout: 3 * time.Second}
+// apiClient asks for uncompressed answers: a gzip encoder the broker pooled for the soak's
+// own scrapes would count in the heap it measures.
+var apiClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 
 // apiGet decodes GET path of the management API into v.
 func (b *broker) apiGet(path string, v any) error {
@@ -237,8 +282,15 @@ func (b *broker) saveHeap(path string) error {
 }
 
 // liveHeap returns the broker's live heap right after a collection (HeapAlloc of the
-// debug=1 heap profile with gc=1), -1 when unknown.
+// debug=1 heap profile with gc=1), -1 when unknown. It asks twice and keeps the second: the
+// objects sync.Pools hold survive one collection (the pools' victim caches) and go at the
+// next.
 func (b *broker) liveHeap() int64 {
+	b.liveHeapOnce()
+	return b.liveHeapOnce()
+}
+
+func (b *broker) liveHeapOnce() int64 {
 	resp, err := apiClient.Get("http://127.0.0.1:" + strconv.Itoa(b.pprofPort) + "/debug/pprof/heap?debug=1&gc=1")
 	if err != nil {
 		return -1
@@ -258,7 +310,10 @@ func (b *broker) liveHeap() int64 {
 }
 
 // messagesReceived returns the broker's messages.received counter (-1 when unknown).
-func (b *broker) messagesReceived() int64 {
+func (b *broker) messagesReceived() int64 { return b.metric("messages.received") }
+
+// metric returns one of the broker's counters (-1 when unknown).
+func (b *broker) metric(name string) int64 {
 	var r struct {
 		Data []struct {
 			Metrics map[string]int64 `json:"metrics"`
@@ -267,5 +322,24 @@ func (b *broker) messagesReceived() int64 {
 	if err := b.apiGet("/api/v4/metrics", &r); err != nil || len(r.Data) == 0 {
 		return -1
 	}
-	return r.Data[0].Metrics["messages.received"]
+	v, ok := r.Data[0].Metrics[name]
+	if !ok {
+		return -1
+	}
+	return v
+}
+
+// consoleTail returns the last n bytes of the broker's console.log (the work directory goes
+// with the soak's exit).
+func (b *broker) consoleTail(n int64) string {
+	f, err := os.Open(filepath.Join(b.work, "console.log"))
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	tail, _ := io.ReadAll(f)
+	return string(tail)
 }

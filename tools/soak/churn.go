@@ -15,18 +15,30 @@ import (
 // publishes at QoS 0/1/2, stays a while and leaves (DISCONNECT or a dropped socket); some
 // episodes subscribe to the firehose and stop reading (a slow consumer), some send a malformed
 // packet. Failures (the broker being down) just wait and retry.
-func churn(ctx context.Context, addr string, slot, slots int, rng *rand.Rand, st *soakStats) {
+func churn(ctx context.Context, ld *load, addr string, slot, slots int, rng *rand.Rand, st *soakStats) {
 	for ctx.Err() == nil {
 		switch k := rng.IntN(100); {
 		case k < 4:
 			malformed(addr, rng, st)
-		case k < 7:
+		case k < 7 && ld.slow.take():
 			slowConsumer(ctx, addr, slot, rng, st)
+			ld.slow.release()
 		default:
-			session(ctx, addr, slot, slots, rng, st)
+			session(ctx, ld, addr, slot, slots, rng, st)
 		}
 		sleepCtx(ctx, time.Duration(50+rng.IntN(500))*time.Millisecond)
 	}
+}
+
+// load is what a profile sets for every churn slot: shared by all of them.
+type load struct {
+	prof profile
+	pace *pacer // the churn's total publish rate
+	slow slots  // slow consumers at once
+}
+
+func newLoad(p profile) *load {
+	return &load{prof: p, pace: newPacer(p.pubRate), slow: slots{max: int64(p.slowMax)}}
 }
 
 // churnSessionExpiry is the lifetime in seconds of the churn's persistent sessions.
@@ -40,7 +52,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 // session is one ordinary connection's life.
-func session(ctx context.Context, addr string, slot, slots int, rng *rand.Rand, st *soakStats) {
+func session(ctx context.Context, ld *load, addr string, slot, slots int, rng *rand.Rand, st *soakStats) {
 	v := codec.V311
 	if rng.IntN(2) == 0 {
 		v = codec.V5
@@ -103,7 +115,7 @@ func session(ctx context.Context, addr string, slot, slots int, rng *rand.Rand, 
 	}()
 	room := strconv.Itoa(rng.IntN(200))
 	filter := "churn/" + room + "/#"
-	if rng.IntN(3) == 0 {
+	if rng.IntN(ld.prof.wildShare) == 0 {
 		filter = "churn/+/" + strconv.Itoa(rng.IntN(20))
 	}
 	qos := byte(rng.IntN(3))
@@ -116,6 +128,11 @@ func session(ctx context.Context, addr string, slot, slots int, rng *rand.Rand, 
 	stay := time.Now().Add(time.Duration(500+rng.IntN(4500)) * time.Millisecond)
 	payload := make([]byte, 16+rng.IntN(200))
 	for pid := uint16(2); time.Now().Before(stay) && ctx.Err() == nil; pid++ {
+		if !ld.pace.allow() {
+			st.paced.Add(1)
+			sleepCtx(ctx, time.Duration(100+rng.IntN(400))*time.Millisecond)
+			continue
+		}
 		q := byte(rng.IntN(3))
 		p := &codec.Publish{Topic: []byte("churn/" + room + "/" + strconv.Itoa(rng.IntN(20))), QoS: q, Payload: payload}
 		if q > 0 {

@@ -86,6 +86,7 @@ func (p *probe) takeWindow() time.Duration {
 // p99, the loops' lag, and the machine's load average.
 type timeline struct {
 	start time.Time
+	about string // the load profile, shown in the HTML report
 	mu    sync.Mutex
 	rows  []row
 	marks []mark
@@ -98,7 +99,8 @@ type row struct {
 	probeP99               time.Duration
 	lagP50, lagP99, lagMax time.Duration // the loops' lag in the window (looplag.go)
 	lagSamples             uint64
-	load1                  float64 // the machine's load average over 1 minute
+	load1                  float64   // the machine's load average over 1 minute
+	cpu                    cpuShares // broker and soak CPU (% of one core), machine idle (% of all) in the window
 }
 
 type mark struct {
@@ -115,6 +117,8 @@ func (t *timeline) mark(what string) {
 func (t *timeline) sample(ctx context.Context, b *broker, p *probe, lags *lagTracker) {
 	const every = 5 * time.Second
 	lastMsgs, lastAt := int64(-1), time.Now()
+	var cpu cpuSampler
+	cpu.sample(b.pid())
 	for {
 		select {
 		case <-ctx.Done():
@@ -132,7 +136,7 @@ func (t *timeline) sample(ctx context.Context, b *broker, p *probe, lags *lagTra
 		lags.add(b.scrapeLag())
 		w := lags.window()
 		r := row{at: now.Sub(t.start), rss: b.rss(), goroutines: g, conns: conns, msgRate: rate, probeP99: p.takeWindow(),
-			lagP50: w.quantile(0.5), lagP99: w.quantile(0.99), lagMax: w.top(), lagSamples: w.total(), load1: loadAverage()}
+			lagP50: w.quantile(0.5), lagP99: w.quantile(0.99), lagMax: w.top(), lagSamples: w.total(), load1: loadAverage(), cpu: cpu.sample(b.pid())}
 		t.mu.Lock()
 		t.rows = append(t.rows, r)
 		t.mu.Unlock()
@@ -147,17 +151,18 @@ func (t *timeline) write(dir string) error {
 		return err
 	}
 	var csv strings.Builder
-	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms,loop_lag_samples,loop_lag_p50_ms,loop_lag_p99_ms,loop_lag_max_ms,load1\n")
+	csv.WriteString("seconds,rss_bytes,goroutines,connections,messages_per_s,probe_p99_ms,loop_lag_samples,loop_lag_p50_ms,loop_lag_p99_ms,loop_lag_max_ms,load1,broker_cpu_pct,soak_cpu_pct,machine_idle_pct,machine_idle_or_niced_pct\n")
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	for _, r := range t.rows {
-		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f,%d,%.3f,%.3f,%.3f,%.2f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, ms(r.probeP99),
-			r.lagSamples, ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), r.load1)
+		fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%.0f,%.3f,%d,%.3f,%.3f,%.3f,%.2f,%.1f,%.1f,%.1f,%.1f\n", r.at.Seconds(), r.rss, r.goroutines, r.conns, r.msgRate, ms(r.probeP99),
+			r.lagSamples, ms(r.lagP50), ms(r.lagP99), ms(r.lagMax), r.load1, r.cpu.broker, r.cpu.soak, r.cpu.idle, r.cpu.spare)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644); err != nil {
 		return err
 	}
 	var h strings.Builder
 	h.WriteString("<!doctype html><meta charset=utf-8><title>emqgo soak</title><style>body{font:14px sans-serif}svg{border:1px solid #ccc;margin:4px}</style><h1>emqgo soak timeline</h1>\n")
+	fmt.Fprintf(&h, "<p>Load profile: %s.</p>\n", html.EscapeString(t.about))
 	h.WriteString("<p>Red lines: kill -9 of the broker. Samples every 5 s. Loop lag: the broker's emqx_loop_lag_seconds histogram over each 5 s window (p99: the upper bound of its bucket).</p>\n")
 	chart := func(title string, val func(row) float64) {
 		const w, hgt = 900.0, 160.0
@@ -186,6 +191,10 @@ func (t *timeline) write(dir string) error {
 	chart("event-loop lag p99 (ms)", func(r row) float64 { return ms(r.lagP99) })
 	chart("event-loop lag max (ms)", func(r row) float64 { return ms(r.lagMax) })
 	chart("probe round trip p99 (ms)", func(r row) float64 { return ms(r.probeP99) })
+	chart("broker CPU (% of one core)", func(r row) float64 { return max(r.cpu.broker, 0) })
+	chart("soak tool CPU (% of one core)", func(r row) float64 { return max(r.cpu.soak, 0) })
+	chart("machine idle (% of all cores)", func(r row) float64 { return max(r.cpu.idle, 0) })
+	chart("machine idle or running niced work (% of all cores)", func(r row) float64 { return max(r.cpu.spare, 0) })
 	chart("load average (1 min)", func(r row) float64 { return r.load1 })
 	chart("goroutines", func(r row) float64 { return float64(max(r.goroutines, 0)) })
 	return os.WriteFile(filepath.Join(dir, "soak.html"), []byte(h.String()), 0o644)
@@ -211,4 +220,20 @@ func (t *timeline) loadSummary() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("min %.1f, mean %.1f, max %.1f (2 cores)", lo, sum/float64(n), hi)
+}
+
+// cpuDuring summarises the CPU columns of the rows taken in [from, to] since the start.
+func (t *timeline) cpuDuring(from, to time.Duration) (broker, soak, idle, spare cpuSummary) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.rows {
+		if r.at < from || r.at > to {
+			continue
+		}
+		broker.add(r.cpu.broker)
+		soak.add(r.cpu.soak)
+		idle.add(r.cpu.idle)
+		spare.add(r.cpu.spare)
+	}
+	return broker, soak, idle, spare
 }

@@ -234,6 +234,7 @@ type soakStats struct {
 	takeovers                 atomic.Int64 // DISCONNECT 0x8E received
 	persistent                atomic.Int64 // connects resuming a persistent session
 	slow                      atomic.Int64 // episodes of not reading with a firehose subscription
+	paced                     atomic.Int64 // publishes skipped by the profile's rate bound
 	malformed                 atomic.Int64 // malformed packets sent
 	kills, restarts           atomic.Int64
 }

@@ -1,0 +1,192 @@
+// Package memreclaim hands the Go heap's unused memory back to the operating system once a
+// busy period is over, so that a broker's RSS comes back near its baseline after a burst
+// (thousands of clients reconnecting, a fan-out storm) instead of staying at the burst's
+// size for minutes.
+//
+// The runtime returns freed pages on its own, but lazily: its background scavenger keeps
+// what the last heap goal allowed and works at about 1 % of a CPU, and the goal only falls
+// after a collection, which an idle broker may not run for two minutes. A reclaim is one
+// debug.FreeOSMemory: a forced full collection (two stop-the-world pauses of the size of the
+// runtime's own, the mark running concurrently on a quarter of the CPUs) and the return of
+// every free page. It runs on this package's goroutine, never on an event loop, at most once
+// per Options.MinInterval, and only when the node is quiet and holds much more heap than it
+// uses: under steady load it never runs.
+package memreclaim
+
+import (
+	"log/slog"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emqgo/emqgo/engine"
+)
+
+// Options tune the reclaimer; zero values take the defaults.
+type Options struct {
+	// Check is how often the heap is looked at (default 5 s).
+	Check time.Duration
+	// MinInterval is the shortest time between two reclaims (default 1 min).
+	MinInterval time.Duration
+	// QuietRate is the allocation rate, in bytes per second over the last Check, below which
+	// the node is quiet: the busy period is over (default 4 MiB/s).
+	QuietRate uint64
+	// MinSpare is the least heap memory held beyond the live heap for a reclaim to be worth
+	// a collection (default 16 MiB). The spare must also exceed the live heap: up to that much
+	// is the ordinary headroom of GOGC=100.
+	MinSpare uint64
+	// Log receives one line per reclaim (debug level) and nil means none.
+	Log *slog.Logger
+}
+
+func (o *Options) withDefaults() {
+	if o.Check <= 0 {
+		o.Check = 5 * time.Second
+	}
+	if o.MinInterval <= 0 {
+		o.MinInterval = time.Minute
+	}
+	if o.QuietRate == 0 {
+		o.QuietRate = 4 << 20
+	}
+	if o.MinSpare == 0 {
+		o.MinSpare = 16 << 20
+	}
+}
+
+// Runtime metrics read at each check.
+const (
+	mAllocs   = "/gc/heap/allocs:bytes"              // cumulative bytes allocated
+	mObjects  = "/memory/classes/heap/objects:bytes" // live and not yet swept objects
+	mFree     = "/memory/classes/heap/free:bytes"    // free heap memory not yet returned
+	mLive     = "/gc/heap/live:bytes"                // live heap after the last collection
+	mReleased = "/memory/classes/heap/released:bytes"
+)
+
+// Reclaimer watches the heap and reclaims after busy periods. Safe for concurrent use;
+// Stop ends its goroutine.
+type Reclaimer struct {
+	opts Options
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	reclaims atomic.Uint64 // reclaims done
+	returned atomic.Uint64 // bytes the reclaims returned to the OS
+	spent    atomic.Int64  // nanoseconds spent in the reclaims (forced GC and scavenge)
+
+	samples    []metrics.Sample
+	lastAllocs uint64
+	lastAt     time.Time
+	lastDone   time.Time
+}
+
+// Start starts a reclaimer for the process (there is one Go heap whatever the number of
+// nodes) and adds its counters to n's metrics: memory.reclaims (reclaims done),
+// memory.reclaimed_bytes (bytes they returned to the OS) and memory.reclaim_ms (time spent
+// in them).
+func Start(n *engine.Node, opts Options) *Reclaimer {
+	opts.withDefaults()
+	r := &Reclaimer{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	r.samples = []metrics.Sample{{Name: mAllocs}, {Name: mObjects}, {Name: mFree}, {Name: mLive}, {Name: mReleased}}
+	r.read()
+	r.lastAllocs, r.lastAt = r.samples[0].Value.Uint64(), time.Now()
+	if n != nil {
+		n.AddMetrics(r.metrics)
+	}
+	go r.run()
+	return r
+}
+
+// Stop ends the reclaimer's goroutine and waits for it. Safe to call more than once.
+func (r *Reclaimer) Stop() {
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
+}
+
+// Reclaims returns how many reclaims were done.
+func (r *Reclaimer) Reclaims() uint64 { return r.reclaims.Load() }
+
+func (r *Reclaimer) metrics() []engine.Metric {
+	return []engine.Metric{
+		{Name: "memory.reclaims", Value: r.reclaims.Load()},
+		{Name: "memory.reclaimed_bytes", Value: r.returned.Load()},
+		{Name: "memory.reclaim_ms", Value: uint64(r.spent.Load() / int64(time.Millisecond))},
+	}
+}
+
+func (r *Reclaimer) run() {
+	defer close(r.done)
+	t := time.NewTicker(r.opts.Check)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-t.C:
+			r.check(now)
+		}
+	}
+}
+
+func (r *Reclaimer) read() { metrics.Read(r.samples) }
+
+// heapFacts is one reading of the heap.
+type heapFacts struct {
+	allocRate               uint64 // bytes per second since the previous check
+	objects, free, live     uint64
+	sinceLast, sinceReclaim time.Duration
+}
+
+// due says whether a reclaim is worth it now: the node is quiet, at least MinInterval
+// passed since the previous reclaim, and the heap memory held beyond the live heap (free
+// pages plus objects a collection would free) is above MinSpare and above the live heap.
+func (o *Options) due(h heapFacts) bool {
+	if h.allocRate >= o.QuietRate || h.sinceReclaim < o.MinInterval {
+		return false
+	}
+	spare := h.free
+	if h.objects > h.live {
+		spare += h.objects - h.live
+	}
+	return spare >= o.MinSpare && spare > h.live
+}
+
+func (r *Reclaimer) check(now time.Time) {
+	r.read()
+	allocs := r.samples[0].Value.Uint64()
+	h := heapFacts{
+		objects: r.samples[1].Value.Uint64(), free: r.samples[2].Value.Uint64(), live: r.samples[3].Value.Uint64(),
+		sinceLast: now.Sub(r.lastAt), sinceReclaim: now.Sub(r.lastDone),
+	}
+	if r.lastDone.IsZero() {
+		h.sinceReclaim = r.opts.MinInterval
+	}
+	if s := h.sinceLast.Seconds(); s > 0 && allocs >= r.lastAllocs {
+		h.allocRate = uint64(float64(allocs-r.lastAllocs) / s)
+	}
+	r.lastAllocs, r.lastAt = allocs, now
+	if !r.opts.due(h) {
+		return
+	}
+	before := r.samples[4].Value.Uint64()
+	start := time.Now()
+	debug.FreeOSMemory()
+	took := time.Since(start)
+	r.read()
+	r.lastAllocs, r.lastAt, r.lastDone = r.samples[0].Value.Uint64(), time.Now(), time.Now()
+	after := r.samples[4].Value.Uint64()
+	var got uint64
+	if after > before {
+		got = after - before
+	}
+	r.reclaims.Add(1)
+	r.returned.Add(got)
+	r.spent.Add(int64(took))
+	if r.opts.Log != nil {
+		r.opts.Log.Debug("heap memory returned to the OS after a busy period", "returned_mb", float64(got)/1e6,
+			"live_mb", float64(r.samples[3].Value.Uint64())/1e6, "took", took)
+	}
+}

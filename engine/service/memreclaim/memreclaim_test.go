@@ -1,0 +1,86 @@
+package memreclaim
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+// TestDue: a reclaim needs a quiet node, the interval since the previous one, and spare heap
+// above both MinSpare and the live heap.
+func TestDue(t *testing.T) {
+	o := Options{}
+	o.withDefaults()
+	const mb = 1 << 20
+	quiet := heapFacts{allocRate: 100 << 10, objects: 10 * mb, free: 80 * mb, live: 8 * mb, sinceReclaim: time.Hour}
+	cases := []struct {
+		name string
+		edit func(*heapFacts)
+		want bool
+	}{
+		{"quiet after a burst", func(*heapFacts) {}, true},
+		{"still busy", func(h *heapFacts) { h.allocRate = 50 * mb }, false},
+		{"reclaimed 30 s ago", func(h *heapFacts) { h.sinceReclaim = 30 * time.Second }, false},
+		{"little spare", func(h *heapFacts) { h.free, h.objects = 10*mb, 8*mb }, false},
+		{"spare within GOGC's headroom", func(h *heapFacts) { h.live, h.objects, h.free = 200*mb, 210*mb, 150*mb }, false},
+		{"garbage not yet collected counts", func(h *heapFacts) { h.free, h.objects = 4*mb, 40*mb }, true},
+	}
+	for _, c := range cases {
+		h := quiet
+		c.edit(&h)
+		if got := o.due(h); got != c.want {
+			t.Errorf("%s: due = %v, want %v (%+v)", c.name, got, c.want, h)
+		}
+	}
+}
+
+var sink [][]byte
+
+// TestReclaimAfterBurst: after a 96 MB burst of allocations is dropped, the reclaimer returns
+// the memory to the OS once (counted, in its metrics), and not again within MinInterval.
+func TestReclaimAfterBurst(t *testing.T) {
+	for i := 0; i < 96; i++ {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	for i := range sink {
+		sink[i][0] = 1
+	}
+	runtime.GC() // the burst is live: the heap grows to hold it
+	sink = nil
+	runtime.GC() // now free, but held by the runtime until its scavenger gets to it
+	released := func() uint64 {
+		s := []metrics.Sample{{Name: mReleased}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := released()
+	r := Start(nil, Options{Check: 20 * time.Millisecond, MinInterval: time.Hour, QuietRate: 1 << 30})
+	defer r.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Reclaims() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reclaim within 10 s of a dropped 96 MB burst")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ms := r.metrics()
+	if ms[0].Name != "memory.reclaims" || ms[0].Value != 1 {
+		t.Fatalf("metrics %+v", ms)
+	}
+	if got := released() - before; got < 32<<20 {
+		t.Fatalf("released %d MB to the OS, want most of the 96 MB burst", got>>20)
+	}
+	t.Logf("returned %.1f MB (counted %.1f MB) in %d ms", float64(released()-before)/1e6, float64(ms[1].Value)/1e6, ms[2].Value)
+	// A second burst within MinInterval: no second reclaim.
+	for i := 0; i < 96; i++ {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	runtime.GC()
+	sink = nil
+	runtime.GC()
+	time.Sleep(200 * time.Millisecond)
+	if n := r.Reclaims(); n != 1 {
+		t.Fatalf("%d reclaims within MinInterval, want 1", n)
+	}
+}

@@ -66,6 +66,7 @@ type Options struct {
 	Loops   int      // event loops of the tool
 
 	BrokerPID  int    // read RSS and CPU of this process from /proc
+	RemotePID  int    // a second process whose CPU in the window is reported (a bridge's remote)
 	MetricsCmd string // a command that prints "messages.dropped : N"; run before and after
 	JSON       string // write the JSON result to this file ("-" for stdout)
 	Progress   bool   // one progress line per second on stderr

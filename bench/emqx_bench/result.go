@@ -75,6 +75,10 @@ type Result struct {
 	ToolRSS       int64   `json:"tool_rss_bytes,omitempty"`
 	ToolCPU       float64 `json:"tool_cpu_seconds"`
 	ToolCPUPerMsg float64 `json:"tool_cpu_us_per_msg,omitempty"`
+	// RemoteCPU is the CPU time in the window of Options.RemotePID (a bridge's remote broker),
+	// RemoteCPUPerMsg per message.
+	RemoteCPU       float64 `json:"remote_cpu_seconds,omitempty"`
+	RemoteCPUPerMsg float64 `json:"remote_cpu_us_per_msg,omitempty"`
 
 	Series []Sample `json:"series"`
 	Errors []string `json:"errors,omitempty"`
@@ -148,6 +152,25 @@ func (r *Result) fill(window time.Duration, w, f totals, lat, connLat *Histogram
 	if n := max(w.recv, w.sent); n > 0 {
 		r.ToolCPUPerMsg = r.ToolCPU * 1e6 / float64(n)
 	}
+}
+
+// fillRemote sets the remote's CPU in the window from its samples at the window's ends.
+func (r *Result) fillRemote(window time.Duration, w totals, a, b procSample) {
+	if !a.ok || !b.ok {
+		return
+	}
+	r.RemoteCPU = (b.CPU - a.CPU).Seconds()
+	if n := max(w.recv, w.sent); n > 0 {
+		r.RemoteCPUPerMsg = r.RemoteCPU * 1e6 / float64(n)
+	}
+}
+
+// cpuShare is CPU seconds as a share of one core over the window (1 = a whole core).
+func (r *Result) cpuShare(cpu float64) float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return cpu / r.Seconds
 }
 
 // WriteJSON writes r as one indented JSON object.

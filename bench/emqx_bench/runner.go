@@ -546,7 +546,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		time.Sleep(o.Settle)
 	}
 	// Publishing window.
-	b1, cpu1 := readProc(o.BrokerPID), selfCPU()
+	b1, cpu1, rem1 := readProc(o.BrokerPID), selfCPU(), readProc(o.RemotePID)
 	res.BrokerConnected = b1
 	start := time.Now()
 	r.publishing.Store(true)
@@ -583,7 +583,7 @@ loop:
 	r.stopping.Store(true)
 	window := time.Since(start)
 	tw := r.totals()
-	b2, cpu2 := readProc(o.BrokerPID), selfCPU()
+	b2, cpu2, rem2 := readProc(o.BrokerPID), selfCPU(), readProc(o.RemotePID)
 
 	// Drain: wait for inflight acknowledgements and late deliveries.
 	if len(r.pubs) > 0 {
@@ -607,6 +607,7 @@ loop:
 	lat, connLat := r.latency()
 	want, got, lost := r.expected()
 	res.fill(window, tw, tf, lat, connLat, b1, b2, cpu2-cpu1)
+	res.fillRemote(window, tw, rem1, rem2)
 	res.Expected, res.Delivered, res.Lost = want, got, lost
 	if len(r.scopes) == 0 || len(r.pubs) == 0 {
 		res.Expected, res.Delivered, res.Lost = 0, 0, 0

@@ -29,9 +29,11 @@ type suiteCase struct {
 	HalfOf string `json:"half_of,omitempty"`
 	// Cluster runs the case on two of our nodes joined in a cluster (suite_cluster.go).
 	Cluster bool `json:"cluster,omitempty"`
-	// Bridge rows run through a bridge to a second Mosquitto (suite_bridge.go).
+	// Bridge rows run through a bridge to a second broker, the remote (suite_bridge.go).
 	Bridge bool `json:"bridge,omitempty"`
-	apply  func(o *Options)
+	// BridgeRemote is the bridge rows' remote: "mosquitto" (also when "") or "ours".
+	BridgeRemote string `json:"bridge_remote,omitempty"`
+	apply        func(o *Options)
 	// run replaces runOne for cases that need more than one broker and one load (the auth
 	// storms, suite_auth.go).
 	run func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error)
@@ -99,6 +101,16 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.RecvRate * float64(r.Size) / 1e6, "MB/s", true
 	case "broker_us":
 		return r.BrokerCPUPerMs, "µs CPU/msg", false
+	case "remote_us":
+		return r.RemoteCPUPerMsg, "µs CPU/msg remote", false
+	case "tool_us":
+		return r.ToolCPUPerMsg, "µs CPU/msg tool", false
+	case "broker_core":
+		return 100 * r.cpuShare(r.BrokerCPU), "% core broker", false
+	case "remote_core":
+		return 100 * r.cpuShare(r.RemoteCPU), "% core remote", false
+	case "tool_core":
+		return 100 * r.cpuShare(r.ToolCPU), "% core tool", false
 	case "node2_us":
 		return r.Node2CPUPerMs, "µs CPU/msg node 2", false
 	case "p50":
@@ -262,7 +274,7 @@ func runSuite(ctx context.Context, args []string) error {
 				}
 				if c.Bridge {
 					run = func(ctx context.Context, k brokerKind, o Options, work string, _ *benchCerts) (*Result, error) {
-						return runBridge(ctx, k, *mosq, o, work)
+						return runBridge(ctx, k, c.BridgeRemote, *mosq, *emqx, o, work)
 					}
 				}
 				res, err := run(ctx, k, o, work, certs)

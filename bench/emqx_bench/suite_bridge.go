@@ -16,7 +16,9 @@ import (
 // window of 800 messages per publisher) and the same checks: the subscribers on the remote see
 // every message of every publisher once and in order (the QoS 1 rows lose nothing end to end).
 // Mosquitto's bridging instance gets max_queued_messages 0 (no limit), so that its bridge does
-// not drop QoS 1 messages beyond Debian's default of 1000 queued.
+// not drop QoS 1 messages beyond Debian's default of 1000 queued, and max_inflight_messages
+// 1024, the QoS 1 window of ours (max_inflight_batches 32 of batch_count_limit 32) instead of
+// Debian's 20.
 //
 // Two remotes, two pairs of rows:
 //   - bridge-q0, bridge-q1: the remote is Mosquitto, as the bridge issue states the row. It
@@ -95,7 +97,7 @@ func runBridge(ctx context.Context, k brokerKind, remoteKind, mosquittoBin, emqx
 		}
 		k.Env = append(k.Env, fmt.Sprintf("EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:%d", http))
 	case "mosquitto":
-		k.Conf += fmt.Sprintf("max_queued_messages 0\nconnection bench_bridge\naddress %s\ntopic bench/# out %d\ncleansession true\nbridge_protocol_version mqttv311\nrestart_timeout 1\n", remote.addr, qos)
+		k.Conf += fmt.Sprintf("max_queued_messages 0\nmax_inflight_messages 1024\nconnection bench_bridge\naddress %s\ntopic bench/# out %d\ncleansession true\nbridge_protocol_version mqttv311\nrestart_timeout 1\n", remote.addr, qos)
 	default:
 		return nil, fmt.Errorf("%s has no MQTT bridge", k.Name)
 	}

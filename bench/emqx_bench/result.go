@@ -155,7 +155,7 @@ func (r *Result) fill(window time.Duration, w, f totals, lat, connLat *Histogram
 }
 
 // fillRemote sets the remote's CPU in the window from its samples at the window's ends.
-func (r *Result) fillRemote(window time.Duration, w totals, a, b procSample) {
+func (r *Result) fillRemote(w totals, a, b procSample) {
 	if !a.ok || !b.ok {
 		return
 	}

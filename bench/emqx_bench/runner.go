@@ -607,7 +607,7 @@ loop:
 	lat, connLat := r.latency()
 	want, got, lost := r.expected()
 	res.fill(window, tw, tf, lat, connLat, b1, b2, cpu2-cpu1)
-	res.fillRemote(window, tw, rem1, rem2)
+	res.fillRemote(tw, rem1, rem2)
 	res.Expected, res.Delivered, res.Lost = want, got, lost
 	if len(r.scopes) == 0 || len(r.pubs) == 0 {
 		res.Expected, res.Delivered, res.Lost = 0, 0, 0

@@ -3,7 +3,10 @@
 // (auth_cmd "HMGET mqtt_user:%u password", super_cmd "HGET mqtt_user:%u is_superuser",
 // acl_cmd "HGETALL mqtt_acl:%u"). A Plugin is both an engine.Authenticator and an
 // engine.Authorizer; cmd/internal/plugins installs it into the node's chains when the plugin
-// is loaded. The engine calls it on its side pool, never on an event loop.
+// is loaded. The engine calls it on its side pool, never on an event loop. Commands go to
+// Redis in pipelines: one sender goroutine per pool connection (auth.redis.pool) sends what is
+// queued in one batch, so that a connect storm costs Redis and the broker one write and a few
+// reads per batch rather than a round trip per client (batch.go).
 //
 // A Redis server that is down or slow refuses only the clients that need it, with "server
 // unavailable" (CONNACK 0x03 / 0x88) or an ACL denial, at most QueryTimeout after asking; the
@@ -55,6 +58,7 @@ type Config struct {
 type Plugin struct {
 	cfg    Config
 	client redis.UniversalClient
+	batch  *batcher // sends the commands in pipelines (batch.go)
 	log    *slog.Logger
 	mon    *backend.Monitor
 }
@@ -95,14 +99,18 @@ func New(cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 	p.client = client
+	p.batch = newBatcher(client, cfg.Pool, cfg.QueryTimeout)
 	return p, nil
 }
 
 // Name implements engine.Authenticator and engine.Authorizer.
 func (p *Plugin) Name() string { return Name }
 
-// Close closes the connections; commands running fail.
-func (p *Plugin) Close() { _ = p.client.Close() }
+// Close stops the plugin's pipelines (commands not yet sent fail) and closes the connections.
+func (p *Plugin) Close() {
+	p.batch.close()
+	_ = p.client.Close()
+}
 
 // Stats returns the counters so far.
 func (p *Plugin) Stats() Stats {
@@ -112,14 +120,14 @@ func (p *Plugin) Stats() Stats {
 // errNoAnswer marks a failure to reach Redis (as opposed to an error reply).
 var errNoAnswer = errors.New("redis did not answer")
 
-// do runs one command within the query timeout. A nil reply is redis.Nil. A failure to reach
+// do runs one command within the query timeout, in the next pipeline. A nil reply is redis.Nil. A failure to reach
 // Redis (refused, reset, timed out) is wrapped in errNoAnswer and reported to the plugin's
 // monitor, which logs and alarms an outage once, and its end.
 func (p *Plugin) do(ctx context.Context, args []any) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
 	defer cancel()
 	p.mon.Sent()
-	v, err := p.client.Do(ctx, args...).Result()
+	v, err := p.batch.do(ctx, args)
 	if err == nil || errors.Is(err, redis.Nil) {
 		p.mon.Answered()
 		return v, err

@@ -21,7 +21,8 @@ import (
 type Signer struct {
 	key      *rsa.PrivateKey
 	h        *handle
-	failures atomic.Uint64
+	signed   atomic.Uint64 // signatures made by OpenSSL
+	failures atomic.Uint64 // signatures OpenSSL failed to make
 }
 
 // handle owns the EVP_PKEY. It is apart from Signer so that the cleanup that frees it when a
@@ -117,6 +118,7 @@ func (s *Signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if p, ok := s.params(digest, opts); ok {
 		sig, err := s.h.sign(p, digest, s.key.Size())
 		if err == nil {
+			s.signed.Add(1)
 			return sig, nil
 		}
 		if err != errClosed {
@@ -131,12 +133,22 @@ func (s *Signer) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) 
 	return s.key.Decrypt(rand, msg, opts)
 }
 
+// Signed is how many signatures OpenSSL made (the self-test's not counted).
+func (s *Signer) Signed() uint64 { return s.signed.Load() }
+
 // Failures is how many signatures OpenSSL failed to make (Go made them instead).
 func (s *Signer) Failures() uint64 { return s.failures.Load() }
 
 // Close frees the key's OpenSSL copy; later signatures are Go's. Signatures under way finish
 // first. Safe to call more than once.
 func (s *Signer) Close() { s.h.free() }
+
+// Closed says whether Close was called (or the copy was freed otherwise).
+func (s *Signer) Closed() bool {
+	s.h.mu.RLock()
+	defer s.h.mu.RUnlock()
+	return s.h.pkey == 0
+}
 
 // params is what OpenSSL is told for one signature.
 type params struct {

@@ -87,6 +87,9 @@ func TestOpenSSLSignaturesVerify(t *testing.T) {
 	if n := s.Failures(); n != 0 {
 		t.Errorf("%d OpenSSL failures", n)
 	}
+	if n := s.Signed(); n != 11 {
+		t.Errorf("OpenSSL made %d signatures, want 11", n)
+	}
 }
 
 // What OpenSSL is not asked to sign, Go signs, with Go's answers.
@@ -119,13 +122,22 @@ func TestUnsupportedRequestsAreGos(t *testing.T) {
 	if n := s.Failures(); n != 0 {
 		t.Errorf("%d OpenSSL failures", n)
 	}
+	if n := s.Signed(); n != 0 {
+		t.Errorf("OpenSSL made %d signatures it was not to make", n)
+	}
 }
 
 // After Close, signatures are Go's and still verify.
 func TestClosedSignerSignsWithGo(t *testing.T) {
 	s := newSigner(t)
+	if s.Closed() {
+		t.Fatal("closed at once")
+	}
 	s.Close()
 	s.Close()
+	if !s.Closed() {
+		t.Fatal("not closed")
+	}
 	d := digestOf(crypto.SHA256)
 	if _, err := s.h.sign(params{rsaPKCS1PSSPadding, s.h.lib.md[crypto.SHA256]}, d, 256); err != errClosed {
 		t.Fatalf("closed handle signed: %v", err)

@@ -284,3 +284,36 @@ func TestRSAReloadReplacesSigner(t *testing.T) {
 	}
 	goHandshakeKey(t, addr, f.pool, tls.VersionTLS13, false)
 }
+
+// TLS 1.2's RSA key exchange (a configured AES128-GCM-SHA256) decrypts with the key: the
+// OpenSSL signer hands decryption to Go, and no signature is made.
+func TestRSAKeyExchangeWithOpenSSLSigner(t *testing.T) {
+	needLibcrypto(t)
+	f := newRSAFiles(t)
+	s, _, err := NewTLSServer(TLSOptions{CertFile: f.cert, KeyFile: f.key, Ciphers: []string{"AES128-GCM-SHA256"}, Versions: []string{"tlsv1.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := currentSigner(s)
+	if sg == nil {
+		t.Fatal("the RSA key is not OpenSSL's")
+	}
+	c, err := tls.Dial("tcp", serveTLS(t, s), &tls.Config{RootCAs: f.pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if cs := c.ConnectionState().CipherSuite; cs != tls.TLS_RSA_WITH_AES_128_GCM_SHA256 {
+		t.Fatalf("suite %s", tls.CipherSuiteName(cs))
+	}
+	if _, err := c.Write([]byte("kx\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "echo:kx\n" {
+		t.Fatalf("echo %q: %v", line, err)
+	}
+	if sg.Signed() != 0 {
+		t.Fatal("an RSA key exchange made a signature")
+	}
+}

@@ -31,8 +31,8 @@ func rss(t *testing.T) int64 {
 // EVP_PKEY_CTX (or anything else OpenSSL allocates per signature) is leaked. A 1024-bit key
 // keeps the test short; what is allocated per signature does not depend on the key's size.
 func TestSigningDoesNotLeak(t *testing.T) {
-	if testing.Short() {
-		t.Skip("100,000 signatures")
+	if testing.Short() || raceEnabled {
+		t.Skip("100,000 signatures: run without -short and without -race")
 	}
 	if err := Available(); err != nil {
 		t.Skip(err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -85,6 +86,7 @@ func (n *Node) bindTLS(l *Listener) error {
 		if srv, notes, err = transport.NewTLSServer(o); err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
+		notes = append(notes, "crypto_backend = "+cmp.Or(o.CryptoBackend, transport.BackendAuto)+": the key signs with "+srv.CryptoBackend())
 		cfg = srv.Config()
 	}
 	ln, err := net.Listen("tcp", l.Addr)
@@ -114,7 +116,7 @@ func (n *Node) reloadTLS(ls *listenerState, srv *transport.TLSServer) error {
 		n.log.Error("TLS files not reloaded: the previous certificate stays in use", "listener", id, "error", err)
 		return err
 	}
-	n.log.Info("TLS files reloaded", "listener", id, "certfile", ls.TLS.Options.CertFile)
+	n.log.Info("TLS files reloaded", "listener", id, "certfile", ls.TLS.Options.CertFile, "crypto_backend", srv.CryptoBackend())
 	return nil
 }
 

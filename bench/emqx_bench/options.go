@@ -28,6 +28,7 @@ type Options struct {
 	Insecure    bool          // tls, wss: do not verify the broker's certificate
 	ServerName  string        // tls, wss: name to verify (default: the -broker host)
 	TLSCurves   string        // tls, wss: key exchanges offered, comma-separated (transport_tls.go); "default": Go's
+	TLSResume   bool          // tls: keep the broker's session tickets, so that handshakes after the first resume
 	WSPath      string        // ws, wss: the HTTP path, /mqtt by default
 	PSKIdentity string        // psk: the TLS-PSK identity
 	PSKKey      string        // psk: the key in hex (openssl's -psk)
@@ -119,6 +120,7 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "tls/wss: do not verify the broker's certificate")
 	fs.StringVar(&o.ServerName, "server-name", o.ServerName, "tls/wss: certificate name to verify (default: the -broker host)")
 	fs.StringVar(&o.TLSCurves, "tls-curves", o.TLSCurves, "tls/wss: key exchanges offered (x25519, p256, p384, p521, x25519mlkem768; default: Go's own)")
+	fs.BoolVar(&o.TLSResume, "tls-resume", o.TLSResume, "tls: resume sessions with the broker's tickets (one client session cache per run)")
 	fs.StringVar(&o.WSPath, "ws-path", o.WSPath, "ws/wss: HTTP path of the WebSocket endpoint")
 	fs.StringVar(&o.PSKIdentity, "psk-identity", o.PSKIdentity, "psk: TLS-PSK identity")
 	fs.StringVar(&o.PSKKey, "psk", o.PSKKey, "psk: TLS-PSK key in hex (as openssl -psk)")

@@ -535,7 +535,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	res.connectCPU(readProc(o.BrokerPID), selfCPU()-tool0)
 	if r.transport != nil {
-		res.TLS = r.transport.tlsRun.String()
+		res.TLS = r.transport.tlsRun.String() + r.transport.resume.String()
 	}
 	r.note("connected %d clients in %.2fs (%d failed)", res.Connected, res.ConnectSeconds, res.ConnectFailed)
 	if res.Connected == 0 {

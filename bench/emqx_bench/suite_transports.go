@@ -55,6 +55,9 @@ func transportCases(d time.Duration, conns int) []suiteCase {
 		{Name: "tls-conn-rsa", Title: fmt.Sprintf("TLS: %d connections (full handshakes, RSA-2048, TLS 1.3), idle, one subscription each", n),
 			Scenario: "conn", Transport: "tls", Metrics: []string{"conn_rate", "conn_cpu", "tool_conn_cpu", "rss_per_conn", "connack_p99"},
 			apply: func(o *Options) { idle("tls")(o); o.Listener = "tls-rsa" }},
+		{Name: "tls-conn-resume", Title: fmt.Sprintf("TLS: %d connections (session tickets: resumed TLS 1.3 handshakes with X25519, ECDSA P-256 certificate), idle, one subscription each", n),
+			Scenario: "conn", Transport: "tls", Metrics: []string{"conn_rate", "conn_cpu", "tool_conn_cpu", "rss_per_conn", "connack_p99"},
+			apply: func(o *Options) { idle("tls")(o); o.TLSResume = true }},
 		{Name: "ws-conn", Title: fmt.Sprintf("WebSocket: %d idle connections, one subscription each", n),
 			Scenario: "conn", Transport: "ws", Metrics: []string{"rss_per_conn", "conn_rate", "connack_p99"}, apply: idle("ws")},
 	}

@@ -25,7 +25,7 @@ func TestTransportCases(t *testing.T) {
 		}
 		seen[c.Name] = true
 	}
-	for _, n := range []string{"tls-p2p-q0", "tls-p2p-q1", "tls-psk-p2p-q0", "ws-p2p-q0", "tls-conn", "tls-conn-rsa", "ws-conn"} {
+	for _, n := range []string{"tls-p2p-q0", "tls-p2p-q1", "tls-psk-p2p-q0", "ws-p2p-q0", "tls-conn", "tls-conn-rsa", "tls-conn-resume", "ws-conn"} {
 		if !seen[n] {
 			t.Errorf("no case %s", n)
 		}

@@ -38,6 +38,7 @@ type transportConfig struct {
 	wsURL  string // ws and wss: scheme://host:port/path
 	header http.Header
 	tlsRun negotiated // tls: what the first handshake of the run negotiated
+	resume resumption // tls with -tls-resume: how many handshakes resumed
 }
 
 // newTransportConfig builds the TLS configuration (CA file or -insecure) and WebSocket URL.
@@ -54,6 +55,10 @@ func newTransportConfig(o *Options) (*transportConfig, error) {
 		}
 		if tc.tls.CurvePreferences, err = parseCurves(o.TLSCurves); err != nil {
 			return nil, err
+		}
+		if o.TLSResume {
+			tc.tls.ClientSessionCache = tls.NewLRUClientSessionCache(16)
+			tc.resume.on = true
 		}
 		if o.CAFile != "" {
 			pem, err := os.ReadFile(o.CAFile)
@@ -94,9 +99,11 @@ func (tc *transportConfig) dialTransport(ctx context.Context, d *net.Dialer, tra
 		if err != nil {
 			return nil, err
 		}
+		cs := c.(*tls.Conn).ConnectionState()
 		if tc.tlsRun.String() == "" {
-			tc.tlsRun.note(c.(*tls.Conn).ConnectionState())
+			tc.tlsRun.note(cs)
 		}
+		tc.resume.note(cs)
 		pump = func(pair net.Conn) { pumpStream(c, pair) }
 	case "psk":
 		c, err := dialPSK(ctx, d, tc.psk, addr)

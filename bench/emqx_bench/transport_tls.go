@@ -100,3 +100,31 @@ func (n *negotiated) String() string {
 	}
 	return ""
 }
+
+// resumption counts the handshakes of a -tls-resume run that resumed a session. With one
+// client session cache per run, every connection after the first tickets arrived offers the
+// latest ticket (Go's client keeps a TLS 1.3 ticket for reuse); the broker decides whether to
+// resume, so the count says what each broker did.
+type resumption struct {
+	on                  bool
+	handshakes, resumed atomic.Uint64
+}
+
+// note counts one handshake.
+func (r *resumption) note(cs tls.ConnectionState) {
+	if !r.on {
+		return
+	}
+	r.handshakes.Add(1)
+	if cs.DidResume {
+		r.resumed.Add(1)
+	}
+}
+
+// String is ", N/M resumed" for a -tls-resume run, "" otherwise.
+func (r *resumption) String() string {
+	if !r.on {
+		return ""
+	}
+	return fmt.Sprintf(", %d/%d resumed", r.resumed.Load(), r.handshakes.Load())
+}

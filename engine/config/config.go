@@ -191,7 +191,8 @@ type TLS struct {
 	PSKCiphers        []string // OpenSSL names, e.g. PSK-AES128-CBC-SHA
 	SecureRenegotiate bool     // no effect: Go's TLS never renegotiates
 	ReuseSessions     bool
-	HonorCipherOrder  bool // no effect: Go's TLS chooses the order itself
+	HonorCipherOrder  bool   // no effect: Go's TLS chooses the order itself
+	CryptoBackend     string // crypto_backend (beyond EMQX): auto, openssl or go
 }
 
 // WebSocket holds the keys of ws and wss listeners.

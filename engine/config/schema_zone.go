@@ -132,6 +132,7 @@ func listenerDefs() []listenerDef {
 		ld("psk_ciphers", tlsK, sp("", TypeList, "", "TLS-PSK cipher suites by OpenSSL name (keys: the emqx_psk_file plugin)"), func(l *Listener, v any) { tlsOf(l).PSKCiphers = asList(v) }),
 		ld("secure_renegotiate", tlsK, sp("", TypeBool, "off", "TLS renegotiation").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).SecureRenegotiate = asBool(v) }),
 		ld("reuse_sessions", tlsK, sp("", TypeBool, "on", "TLS session resumption"), func(l *Listener, v any) { tlsOf(l).ReuseSessions = asBool(v) }),
+		ld("crypto_backend", tlsK, sp("", TypeEnum, "auto", "what signs with an RSA key: OpenSSL's libcrypto.so.3 or Go (beyond EMQX)").enum("auto", "openssl", "go"), func(l *Listener, v any) { tlsOf(l).CryptoBackend = asStr(v) }),
 		ld("honor_cipher_order", tlsK, sp("", TypeBool, "on", "prefer the server's cipher order").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).HonorCipherOrder = asBool(v) }),
 		ld("peer_cert_as_username", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate (PEM) as username").enum("cn", "dn", "crt"), func(l *Listener, v any) { l.PeerCertAsUsername = asStr(v) }).
 			noEffectOn(OwnerTransports, KindTCP, KindWS),

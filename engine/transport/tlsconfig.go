@@ -22,6 +22,9 @@ type TLSOptions struct {
 	Versions          []string
 	Ciphers           []string // OpenSSL names; empty: Go's defaults
 	ReuseSessions     bool     // session tickets (resumption)
+	// CryptoBackend (crypto_backend) chooses what signs with an RSA key: BackendAuto ("" too),
+	// BackendOpenSSL or BackendGo (tlsbackend.go).
+	CryptoBackend string
 
 	// OnReload, when set, is called (on a handshake's goroutine) after the certificate or CA
 	// files changed on disk: with nil once the new files are in use, or with why they were
@@ -34,13 +37,22 @@ var versionOf = map[string]uint16{"tlsv1": tls.VersionTLS10, "tlsv1.1": tls.Vers
 
 // buildServerTLS builds one immutable server configuration from o, reading the files now.
 // notes lists settings that were accepted but are not applied exactly as written (cipher
-// names Go lacks, TLS 1.3 suites, a gap in the versions), for the node to log once. Errors
-// name the setting at fault.
-func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
+// names Go lacks, TLS 1.3 suites, a gap in the versions), for the node to log once. key says
+// what signs with the certificate's key (o.CryptoBackend); whoever replaces cfg by a newer
+// one closes it. Errors name the setting at fault.
+func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, key keyBackend, err error) {
 	pair, err := loadPair(o.CertFile, o.KeyFile, o.KeyPassword)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, key, err
 	}
+	if key, err = useBackend(pair, o.CryptoBackend); err != nil {
+		return nil, nil, key, err
+	}
+	defer func() {
+		if err != nil {
+			key.close()
+		}
+	}()
 	cfg = &tls.Config{
 		Certificates:           []tls.Certificate{*pair},
 		SessionTicketsDisabled: !o.ReuseSessions,
@@ -50,7 +62,7 @@ func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
 		for _, v := range o.Versions {
 			id, ok := versionOf[strings.ToLower(strings.TrimSpace(v))]
 			if !ok {
-				return nil, nil, fmt.Errorf("tls_versions: %q is not one of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3", v)
+				return nil, nil, key, fmt.Errorf("tls_versions: %q is not one of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3", v)
 			}
 			vs = append(vs, id)
 		}
@@ -67,13 +79,13 @@ func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
 	if len(o.Ciphers) > 0 {
 		ids, ignored, err := CipherSuites(o.Ciphers)
 		if err != nil {
-			return nil, nil, fmt.Errorf("ciphers: %w", err)
+			return nil, nil, key, fmt.Errorf("ciphers: %w", err)
 		}
 		if len(ignored) > 0 {
 			notes = append(notes, "ciphers: not implemented by Go's TLS, ignored: "+strings.Join(ignored, ","))
 		}
 		if len(ids) == 0 && cfg.MinVersion < tls.VersionTLS13 {
-			return nil, nil, errors.New("ciphers: none of the suites listed is implemented by Go's TLS (see the README for the names it has)")
+			return nil, nil, key, errors.New("ciphers: none of the suites listed is implemented by Go's TLS (see the README for the names it has)")
 		}
 		cfg.CipherSuites = ids
 		if cfg.MaxVersion == 0 || cfg.MaxVersion >= tls.VersionTLS13 {
@@ -82,15 +94,15 @@ func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
 	}
 	if o.VerifyPeer {
 		if o.CACertFile == "" {
-			return nil, nil, errors.New("verify = verify_peer needs cacertfile (the CAs that sign client certificates)")
+			return nil, nil, key, errors.New("verify = verify_peer needs cacertfile (the CAs that sign client certificates)")
 		}
 		pem, err := os.ReadFile(o.CACertFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cacertfile: %w", err)
+			return nil, nil, key, fmt.Errorf("cacertfile: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("cacertfile: no PEM certificate in %s", o.CACertFile)
+			return nil, nil, key, fmt.Errorf("cacertfile: no PEM certificate in %s", o.CACertFile)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
@@ -112,7 +124,7 @@ func buildServerTLS(o TLSOptions) (cfg *tls.Config, notes []string, err error) {
 			}
 		}
 	}
-	return cfg, notes, nil
+	return cfg, notes, key, nil
 }
 
 // decryptKey returns keyPEM with a legacy-encrypted PEM key decrypted with password.

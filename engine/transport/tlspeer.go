@@ -18,7 +18,7 @@ func PeerTLS(o TLSOptions) (*tls.Config, []string, error) {
 	if o.CertFile == "" || o.KeyFile == "" {
 		return nil, nil, errors.New("certfile and keyfile are required (each peer presents its certificate on both sides)")
 	}
-	cfg, notes, err := buildServerTLS(o)
+	cfg, notes, _, err := buildServerTLS(o) // the key's OpenSSL copy lives as long as cfg
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,7 +15,10 @@ import (
 // listeners restart), and again when a handshake finds that one of them changed on disk
 // (modification time or size, checked at most once per reloadEvery). A set of files that does
 // not load leaves the previous configuration in use. Connections already established keep the
-// configuration of their handshake. Safe for concurrent use.
+// configuration of their handshake. An RSA key is handed to OpenSSL for signing as
+// o.CryptoBackend says (tlsbackend.go); the OpenSSL copy of a replaced key is freed once the
+// handshakes signing with it at that moment are done (later ones with the old configuration
+// sign with Go). Safe for concurrent use.
 type TLSServer struct {
 	opts  TLSOptions
 	outer *tls.Config // what tls.Server is given: its GetConfigForClient returns cur
@@ -24,6 +27,7 @@ type TLSServer struct {
 	mu      sync.Mutex // serialises loads and the on-disk checks
 	checked time.Time  // last look at the files' stamps
 	stamps  [3]fileStamp
+	key     keyBackend // what signs with cur's key; closed when cur is replaced
 }
 
 // reloadEvery is how often a handshake looks at the files' stamps.
@@ -33,11 +37,11 @@ const reloadEvery = time.Second
 // differently than written (see buildServerTLS), to log once.
 func NewTLSServer(o TLSOptions) (*TLSServer, []string, error) {
 	s := &TLSServer{opts: o}
-	cfg, notes, err := s.load()
+	cfg, notes, key, err := s.load()
 	if err != nil {
 		return nil, nil, err
 	}
-	s.cur.Store(cfg)
+	s.use(cfg, key)
 	// The outer configuration only picks the current inner one per handshake. Session ticket
 	// keys live in the outer one (an inner configuration sets none), so resumption survives a
 	// reload.
@@ -67,12 +71,29 @@ func (s *TLSServer) Config() *tls.Config { return s.outer }
 func (s *TLSServer) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cfg, _, err := s.load()
+	cfg, _, key, err := s.load()
 	if err != nil {
 		return err
 	}
-	s.cur.Store(cfg)
+	s.use(cfg, key)
 	return nil
+}
+
+// CryptoBackend says what signs with the current certificate's key, for the log: "openssl
+// (OpenSSL 3.0.19 …)", or "go (…)" with the reason Go does.
+func (s *TLSServer) CryptoBackend() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key.desc
+}
+
+// use makes cfg, whose key signs through key, the configuration of the next handshakes, and
+// frees the previous key's OpenSSL copy. s.mu is held (or s is not shared yet).
+func (s *TLSServer) use(cfg *tls.Config, key keyBackend) {
+	old := s.key
+	s.key = key
+	s.cur.Store(cfg)
+	old.close()
 }
 
 // forClient runs in each handshake (on its goroutine): it returns the current configuration,
@@ -83,9 +104,9 @@ func (s *TLSServer) forClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	if now.Sub(s.checked) >= reloadEvery {
 		s.checked = now
 		if st, ok := s.stampsNow(); ok && st != s.stamps {
-			cfg, _, err := s.load()
+			cfg, _, key, err := s.load()
 			if err == nil {
-				s.cur.Store(cfg)
+				s.use(cfg, key)
 			} else {
 				s.stamps = st // report a bad set once, not on every handshake
 			}
@@ -100,14 +121,14 @@ func (s *TLSServer) forClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 
 // load builds a configuration from the files and records their stamps. s.mu is held (or s
 // is not shared yet).
-func (s *TLSServer) load() (*tls.Config, []string, error) {
+func (s *TLSServer) load() (*tls.Config, []string, keyBackend, error) {
 	st, _ := s.stampsNow()
-	cfg, notes, err := buildServerTLS(s.opts)
+	cfg, notes, key, err := buildServerTLS(s.opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, key, err
 	}
 	s.stamps = st
-	return cfg, notes, nil
+	return cfg, notes, key, nil
 }
 
 // stampsNow returns the stamps of the certificate, key and CA files; ok is false when one

@@ -3,7 +3,9 @@
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub, used by engine's client-interop tests
 #   mosquitto          the peer broker of the load suite (make bench-load), and the PSK
 #                      listener engine/transport/tlspsk's client is tested against
-#   openssl            s_client/s_server: interop of engine/transport/tlspsk (TLS-PSK)
+#   openssl            s_client/s_server: interop of engine/transport/tlspsk (TLS-PSK) and of
+#                      RSA handshakes; it brings libssl3's libcrypto.so.3, which
+#                      engine/transport/osslsign signs with
 #   redis-server       the backend of emqx_auth_redis's tests (redis-cli comes with it; the
 #                      sentinel tests run `redis-server --sentinel`, the cluster tests
 #                      `redis-cli --cluster create`)

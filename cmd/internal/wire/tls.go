@@ -31,6 +31,7 @@ func tlsListener(l *config.Listener) (*engine.TLSListener, error) {
 		Versions:         t.Versions,
 		Ciphers:          t.Ciphers,
 		ReuseSessions:    t.ReuseSessions,
+		CryptoBackend:    t.CryptoBackend,
 	}
 	if t.CertFile != "" || len(t.PSKCiphers) == 0 {
 		if _, _, err := transport.ServerTLS(o); err != nil {

@@ -290,6 +290,8 @@ func (s *Service) onForward(msg *nats.Msg) {
 	}
 	s.inbound.RouteFromPeer(pms)
 	s.ackFrame(msg)
+	s.met.framesIn.Add(1)
+	s.met.msgsIn.Add(uint64(len(pms)))
 	clear(pms)
 	for i := range recs {
 		recs[i].clear()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -155,15 +156,21 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 	defer l.side.Unlock()
 	l.begin()
 	count := 0
+	var matched []byte // topic of l.matches, while it holds an ordinary match
 	for i := range msgs {
 		pm := &msgs[i]
 		p := pm.Publish
 		msg := sessions.NewPooledMessage(p, p.Topic, pm.From, now)
 		msg.PeerTag = p.PacketID // the sender's tag of the message (cluster: tag.go)
 		if pm.Group == "" {
-			count += l.routeLocal(msg)
+			// A run of one topic (a publisher's burst, forwarded in one frame) is matched
+			// once: the messages of one call are routed as if published at one instant.
+			fresh := matched == nil || !bytes.Equal(matched, p.Topic)
+			count += l.routeLocal(msg, fresh)
+			matched = p.Topic
 		} else {
 			count += l.routeGroup(msg, pm.Group)
+			matched = nil
 		}
 		msg.Release()
 	}
@@ -172,11 +179,14 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 }
 
 // routeLocal delivers msg to the ordinary subscriptions of this node's own sessions and
-// internal subscribers (no peer, no shared group). Runs on the side loop with its lock held.
-func (l *loop) routeLocal(msg *sessions.Message) int {
+// internal subscribers (no peer, no shared group); with fresh false, to those l.matches
+// already holds for the same topic. Runs on the side loop with its lock held.
+func (l *loop) routeLocal(msg *sessions.Message, fresh bool) int {
 	m := &l.matches
-	m.Reset()
-	l.n.subs.Match(msg.Topic, m)
+	if fresh {
+		m.Reset()
+		l.n.subs.Match(msg.Topic, m)
+	}
 	count := 0
 	for i := range m.Subscribers {
 		sm := &m.Subscribers[i]

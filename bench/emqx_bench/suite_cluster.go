@@ -41,6 +41,10 @@ func runCluster(ctx context.Context, k brokerKind, o Options, work string, _ *be
 		return nil, err
 	}
 	nodes := make([]*brokerProc, 2)
+	prof, err := newNodeProfiles(len(nodes))
+	if err != nil {
+		return nil, err
+	}
 	for i := range nodes {
 		store, err := os.MkdirTemp(work, "store-") // each node its own (the default is under the home)
 		if err != nil {
@@ -57,6 +61,7 @@ func runCluster(ctx context.Context, k brokerKind, o Options, work string, _ *be
 			fmt.Sprintf("EMQX_NODE__NAME=bench%d@127.0.0.%d", i+1, i+1),
 			fmt.Sprintf("EMQX_CLUSTER__LISTEN=127.0.0.%d:%d", i+1, port),
 			"EMQX_PERSISTENCE__DIR="+store)
+		ki.Env = append(ki.Env, prof.env(i)...)
 		b, err := startBroker(ctx, ki, work, nil)
 		if err != nil { // a port taken between its choice and the start: once more
 			b, err = startBroker(ctx, ki, work, nil)
@@ -89,8 +94,12 @@ func runCluster(ctx context.Context, k brokerKind, o Options, work string, _ *be
 	}
 	time.Sleep(200 * time.Millisecond)
 	before := readProc(nodes[1].pid())
+	prof.start(fmt.Sprintf("p2p-q%d", o.QoS), o.Settle+o.Duration)
 	res, err := newRunner(o, nil).run(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := prof.wait(); err != nil {
 		return nil, err
 	}
 	after := readProc(nodes[1].pid())

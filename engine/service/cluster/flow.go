@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,7 +48,7 @@ func (s *Service) flowTo(tok string) *flow {
 // acquire waits until size more bytes fit in the window (a frame larger than the window
 // waits for an empty one), the receiver stays silent for flowTimeout, or the service stops.
 // It reports false only when the service stops.
-func (f *flow) acquire(size int, stop <-chan struct{}) bool {
+func (f *flow) acquire(size int, stop <-chan struct{}, waits *atomic.Uint64) bool {
 	var timer *time.Timer
 	for {
 		f.mu.Lock()
@@ -61,6 +62,7 @@ func (f *flow) acquire(size int, stop <-chan struct{}) bool {
 		}
 		f.mu.Unlock()
 		if timer == nil {
+			waits.Add(1)
 			timer = time.NewTimer(flowTimeout)
 		}
 		select {
@@ -92,7 +94,7 @@ func (f *flow) release(size int) {
 // sendFlow sends a frame of forwarded messages to node (token tok) within its window.
 func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int) {
 	f := s.flowTo(tok)
-	if !f.acquire(len(frame), s.stop) {
+	if !f.acquire(len(frame), s.stop, &s.met.windowWaits) {
 		s.dropped.Add(uint64(count))
 		return
 	}
@@ -101,7 +103,10 @@ func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count 
 		f.release(len(frame))
 		s.dropped.Add(uint64(count))
 		s.log.Warn("cluster: cannot send messages to another node", "subject", subj, "messages", count, "bytes", len(frame), "error", err)
+		return
 	}
+	s.met.framesOut.Add(1)
+	s.met.msgsOut.Add(uint64(count))
 }
 
 // ackFrame answers a forwarded frame once its messages are routed here.

@@ -13,6 +13,11 @@ import (
 type clusterMetrics struct {
 	castOut, castIn atomic.Uint64 // route announcements (subjCast "routes")
 	snapOut, snapIn atomic.Uint64 // route tables answered / fetched (".routes")
+	// Forwarded messages (flow.go, routes.go): frames and the messages in them, sent to and
+	// received from other nodes, and how often a sender waited for a full window.
+	framesOut, msgsOut atomic.Uint64
+	framesIn, msgsIn   atomic.Uint64
+	windowWaits        atomic.Uint64
 }
 
 // addMetrics registers the service's counters with the node.
@@ -24,6 +29,11 @@ func (s *Service) addMetrics() {
 			{Name: "cluster.routes.table_sent.bytes", Value: s.met.snapOut.Load()},
 			{Name: "cluster.routes.table_fetched.bytes", Value: s.met.snapIn.Load()},
 			{Name: "cluster.messages.dropped", Value: s.dropped.Load()},
+			{Name: "cluster.frames.sent", Value: s.met.framesOut.Load()},
+			{Name: "cluster.messages.forwarded", Value: s.met.msgsOut.Load()},
+			{Name: "cluster.frames.received", Value: s.met.framesIn.Load()},
+			{Name: "cluster.messages.received", Value: s.met.msgsIn.Load()},
+			{Name: "cluster.flow.waits", Value: s.met.windowWaits.Load()},
 		}
 	})
 }

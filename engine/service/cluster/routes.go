@@ -185,7 +185,7 @@ func (s *Service) addFilterLocked(m *member, f string) {
 		}
 	} else {
 		if m.fwd == nil {
-			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 1024, Handle: s.forwarder(m.name, "")})
+			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 256, Handle: s.forwarder(m.name, "")})
 		}
 		if err == nil {
 			err = m.fwd.Subscribe(f, peerSub)
@@ -255,6 +255,9 @@ func (s *Service) send(nc *nats.Conn, subj string, frame []byte, count int) {
 	}
 }
 
+// routeSlice is how many of a frame's messages onForward routes at a time.
+const routeSlice = 128
+
 // inboundScratch is onForward's decoding space, reused across frames.
 type inboundScratch struct {
 	recs []record
@@ -288,8 +291,13 @@ func (s *Service) onForward(msg *nats.Msg) {
 	for i := range recs {
 		pms = append(pms, engine.PeerMessage{Publish: &recs[i].pub, From: recs[i].from, Group: recs[i].group})
 	}
-	s.inbound.RouteFromPeer(pms)
+	// In slices: the event loops write a slice's deliveries while the next one is routed.
+	for i := 0; i < len(pms); i += routeSlice {
+		s.inbound.RouteFromPeer(pms[i:min(i+routeSlice, len(pms))])
+	}
 	s.ackFrame(msg)
+	s.met.framesIn.Add(1)
+	s.met.msgsIn.Add(uint64(len(pms)))
 	clear(pms)
 	for i := range recs {
 		recs[i].clear()

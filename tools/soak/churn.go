@@ -125,7 +125,7 @@ func session(ctx context.Context, ld *load, addr string, slot, slots int, rng *r
 		return
 	}
 	st.subscribes.Add(1)
-	stay := time.Now().Add(time.Duration(500+rng.IntN(4500)) * time.Millisecond)
+	stay := time.Now().Add(ld.prof.stayMin + time.Duration(rng.Int64N(int64(ld.prof.stayMax-ld.prof.stayMin)+1)))
 	payload := make([]byte, 16+rng.IntN(200))
 	for pid := uint16(2); time.Now().Before(stay) && ctx.Err() == nil; pid++ {
 		if !ld.pace.allow() {

@@ -25,16 +25,19 @@ type profile struct {
 	slowMax int
 	// pubRate bounds the churn's publishes per second, all slots together. 0: no bound.
 	pubRate int
+	// stayMin and stayMax bound how long an ordinary session stays connected: with the slots,
+	// they set the connection churn (connects per second) and the connections held.
+	stayMin, stayMax time.Duration
 	// checkLag applies -lag-p99 to the churn's loop-lag samples.
 	checkLag bool
 	about    string
 }
 
 var profiles = map[string]profile{
-	"default": {name: "default", wildShare: 10, slowMax: 8, pubRate: 1000, checkLag: true,
-		about: "1 session in 10 on churn/+/<k>, at most 8 slow consumers on churn/# at once, 1,000 publishes/s in all"},
-	"overload": {name: "overload", wildShare: 3, slowMax: 0, pubRate: 0, checkLag: false,
-		about: "1 session in 3 on churn/+/<k>, every slow-consumer episode on churn/#, publishes unbounded: saturates a 2-core box, loop lag not checked"},
+	"default": {name: "default", wildShare: 10, slowMax: 8, pubRate: 1000, stayMin: 2 * time.Second, stayMax: 20 * time.Second, checkLag: true,
+		about: "sessions stay 2–20 s, 1 in 10 on churn/+/<k>, at most 8 slow consumers on churn/# at once, 1,000 publishes/s in all"},
+	"overload": {name: "overload", wildShare: 3, slowMax: 0, pubRate: 0, stayMin: 500 * time.Millisecond, stayMax: 5 * time.Second, checkLag: false,
+		about: "sessions stay 0.5–5 s, 1 in 3 on churn/+/<k>, every slow-consumer episode on churn/#, publishes unbounded: saturates a 2-core box, loop lag not checked"},
 }
 
 func profileNamed(name string) (profile, error) {

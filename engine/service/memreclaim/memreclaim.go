@@ -34,7 +34,7 @@ type Options struct {
 	// the node is quiet: the busy period is over (default 4 MiB/s).
 	QuietRate uint64
 	// MinSpare is the least heap memory held beyond the live heap for a reclaim to be worth
-	// a collection (default 16 MiB). The spare must also exceed the live heap: up to that much
+	// a collection (default 4 MiB). The spare must also exceed the live heap: up to that much
 	// is the ordinary headroom of GOGC=100.
 	MinSpare uint64
 	// Log receives one line per reclaim (debug level) and nil means none.
@@ -52,7 +52,7 @@ func (o *Options) withDefaults() {
 		o.QuietRate = 4 << 20
 	}
 	if o.MinSpare == 0 {
-		o.MinSpare = 16 << 20
+		o.MinSpare = 4 << 20
 	}
 }
 

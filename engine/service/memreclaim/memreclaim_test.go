@@ -22,7 +22,7 @@ func TestDue(t *testing.T) {
 		{"quiet after a burst", func(*heapFacts) {}, true},
 		{"still busy", func(h *heapFacts) { h.allocRate = 50 * mb }, false},
 		{"reclaimed 30 s ago", func(h *heapFacts) { h.sinceReclaim = 30 * time.Second }, false},
-		{"little spare", func(h *heapFacts) { h.free, h.objects = 10*mb, 8*mb }, false},
+		{"little spare", func(h *heapFacts) { h.free, h.objects = 3*mb, 8*mb }, false},
 		{"spare within GOGC's headroom", func(h *heapFacts) { h.live, h.objects, h.free = 200*mb, 210*mb, 150*mb }, false},
 		{"garbage not yet collected counts", func(h *heapFacts) { h.free, h.objects = 4*mb, 40*mb }, true},
 	}

@@ -58,8 +58,9 @@ func TestPacer(t *testing.T) {
 	}
 	var sl slots
 	sl.max = 2
-	if !sl.take() || !sl.take() || sl.take() {
-		t.Fatal("slots: third taken")
+	first, second, third := sl.take(), sl.take(), sl.take()
+	if !first || !second || third {
+		t.Fatalf("slots of 2: takes gave %v, %v, %v; want true, true, false", first, second, third)
 	}
 	sl.release()
 	if !sl.take() {

@@ -27,14 +27,18 @@ func rss(t *testing.T) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// 100,000 signatures leave the resident size where it was after the first thousand: no
-// EVP_PKEY_CTX (or anything else OpenSSL allocates per signature) is leaked. A 1024-bit key
-// keeps the test short; what is allocated per signature does not depend on the key's size.
-// Its name matches the Makefile's allocation gates (ALLOC_GATES), which `make test` runs
-// without -race.
-func TestSignAllocationsFreed(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("100,000 signatures: run without -short and without -race")
+// 100,000 signatures (20,000 under the race detector, which `make test` uses) leave the
+// resident size where it was after the first thousand: no EVP_PKEY_CTX (or anything else
+// OpenSSL allocates per signature) is leaked; a leaked context is about 540 bytes, 54 MB over
+// 100,000 signatures and 10.8 MB over 20,000. A 1024-bit key keeps the test short; what is
+// allocated per signature does not depend on the key's size.
+func TestSignFreesOpenSSLMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("many signatures: run without -short")
+	}
+	n, bound := 100_000, int64(8<<20)
+	if raceEnabled {
+		n, bound = 20_000, 5<<20
 	}
 	if err := Available(); err != nil {
 		t.Skip(err)
@@ -61,13 +65,13 @@ func TestSignAllocationsFreed(t *testing.T) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	before := rss(t)
-	signN(100_000)
+	signN(n)
 	runtime.GC()
 	debug.FreeOSMemory()
 	after := rss(t)
-	t.Logf("RSS %d KiB before, %d KiB after 100,000 signatures", before>>10, after>>10)
-	if grown := after - before; grown > 8<<20 {
-		t.Errorf("RSS grew by %d KiB over 100,000 signatures", grown>>10)
+	t.Logf("RSS %d KiB before, %d KiB after %d signatures", before>>10, after>>10, n)
+	if grown := after - before; grown > bound {
+		t.Errorf("RSS grew by %d KiB over %d signatures (bound %d KiB)", grown>>10, n, bound>>10)
 	}
 	if s.Failures() != 0 {
 		t.Errorf("%d failures", s.Failures())

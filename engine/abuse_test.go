@@ -37,12 +37,14 @@ func scaled(full, short int) int {
 }
 
 // fenceQoS1 publishes a QoS 1 message on c (a raw v5 client) and waits for its PUBACK: the
-// broker handles a connection's packets in order, so everything c sent before is handled.
+// broker handles a connection's packets in order, so everything c sent before is handled. It
+// waits up to a minute: the batch before it may be 100,000 packets under the race detector on
+// a loaded machine, and the wait only bounds a hang.
 func fenceQoS1(c *client, id uint16) {
 	c.t.Helper()
 	c.publish(&codec.Publish{Topic: []byte("fence"), QoS: 1, PacketID: id})
 	for {
-		h, pkt := c.packet()
+		h, pkt := c.packetWithin(time.Minute)
 		if h.Type == codec.TypePuback {
 			var a codec.Ack
 			if err := a.Decode(pkt, c.v); err == nil && a.PacketID == id {

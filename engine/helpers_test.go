@@ -169,10 +169,17 @@ func (r *rawConn) send(b []byte) {
 	}
 }
 
-// packet reads one whole packet, or fails the test.
+// packet reads one whole packet within 5 s, or fails the test.
 func (r *rawConn) packet() (codec.Header, []byte) {
 	r.t.Helper()
-	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return r.packetWithin(5 * time.Second)
+}
+
+// packetWithin reads one whole packet within d, or fails the test. For a fence after a large
+// batch, where d bounds a hang rather than measuring anything.
+func (r *rawConn) packetWithin(d time.Duration) (codec.Header, []byte) {
+	r.t.Helper()
+	_ = r.c.SetReadDeadline(time.Now().Add(d))
 	var buf []byte
 	for {
 		h, err := codec.Frame(buf, 0)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 var (
@@ -57,14 +58,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t)
 }
 
 // nodeEnv returns an environment that puts the node on free loopback ports with its files in

@@ -303,7 +303,7 @@ func TestRPCBridgeThreeNodeRemote(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for ctlOut(t, ctl, remotes[0].work, remotes[0].env, 0, "cluster", "status") != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("the remote cluster did not form: %s\n%s", ctlOut(t, ctl, remotes[0].work, remotes[0].env, 0, "cluster", "status"), rlogs[0].log())
+			t.Fatalf("the remote cluster did not form: %s\nr1:\n%s\nr2:\n%s\nr3:\n%s", ctlOut(t, ctl, remotes[0].work, remotes[0].env, 0, "cluster", "status"), rlogs[0].log(), rlogs[1].log(), rlogs[2].log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

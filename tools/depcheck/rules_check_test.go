@@ -33,6 +33,7 @@ func TestRulesCatchViolations(t *testing.T) {
 	f("cmd/emqx", []string{"cmd/internal/wire", "engine", "engine/config", "engine/service/sys"}, []string{kong}, false, "")
 	f("bench/emqx_bench", []string{"codec"}, []string{gnet + "/v2"}, false, "")
 	f("tools/kvlogctl", []string{"sessions/kvlog"}, nil, false, "")
+	f("engine/service/cluster", []string{"engine", testPorts}, nil, true, "")
 
 	// Forbidden.
 	f("engine/newthing", nil, nil, false, "every package has a rule")
@@ -58,6 +59,7 @@ func TestRulesCatchViolations(t *testing.T) {
 	f("engine", nil, []string{kong}, false, "only cmd imports kong")
 	f("bench/emqx_bench", nil, []string{kong}, false, "only cmd imports kong")
 	f("engine", []string{"bench/emqx_bench"}, nil, true, "bench and tools are imported by nothing")
+	f("engine/service/cluster", []string{testPorts}, nil, false, "bench and tools are imported by nothing")
 	f("cmd/emqx", []string{"tools/depcheck"}, nil, false, "bench and tools are imported by nothing")
 	f("engine/service/httpapi", []string{"cmd/internal/wire"}, nil, false, "nothing imports cmd")
 }

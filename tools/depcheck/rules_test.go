@@ -37,6 +37,10 @@ const serviceRoot = "engine/service"
 // files import it, and it imports no service.
 const serviceTestSupport = serviceRoot + "/servicetest"
 
+// testPorts picks free loopback ports for tests that start brokers or backend servers as
+// processes. It is the one tool that test files anywhere may import (never non-test code).
+const testPorts = "tools/freeport"
+
 // foundation lists the packages below the engine, with everything they may import besides the
 // standard library and their own sub-packages: packages of this module and third-party
 // modules alike, so that a dependency cannot creep into them unnoticed.
@@ -148,6 +152,8 @@ func check(rel string, ours, external []string, test bool) []violation {
 			continue // its own sub-packages (engine's are libraries and services, ruled below)
 		}
 		switch {
+		case test && imp == testPorts:
+			continue
 		case hasPrefix(imp, "bench") && !hasPrefix(rel, "bench"), hasPrefix(imp, "tools") && !hasPrefix(rel, "tools"):
 			bad(imp, "bench and tools are imported by nothing", "they are programs and test helpers, not parts of the broker")
 			continue

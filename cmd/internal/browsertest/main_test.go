@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/emqgo/emqgo/engine/service/dashboard"
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 // The package's one browser and binaries, made by TestMain.
@@ -99,14 +99,9 @@ func binaries(t *testing.T) (emqx, ctl string) {
 	return filepath.Join(binDir, "emqx"), filepath.Join(binDir, "emqx_ctl")
 }
 
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t)
 }
 
 // node is a running bin/emqx with every port on 127.0.0.1.

@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -12,17 +11,13 @@ import (
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
-// freePort returns a loopback port nothing listens on (at the time of the call).
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t)
 }
 
 // TestRedisPluginEmbeddedDefaults: emqx_auth_redis loaded with its embedded file and only

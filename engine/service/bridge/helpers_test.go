@@ -22,6 +22,7 @@ import (
 	"github.com/emqgo/emqgo/engine/acl"
 	"github.com/emqgo/emqgo/engine/transport"
 	"github.com/emqgo/emqgo/engine/transport/certgen"
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 var (
@@ -128,15 +129,9 @@ func startNodeTLS(t *testing.T, name string, mutate func(z *engine.Zone), tlsMut
 	return n, n.Addr("external"), n.TLSAddr("external")
 }
 
-// freePort returns a loopback port nobody listens on (for mosquitto, which binds it itself).
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t)
 }
 
 // mosquittoPath finds mosquitto; without it the test skips, except in CI where it fails

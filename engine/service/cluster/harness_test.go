@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 // The tests run real bin/emqx processes, built once in TestMain, on loopback: node i is
@@ -80,13 +82,9 @@ func sharedFreePort() int {
 	panic("no port free on 127.0.0.1-40")
 }
 
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Must(t)
 }
 
 type node struct {

@@ -5,9 +5,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 // needTool skips the test when name is not installed, outside CI; in CI (CI=true) it fails.
@@ -68,14 +71,7 @@ func echoServer(t *testing.T, cfg *Config) (addr string, results <-chan error) {
 	return ln.Addr().String(), ch
 }
 
-// freePort returns a loopback port free a moment ago.
+// freePort returns a free loopback port below the ephemeral range (see tools/freeport).
 func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(freeport.Must(t))
 }

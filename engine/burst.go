@@ -22,6 +22,10 @@ const trimFloor = 16 << 10
 // allocating the rest again costs a busy loop at most 48 allocations a second.
 const trimKeep = 16
 
+// trimDeliveryFloor is the capacity up to which a loop's delivery batches (its outboxes,
+// inbox and spare) are kept whatever its rounds used.
+const trimDeliveryFloor = 64
+
 // shrunkBatch is the capacity from which an emptied batch slice is dropped when its last
 // round used less than a quarter of it.
 const shrunkBatch = 1024
@@ -47,6 +51,7 @@ func (l *loop) trimFree() {
 	if l.trimSlices++; l.trimSlices < sweepSlices {
 		return
 	}
+	l.trimDeliveries()
 	limit := max(trimFloor, 2*l.outPeak)
 	l.trimSlices, l.outPeak = 0, 0
 	kept := l.free[:0]
@@ -57,4 +62,27 @@ func (l *loop) trimFree() {
 	}
 	clear(l.free[len(kept):])
 	l.free = kept
+}
+
+// trimDeliveries drops the loop's empty delivery batches whose capacity is above
+// max(trimDeliveryFloor, 2 × the largest batch a round of this loop sent or applied in the
+// interval, loop.deliveryPeak), and starts a new interval. shrunk keeps a batch of up to
+// shrunkBatch entries (72 KiB) at every round; without this trim, the inbox, its spare and
+// every outbox of a loop kept what the churn's largest rounds needed after the churn ended.
+func (l *loop) trimDeliveries() {
+	limit := max(trimDeliveryFloor, 2*l.deliveryPeak)
+	l.deliveryPeak = 0
+	if cap(l.spare) > limit {
+		l.spare = nil
+	}
+	for i, b := range l.outbox {
+		if len(b) == 0 && cap(b) > limit {
+			l.outbox[i] = nil
+		}
+	}
+	l.inboxMu.Lock()
+	if len(l.inbox) == 0 && cap(l.inbox) > limit {
+		l.inbox = nil
+	}
+	l.inboxMu.Unlock()
 }

@@ -63,3 +63,34 @@ func TestBurstCapacityIsReleased(t *testing.T) {
 		t.Fatalf("after a trim %d buffers pooled, want %d", len(l.free), trimKeep)
 	}
 }
+
+// A loop's delivery batches (inbox, its spare, the outboxes) keep the capacity its rounds use
+// and give back, one sweep interval later, what a burst grew beyond twice that.
+func TestDeliveryBatchesTrimmedByUse(t *testing.T) {
+	l := &loop{}
+	l.inbox = make([]delivery, 0, 1000)
+	l.spare = make([]delivery, 0, 1000)
+	l.outbox = [][]delivery{make([]delivery, 0, 1000), make([]delivery, 0, 32), nil}
+	interval := func(peak int) {
+		for i := 0; i < sweepSlices; i++ {
+			l.deliveryPeak = max(l.deliveryPeak, peak)
+			l.trimFree()
+		}
+	}
+	interval(600) // rounds of 600 deliveries: 1,000 is within twice that
+	if cap(l.inbox) != 1000 || cap(l.spare) != 1000 || cap(l.outbox[0]) != 1000 {
+		t.Fatalf("a loop using 600-delivery rounds lost its batches: caps %d %d %d", cap(l.inbox), cap(l.spare), cap(l.outbox[0]))
+	}
+	interval(10) // the burst is over: small rounds
+	if cap(l.inbox) != 0 || cap(l.spare) != 0 || cap(l.outbox[0]) != 0 {
+		t.Fatalf("after an interval of 10-delivery rounds the burst's batches stayed: caps %d %d %d", cap(l.inbox), cap(l.spare), cap(l.outbox[0]))
+	}
+	if cap(l.outbox[1]) != 32 {
+		t.Fatalf("a batch under trimDeliveryFloor was dropped")
+	}
+	l.inbox = make([]delivery, 5, 1000) // deliveries waiting: the inbox stays
+	interval(0)
+	if cap(l.inbox) != 1000 || len(l.inbox) != 5 {
+		t.Fatalf("a non-empty inbox was trimmed: len %d cap %d", len(l.inbox), cap(l.inbox))
+	}
+}

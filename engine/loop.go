@@ -35,6 +35,7 @@ type loop struct {
 	now            int64      // unix nanoseconds, read once per round
 	outPeak        int        // largest output a round built since trimFree last trimmed (putBuf)
 	trimSlices     int        // sweep slices since trimFree last trimmed
+	deliveryPeak   int        // largest delivery batch since trimFree last trimmed (burst.go)
 
 	// outbox[i] collects deliveries for sessions owned by loop i during this round; touched
 	// lists the i with a non-empty outbox.
@@ -150,6 +151,7 @@ func (l *loop) end() {
 		if i < len(loops) {
 			loops[i].receive(batch)
 		}
+		l.deliveryPeak = max(l.deliveryPeak, len(batch))
 		clear(batch)
 		l.outbox[i] = shrunk(batch)
 	}
@@ -248,6 +250,7 @@ func (l *loop) runInbox() {
 		}
 		*d = delivery{}
 	}
+	l.deliveryPeak = max(l.deliveryPeak, len(batch))
 	l.spare = shrunk(batch)
 	l.end()
 }

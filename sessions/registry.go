@@ -22,9 +22,29 @@ type Registry struct {
 }
 
 type registryShard struct {
-	mu sync.Mutex
-	m  map[string]*Session
-	_  [40]byte // keep shards on separate cache lines
+	mu   sync.Mutex
+	m    map[string]*Session
+	peak int      // most entries m held since it was made (shrink)
+	_    [32]byte // keep shards on separate cache lines
+}
+
+// shardRebuildFrom is the peak from which a shard's map is rebuilt once its entries fall to
+// a quarter of it: a Go map keeps the buckets of its largest size, so the churn of a few
+// thousand connections would leave them behind for the life of the process.
+const shardRebuildFrom = 32
+
+// shrink rebuilds sh.m for its live entries when they are a quarter of its peak or fewer
+// (amortised constant time: the copy is at most a third of the deletions since the peak).
+// The shard's lock must be held.
+func (sh *registryShard) shrink() {
+	if sh.peak < shardRebuildFrom || len(sh.m) > sh.peak/4 {
+		return
+	}
+	m := make(map[string]*Session, len(sh.m))
+	for k, v := range sh.m {
+		m[k] = v
+	}
+	sh.m, sh.peak = m, len(m)
 }
 
 func (r *Registry) shard(clientID string) *registryShard {
@@ -54,11 +74,13 @@ func (r *Registry) Update(clientID string, fn func(old *Session) *Session) *Sess
 	case s == nil && old != nil:
 		delete(sh.m, clientID)
 		r.count.Add(-1)
+		sh.shrink()
 	case s != nil:
 		if sh.m == nil {
 			sh.m = make(map[string]*Session)
 		}
 		sh.m[clientID] = s
+		sh.peak = max(sh.peak, len(sh.m))
 		if old == nil {
 			n := r.count.Add(1)
 			for m := r.max.Load(); n > m && !r.max.CompareAndSwap(m, n); m = r.max.Load() {

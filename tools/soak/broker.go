@@ -203,7 +203,11 @@ func (b *broker) rss() int64 { return b.status("VmRSS:") }
 func (b *broker) rssParts() (anon, file int64) { return b.status("RssAnon:"), b.status("RssFile:") }
 
 // status returns a "kB" field of the broker's /proc/<pid>/status in bytes (0 when unknown).
-func (b *broker) status(field string) int64 {
+func (b *broker) status(field string) int64 { return b.statusNum(field) << 10 }
+
+// statusNum returns the number of a field of the broker's /proc/<pid>/status (its unit,
+// if any, dropped; 0 when unknown).
+func (b *broker) statusNum(field string) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(b.pid()) + "/status")
 	if err != nil {
 		return 0
@@ -212,8 +216,8 @@ func (b *broker) status(field string) int64 {
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if rest, ok := strings.CutPrefix(s.Text(), field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
 		}
 	}
 	return 0

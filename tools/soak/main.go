@@ -108,6 +108,8 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	time.Sleep(3 * time.Second)
 	baseRSS := b.rss()
 	baseAnon, baseFile := b.rssParts()
+	baseMem := b.memFacts()
+	_ = b.saveSmaps(filepath.Join(outDir, "soak-smaps-base.txt"))
 	baseG, _ := b.nodeFacts()
 	baseHeap := b.liveHeap()
 	baseHeapFile := filepath.Join(outDir, "soak-heap-base.pprof")
@@ -201,6 +203,8 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 		}
 	}
 	endAnon, endFile := b.rssParts()
+	endMem := b.memFacts()
+	_ = b.saveSmaps(filepath.Join(outDir, "soak-smaps.txt"))
 	endG, endConns := b.nodeFacts()
 	endHeap := b.liveHeap()
 	endStats := b.stats()
@@ -239,6 +243,7 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
 	fmt.Printf("RSS parts at the end: anonymous (heap, stacks, runtime) %.1f → %.1f MB (%+.0f%%), file-backed (the binary's pages touched) %.1f → %.1f MB\n",
 		float64(baseAnon)/1e6, float64(endAnon)/1e6, pct(endAnon, baseAnon), float64(baseFile)/1e6, float64(endFile)/1e6)
+	fmt.Printf("memory at the baseline: %v\nmemory at the end:      %v\n", baseMem, endMem)
 	if lowRSS < endRSS {
 		fmt.Printf("RSS after a further wait of at most %v: %.1f MB (%+.0f%%) %v later\n", rssSettle, float64(lowRSS)/1e6, pct(lowRSS, baseRSS), lowAfter)
 	} else {

@@ -9,8 +9,9 @@
 // debug.FreeOSMemory: a forced full collection (two stop-the-world pauses of the size of the
 // runtime's own, the mark running concurrently on a quarter of the CPUs) and the return of
 // every free page. It runs on this package's goroutine, never on an event loop, at most once
-// per Options.MinInterval, and only when the node is quiet and holds much more heap than it
-// uses: under steady load it never runs.
+// per Options.MinInterval, and only when the node is quiet: right after a busy period (the
+// collection itself then finds what the burst left), or later when the heap holds much more
+// than it uses. Under steady load it never runs.
 package memreclaim
 
 import (
@@ -81,6 +82,7 @@ type Reclaimer struct {
 	lastAllocs uint64
 	lastAt     time.Time
 	lastDone   time.Time
+	busy       bool // a check since the last reclaim saw the node busy
 }
 
 // Start starts a reclaimer for the process (there is one Go heap whatever the number of
@@ -88,15 +90,21 @@ type Reclaimer struct {
 // memory.reclaimed_bytes (bytes they returned to the OS) and memory.reclaim_ms (time spent
 // in them).
 func Start(n *engine.Node, opts Options) *Reclaimer {
+	r := newReclaimer(opts)
+	if n != nil {
+		n.AddMetrics(r.metrics)
+	}
+	go r.run()
+	return r
+}
+
+// newReclaimer returns a reclaimer whose goroutine is not started.
+func newReclaimer(opts Options) *Reclaimer {
 	opts.withDefaults()
 	r := &Reclaimer{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
 	r.samples = []metrics.Sample{{Name: mAllocs}, {Name: mObjects}, {Name: mFree}, {Name: mLive}, {Name: mReleased}}
 	r.read()
 	r.lastAllocs, r.lastAt = r.samples[0].Value.Uint64(), time.Now()
-	if n != nil {
-		n.AddMetrics(r.metrics)
-	}
-	go r.run()
 	return r
 }
 
@@ -138,14 +146,27 @@ type heapFacts struct {
 	allocRate               uint64 // bytes per second since the previous check
 	objects, free, live     uint64
 	sinceLast, sinceReclaim time.Duration
+	// busyEnded: a check since the last reclaim saw the node busy. live is then the
+	// figure of the last collection, which ran during the busy period and counted its
+	// transient objects as live.
+	busyEnded bool
 }
 
 // due says whether a reclaim is worth it now: the node is quiet, at least MinInterval
-// passed since the previous reclaim, and the heap memory held beyond the live heap (free
-// pages plus objects a collection would free) is above MinSpare and above the live heap.
+// passed since the previous reclaim, and either a busy period just ended and the heap
+// holds at least MinSpare (objects and free pages: the forced collection finds what of it
+// the busy period left), or the heap memory held beyond the live heap (free pages plus
+// objects a collection would free) is above MinSpare and above the live heap.
+//
+// Without the first case a reclaim after a burst waited for the runtime's next collection
+// to lower the live figure, up to its two-minute periodic one on a quiet node: the soak
+// measured RSS still at the churn's level two minutes after it stopped.
 func (o *Options) due(h heapFacts) bool {
 	if h.allocRate >= o.QuietRate || h.sinceReclaim < o.MinInterval {
 		return false
+	}
+	if h.busyEnded {
+		return h.objects+h.free >= o.MinSpare
 	}
 	spare := h.free
 	if h.objects > h.live {
@@ -168,9 +189,14 @@ func (r *Reclaimer) check(now time.Time) {
 		h.allocRate = uint64(float64(allocs-r.lastAllocs) / s)
 	}
 	r.lastAllocs, r.lastAt = allocs, now
+	if h.allocRate >= r.opts.QuietRate {
+		r.busy = true
+	}
+	h.busyEnded = r.busy
 	if !r.opts.due(h) {
 		return
 	}
+	r.busy = false
 	before := r.samples[4].Value.Uint64()
 	start := time.Now()
 	debug.FreeOSMemory()

@@ -25,6 +25,13 @@ func TestDue(t *testing.T) {
 		{"little spare", func(h *heapFacts) { h.free, h.objects = 3*mb, 8*mb }, false},
 		{"spare within GOGC's headroom", func(h *heapFacts) { h.live, h.objects, h.free = 200*mb, 210*mb, 150*mb }, false},
 		{"garbage not yet collected counts", func(h *heapFacts) { h.free, h.objects = 4*mb, 40*mb }, true},
+		{"busy period ended, live figure from during it", func(h *heapFacts) {
+			h.busyEnded, h.live, h.objects, h.free = true, 40*mb, 42*mb, 2*mb
+		}, true},
+		{"same without the busy period", func(h *heapFacts) { h.live, h.objects, h.free = 40*mb, 42*mb, 2*mb }, false},
+		{"busy period ended, tiny heap", func(h *heapFacts) { h.busyEnded, h.live, h.objects, h.free = true, 1*mb, 2*mb, 1*mb }, false},
+		{"busy period ended, still busy", func(h *heapFacts) { h.busyEnded, h.allocRate = true, 50*mb }, false},
+		{"busy period ended, reclaimed 30 s ago", func(h *heapFacts) { h.busyEnded, h.sinceReclaim = true, 30*time.Second }, false},
 	}
 	for _, c := range cases {
 		h := quiet
@@ -82,5 +89,43 @@ func TestReclaimAfterBurst(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := r.Reclaims(); n != 1 {
 		t.Fatalf("%d reclaims within MinInterval, want 1", n)
+	}
+}
+
+// TestReclaimWhenBusyEnds: the first quiet check after a busy one reclaims although the live
+// figure, from a collection during the busy period, still counts the burst as live (the
+// case where the reclaim used to wait for the runtime's next collection, up to two minutes),
+// and a quiet check with no busy period since does not reclaim again.
+func TestReclaimWhenBusyEnds(t *testing.T) {
+	r := newReclaimer(Options{MinInterval: time.Nanosecond})
+	for i := 0; i < 64; i++ {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	for i := range sink {
+		sink[i][0] = 1
+	}
+	runtime.GC() // the collection during the burst: 64 MB live
+	now := r.lastAt.Add(time.Second)
+	r.check(now) // 64 MB in a second: busy
+	if r.Reclaims() != 0 || !r.busy {
+		t.Fatalf("reclaims %d, busy %v after the burst's check, want 0 and busy", r.Reclaims(), r.busy)
+	}
+	sink = nil // the burst is over; no collection has seen it yet
+	r.read()
+	o := r.opts
+	if stale := (heapFacts{objects: r.samples[1].Value.Uint64(), free: r.samples[2].Value.Uint64(), live: r.samples[3].Value.Uint64(), sinceReclaim: time.Hour}); o.due(stale) {
+		t.Fatalf("the live figure is not stale (%+v): the test does not test the busy-end case", stale)
+	}
+	now = now.Add(time.Hour)
+	r.check(now) // quiet
+	if r.Reclaims() != 1 || r.busy {
+		t.Fatalf("reclaims %d, busy %v after the first quiet check, want 1 and not busy", r.Reclaims(), r.busy)
+	}
+	if got := r.returned.Load(); got < 32<<20 {
+		t.Fatalf("returned %d MB, want most of the 64 MB burst", got>>20)
+	}
+	r.check(now.Add(time.Hour)) // quiet again, no busy period since
+	if r.Reclaims() != 1 {
+		t.Fatalf("%d reclaims after a second quiet check, want 1", r.Reclaims())
 	}
 }

@@ -38,6 +38,7 @@ func main() {
 	killMax := flag.Duration("kill-max", 80*time.Second, "longest time between two kills")
 	out := flag.String("out", "bench/results", "directory for soak.csv and soak.html")
 	lagBound := flag.Duration("lag-p99", 250*time.Millisecond, "bound on the event loops' lag p99 during the churn (rounded up to a bucket bound of emqx_loop_lag_seconds); above it the soak fails; 0: not checked (nor under -profile overload)")
+	warm := flag.Duration("warmup", 45*time.Second, "churn (with one kill -9) before the memory baseline is taken, so that it is compared with a broker that served the churn once; 0: the baseline is the fresh broker's")
 	profName := flag.String("profile", "default", "load profile: default (headroom on a 2-core box: the lag bound applies) or overload (saturates a 2-core box: the lag is reported, not checked)")
 	flag.Parse()
 	prof, err := profileNamed(*profName)
@@ -51,13 +52,13 @@ func main() {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := run(ctx, prof, *bin, *duration, *clients, *flows, *killMin, *killMax, *out, *lagBound); err != nil {
+	if err := run(ctx, prof, *bin, *duration, *warm, *clients, *flows, *killMin, *killMax, *out, *lagBound); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, prof profile, bin string, duration time.Duration, clients, flows int, killMin, killMax time.Duration, outDir string, lagBound time.Duration) error {
+func run(ctx context.Context, prof profile, bin string, duration, warm time.Duration, clients, flows int, killMin, killMax time.Duration, outDir string, lagBound time.Duration) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -106,17 +107,24 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	go pr.run(verifyCtx, b.addr())
 
 	time.Sleep(3 * time.Second)
-	baseRSS := b.rss()
-	baseAnon, baseFile := b.rssParts()
-	baseMem := b.memFacts()
+	cold := b.memPoint()
+	fmt.Printf("soak: cold baseline (verified flows and probe connected to a fresh broker): %v\n", cold)
+	var restarts []time.Duration
+	base := cold
+	if warm > 0 {
+		took, err := warmUp(ctx, b, ld, clients, warm, rng, st)
+		if err != nil {
+			return err
+		}
+		restarts = append(restarts, took)
+		base = b.memPoint()
+		fmt.Printf("soak: baseline after %v of warm-up churn and %v of quiet: %v\n", warm, churnSettle, base)
+	}
 	_ = b.saveSmaps(filepath.Join(outDir, "soak-smaps-base.txt"))
-	baseG, _ := b.nodeFacts()
-	baseHeap := b.liveHeap()
 	baseHeapFile := filepath.Join(outDir, "soak-heap-base.pprof")
 	if err := os.MkdirAll(outDir, 0o755); err != nil || b.saveHeap(baseHeapFile) != nil {
 		baseHeapFile = ""
 	}
-	fmt.Printf("soak: baseline RSS %.1f MB, live heap %.1f MB, goroutines %d (verified flows and probe connected, no churn)\n", float64(baseRSS)/1e6, float64(baseHeap)/1e6, baseG)
 
 	tl := &timeline{start: time.Now(), about: prof.name + " (" + prof.about + ")"}
 	lags := &lagTracker{}
@@ -130,20 +138,10 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	// Churn and faults.
 	churnCtx, stopChurn := context.WithTimeout(ctx, duration)
 	defer stopChurn()
-	var churnWG sync.WaitGroup
-	for i := 0; i < clients; i++ {
-		churnWG.Add(1)
-		seed := rng.Uint64()
-		go func() {
-			defer churnWG.Done()
-			sleepCtx(churnCtx, time.Duration(i%1000)*time.Millisecond) // spread the first connects
-			churn(churnCtx, ld, b.addr(), i, clients, rand.New(rand.NewPCG(seed, uint64(i))), st)
-		}()
-	}
+	churnWG := startChurn(churnCtx, ld, b.addr(), clients, rng, st)
 	// Kills stop early enough that the last broker process lives through a good part of the
 	// churn before the resources are compared with the baseline.
 	lastKill := time.Now().Add(duration * 2 / 3)
-	var restarts []time.Duration
 	for {
 		wait := killMin + time.Duration(rng.Int64N(int64(killMax-killMin)+1))
 		if time.Now().Add(wait).After(lastKill) {
@@ -190,23 +188,21 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	}
 	// Resources, once the churn's connections are gone, its persistent sessions expired and
 	// the runtime had some time to return memory (its scavenger works over minutes).
-	time.Sleep(churnSessionExpiry*time.Second + 25*time.Second)
+	time.Sleep(churnSettle)
 	endRSS := b.rss()
 	// The runtime's scavenger hands freed pages back to the OS in the background (Go ≥ 1.16
 	// with MADV_DONTNEED, so RSS falls as it works): give it a bounded further wait.
 	lowRSS, lowAfter := endRSS, time.Duration(0)
-	for waited := time.Duration(0); waited < rssSettle && pct(lowRSS, baseRSS) > 10; {
+	for waited := time.Duration(0); waited < rssSettle && pct(lowRSS, base.rss) > 10; {
 		time.Sleep(5 * time.Second)
 		waited += 5 * time.Second
 		if r := b.rss(); r > 0 && r < lowRSS {
 			lowRSS, lowAfter = r, waited
 		}
 	}
-	endAnon, endFile := b.rssParts()
-	endMem := b.memFacts()
+	end := b.memPoint()
 	_ = b.saveSmaps(filepath.Join(outDir, "soak-smaps.txt"))
-	endG, endConns := b.nodeFacts()
-	endHeap := b.liveHeap()
+	_, endConns := b.nodeFacts()
 	endStats := b.stats()
 	reclaims, reclaimed, reclaimMs := b.metric("memory.reclaims"), b.metric("memory.reclaimed_bytes"), b.metric("memory.reclaim_ms")
 	heapFile := filepath.Join(outDir, "soak-heap.pprof")
@@ -239,18 +235,28 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	fmt.Printf("acknowledged QoS 2 messages lost: %d   (must be 0)\n", lost2)
 	fmt.Printf("QoS 2 duplicates: %d   (must be 0)\n", dups)
 	fmt.Printf("persistent sessions found missing on reconnect: %d subscriber, %d publisher (must be 0)\n", lostSess, st.pubSessionsLost.Load())
-	fmt.Printf("RSS: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
-		float64(baseRSS)/1e6, float64(endRSS)/1e6, pct(endRSS, baseRSS), baseG, endG, pct(endG, baseG), endConns)
-	fmt.Printf("RSS parts at the end: anonymous (heap, stacks, runtime) %.1f → %.1f MB (%+.0f%%), file-backed (the binary's pages touched) %.1f → %.1f MB\n",
-		float64(baseAnon)/1e6, float64(endAnon)/1e6, pct(endAnon, baseAnon), float64(baseFile)/1e6, float64(endFile)/1e6)
-	fmt.Printf("memory at the baseline: %v\nmemory at the end:      %v\n", baseMem, endMem)
+	baseName := "baseline"
+	if warm > 0 {
+		baseName = "baseline (after the warm-up)"
+	}
+	fmt.Printf("RSS: %s %.1f MB, %v after the churn %.1f MB (%+.0f%%)   goroutines: baseline %d, after churn %d (%+.0f%%)   connections after churn %d\n",
+		baseName, float64(base.rss)/1e6, churnSettle, float64(endRSS)/1e6, pct(endRSS, base.rss), base.goroutines, end.goroutines, pct(end.goroutines, base.goroutines), endConns)
 	if lowRSS < endRSS {
-		fmt.Printf("RSS after a further wait of at most %v: %.1f MB (%+.0f%%) %v later\n", rssSettle, float64(lowRSS)/1e6, pct(lowRSS, baseRSS), lowAfter)
+		fmt.Printf("RSS after a further wait of at most %v: %.1f MB (%+.0f%%) %v later\n", rssSettle, float64(lowRSS)/1e6, pct(lowRSS, base.rss), lowAfter)
 	} else {
 		fmt.Printf("RSS after a further wait of at most %v: no lower\n", rssSettle)
 	}
-	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)   (RSS stays higher: the Go runtime returns freed memory to the OS lazily)\n",
-		float64(baseHeap)/1e6, float64(endHeap)/1e6, pct(endHeap, baseHeap))
+	fmt.Printf("RSS parts: anonymous (heap, stacks, runtime) %.1f → %.1f MB (%+.0f%%), file-backed (the binary's pages touched) %.1f → %.1f MB\n",
+		float64(base.anon)/1e6, float64(end.anon)/1e6, pct(end.anon, base.anon), float64(base.file)/1e6, float64(end.file)/1e6)
+	fmt.Printf("live Go heap after a collection: baseline %.1f MB, after churn %.1f MB (%+.0f%%)\n",
+		float64(base.heap)/1e6, float64(end.heap)/1e6, pct(end.heap, base.heap))
+	fmt.Printf("runtime memory at the baseline: %v\nruntime memory at the end:      %v\n", base.facts, end.facts)
+	if warm > 0 {
+		fmt.Printf("against the cold baseline (a fresh broker, before any churn: %v): RSS %+.0f%%, anonymous %+.0f%%, live heap %+.0f%%\n",
+			cold, pct(lowRSS, cold.rss), pct(end.anon, cold.anon), pct(end.heap, cold.heap))
+	}
+	memBack := pct(lowRSS, base.rss) <= 10 && pct(end.goroutines, base.goroutines) <= 10 && pct(end.heap, base.heap) <= 10
+	fmt.Printf("RSS, goroutines and live heap back within 10 %% of the baseline after the churn: %s\n", map[bool]string{true: "yes", false: "NO"}[memBack])
 	if reclaims >= 0 {
 		fmt.Printf("memory reclaims by the broker after its busy periods (last process): %d, %.1f MB returned to the OS, %d ms spent\n", reclaims, float64(reclaimed)/1e6, reclaimMs)
 	}
@@ -303,6 +309,9 @@ func run(ctx context.Context, prof profile, bin string, duration time.Duration, 
 	}
 	if lagFailed {
 		return fmt.Errorf("event-loop lag p99 above the bound %v (-lag-p99)", lagBound)
+	}
+	if !memBack {
+		return fmt.Errorf("RSS, goroutines or live heap not back within 10 %% of the baseline after the churn")
 	}
 	return nil
 }

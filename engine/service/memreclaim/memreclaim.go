@@ -38,6 +38,14 @@ type Options struct {
 	// a collection (default 4 MiB). The spare must also exceed the live heap: up to that much
 	// is the ordinary headroom of GOGC=100.
 	MinSpare uint64
+	// Population returns how many connections and sessions the node holds; nil: not
+	// watched. Start sets it from the node's statistics. When it falls to half of its
+	// largest figure since the last reclaim, by at least PopulationDrop, what they held is
+	// garbage the last collection has not seen (offline sessions expiring after their
+	// clients left): the next quiet check reclaims as after a busy period.
+	Population func() int64
+	// PopulationDrop is the least fall of Population that counts (default 256).
+	PopulationDrop int64
 	// Log receives one line per reclaim (debug level) and nil means none.
 	Log *slog.Logger
 }
@@ -54,6 +62,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.MinSpare == 0 {
 		o.MinSpare = 4 << 20
+	}
+	if o.PopulationDrop <= 0 {
+		o.PopulationDrop = 256
 	}
 }
 
@@ -82,7 +93,8 @@ type Reclaimer struct {
 	lastAllocs uint64
 	lastAt     time.Time
 	lastDone   time.Time
-	busy       bool // a check since the last reclaim saw the node busy
+	busy       bool  // a check since the last reclaim saw the node busy
+	popPeak    int64 // largest Population since the last reclaim
 }
 
 // Start starts a reclaimer for the process (there is one Go heap whatever the number of
@@ -90,6 +102,12 @@ type Reclaimer struct {
 // memory.reclaimed_bytes (bytes they returned to the OS) and memory.reclaim_ms (time spent
 // in them).
 func Start(n *engine.Node, opts Options) *Reclaimer {
+	if n != nil && opts.Population == nil {
+		opts.Population = func() int64 {
+			st := n.Stats()
+			return st.Connections + st.Sessions
+		}
+	}
 	r := newReclaimer(opts)
 	if n != nil {
 		n.AddMetrics(r.metrics)
@@ -150,12 +168,15 @@ type heapFacts struct {
 	// figure of the last collection, which ran during the busy period and counted its
 	// transient objects as live.
 	busyEnded bool
+	// popFell: the node's connections and sessions fell to half of their peak since the
+	// last reclaim (Options.Population); live counts what they held.
+	popFell bool
 }
 
 // due says whether a reclaim is worth it now: the node is quiet, at least MinInterval
-// passed since the previous reclaim, and either a busy period just ended and the heap
-// holds at least MinSpare (objects and free pages: the forced collection finds what of it
-// the busy period left), or the heap memory held beyond the live heap (free pages plus
+// passed since the previous reclaim, and either a busy period just ended or the node's
+// population fell (popFell) and the heap holds at least MinSpare (objects and free pages:
+// the forced collection finds what of it the busy period left), or the heap memory held beyond the live heap (free pages plus
 // objects a collection would free) is above MinSpare and above the live heap.
 //
 // Without the first case a reclaim after a burst waited for the runtime's next collection
@@ -165,7 +186,7 @@ func (o *Options) due(h heapFacts) bool {
 	if h.allocRate >= o.QuietRate || h.sinceReclaim < o.MinInterval {
 		return false
 	}
-	if h.busyEnded {
+	if h.busyEnded || h.popFell {
 		return h.objects+h.free >= o.MinSpare
 	}
 	spare := h.free
@@ -193,10 +214,16 @@ func (r *Reclaimer) check(now time.Time) {
 		r.busy = true
 	}
 	h.busyEnded = r.busy
+	var pop int64
+	if r.opts.Population != nil {
+		pop = r.opts.Population()
+		r.popPeak = max(r.popPeak, pop)
+		h.popFell = pop <= r.popPeak/2 && r.popPeak-pop >= r.opts.PopulationDrop
+	}
 	if !r.opts.due(h) {
 		return
 	}
-	r.busy = false
+	r.busy, r.popPeak = false, pop
 	before := r.samples[4].Value.Uint64()
 	start := time.Now()
 	debug.FreeOSMemory()

@@ -32,6 +32,10 @@ func TestDue(t *testing.T) {
 		{"busy period ended, tiny heap", func(h *heapFacts) { h.busyEnded, h.live, h.objects, h.free = true, 1*mb, 2*mb, 1*mb }, false},
 		{"busy period ended, still busy", func(h *heapFacts) { h.busyEnded, h.allocRate = true, 50*mb }, false},
 		{"busy period ended, reclaimed 30 s ago", func(h *heapFacts) { h.busyEnded, h.sinceReclaim = true, 30*time.Second }, false},
+		{"population fell, live figure from before", func(h *heapFacts) {
+			h.popFell, h.live, h.objects, h.free = true, 40*mb, 42*mb, 2*mb
+		}, true},
+		{"population fell, reclaimed 30 s ago", func(h *heapFacts) { h.popFell, h.sinceReclaim = true, 30*time.Second }, false},
 	}
 	for _, c := range cases {
 		h := quiet
@@ -127,5 +131,32 @@ func TestReclaimWhenBusyEnds(t *testing.T) {
 	r.check(now.Add(time.Hour)) // quiet again, no busy period since
 	if r.Reclaims() != 1 {
 		t.Fatalf("%d reclaims after a second quiet check, want 1", r.Reclaims())
+	}
+}
+
+// TestReclaimWhenPopulationFalls: with the node quiet all along, a reclaim follows the fall
+// of its connections and sessions to half of their peak (1,000 offline sessions expiring),
+// not a small fall, and the peak restarts from the reclaim.
+func TestReclaimWhenPopulationFalls(t *testing.T) {
+	pop := int64(1000)
+	r := newReclaimer(Options{MinInterval: time.Nanosecond, MinSpare: 1, Population: func() int64 { return pop }})
+	r.lastDone = r.lastAt // as if a reclaim had just run: nothing else is due
+	now := r.lastAt
+	step := func() { now = now.Add(time.Hour); r.check(now) }
+	step()
+	pop = 700 // a fall, not to half
+	step()
+	if n := r.Reclaims(); n != 0 {
+		t.Fatalf("%d reclaims after the population fell from 1,000 to 700, want 0", n)
+	}
+	pop = 65
+	step()
+	if n := r.Reclaims(); n != 1 {
+		t.Fatalf("%d reclaims after the population fell from 1,000 to 65, want 1", n)
+	}
+	pop = 40 // below half of 65, but by fewer than PopulationDrop
+	step()
+	if n := r.Reclaims(); n != 1 {
+		t.Fatalf("%d reclaims after a fall of 25, want still 1", n)
 	}
 }

@@ -42,7 +42,8 @@ type Options struct {
 	// watched. Start sets it from the node's statistics. When it falls to half of its
 	// largest figure since the last reclaim, by at least PopulationDrop, what they held is
 	// garbage the last collection has not seen (offline sessions expiring after their
-	// clients left): the next quiet check reclaims as after a busy period.
+	// clients left): the next quiet check reclaims as after a busy period, once a quarter
+	// of MinInterval has passed since the previous reclaim.
 	Population func() int64
 	// PopulationDrop is the least fall of Population that counts (default 256).
 	PopulationDrop int64
@@ -173,20 +174,28 @@ type heapFacts struct {
 	popFell bool
 }
 
-// due says whether a reclaim is worth it now: the node is quiet, at least MinInterval
-// passed since the previous reclaim, and either a busy period just ended or the node's
-// population fell (popFell) and the heap holds at least MinSpare (objects and free pages:
-// the forced collection finds what of it the busy period left), or the heap memory held beyond the live heap (free pages plus
+// due says whether a reclaim is worth it now: the node is quiet and either its population
+// fell (popFell) at least a quarter of MinInterval after the previous reclaim (a fall is
+// rare by construction: the peak restarts at each reclaim), or at least MinInterval passed
+// since the previous reclaim and either a busy period just ended and the heap holds at
+// least MinSpare (objects and free pages: the forced collection finds what of it the busy
+// period left), or the heap memory held beyond the live heap (free pages plus
 // objects a collection would free) is above MinSpare and above the live heap.
 //
 // Without the first case a reclaim after a burst waited for the runtime's next collection
 // to lower the live figure, up to its two-minute periodic one on a quiet node: the soak
 // measured RSS still at the churn's level two minutes after it stopped.
 func (o *Options) due(h heapFacts) bool {
-	if h.allocRate >= o.QuietRate || h.sinceReclaim < o.MinInterval {
+	if h.allocRate >= o.QuietRate {
 		return false
 	}
-	if h.busyEnded || h.popFell {
+	if h.popFell && h.sinceReclaim >= o.MinInterval/4 {
+		return h.objects+h.free >= o.MinSpare
+	}
+	if h.sinceReclaim < o.MinInterval {
+		return false
+	}
+	if h.busyEnded {
 		return h.objects+h.free >= o.MinSpare
 	}
 	spare := h.free

@@ -35,7 +35,9 @@ func TestDue(t *testing.T) {
 		{"population fell, live figure from before", func(h *heapFacts) {
 			h.popFell, h.live, h.objects, h.free = true, 40*mb, 42*mb, 2*mb
 		}, true},
-		{"population fell, reclaimed 30 s ago", func(h *heapFacts) { h.popFell, h.sinceReclaim = true, 30*time.Second }, false},
+		{"population fell, reclaimed 20 s ago", func(h *heapFacts) { h.popFell, h.sinceReclaim = true, 20*time.Second }, true},
+		{"population fell, reclaimed 10 s ago", func(h *heapFacts) { h.popFell, h.sinceReclaim = true, 10*time.Second }, false},
+		{"population fell, still busy", func(h *heapFacts) { h.popFell, h.allocRate = true, 50*mb }, false},
 	}
 	for _, c := range cases {
 		h := quiet

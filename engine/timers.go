@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,6 +84,9 @@ func (t *timers) run() {
 		t.mu.Lock()
 		for len(t.h) > 0 && t.h[0].at <= now {
 			due = append(due, heap.Pop(&t.h).(timerEntry).s)
+		}
+		if len(due) > 0 && cap(t.h) > 256 && len(t.h) < cap(t.h)/4 {
+			t.h = slices.Clone(t.h) // a churn's expiries are over: its capacity goes
 		}
 		next := time.Hour
 		if len(t.h) > 0 {

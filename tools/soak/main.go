@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -90,9 +91,11 @@ func run(ctx context.Context, prof profile, bin string, duration, warm time.Dura
 	var pubWG, subWG sync.WaitGroup
 	pubCtx, stopPub := context.WithCancel(verifyCtx)
 	defer stopPub()
+	var flowsPaused atomic.Bool // while the memory baseline is taken (as at the end: no flow traffic)
 	for _, q := range []byte{1, 2} {
 		for i := 0; i < flows; i++ {
 			f := newFlow(q, i)
+			f.pause = &flowsPaused
 			fl = append(fl, f)
 			subWG.Add(1)
 			go func() { defer subWG.Done(); f.subscribe(verifyCtx, b.addr(), st) }()
@@ -112,12 +115,13 @@ func run(ctx context.Context, prof profile, bin string, duration, warm time.Dura
 	var restarts []time.Duration
 	base := cold
 	if warm > 0 {
-		took, err := warmUp(ctx, b, ld, clients, warm, rng, st)
+		took, err := warmUp(ctx, b, ld, clients, warm, rng, st, &flowsPaused)
 		if err != nil {
 			return err
 		}
 		restarts = append(restarts, took)
 		base = b.memPoint()
+		flowsPaused.Store(false)
 		fmt.Printf("soak: baseline after %v of warm-up churn and %v of quiet: %v\n", warm, churnSettle, base)
 	}
 	_ = b.saveSmaps(filepath.Join(outDir, "soak-smaps-base.txt"))

@@ -36,10 +36,10 @@ type profile struct {
 var profiles = map[string]profile{
 	// default: 2–20 s sessions make about 300 connects/s with 3,000 slots, under 5 % of the
 	// broker's CPU in a profile; two thirds of it is write(2) of deliveries, so the publish
-	// rate sets the load: 1,000/s cost 75–85 % of a core on the 2-core box, 600/s is meant
-	// for about 55 %.
-	"default": {name: "default", wildShare: 10, slowMax: 8, pubRate: 600, stayMin: 2 * time.Second, stayMax: 20 * time.Second, checkLag: true,
-		about: "sessions stay 2–20 s, 1 in 10 on churn/+/<k>, at most 8 slow consumers on churn/# at once, 600 publishes/s in all"},
+	// rate sets the load: 1,000/s cost 65–85 % of a core on the 2-core box, 600/s 34 %;
+	// 800/s is meant for 50–60 %.
+	"default": {name: "default", wildShare: 10, slowMax: 8, pubRate: 800, stayMin: 2 * time.Second, stayMax: 20 * time.Second, checkLag: true,
+		about: "sessions stay 2–20 s, 1 in 10 on churn/+/<k>, at most 8 slow consumers on churn/# at once, 800 publishes/s in all"},
 	"overload": {name: "overload", wildShare: 3, slowMax: 0, pubRate: 0, stayMin: 500 * time.Millisecond, stayMax: 5 * time.Second, checkLag: false,
 		about: "sessions stay 0.5–5 s, 1 in 3 on churn/+/<k>, every slow-consumer episode on churn/#, publishes unbounded: saturates a 2-core box, loop lag not checked"},
 }

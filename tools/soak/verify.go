@@ -26,6 +26,8 @@ type flow struct {
 	acked    map[int]bool // sequence numbers the broker acknowledged to the publisher
 	received map[int]int  // sequence number → deliveries to the subscriber
 	lostSess int          // reconnects of the subscriber that found no session
+
+	pause *atomic.Bool // while true the publisher sends nothing but a PINGREQ every 10 s (nil: never)
 }
 
 func newFlow(qos byte, i int) *flow {
@@ -170,11 +172,28 @@ func (f *flow) publish(ctx context.Context, addr string, interval time.Duration,
 			case <-ctx.Done():
 			case <-time.After(interval):
 			}
+			if f.waitPaused(ctx, m, interval) != nil {
+				break
+			}
 		}
 		stop()
 		m.close()
 		st.verifyReconnects.Add(1)
 	}
+}
+
+// waitPaused returns once the flows are not paused, keeping the connection alive meanwhile.
+func (f *flow) waitPaused(ctx context.Context, m *rawClient, interval time.Duration) error {
+	for idle := time.Duration(0); f.pause != nil && f.pause.Load() && ctx.Err() == nil; idle += interval {
+		if idle >= 10*time.Second {
+			if err := m.write([]byte{0xc0, 0x00}); err != nil { // PINGREQ; answer skips the PINGRESP
+				return err
+			}
+			idle = 0
+		}
+		sleepCtx(ctx, interval)
+	}
+	return nil
 }
 
 // answer reads until the acknowledgement of packet id arrives (10 s at most).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,11 +41,13 @@ func startChurn(ctx context.Context, ld *load, addr string, clients int, rng *ra
 	return &wg
 }
 
-// warmUp runs the churn for d with one kill -9 and restart a third of the way in, stops it
-// and waits churnSettle, so that the broker measured next has the history the one measured
-// at the end will have: restarted under load, served the churn, quiet again. It returns the
-// restart's time to listening.
-func warmUp(ctx context.Context, b *broker, ld *load, clients int, d time.Duration, rng *rand.Rand, st *soakStats) (time.Duration, error) {
+// warmUp runs the churn for d with one kill -9 and restart a third of the way in, stops it,
+// pauses the verified publishers (the end's measurement comes after they stopped: a broker
+// still routing them holds its heap's collection cycle, a few MB, in RSS) and waits
+// churnSettle, so that the broker measured next has the history the one measured at the end
+// will have: restarted under load, served the churn, quiet again. The caller resumes the
+// publishers. It returns the restart's time to listening.
+func warmUp(ctx context.Context, b *broker, ld *load, clients int, d time.Duration, rng *rand.Rand, st *soakStats, pause *atomic.Bool) (time.Duration, error) {
 	wctx, stop := context.WithTimeout(ctx, d)
 	defer stop()
 	wg := startChurn(wctx, ld, b.addr(), clients, rng, st)
@@ -65,6 +68,7 @@ func warmUp(ctx context.Context, b *broker, ld *load, clients int, d time.Durati
 	}
 	<-wctx.Done()
 	wg.Wait()
+	pause.Store(true)
 	sleepCtx(ctx, churnSettle)
 	return took, ctx.Err()
 }
@@ -74,6 +78,7 @@ type memPoint struct {
 	rss, anon, file int64 // bytes
 	heap            int64 // live heap after collections (bytes, -1 unknown)
 	goroutines      int64
+	reclaims        int64 // memory.reclaims of the broker process (-1 unknown)
 	facts           memFacts
 }
 
@@ -83,11 +88,12 @@ func (b *broker) memPoint() memPoint {
 	p.anon, p.file = b.rssParts()
 	p.facts = b.memFacts()
 	p.goroutines, _ = b.nodeFacts()
+	p.reclaims = b.metric("memory.reclaims")
 	p.heap = b.liveHeap()
 	return p
 }
 
 // String prints the point's main figures.
 func (p memPoint) String() string {
-	return fmt.Sprintf("RSS %s MB (anonymous %s, file-backed %s), live heap %s MB, goroutines %d", mb(p.rss), mb(p.anon), mb(p.file), mb(p.heap), p.goroutines)
+	return fmt.Sprintf("RSS %s MB (anonymous %s, file-backed %s), live heap %s MB, goroutines %d, reclaims by this process %d", mb(p.rss), mb(p.anon), mb(p.file), mb(p.heap), p.goroutines, p.reclaims)
 }

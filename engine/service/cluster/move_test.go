@@ -36,6 +36,13 @@ func testSessionMove(t *testing.T, qos byte) {
 	props := &paho.ConnectProperties{SessionExpiryInterval: u32(300)}
 	cid := fmt.Sprintf("stream-mover%d", qos)
 	topic := fmt.Sprintf("stream%d/", qos)
+	defer func() {
+		if t.Failed() { // what the nodes did with the session
+			for _, n := range ns {
+				t.Logf("%s:\n%s", n.name, logLines(n, cid))
+			}
+		}
+	}()
 	first, _ := connect5(t, ns[0], &paho.Connect{ClientID: cid, KeepAlive: 30, CleanStart: true, Properties: props}, r, false, nil)
 	subscribe(t, first, topic+"#", qos)
 	pubs := []*paho.Client{ns[2].connect(t, cid+"-pub3", nil), ns[0].connect(t, cid+"-pub1", nil)}

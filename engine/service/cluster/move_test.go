@@ -39,7 +39,7 @@ func testSessionMove(t *testing.T, qos byte) {
 	defer func() {
 		if t.Failed() { // what the nodes did with the session
 			for _, n := range ns {
-				t.Logf("%s:\n%s", n.name, logLines(n, cid))
+				t.Logf("%s:\n%s", n.name, n.logLines(cid))
 			}
 		}
 	}()

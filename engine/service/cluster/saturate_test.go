@@ -108,14 +108,11 @@ func TestSaturatedQoS1LosesNothing(t *testing.T) {
 }
 
 // clusterLog returns the cluster lines of a node's log.
-func clusterLog(n *node) string { return logLines(n, "cluster") }
-
-// logLines returns the lines of a node's log that contain s.
-func logLines(n *node, s string) string {
+func clusterLog(n *node) string {
 	b, _ := os.ReadFile(filepath.Join(n.home, "log", "emqx.log"))
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
+		if strings.Contains(l, "cluster") {
 			out = append(out, l)
 		}
 	}

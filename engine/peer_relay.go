@@ -27,9 +27,8 @@ import (
 // that came directly (Adopted.Merge), before the client's CONNACK. Each publisher's messages
 // therefore arrive in order. A QoS 1/2 message routed to both nodes in the short time when
 // both routes exist reaches B twice; B leaves out the direct copy, before or after Merge
-// (peer_copies.go). QoS 0 messages that
-// arrive directly while the session is offline follow the offline QoS 0 policy
-// (mqueue_store_qos0), and are never de-duplicated.
+// (peer_copies.go). QoS 0 messages that arrive directly while the session is offline follow
+// the offline QoS 0 policy (mqueue_store_qos0), and are never de-duplicated.
 
 // relayLimit bounds the deliveries a relay keeps; beyond it the newest are dropped and counted.
 const relayLimit = 1 << 20

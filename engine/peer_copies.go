@@ -19,8 +19,12 @@ import (
 // relay. B recognises the direct copy by its identity: the message's tag between nodes
 // (sessions.Message.Tag, carried in the transfer, the relay and the forwarded PUBLISH),
 // publisher, topic and payload. From the adoption on, B keeps a copy set for the session:
-// the identities of the transfer's QoS 1/2 messages, then those of the relayed ones that
-// Merge found no direct copy of. A message forwarded by another node (RouteFromPeer) whose
+// the identities of the transfer's QoS 1/2 messages received in the last copyHorizon (an
+// older one was not routed around the move), then those of the relayed ones whose copy may
+// still come: per publisher, those after the last one whose copy Merge found (a node
+// forwards a publisher's messages in order, so the copy of an earlier one would have come
+// before), all of them when Merge found none. A message forwarded by another node
+// (RouteFromPeer) whose
 // identity is in the set is not delivered to the session, and its identity leaves the set
 // (each copy is left out once). The set lives until copyWatch after Merge (or
 // copyWatchMax after the adoption, if Merge never comes): what was on its way to B when A
@@ -29,8 +33,10 @@ import (
 // Merge leaves those out.
 //
 // A message is left out wrongly only if its publisher sent, within that window, a message
-// with the same topic and payload whose 16-bit tag is equal (about 1 in 65,536 per such
-// pair). Shared subscriptions are not de-duplicated (one group member gets each message,
+// with the same topic and payload whose 16-bit tag is equal to one still in the set (about
+// 1 in 65,536 per such pair: a publisher repeating one payload, with a few dozen
+// identities left in the set, loses about one message in a thousand sent to the session
+// in the two seconds after its move). Shared subscriptions are not de-duplicated (one group member gets each message,
 // and a moving session is rarely one). Per forwarded message and matching subscription the
 // check costs a QoS comparison at QoS 0, and one atomic load more at QoS 1/2 while no set
 // exists; the node's own publishes never pass through it.
@@ -40,6 +46,9 @@ const (
 	copyWatch = 2 * time.Second
 	// copyWatchMax bounds a copy set whose Merge never comes (the old node did not answer).
 	copyWatchMax = 15 * time.Second
+	// copyHorizon: a transferred message received longer ago than this before the adoption
+	// has no copy on its way (the moves' exchanges take well under a second).
+	copyHorizon = 5 * time.Second
 )
 
 // copySeed seeds the identities' hash (this process only: identities never leave it).
@@ -107,8 +116,11 @@ type copySets struct {
 // watchCopies starts s's copy set with the identities of its transferred messages.
 func (n *Node) watchCopies(s *sessions.Session, entries []sessions.TransferEntry) *copySet {
 	c := &copySet{keys: make(map[uint64]int)}
+	since := time.Now().Add(-copyHorizon).UnixNano()
 	for i := range entries {
-		c.add(&entries[i].Queued)
+		if m := entries[i].Msg; m != nil && m.Created >= since {
+			c.add(&entries[i].Queued)
+		}
 	}
 	n.relays.copies.m.Store(s, c)
 	n.relays.copies.count.Add(1)
@@ -146,20 +158,45 @@ func (n *Node) isCopy(s *sessions.Session, msg *sessions.Message) bool {
 	return v.(*copySet).take(copyKey(msg.PeerTag, msg), true)
 }
 
-// directCopies adds the identities of the relayed messages to c and returns the indexes in
-// direct (messages routed to the session here since its adoption) of the copies of
-// messages in c: of relayed ones, or of transferred ones that arrived while the adoption
-// was under way. The identities left in c wait for the copies still on their way.
+// directCopies returns the indexes in direct (messages routed to the session here since its
+// adoption) of the copies of messages in c or in relayed: of relayed ones, or of transferred
+// ones that arrived while the adoption was under way. It leaves in c, for the copies still
+// on their way, the identities of the relayed messages that may have one (the package
+// comment says which).
 func directCopies(c *copySet, relayed, direct []sessions.Queued) map[int]bool {
+	at := make(map[uint64][]int) // identity -> indexes in relayed without a copy found yet
 	for i := range relayed {
-		c.add(&relayed[i])
+		if m := relayed[i].Msg; m.QoS > 0 && m.PeerTag != 0 {
+			k := copyKey(m.PeerTag, m)
+			at[k] = append(at[k], i)
+			c.add(&relayed[i])
+		}
 	}
 	copies := make(map[int]bool)
+	last := make(map[string]int) // publisher -> index in relayed of its last message copied
 	for i, q := range direct {
+		if q.Msg.QoS == 0 {
+			continue
+		}
 		// A direct message published here has no PeerTag: its Tag is the one this node
 		// gave it when it forwarded it to the old node.
-		if q.Msg.QoS > 0 && c.take(copyKey(q.Msg.Tag(), q.Msg), false) {
-			copies[i] = true
+		k := copyKey(q.Msg.Tag(), q.Msg)
+		if !c.take(k, false) {
+			continue
+		}
+		copies[i] = true
+		if r := at[k]; len(r) > 0 { // a copy of a relayed message (else of a transferred one)
+			at[k] = r[1:]
+			if j, ok := last[q.Msg.From]; !ok || r[0] > j {
+				last[q.Msg.From] = r[0]
+			}
+		}
+	}
+	for k, rs := range at { // no copy will come of a publisher's messages before its last copied
+		for _, i := range rs {
+			if j, ok := last[relayed[i].Msg.From]; ok && i < j {
+				c.take(k, false)
+			}
 		}
 	}
 	return copies

@@ -190,8 +190,8 @@ func (l *loop) routeLocal(msg *sessions.Message, fresh bool) int {
 	count := 0
 	for i := range m.Subscribers {
 		sm := &m.Subscribers[i]
-		if isPeer(sm.Handle) {
-			continue
+		if isPeer(sm.Handle) || msg.QoS > 0 && l.n.relays.copies.count.Load() > 0 && l.n.isCopy(sm.Handle, msg) {
+			continue // a copy of a message the moving session has (peer_copies.go)
 		}
 		l.ids = m.SubscriptionIDs(i, l.ids[:0])
 		l.deliverTo(sm.Handle, msg, sm.QoS, sm.RetainAsPublished && msg.Retain, l.ids)

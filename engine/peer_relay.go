@@ -26,10 +26,9 @@ import (
 // A's index and the relay gives what it kept) and inserts those messages ahead of the ones
 // that came directly (Adopted.Merge), before the client's CONNACK. Each publisher's messages
 // therefore arrive in order. A QoS 1/2 message routed to both nodes in the short time when
-// both routes exist reaches B twice; Merge leaves out the direct copy when the caller's
-// comparison recognises it (the cluster tags messages between nodes). QoS 0 messages that
-// arrive directly while the session is offline follow the offline QoS 0 policy
-// (mqueue_store_qos0), and are never de-duplicated.
+// both routes exist reaches B twice; B leaves out the direct copy, before or after Merge
+// (peer_copies.go). QoS 0 messages that arrive directly while the session is offline follow
+// the offline QoS 0 policy (mqueue_store_qos0), and are never de-duplicated.
 
 // relayLimit bounds the deliveries a relay keeps; beyond it the newest are dropped and counted.
 const relayLimit = 1 << 20
@@ -50,10 +49,12 @@ type Relay struct {
 }
 
 // relays maps a relaying session to its Relay; relaying counts them, so that a delivery to an
-// ended session looks the map up only while some relay exists.
+// ended session looks the map up only while some relay exists. copies are the copy sets of
+// the sessions adopted here (peer_copies.go).
 type relays struct {
-	m     sync.Map // *sessions.Session -> *Relay
-	count atomic.Int32
+	m      sync.Map // *sessions.Session -> *Relay
+	count  atomic.Int32
+	copies copySets
 }
 
 // HandOverRelay is HandOver for a session that moves (not clean): the session leaves this node
@@ -162,7 +163,8 @@ func (n *Node) loopBarrier(ctx context.Context) error {
 type Adopted struct {
 	n      *Node
 	s      *sessions.Session
-	queued int // how many of the queue's entries came with the transfer
+	queued int      // how many of the queue's entries came with the transfer
+	copies *copySet // identities of what it has, for the copies on their way (peer_copies.go)
 }
 
 // AdoptSession registers tr's session here, offline: its subscriptions are indexed (so the
@@ -180,7 +182,7 @@ func (n *Node) AdoptSession(tr *sessions.Transfer) (*Adopted, error) {
 			return cur
 		}
 		s := n.newMovedLocked(tr, qlimit, time.Now().UnixNano())
-		a = &Adopted{n: n, s: s, queued: s.Queue.Len()}
+		a = &Adopted{n: n, s: s, queued: s.Queue.Len(), copies: n.watchCopies(s, tr.Entries)}
 		return s
 	})
 	if a == nil {
@@ -223,17 +225,16 @@ func (n *Node) newMovedLocked(tr *sessions.Transfer, qlimit int, now int64) *ses
 }
 
 // Merge inserts what the old node relayed after the transfer's queued messages and before
-// the ones routed here since the adoption, leaving out those of the latter that same says
-// are copies of relayed ones: per publisher, the longest run of QoS 1/2 messages that ends
-// the relayed ones and begins the direct ones (a message routed to both nodes while both
-// had the session's routes). It returns how many the queue's limit dropped (the oldest, as
-// any queue overflow) and how many copies it left out. It does nothing once the session
-// ended or changed hands here.
-func (a *Adopted) Merge(entries []sessions.Queued, same func(relayed, direct *sessions.Message) bool) (dropped, dups int) {
-	if len(entries) == 0 {
-		return 0, 0
-	}
+// the ones routed here since the adoption, leaving out those of the latter that are copies
+// of a relayed or transferred message (peer_copies.go): a QoS 1/2 message with the same tag
+// between nodes, publisher, topic and payload. The identities of the relayed messages
+// without a copy here yet stay in the session's copy set until copyWatch from now, so that
+// RouteFromPeer leaves out the copies still on their way. It returns how many the queue's
+// limit dropped (the oldest, as any queue overflow) and how many copies it left out. It
+// does nothing but end the copy set's wait once the session ended or changed hands here.
+func (a *Adopted) Merge(entries []sessions.Queued) (dropped, dups int) {
 	s := a.s
+	defer time.AfterFunc(copyWatch, func() { a.n.unwatchCopies(s, a.copies) })
 	s.Lock()
 	defer s.Unlock()
 	if s.Gone || a.n.reg.Get(s.ClientID) != s {
@@ -248,7 +249,7 @@ func (a *Adopted) Merge(entries []sessions.Queued, same func(relayed, direct *se
 		all = append(all, q)
 	}
 	split := min(a.queued, len(all))
-	copies := overlap(entries, all[split:], same)
+	copies := directCopies(a.copies, entries, all[split:])
 	push := func(q sessions.Queued) {
 		if old, d := s.Queue.Push(q); d {
 			dropped++
@@ -271,36 +272,4 @@ func (a *Adopted) Merge(entries []sessions.Queued, same func(relayed, direct *se
 	}
 	a.queued = s.Queue.Len() - (len(all) - split - len(copies))
 	return dropped, len(copies)
-}
-
-// overlap finds, per publisher, the longest run of QoS 1/2 messages that ends relayed and
-// begins direct, copies by same; it returns the indexes in direct of those copies.
-func overlap(relayed, direct []sessions.Queued, same func(relayed, direct *sessions.Message) bool) map[int]bool {
-	byFrom := func(qs []sessions.Queued) map[string][]int {
-		m := make(map[string][]int)
-		for i, q := range qs {
-			if q.Msg.QoS > 0 {
-				m[q.Msg.From] = append(m[q.Msg.From], i)
-			}
-		}
-		return m
-	}
-	rs, ds := byFrom(relayed), byFrom(direct)
-	copies := make(map[int]bool)
-	for from, d := range ds {
-		r := rs[from]
-	runs:
-		for k := min(len(r), len(d)); k > 0; k-- {
-			for i := range k {
-				if !same(relayed[r[len(r)-k+i]].Msg, direct[d[i]].Msg) {
-					continue runs
-				}
-			}
-			for _, j := range d[:k] {
-				copies[j] = true
-			}
-			break
-		}
-	}
-	return copies
 }

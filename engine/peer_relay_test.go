@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -9,14 +8,21 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/emqgo/emqgo/codec"
+
 	"github.com/emqgo/emqgo/sessions"
 )
 
 // TestRelayAfterHandOver: node A hands a persistent session over with a relay; what A routes
 // to it afterwards is kept (not dropped) until End, which removes the session from A's
 // index (a publish after it reaches nobody there). Node B adopts the session offline,
-// messages routed there wait in its queue, and Merge puts the relayed ones first, leaving out
-// the direct copy of a relayed one; the client then gets them all, in order, once.
+// messages routed there wait in its queue, and Merge puts the relayed ones first. B leaves
+// out the copies that A forwarded to it directly (same tag, publisher, topic and payload):
+// of a transferred message on arrival, of a relayed one in Merge or, arriving after it, on
+// arrival; a message equal but for its tag is not a copy, nor is, after Merge, one equal to
+// a relayed message older than the last one copied (A forwards in order: its copy would
+// have come first). The client gets the others once, in order, and B's copy set ends after
+// copyWatch.
 func TestRelayAfterHandOver(t *testing.T) {
 	a, addrA := testNode(t, nil)
 	b, addrB := testNode(t, nil)
@@ -40,7 +46,7 @@ func TestRelayAfterHandOver(t *testing.T) {
 	if _, err := a.Session("relayed"); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("node A still lists the session: %v", err)
 	}
-	for _, p := range []string{"1", "2"} {
+	for _, p := range []string{"1", "2", "3"} {
 		if n, err := a.Publish("rel/m", []byte(p), 1, false, "p"); err != nil || n != 1 {
 			t.Fatalf("publish %s on A while relaying: %d %v", p, n, err)
 		}
@@ -49,6 +55,10 @@ func TestRelayAfterHandOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tag0 := tr.Entries[0].Msg.PeerTag
+	if tag0 == 0 {
+		t.Fatal("the transferred QoS 1 message has no tag")
+	}
 	adopted, err := b.AdoptSession(tr)
 	if err != nil {
 		t.Fatal(err)
@@ -56,14 +66,9 @@ func TestRelayAfterHandOver(t *testing.T) {
 	if _, err := b.AdoptSession(tr); err == nil {
 		t.Fatal("a second adoption of the same client id succeeded")
 	}
-	for _, p := range []string{"2", "3"} { // "2": the direct copy of a relayed message
-		if n, err := b.Publish("rel/m", []byte(p), 1, false, "p"); err != nil || n != 1 {
-			t.Fatalf("publish %s on B: %d %v", p, n, err)
-		}
-	}
 	kept, dropped := relay.End(ctx)
-	if len(kept) != 2 || dropped != 0 {
-		t.Fatalf("relay kept %d, dropped %d; want 2, 0", len(kept), dropped)
+	if len(kept) != 3 || dropped != 0 {
+		t.Fatalf("relay kept %d, dropped %d; want 3, 0", len(kept), dropped)
 	}
 	if again, _ := relay.End(ctx); again != nil {
 		t.Fatal("a second End returned messages")
@@ -72,43 +77,83 @@ func TestRelayAfterHandOver(t *testing.T) {
 		t.Fatalf("publish on A after the relay ended: %d subscribers, %v", n, err)
 	}
 	var relayed []sessions.Queued
-	for _, q := range kept { // as the cluster carries them: copies that own their bytes
+	tags := map[string]uint16{"0": tag0}
+	for _, q := range kept { // as the cluster carries them: copies that own their bytes, tagged
 		m, err := sessions.DecodeMessage(sessions.EncodeMessage(nil, q.Msg))
 		if err != nil {
 			t.Fatal(err)
 		}
+		m.PeerTag = q.Msg.Tag()
+		tags[string(m.Payload)] = m.PeerTag
 		q.Msg.Release()
 		relayed = append(relayed, sessions.Queued{Msg: m, QoS: q.QoS})
 	}
-	same := func(r, d *sessions.Message) bool { return bytes.Equal(r.Payload, d.Payload) }
-	if dropped, dups := adopted.Merge(relayed, same); dropped != 0 || dups != 1 {
+
+	// What A forwarded to B directly, as the cluster delivers it.
+	fromA, err := b.NewSubscriber(SubscriberOptions{Name: "A", Peer: true, Handle: func([]Delivery) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromA.Close()
+	forward := func(payload string, tag uint16) int {
+		p := &codec.Publish{QoS: 1, PacketID: tag, Topic: []byte("rel/m"), Payload: []byte(payload)}
+		return fromA.RouteFromPeer([]PeerMessage{{Publish: p, From: "p"}})
+	}
+	if k := forward("0", tag0); k != 0 { // a copy of the transferred "0"
+		t.Fatalf("the copy of a transferred message was routed to %d", k)
+	}
+	if k := forward("2", tags["2"]); k != 1 { // queued until Merge, which leaves it out
+		t.Fatalf("direct copy of a relayed message before Merge routed to %d", k)
+	}
+	if k := forward("5", 7); k != 1 {
+		t.Fatalf("a new message routed to %d", k)
+	}
+	if n, err := b.Publish("rel/m", []byte("6"), 1, false, "p"); err != nil || n != 1 {
+		t.Fatalf("publish 6 on B: %d %v", n, err)
+	}
+	if dropped, dups := adopted.Merge(relayed); dropped != 0 || dups != 1 {
 		t.Fatalf("Merge: %d dropped, %d copies left out; want 0, 1", dropped, dups)
+	}
+	if k := forward("3", tags["3"]); k != 0 { // a copy of a relayed one, arriving late
+		t.Fatalf("a late copy of a relayed message was routed to %d", k)
+	}
+	if k := forward("3", tags["3"]^0x8000); k != 1 { // same publisher, topic and payload, another tag
+		t.Fatalf("a message equal but for its tag routed to %d", k)
+	}
+	if k := forward("1", tags["1"]); k != 1 { // older than "2", whose copy came: not a copy
+		t.Fatalf("a message equal to a relayed one before the last copied routed to %d", k)
 	}
 	r := newReceived()
 	_, ack := v5(t, addrB, &paho.Connect{ClientID: "relayed", Properties: expiry}, r)
 	if !ack.SessionPresent {
 		t.Fatal("Session Present 0 for the adopted session")
 	}
-	for _, p := range []string{"0", "1", "2", "3"} {
+	for _, p := range []string{"0", "1", "2", "3", "5", "6", "3", "1"} {
 		r.expectMsg(t, "rel/m", p)
 	}
 	r.none(t, 200*time.Millisecond)
+	waitFor(t, copyWatch+time.Second, "the end of the copy set", func() bool { return b.relays.copies.count.Load() == 0 })
 }
 
-// TestOverlap: per publisher, only the longest run that ends the relayed messages and
-// begins the direct ones is left out; QoS 0 messages and other publishers' never.
-func TestOverlap(t *testing.T) {
-	q := func(from, payload string, qos uint8) sessions.Queued {
-		return sessions.Queued{Msg: &sessions.Message{From: from, Payload: []byte(payload), QoS: qos}, QoS: qos}
+// TestCopySetHorizon: only the transferred QoS 1/2 messages received within copyHorizon
+// enter the copy set (an older one was routed before the move and has no copy on its way).
+func TestCopySetHorizon(t *testing.T) {
+	n, _ := testNode(t, nil)
+	now := time.Now().UnixNano()
+	msg := func(p string, qos uint8, created int64) sessions.TransferEntry {
+		return sessions.TransferEntry{Queued: sessions.Queued{QoS: qos, Msg: &sessions.Message{From: "p", Topic: []byte("t"), Payload: []byte(p), QoS: qos, Created: created, PeerTag: 9}}}
 	}
-	same := func(r, d *sessions.Message) bool { return bytes.Equal(r.Payload, d.Payload) }
-	relayed := []sessions.Queued{q("a", "1", 1), q("a", "2", 1), q("b", "x", 1), q("a", "3", 1), q("a", "z", 0)}
-	direct := []sessions.Queued{q("a", "2", 1), q("b", "y", 1), q("a", "z", 0), q("a", "3", 1), q("a", "4", 1), q("c", "3", 1)}
-	got := overlap(relayed, direct, same)
-	if len(got) != 2 || !got[0] || !got[3] {
-		t.Fatalf("copies %v, want indexes 0 and 3", got)
+	s := sessions.New("horizon", now)
+	c := n.watchCopies(s, []sessions.TransferEntry{msg("old", 1, now-int64(2*copyHorizon)), msg("new", 1, now), msg("q0", 0, now)})
+	defer n.unwatchCopies(s, c)
+	if len(c.keys) != 1 {
+		t.Fatalf("%d identities in the set, want 1", len(c.keys))
 	}
-	if got := overlap(relayed, []sessions.Queued{q("a", "1", 1), q("a", "3", 1)}, same); len(got) != 0 {
-		t.Fatalf("copies %v where the direct run does not continue the relayed end", got)
+	fresh := msg("new", 1, now).Msg
+	if !n.isCopy(s, fresh) || n.isCopy(s, fresh) {
+		t.Fatal("the copy of the recent message is not left out exactly once")
+	}
+	if n.isCopy(s, msg("old", 1, now).Msg) {
+		t.Fatal("a copy of a message older than the horizon was left out")
 	}
 }

@@ -12,24 +12,33 @@ import (
 // the packet identifiers of the messages in flight, so that the client's retransmissions and
 // acknowledgements match on the new node.
 //
-//	byte     transfer version (1)
+//	byte     transfer version (2; version 1, without tags, is still read)
 //	bytes    client id
 //	bytes    session state (appendSessionState)
 //	uvarint  subscription count, each: bytes filter, bytes options (appendSub)
 //	uvarint  delivery count, each: uvarint packet id (0: queued, not sent), byte stage
-//	         (0 queued), byte QoS, byte flags (retain, message follows), uvarint count of
-//	         subscription ids and each, then bytes message (appendMessage) when flagged
+//	         (0 queued), byte QoS, byte flags (retain, message follows, tag follows),
+//	         uvarint count of subscription ids and each, then bytes message (appendMessage)
+//	         when flagged, then (version 2) uvarint tag when flagged
 //	uvarint  count of inbound QoS 2 packet ids awaiting PUBREL, each uvarint
 //
 // Deliveries are in the order they would be sent: the inflight window first (oldest first),
-// then the queue.
+// then the queue. A QoS 1/2 message's tag (tag.go) comes with it: the new node sets it as
+// the message's PeerTag, so that a copy of it that reaches the session by another way is
+// recognised there. Transfers are never stored: only another running node reads them.
+// A version 1 transfer (an older node's) is read without tags; an older node refuses
+// version 2 (unknown version), and its client starts a new session there (logged).
 
-const transferVersion = 1
+const (
+	transferVersion   = 2
+	transferVersionV1 = 1
+)
 
 // Delivery flags of a transfer.
 const (
 	tfRetain = 1 << 0
 	tfMsg    = 1 << 1
+	tfTag    = 1 << 2 // version 2
 )
 
 // TransferEntry is one delivery of a transferred session: queued (Stage StageQueued,
@@ -68,8 +77,13 @@ func EncodeTransfer(b []byte, s *Session) []byte {
 		if q.Retain {
 			flags |= tfRetain
 		}
+		var tag uint16
 		if q.Msg != nil {
 			flags |= tfMsg
+			if q.Msg.QoS > 0 {
+				tag = q.Msg.Tag()
+				flags |= tfTag
+			}
 		}
 		b = binary.AppendUvarint(b, uint64(id))
 		b = append(b, byte(stage), q.QoS, flags)
@@ -80,6 +94,9 @@ func EncodeTransfer(b []byte, s *Session) []byte {
 		if q.Msg != nil {
 			tmp = appendMessage(tmp[:0], q.Msg)
 			b = appendBytes(b, tmp)
+		}
+		if flags&tfTag != 0 {
+			b = binary.AppendUvarint(b, uint64(tag))
 		}
 	}
 	s.Window.Each(func(f *Inflight) bool { entry(&f.Queued, f.PacketID, f.Stage); return true })
@@ -97,7 +114,8 @@ func EncodeTransfer(b []byte, s *Session) []byte {
 // ErrBadRecord, never a panic. The result does not alias b.
 func DecodeTransfer(b []byte) (*Transfer, error) {
 	d := decoder{b: b}
-	if v := d.u8("transfer version"); d.err == nil && v != transferVersion {
+	v := d.u8("transfer version")
+	if d.err == nil && v != transferVersion && v != transferVersionV1 {
 		return nil, fmt.Errorf("%w: unknown session transfer version %d", ErrBadRecord, v)
 	}
 	t := &Transfer{ClientID: string(d.bytes("client id"))}
@@ -151,6 +169,16 @@ func DecodeTransfer(b []byte) (*Transfer, error) {
 				return nil, err
 			}
 			e.Msg = m
+		}
+		if flags&tfTag != 0 {
+			tag := d.uvarint("tag")
+			switch {
+			case d.err != nil:
+			case v == transferVersionV1 || e.Msg == nil || tag == 0 || tag > 0xFFFF:
+				d.fail("tag")
+			default:
+				e.Msg.PeerTag = uint16(tag)
+			}
 		}
 		switch {
 		case d.err != nil:

@@ -79,3 +79,55 @@ func TestTransferEmpty(t *testing.T) {
 		t.Fatalf("%+v %v", tr, err)
 	}
 }
+
+// TestTransferTags: a QoS 1/2 message's tag between nodes comes with it (the tag it came
+// with from another node, else the one this node gives it); QoS 0 messages have none.
+func TestTransferTags(t *testing.T) {
+	msgs := testMessages()
+	peer := *msgs[3]
+	peer.PeerTag = 4242
+	s := New("c", 1)
+	s.Window.Add(Inflight{Queued: Queued{Msg: msgs[0], QoS: 1}, PacketID: 3, Stage: AwaitPuback})
+	s.Queue.Push(Queued{Msg: &peer, QoS: 1})
+	s.Queue.Push(Queued{Msg: msgs[1], QoS: 0})
+	tr, err := DecodeTransfer(EncodeTransfer(nil, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []uint16{tr.Entries[0].Msg.PeerTag, tr.Entries[1].Msg.PeerTag, tr.Entries[2].Msg.PeerTag}
+	if want := []uint16{msgs[0].Tag(), 4242, 0}; !reflect.DeepEqual(got, want) || want[0] == 0 {
+		t.Fatalf("tags %v, want %v", got, want)
+	}
+}
+
+// TestTransferVersion1: an older node's transfer (version 1: no tags) is still read, and a
+// tag in a version 1 transfer is refused.
+func TestTransferVersion1(t *testing.T) {
+	msgs := testMessages()
+	v1 := func(flags byte) []byte { // one subscription, one queued QoS 1 delivery
+		b := []byte{transferVersionV1}
+		b = appendBytes(b, []byte("old"))
+		st := StateOf(New("old", 7))
+		b = appendBytes(b, appendSessionState(nil, &st))
+		b = append(b, 1)
+		b = appendBytes(b, []byte("a/#"))
+		b = appendBytes(b, appendSub(nil, trie.Options{QoS: 1}))
+		b = append(b, 1, 0, byte(StageQueued), 1, flags, 0)
+		b = appendBytes(b, appendMessage(nil, msgs[0]))
+		if flags&tfTag != 0 {
+			b = append(b, 9)
+		}
+		return append(b, 0)
+	}
+	tr, err := DecodeTransfer(v1(tfMsg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.ClientID != "old" || len(tr.Subs) != 1 || len(tr.Entries) != 1 || tr.Entries[0].Msg.PeerTag != 0 {
+		t.Fatalf("%+v", tr)
+	}
+	sameMessage(t, tr.Entries[0].Msg, msgs[0])
+	if _, err := DecodeTransfer(v1(tfMsg | tfTag)); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("a tag in a version 1 transfer: %v", err)
+	}
+}

@@ -27,6 +27,9 @@ import (
 var (
 	binDir    string
 	routePort int
+	// rpcPort is every node's rpc.tcp_server_port: free on 127.0.0.1-40 (the default, 5369,
+	// would collide with another test process's nodes).
+	rpcPort int
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +51,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	routePort = sharedFreePort()
+	for rpcPort = sharedFreePort(); rpcPort == routePort; rpcPort = sharedFreePort() {
+	}
 	code := m.Run()
 	if races := stopAll(); races != "" {
 		fmt.Fprintln(os.Stderr, races)
@@ -140,6 +145,7 @@ func startNode(t testing.TB, i int, extra ...string) *node {
 		"EMQX_MANAGEMENT__LISTENER__HTTP="+n.api,
 		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:"+strconv.Itoa(freePort(t)),
 		"EMQX_CLUSTER__LISTEN="+fmt.Sprintf("127.0.0.%d:%d", i, routePort),
+		"EMQX_RPC__TCP_SERVER_PORT="+strconv.Itoa(rpcPort),
 		"EMQX_BROKER__SYS_INTERVAL=1s",
 	)
 	n.env = append(n.env, extra...)

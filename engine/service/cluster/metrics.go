@@ -13,6 +13,10 @@ import (
 type clusterMetrics struct {
 	castOut, castIn atomic.Uint64 // route announcements (subjCast "routes")
 	snapOut, snapIn atomic.Uint64 // route tables answered / fetched (".routes")
+	// refetches counts the fetches of a node's whole route table other than the first one
+	// after it joined or restarted: a gap in its announcements, a heartbeat newer than them,
+	// a move's wait that timed out (routes.go). A steady cluster makes none.
+	refetches atomic.Uint64
 	// Forwarded messages (flow.go, routes.go): frames and the messages in them, sent to and
 	// received from other nodes, and how often a sender waited for a full window.
 	framesOut, msgsOut atomic.Uint64
@@ -28,6 +32,7 @@ func (s *Service) addMetrics() {
 			{Name: "cluster.routes.heard.bytes", Value: s.met.castIn.Load()},
 			{Name: "cluster.routes.table_sent.bytes", Value: s.met.snapOut.Load()},
 			{Name: "cluster.routes.table_fetched.bytes", Value: s.met.snapIn.Load()},
+			{Name: "cluster.routes.refetch", Value: s.met.refetches.Load()},
 			{Name: "cluster.messages.dropped", Value: s.dropped.Load()},
 			{Name: "cluster.frames.sent", Value: s.met.framesOut.Load()},
 			{Name: "cluster.messages.forwarded", Value: s.met.msgsOut.Load()},

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -28,10 +27,13 @@ import (
 // message for the session reaches B directly. B then asks A to end the relay (subjMoveEnd):
 // A waits moveGrace, so that what the other nodes forwarded to A before they had B's routes
 // arrives, removes the session from its index and answers with what it kept; B puts those
-// messages ahead of the ones that came directly (engine.Adopted.Merge), leaving out the
-// direct copies of relayed messages (routed to both nodes while both had the routes: same
-// tag, publisher, topic and payload, tag.go). Only then does the client get its CONNACK. A relay that B never ends (B died, or timed out) ends by itself
-// after relayMaxAge and its messages are dropped (logged).
+// messages ahead of the ones that came directly (engine.Adopted.Merge). Only then does the
+// client get its CONNACK. A QoS 1/2 message routed to both nodes while both had the routes
+// reaches the session twice: one copy in what A handed over (the transfer or the relay),
+// one directly, before or after the merge. B leaves out the direct copy: same tag between
+// nodes (tag.go, carried in the forwarded PUBLISH, the transfer and the relay), publisher,
+// topic and payload (engine/peer_copies.go). A relay that B never ends (B died, or timed
+// out) ends by itself after relayMaxAge and its messages are dropped (logged).
 
 const (
 	subjMoveRoutes = "emqgo.moveroutes." // + node token: "have you applied my routes through seq?"
@@ -219,7 +221,7 @@ func (s *Service) finishMove(ctx context.Context, node, clientID string, a *engi
 		s.log.Warn("cluster: bad relay of a moved session", "peer", node, "clientid", clientID, "error", err)
 		return
 	}
-	dropped, dups := a.Merge(entries, sameMessage)
+	dropped, dups := a.Merge(entries)
 	if dropped > 0 {
 		s.log.Warn("cluster: the queue of a moved session overflowed", "clientid", clientID, "dropped", dropped)
 	}
@@ -304,11 +306,4 @@ func (s *Service) endRelayAnyway(node, clientID string) {
 	if nc := s.conn.Load(); nc != nil {
 		go nc.Request(subjMoveEnd+token(node), []byte(clientID), reqTimeout)
 	}
-}
-
-// sameMessage says whether relayed, from the old node's relay, and direct, routed here, are
-// copies of one message (tag.go).
-func sameMessage(relayed, direct *sessions.Message) bool {
-	return relayed.PeerTag == tagOf(direct) && relayed.From == direct.From &&
-		bytes.Equal(relayed.Topic, direct.Topic) && bytes.Equal(relayed.Payload, direct.Payload)
 }

@@ -21,7 +21,8 @@ import (
 // first time is always the one after the last one seen from that publisher. A message
 // arrives again only as a resend with DUP of one the taken-over connection had received
 // but not yet acknowledged (the new client does not know it had it): no copy of a message
-// routed to both nodes during a move gets through.
+// routed to both nodes during a move gets through, whether the other copy was in the
+// handed-over session, in the relay, or arrived directly after the relay ended.
 func TestSessionMoveLosesNothing(t *testing.T) {
 	for _, qos := range []byte{1, 2} {
 		t.Run(fmt.Sprintf("QoS%d", qos), func(t *testing.T) { testSessionMove(t, qos) })
@@ -35,6 +36,13 @@ func testSessionMove(t *testing.T, qos byte) {
 	props := &paho.ConnectProperties{SessionExpiryInterval: u32(300)}
 	cid := fmt.Sprintf("stream-mover%d", qos)
 	topic := fmt.Sprintf("stream%d/", qos)
+	defer func() {
+		if t.Failed() { // what the nodes did with the session
+			for _, n := range ns {
+				t.Logf("%s:\n%s", n.name, n.logLines(cid))
+			}
+		}
+	}()
 	first, _ := connect5(t, ns[0], &paho.Connect{ClientID: cid, KeepAlive: 30, CleanStart: true, Properties: props}, r, false, nil)
 	subscribe(t, first, topic+"#", qos)
 	pubs := []*paho.Client{ns[2].connect(t, cid+"-pub3", nil), ns[0].connect(t, cid+"-pub1", nil)}
@@ -76,7 +84,7 @@ func testSessionMove(t *testing.T, qos byte) {
 	// The checker: per publisher, the next message expected for the first time.
 	next := make([]int, len(pubs))
 	dups := 0   // resends with DUP
-	copies := 0 // repeats without DUP: the known gap below
+	copies := 0 // repeats without DUP: second deliveries, a failure
 	take := func(p *paho.Publish) {
 		if string(p.Payload) == "probe" {
 			return
@@ -91,12 +99,11 @@ func testSessionMove(t *testing.T, qos byte) {
 		case n < next[i] && p.Duplicate():
 			dups++
 		case n < next[i]:
-			// Known gap (open in issue #16): a message already on its way to the new node
-			// when it took the session over, and also in the session the old node handed
-			// over, arrives twice; the tag is not yet carried in the transfer. Logged, not
-			// failed, until it is; loss and order stay strict.
+			// A second delivery of a message routed to both nodes during a move: a copy
+			// the new node should have left out (engine/peer_copies.go). MQTT allows a
+			// repeat only as a resend with DUP, at QoS 1 as at QoS 2.
 			copies++
-			t.Logf("publisher %d: message %d arrived again, without DUP (expecting %d): known gap", i, n, next[i])
+			t.Errorf("publisher %d: message %d arrived again, without DUP (expecting %d): a second delivery", i, n, next[i])
 		case n == next[i]:
 			next[i]++
 		default:
@@ -145,5 +152,5 @@ func testSessionMove(t *testing.T, qos byte) {
 	if want[0] < 500 || want[1] < 500 {
 		t.Fatalf("too few messages published to test anything: %v", want)
 	}
-	t.Logf("%d moves at QoS %d: %v messages acknowledged and received in order per publisher; %d resent with DUP after a takeover; %d repeated without DUP (known gap)", moves, qos, want, dups, copies)
+	t.Logf("%d moves at QoS %d: %v messages acknowledged and received in order per publisher; %d resent with DUP after a takeover; %d repeated without DUP", moves, qos, want, dups, copies)
 }

@@ -118,8 +118,9 @@ func dialIn(ns, addr string) (net.Conn, error) {
 }
 
 // startNodeIn starts node i of the lab in its namespace, as emqx<i>@10.200.0.<i> with its
-// route listener on 10.200.0.<i> and its other listeners on the namespace's loopback.
-func startNodeIn(t *testing.T, lab *netLab, i int) *node {
+// route listener on 10.200.0.<i> and its other listeners on the namespace's loopback; extra
+// adds to its environment.
+func startNodeIn(t *testing.T, lab *netLab, i int, extra ...string) *node {
 	home, err := os.MkdirTemp(binDir, "nsnode")
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +141,7 @@ func startNodeIn(t *testing.T, lab *netLab, i int) *node {
 		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:18083",
 		fmt.Sprintf("EMQX_CLUSTER__LISTEN=10.200.0.%d:6369", i),
 	)
+	n.env = append(n.env, extra...)
 	n.start(t)
 	allMu.Lock()
 	all = append(all, n)

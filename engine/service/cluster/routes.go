@@ -118,12 +118,18 @@ func (s *Service) onRoutes(c *castMsg) {
 	s.mu.Unlock()
 }
 
-// syncRoutes fetches a node's whole route table and makes the forwarders match it.
+// syncRoutes fetches a node's whole route table and makes the forwarders match it; a
+// fetch from a node already in sync counts as a re-fetch (cluster.routes.refetch).
 func (s *Service) syncRoutes(name string) {
 	nc := s.conn.Load()
 	if nc == nil {
 		return
 	}
+	s.mu.Lock()
+	if m := s.members[name]; m != nil && m.synced {
+		s.met.refetches.Add(1)
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
 	defer cancel()
 	msg, err := nc.RequestWithContext(ctx, subjNode+token(name)+".routes", nil)

@@ -24,6 +24,17 @@ import (
 //     With cluster.autoclean off, a down node's wills wait until it comes back restarted.
 // A node that leaves the cluster (`cluster leave`, force-leave) keeps its clients: its wills
 // are dropped, not published.
+//
+// A partition that outlasts cluster.autoclean: each side forgets the other's nodes and
+// publishes the wills it holds for their clients, although those clients may still be
+// connected on their side (the side cannot tell a dead node from a cut-off one). A will so
+// published is not taken back. After the link heals, the sides stay apart (a forgotten
+// node's heartbeats of the same run are ignored, members.go) until `cluster join` or a
+// restart, so when such a client's connection later ends abnormally its own node publishes
+// the will again, to its own side only: every subscriber gets the will once, early on the
+// other side (TestWillsAfterAutocleanNetns). Only if the operator reunites the sides with
+// `cluster join` while such a client is still connected does the end of its connection
+// publish its will where it was already published: a second time there.
 
 // willRec is another node's copy of a connection's will.
 type willRec struct {

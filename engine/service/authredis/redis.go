@@ -25,6 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 )
@@ -59,6 +60,7 @@ type Plugin struct {
 	cfg    Config
 	client redis.UniversalClient
 	batch  *batcher // sends the commands in pipelines (batch.go)
+	async  *engine.AuthWorkers
 	log    *slog.Logger
 	mon    *backend.Monitor
 }
@@ -100,7 +102,19 @@ func New(cfg Config) (*Plugin, error) {
 	}
 	p.client = client
 	p.batch = newBatcher(client, cfg.Pool, cfg.QueryTimeout)
+	p.async = engine.NewAuthWorkers(p, authWorkersPerConn*cfg.Pool)
 	return p, nil
+}
+
+// authWorkersPerConn is the number of authentication workers per pool connection: each
+// waits for one command, so they bound the commands a pipeline can carry at once.
+const authWorkersPerConn = 8
+
+// AuthenticateAsync implements engine.AsyncAuthenticator: a connect storm's clients queue for
+// the plugin's few workers (authWorkersPerConn per pool connection) instead of taking one
+// side-pool goroutine each.
+func (p *Plugin) AuthenticateAsync(deadline time.Time, ci *engine.ClientInfo, done func(engine.AuthResult)) {
+	p.async.AuthenticateAsync(deadline, ci, done)
 }
 
 // Name implements engine.Authenticator and engine.Authorizer.
@@ -108,6 +122,7 @@ func (p *Plugin) Name() string { return Name }
 
 // Close stops the plugin's pipelines (commands not yet sent fail) and closes the connections.
 func (p *Plugin) Close() {
+	p.async.Close()
 	p.batch.close()
 	_ = p.client.Close()
 }

@@ -54,7 +54,7 @@ type Options struct {
 	Username    string
 	Password    string
 
-	Duration  time.Duration // how long publishers publish (conn: how long connections are held idle)
+	Duration time.Duration // how long publishers publish (conn: how long connections are held idle)
 	// HoldStdin ends the window early when standard input reaches end of file (conn: the
 	// storm rows' child holds its clients until the tool that started it says so).
 	HoldStdin bool

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -33,7 +34,7 @@ const (
 
 // authCases are the connect-storm rows.
 func authCases(d time.Duration) []suiteCase {
-	metrics := []string{"conn_rate", "connack_p99", "idle_p99", "storm_p99", "storm_ratio", "disc_p99", "disc_ratio", "storm_samples"}
+	metrics := []string{"conn_rate", "connack_p99", "idle_p99", "storm_p99", "storm_ratio", "disc_p99", "disc_ratio", "storm_samples", "lag_idle", "lag_storm", "lag_disc"}
 	storm := func(backend string) func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
 		return func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
 			return runStorm(ctx, k, o, work, certs, backend, d)
@@ -60,11 +61,12 @@ func authCases(d time.Duration) []suiteCase {
 	}
 }
 
-// runACLRedis runs p2p-q0 as user storm against our broker four times, each on a fresh
-// broker, in the order acl.conf, emqx_auth_redis, emqx_auth_redis, acl.conf: with
+// runACLRedis runs p2p-q0 as user storm against our broker eight times, each on a fresh
+// broker, in the order acl.conf, emqx_auth_redis, emqx_auth_redis, acl.conf, twice: with
 // emqx_auth_redis authorizing every publish and subscription (acl_cmd, the ACL cache on as
-// shipped) and with acl.conf alone. The result is the first emqx_auth_redis run with the mean
-// rate of both in RecvRate and the mean rate of the acl.conf runs in ACLConfRate: the
+// shipped) and with acl.conf alone. Each run counts at its steady rate (steadyRate: the
+// first second, when each client's cache fills from Redis, left out) and each side at the
+// median of its four runs: RecvRate for emqx_auth_redis, ACLConfRate for acl.conf. The
 // symmetric order cancels a drift of the machine over the row, which a plain-then-redis pair
 // would count against the second. A peer runs it once, anonymously.
 func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
@@ -79,9 +81,9 @@ func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, cert
 	withRedis := k
 	withRedis.Env = append(append([]string(nil), k.Env...), env...)
 	var plain, redis []*Result
-	for _, redisRun := range []bool{false, true, true, false} {
+	for i := range 8 {
 		kind, what, into := k, "with acl.conf", &plain
-		if redisRun {
+		if redisRun := i%4 == 1 || i%4 == 2; redisRun {
 			kind, what, into = withRedis, "with emqx_auth_redis", &redis
 		}
 		res, err := runOne(ctx, kind, o, work, certs)
@@ -91,9 +93,40 @@ func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, cert
 		*into = append(*into, res)
 	}
 	res := redis[0]
-	res.RecvRate = (redis[0].RecvRate + redis[1].RecvRate) / 2
-	res.ACLConfRate = (plain[0].RecvRate + plain[1].RecvRate) / 2
+	res.RecvRate, res.ACLConfRate = medianRate(redis), medianRate(plain)
 	return res, nil
+}
+
+// steadyRate is a run's delivery rate without its first second: the median of its
+// per-second rates after it (the run's mean rate when it has fewer than three seconds).
+func steadyRate(r *Result) float64 {
+	if len(r.Series) < 3 {
+		return r.RecvRate
+	}
+	rates := make([]float64, 0, len(r.Series)-1)
+	for _, s := range r.Series[1:] {
+		rates = append(rates, s.RecvRate)
+	}
+	return medianOf(rates)
+}
+
+// medianRate is the median steadyRate of runs.
+func medianRate(runs []*Result) float64 {
+	rates := make([]float64, len(runs))
+	for i, r := range runs {
+		rates[i] = steadyRate(r)
+	}
+	return medianOf(rates)
+}
+
+// medianOf is the median of xs (not empty); xs is sorted in place.
+func medianOf(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // runStorm runs one storm row against a fresh broker of kind k: the backend first (ours
@@ -129,10 +162,15 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
+	lag := &StormLag{}
+	w := lagWatch{apiAddr: b.apiAddr}
+	w.start()
 	idle, err := newRunner(lat, nil).run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("latency before the storm: %w", err)
 	}
+	lag.Idle = w.stop()
+	w.start()
 	// The latency clients connect in a few milliseconds; the storm (connects, then
 	// disconnects) starts once they publish.
 	var storm *stormChild
@@ -147,6 +185,8 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 		}
 		return nil, fmt.Errorf("latency during the connect storm: %w", err)
 	}
+	lag.Storm = w.stop()
+	w.start()
 	var res *Result
 	disc, err := latencyDuring(ctx, lat, func() error {
 		var err error
@@ -156,12 +196,16 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 	if err != nil {
 		return nil, fmt.Errorf("latency during the disconnect storm: %w", err)
 	}
+	lag.Disc = w.stop()
 	if res.ConnectFailed > 0 {
 		return nil, fmt.Errorf("storm: %d of %d clients refused or failed", res.ConnectFailed, o.Subs)
 	}
 	res.Broker = k.Name
 	res.StormIdleP99, res.StormBusyP99, res.StormDiscP99 = idle.Latency.P99, busy.Latency.P99, disc.Latency.P99
 	res.StormSamples = min(idle.Received, busy.Received, disc.Received)
+	if b.apiAddr != "" {
+		res.StormLag = lag
+	}
 	return res, nil
 }
 

@@ -7,8 +7,9 @@
 // TLS (auth.http.ssl.*). A backend that cannot be reached (refused, reset, timed out) makes
 // the connect fail with "server unavailable" (MQTT 5 0x88, 3.x return code 3) and the access
 // check deny; the plugin's backend.Monitor logs and alarms an outage once, and its end, and
-// counts every request and failure. The plugin's Authenticator and Authorizer run on the engine's
-// side pool, never on an event loop.
+// counts every request and failure. The plugin's Authorizer runs on the engine's side pool,
+// never on an event loop; its Authenticator is also an engine.AsyncAuthenticator: connecting
+// clients queue for the plugin's workers, one per pool connection (engine.AuthWorkers).
 package authhttp
 
 import (

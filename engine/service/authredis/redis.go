@@ -3,7 +3,9 @@
 // (auth_cmd "HMGET mqtt_user:%u password", super_cmd "HGET mqtt_user:%u is_superuser",
 // acl_cmd "HGETALL mqtt_acl:%u"). A Plugin is both an engine.Authenticator and an
 // engine.Authorizer; cmd/internal/plugins installs it into the node's chains when the plugin
-// is loaded. The engine calls it on its side pool, never on an event loop. Commands go to
+// is loaded. The engine calls it on its side pool, never on an event loop, or, for a CONNECT,
+// through AuthenticateAsync: the client queues for the plugin's workers (authWorkersPerConn
+// per pool connection, engine.AuthWorkers), each waiting for one command. Commands go to
 // Redis in pipelines: one sender goroutine per pool connection (auth.redis.pool) sends what is
 // queued in one batch, so that a connect storm costs Redis and the broker one write and a few
 // reads per batch rather than a round trip per client (batch.go).

@@ -14,7 +14,8 @@ import (
 // connection pool), so a few workers that each take the next queued client keep it as busy
 // as thousands of goroutines waiting for a connection would, without waking them. Checks wait
 // in arrival order; one still queued at its deadline is refused without asking the backend.
-// Safe for concurrent use; the workers start with the first check and stop at Close.
+// Safe for concurrent use; the workers start with the first check and stop once closed and
+// drained.
 type AuthWorkers struct {
 	a       Authenticator
 	workers int
@@ -66,28 +67,25 @@ func (w *AuthWorkers) AuthenticateAsync(deadline time.Time, c *ClientInfo, done 
 	w.ready.Signal()
 }
 
-// Close stops the workers once their current checks are answered and refuses the queued ones
-// (server unavailable). Later checks are refused at once. Safe to call more than once.
+// Close refuses the checks that come after it (server unavailable); the workers still answer
+// those already queued (each by its deadline: a plugin reloaded during a storm does not turn
+// its queue into refusals), then stop. Safe to call more than once.
 func (w *AuthWorkers) Close() {
 	w.mu.Lock()
 	w.closed = true
-	jobs := w.queue[w.head:]
-	w.queue, w.head = nil, 0
 	w.mu.Unlock()
 	w.ready.Broadcast()
-	for _, j := range jobs {
-		j.done(AuthResult{Decision: AuthDeny, Code: codec.ServerUnavailable, Reason: w.a.Name() + " is stopping"})
-	}
 }
 
-// work is one worker: it answers the queued checks in order until Close.
+// work is one worker: it answers the queued checks in order until Close has been called and
+// none is left.
 func (w *AuthWorkers) work() {
 	w.mu.Lock()
 	for {
 		for w.head == len(w.queue) && !w.closed {
 			w.ready.Wait()
 		}
-		if w.closed {
+		if w.head == len(w.queue) { // closed, and nothing left
 			w.mu.Unlock()
 			return
 		}

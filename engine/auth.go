@@ -70,20 +70,28 @@ func (n *Node) runAuth(z *Zone, c *ClientInfo, hasUsername bool) AuthResult {
 		case AuthAllow:
 			return r
 		case AuthDeny:
-			if r.Code == 0 {
-				r.Code = codec.BadUserNameOrPassword
-			}
-			if r.Reason == "" {
-				r.Reason = "denied by " + a.Name()
-			}
-			n.log.Info("authentication failed", "client", c.ClientID, "username", c.Username, "peer", c.Peer.String(), "by", a.Name(), "reason", r.Reason)
-			return r
+			return n.denied(a, c, r)
 		}
 		if ctx.Err() != nil {
-			return AuthResult{Decision: AuthDeny, Code: codec.ServerUnavailable, Reason: "authentication timed out"}
+			return authTimedOut
 		}
 	}
 	return n.anonymous(z, hasUsername)
+}
+
+// authTimedOut is the chain's answer when its deadline passed before a link decided.
+var authTimedOut = AuthResult{Decision: AuthDeny, Code: codec.ServerUnavailable, Reason: "authentication timed out"}
+
+// denied completes and logs link a's refusal r of client c.
+func (n *Node) denied(a Authenticator, c *ClientInfo, r AuthResult) AuthResult {
+	if r.Code == 0 {
+		r.Code = codec.BadUserNameOrPassword
+	}
+	if r.Reason == "" {
+		r.Reason = "denied by " + a.Name()
+	}
+	n.log.Info("authentication failed", "client", c.ClientID, "username", c.Username, "peer", c.Peer.String(), "by", a.Name(), "reason", r.Reason)
+	return r
 }
 
 // anonymous is the decision when no authenticator decided: the zone's allow_anonymous, or

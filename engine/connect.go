@@ -192,6 +192,9 @@ func (c *conn) handleConnect(pkt []byte) error {
 	info.Password, info.HasPass = append([]byte(nil), p.Password...), p.PasswordFlag
 	c.state = stateAuth
 	hasUsername := p.UsernameFlag
+	if !bypass && willTopic == "" && !fetch && n.connectAsync(l, c, z, info, hasUsername, req) {
+		return nil // the chain's first link answers through a callback (authasync.go)
+	}
 	if err := n.pool.Submit(func() {
 		req.result = AuthResult{Decision: AuthAllow}
 		if !bypass {

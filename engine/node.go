@@ -197,6 +197,9 @@ func (n *Node) Start() error {
 		// connection.
 		gnet.WithReadBufferCap(256 << 10),
 	}
+	if _, err := presizeFDTable(fdTableSize); err != nil { // before the loops accept (fdtable_linux.go)
+		n.log.Warn("cannot size the file descriptor table at start; connect storms may stall the loops while it grows", "err", err)
+	}
 	n.started = time.Now()
 	go func() {
 		err := gnet.Rotate(&handler{n: n}, addrs, opts...)

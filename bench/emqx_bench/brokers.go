@@ -32,7 +32,14 @@ type brokerProc struct {
 	cmd        *exec.Cmd
 	dir        string
 	metricsCmd string
+	apiAddr    string // ours: the HTTP API (/metrics), host:port
 	done       chan error
+}
+
+// apiAddrOf notes and returns the loopback address of our broker's HTTP API on port.
+func (b *brokerProc) apiAddrOf(port int) string {
+	b.apiAddr = "127.0.0.1:" + strconv.Itoa(port)
+	return b.apiAddr
 }
 
 func (b *brokerProc) pid() int {
@@ -110,7 +117,7 @@ func startBroker(ctx context.Context, k brokerKind, workDir string, certs *bench
 			// to the binary for the next run (retained messages, the loaded plugins).
 			"EMQX_PERSISTENCE__DIR=" + filepath.Join(dir, "data", "store"),
 			"EMQX_PLUGINS__LOADED_FILE=" + filepath.Join(dir, "data", "loaded_plugins"),
-			"EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:" + strconv.Itoa(apiPort),
+			"EMQX_MANAGEMENT__LISTENER__HTTP=" + b.apiAddrOf(apiPort),
 			// The dashboard is loaded by default: any free port, so that two nodes can run.
 			"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:0",
 			"EMQX_LOG__DIR=" + filepath.Join(dir, "log"),

@@ -54,7 +54,10 @@ type Options struct {
 	Username    string
 	Password    string
 
-	Duration  time.Duration // how long publishers publish (conn: how long connections are held idle)
+	Duration time.Duration // how long publishers publish (conn: how long connections are held idle)
+	// HoldStdin ends the window early when standard input reaches end of file (conn: the
+	// storm rows' child holds its clients until the tool that started it says so).
+	HoldStdin bool
 	Count     int64         // messages per publisher, 0 for no limit (then Duration bounds the run)
 	Drain     time.Duration // at most this long after publishing stops to wait for late deliveries
 	KeepAlive time.Duration
@@ -157,6 +160,7 @@ func parseOptions(s string, args []string, out io.Writer) (Options, error) {
 	fs.StringVar(&o.MetricsCmd, "metrics-cmd", o.MetricsCmd, "shell command printing the broker's 'messages.dropped : N', run before and after")
 	fs.StringVar(&o.JSON, "json", o.JSON, "write the result as one JSON object to this file ('-': stdout)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	fs.BoolVar(&o.HoldStdin, "hold-stdin", false, "end the window (conn: close the clients) early when standard input reaches end of file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

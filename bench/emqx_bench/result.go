@@ -43,6 +43,12 @@ type Result struct {
 	// without and during the connect storm.
 	StormIdleP99 float64 `json:"storm_idle_publish_p99_us,omitempty"`
 	StormBusyP99 float64 `json:"storm_busy_publish_p99_us,omitempty"`
+	// StormDiscP99 is the same p99 while the storm's clients all disconnect; StormSamples the
+	// fewest latency samples of the three windows (a p99 of n samples is its n/100-th worst).
+	StormDiscP99 float64 `json:"storm_disconnect_publish_p99_us,omitempty"`
+	StormSamples uint64  `json:"storm_latency_samples,omitempty"`
+	// StormLag is our broker's loop lag in each storm window (looplag.go); nil for peers.
+	StormLag *StormLag `json:"storm_loop_lag,omitempty"`
 	// The acl-redis case: the same run's rate with acl.conf alone (ours only).
 	ACLConfRate float64 `json:"aclconf_received_per_sec,omitempty"`
 

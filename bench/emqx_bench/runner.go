@@ -554,11 +554,17 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	tick := time.NewTicker(time.Second)
 	check := time.NewTicker(20 * time.Millisecond)
 	defer check.Stop()
+	var released <-chan struct{} // stays nil (never ready) without HoldStdin
+	if o.HoldStdin {
+		released = stdinClosed()
+	}
 	var sec int
 loop:
 	for {
 		select {
 		case <-ctx.Done():
+			break loop
+		case <-released:
 			break loop
 		case <-check.C:
 			if time.Since(start) >= o.Duration || (o.Count > 0 && r.totals().allDone) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -49,9 +50,21 @@ func niced(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, bin, args...)
 }
 
-// runStormChild runs the storm o (scenario conn) in a child process at stormNice and returns
-// its result.
-func runStormChild(ctx context.Context, o Options) (*Result, error) {
+// stormChild is a running storm: a child `emqx_bench conn -hold-stdin` at stormNice that
+// connects its clients and holds them until release closes its standard input. Used by one
+// goroutine.
+type stormChild struct {
+	cmd         *exec.Cmd
+	stdin       io.WriteCloser
+	out, stderr bytes.Buffer
+}
+
+// stormHoldMax bounds how long a storm child holds its clients when nobody releases them.
+const stormHoldMax = 2 * time.Minute
+
+// startStormChild starts the storm o (scenario conn) in a child process at stormNice. Its
+// clients stay connected until release (or stormHoldMax); wait returns its result.
+func startStormChild(ctx context.Context, o Options) (*stormChild, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -59,25 +72,51 @@ func runStormChild(ctx context.Context, o Options) (*Result, error) {
 	args := []string{"conn", "-broker", o.Broker, "-clients", strconv.Itoa(o.Subs),
 		"-conn-rate", strconv.FormatFloat(o.ConnRate, 'f', -1, 64), "-conn-workers", strconv.Itoa(o.ConnWorkers),
 		"-filter", o.Filter, "-username", o.Username, "-password", o.Password,
-		"-duration", o.Duration.String(), "-timeout", o.Timeout.String(), "-label", o.Label,
+		"-duration", stormHoldMax.String(), "-hold-stdin", "-timeout", o.Timeout.String(), "-label", o.Label,
 		"-client-id", o.ClientID, "-quiet", "-json", "-"}
 	if o.BrokerPID > 0 {
 		args = append(args, "-broker-pid", strconv.Itoa(o.BrokerPID))
 	}
-	cmd := niced(ctx, self, args...)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("storm process: %w: %s", err, strings.TrimSpace(lastLine(stderr.String())))
+	s := &stormChild{cmd: niced(ctx, self, args...)}
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.stderr
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("storm process: %w", err)
+	}
+	return s, nil
+}
+
+// release tells the child to close its clients (they disconnect at once, all together).
+func (s *stormChild) release() { _ = s.stdin.Close() }
+
+// wait releases the child's clients if not done yet, waits for it to exit and returns its
+// result.
+func (s *stormChild) wait() (*Result, error) {
+	s.release()
+	if err := s.cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("storm process: %w: %s", err, strings.TrimSpace(lastLine(s.stderr.String())))
 	}
 	// stdout holds the result's JSON object on its first line (runScenario); the -json copy
 	// to "-" follows it.
-	line, _, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+	line, _, _ := bytes.Cut(s.out.Bytes(), []byte("\n"))
 	var res Result
 	if err := json.Unmarshal(line, &res); err != nil {
 		return nil, fmt.Errorf("storm process: cannot read its result: %w", err)
 	}
 	return &res, nil
+}
+
+// stdinClosed returns a channel closed when standard input reaches end of file or fails
+// (what it reads is dropped).
+func stdinClosed() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	return done
 }
 
 func lastLine(s string) string {

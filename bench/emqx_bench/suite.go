@@ -135,6 +135,25 @@ func metricValue(m string, r *Result) (v float64, unit string, higher bool) {
 		return r.StormIdleP99, "µs publish p99 idle", false
 	case "storm_p99":
 		return r.StormBusyP99, "µs publish p99 in storm", false
+	case "disc_p99":
+		return r.StormDiscP99, "µs publish p99 in disconnects", false
+	case "disc_ratio":
+		if r.StormIdleP99 <= 0 {
+			return 0, "× idle p99 (disconnects)", false
+		}
+		return r.StormDiscP99 / r.StormIdleP99, "× idle p99 (disconnects)", false
+	case "storm_samples":
+		return float64(r.StormSamples), "latency samples per window", true
+	case "lag_idle", "lag_storm", "lag_disc":
+		var l *LoopLag
+		if r.StormLag != nil {
+			l = map[string]*LoopLag{"lag_idle": r.StormLag.Idle, "lag_storm": r.StormLag.Storm, "lag_disc": r.StormLag.Disc}[m]
+		}
+		unit := "µs loop lag mean " + strings.TrimPrefix(m, "lag_")
+		if l == nil {
+			return 0, unit, false
+		}
+		return l.MeanUS, unit, false
 	case "aclconf_rate":
 		return r.ACLConfRate, "msg/s with acl.conf", true
 	case "acl_ratio":

@@ -8,17 +8,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
 
 // The suite's authentication rows (issue #12): a connect storm of stormConns clients that
-// each need a backend's answer, through emqx_auth_http (a net/http server in this process
+// each need a backend's answer, through emqx_auth_http (a net/http server in a child process
 // answering every request after 1 ms) and through emqx_auth_redis (a redis-server started for
 // the run, HMGET mqtt_user:storm password). Each run first measures the publish latency p99
 // of already-connected clients (p2p 8→8, QoS 0, stormLatRate msg/s) alone, then again while
-// the storm connects: the loops never wait for a backend, so the second should stay close to
-// the first. Peers have no such backend: Mosquitto and mochi take the same storm with
+// the storm connects (its clients stay connected through that window): the loops never wait
+// for a backend, so the second should stay close to the first. A third window measures the
+// same while the storm's clients all disconnect at once, reported on its own. Peers have no such backend: Mosquitto and mochi take the same storm with
 // anonymous access (Mosquitto: allow_anonymous true, no password file, no auth plugin), so
 // the ratio is the cost of our backend-checked connect against their unchecked one; the
 // storm-anon row gives our broker that same job (no plugin, anonymous access).
@@ -32,7 +34,7 @@ const (
 
 // authCases are the connect-storm rows.
 func authCases(d time.Duration) []suiteCase {
-	metrics := []string{"conn_rate", "connack_p99", "idle_p99", "storm_p99", "storm_ratio"}
+	metrics := []string{"conn_rate", "connack_p99", "idle_p99", "storm_p99", "storm_ratio", "disc_p99", "disc_ratio", "storm_samples", "lag_idle", "lag_storm", "lag_disc"}
 	storm := func(backend string) func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
 		return func(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
 			return runStorm(ctx, k, o, work, certs, backend, d)
@@ -59,11 +61,12 @@ func authCases(d time.Duration) []suiteCase {
 	}
 }
 
-// runACLRedis runs p2p-q0 as user storm against our broker four times, each on a fresh
-// broker, in the order acl.conf, emqx_auth_redis, emqx_auth_redis, acl.conf: with
+// runACLRedis runs p2p-q0 as user storm against our broker eight times, each on a fresh
+// broker, in the order acl.conf, emqx_auth_redis, emqx_auth_redis, acl.conf, twice: with
 // emqx_auth_redis authorizing every publish and subscription (acl_cmd, the ACL cache on as
-// shipped) and with acl.conf alone. The result is the first emqx_auth_redis run with the mean
-// rate of both in RecvRate and the mean rate of the acl.conf runs in ACLConfRate: the
+// shipped) and with acl.conf alone. Each run counts at its steady rate (steadyRate: the
+// first second, when each client's cache fills from Redis, left out) and each side at the
+// median of its four runs: RecvRate for emqx_auth_redis, ACLConfRate for acl.conf. The
 // symmetric order cancels a drift of the machine over the row, which a plain-then-redis pair
 // would count against the second. A peer runs it once, anonymously.
 func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts) (*Result, error) {
@@ -78,9 +81,9 @@ func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, cert
 	withRedis := k
 	withRedis.Env = append(append([]string(nil), k.Env...), env...)
 	var plain, redis []*Result
-	for _, redisRun := range []bool{false, true, true, false} {
+	for i := range 8 {
 		kind, what, into := k, "with acl.conf", &plain
-		if redisRun {
+		if redisRun := i%4 == 1 || i%4 == 2; redisRun {
 			kind, what, into = withRedis, "with emqx_auth_redis", &redis
 		}
 		res, err := runOne(ctx, kind, o, work, certs)
@@ -90,14 +93,47 @@ func runACLRedis(ctx context.Context, k brokerKind, o Options, work string, cert
 		*into = append(*into, res)
 	}
 	res := redis[0]
-	res.RecvRate = (redis[0].RecvRate + redis[1].RecvRate) / 2
-	res.ACLConfRate = (plain[0].RecvRate + plain[1].RecvRate) / 2
+	res.RecvRate, res.ACLConfRate = medianRate(redis), medianRate(plain)
 	return res, nil
 }
 
+// steadyRate is a run's delivery rate without its first second: the median of its
+// per-second rates after it (the run's mean rate when it has fewer than three seconds).
+func steadyRate(r *Result) float64 {
+	if len(r.Series) < 3 {
+		return r.RecvRate
+	}
+	rates := make([]float64, 0, len(r.Series)-1)
+	for _, s := range r.Series[1:] {
+		rates = append(rates, s.RecvRate)
+	}
+	return medianOf(rates)
+}
+
+// medianRate is the median steadyRate of runs.
+func medianRate(runs []*Result) float64 {
+	rates := make([]float64, len(runs))
+	for i, r := range runs {
+		rates[i] = steadyRate(r)
+	}
+	return medianOf(rates)
+}
+
+// medianOf is the median of xs (not empty); xs is sorted in place.
+func medianOf(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
 // runStorm runs one storm row against a fresh broker of kind k: the backend first (ours
-// only), then the idle latency run, then the latency run again with the storm o started
-// while it publishes.
+// only), then three latency runs of d each: idle; while the storm connects (its clients then
+// stay connected to the end of the run); and while they all disconnect at once, which is its
+// own figure (the broker's close work, not the backend's). The storm's clients are held
+// through the second window so that its figure is the connect storm's alone.
 func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *benchCerts, backend string, d time.Duration) (*Result, error) {
 	if k.Name == "ours" && backend != "none" {
 		env, stop, err := startStormBackend(ctx, backend, work)
@@ -115,7 +151,7 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 	addr := b.addrs["tcp"]
 	lat := defaultOptions("p2p")
 	lat.Pubs, lat.Subs, lat.QoS, lat.Rate = 8, 8, 0, stormLatRate/8
-	lat.Duration, lat.Drain, lat.Progress, lat.Label = min(d, 3*time.Second), time.Second, false, o.Label+"-latency"
+	lat.Duration, lat.Drain, lat.Progress, lat.Label = d, time.Second, false, o.Label+"-latency"
 	lat.Username, lat.Password = stormUser, stormPass
 	lat.Timeout = 60 * time.Second
 	lat.Broker = addr
@@ -126,35 +162,72 @@ func runStorm(ctx context.Context, k brokerKind, o Options, work string, certs *
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
+	lag := &StormLag{}
+	w := lagWatch{apiAddr: b.apiAddr}
+	w.start()
 	idle, err := newRunner(lat, nil).run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("latency before the storm: %w", err)
 	}
-	type outcome struct {
-		res *Result
-		err error
-	}
-	busyc := make(chan outcome, 1)
-	go func() {
-		r, err := newRunner(lat, nil).run(ctx)
-		busyc <- outcome{r, err}
-	}()
-	// The latency clients connect in a few milliseconds; the storm starts once they publish.
-	time.Sleep(300 * time.Millisecond)
-	res, err := runStormChild(ctx, o)
-	busy := <-busyc
+	lag.Idle = w.stop()
+	w.start()
+	// The latency clients connect in a few milliseconds; the storm (connects, then
+	// disconnects) starts once they publish.
+	var storm *stormChild
+	busy, err := latencyDuring(ctx, lat, func() error {
+		var err error
+		storm, err = startStormChild(ctx, o)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("storm: %w", err)
+		if storm != nil {
+			_, _ = storm.wait()
+		}
+		return nil, fmt.Errorf("latency during the connect storm: %w", err)
 	}
-	if busy.err != nil {
-		return nil, fmt.Errorf("latency during the storm: %w", busy.err)
+	lag.Storm = w.stop()
+	w.start()
+	var res *Result
+	disc, err := latencyDuring(ctx, lat, func() error {
+		var err error
+		res, err = storm.wait()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latency during the disconnect storm: %w", err)
 	}
+	lag.Disc = w.stop()
 	if res.ConnectFailed > 0 {
 		return nil, fmt.Errorf("storm: %d of %d clients refused or failed", res.ConnectFailed, o.Subs)
 	}
 	res.Broker = k.Name
-	res.StormIdleP99, res.StormBusyP99 = idle.Latency.P99, busy.res.Latency.P99
+	res.StormIdleP99, res.StormBusyP99, res.StormDiscP99 = idle.Latency.P99, busy.Latency.P99, disc.Latency.P99
+	res.StormSamples = min(idle.Received, busy.Received, disc.Received)
+	if b.apiAddr != "" {
+		res.StormLag = lag
+	}
 	return res, nil
+}
+
+// latencyDuring runs the latency clients lat and calls act 300 ms into their window (they
+// connect in a few milliseconds); an error of act ends the run.
+func latencyDuring(ctx context.Context, lat Options, act func() error) (*Result, error) {
+	type outcome struct {
+		res *Result
+		err error
+	}
+	runc := make(chan outcome, 1)
+	go func() {
+		r, err := newRunner(lat, nil).run(ctx)
+		runc <- outcome{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	actErr := act()
+	run := <-runc
+	if actErr != nil {
+		return nil, actErr
+	}
+	return run.res, run.err
 }
 
 // startStormBackend starts the backend of our broker's plugin and returns the broker's
@@ -193,7 +266,7 @@ func startStormBackend(ctx context.Context, backend, work string) ([]string, fun
 		cmd := exec.Command(bin, args...)
 		if backend == "redis" {
 			// The storm's backend stands for another machine: it yields the CPU to the broker
-			// and the latency clients, as the storm itself does (runStormChild).
+			// and the latency clients, as the storm itself does (startStormChild).
 			cmd = niced(ctx, bin, args...)
 		}
 		if err := cmd.Start(); err != nil {

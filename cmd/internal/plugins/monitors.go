@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
@@ -106,6 +107,11 @@ type countedAuthn struct {
 
 func (c countedAuthn) Authenticate(ctx context.Context, ci *engine.ClientInfo) engine.AuthResult {
 	r := c.Authenticator.Authenticate(ctx, ci)
+	c.count(r)
+	return r
+}
+
+func (c countedAuthn) count(r engine.AuthResult) {
 	switch r.Decision {
 	case engine.AuthAllow:
 		c.mon.Inc(backend.AuthSuccess)
@@ -114,7 +120,19 @@ func (c countedAuthn) Authenticate(ctx context.Context, ci *engine.ClientInfo) e
 	default:
 		c.mon.Inc(backend.AuthIgnore)
 	}
-	return r
+}
+
+// countedAsyncAuthn is countedAuthn of an asynchronous authenticator.
+type countedAsyncAuthn struct {
+	countedAuthn
+	async engine.AsyncAuthenticator
+}
+
+func (c countedAsyncAuthn) AuthenticateAsync(deadline time.Time, ci *engine.ClientInfo, done func(engine.AuthResult)) {
+	c.async.AuthenticateAsync(deadline, ci, func(r engine.AuthResult) {
+		c.count(r)
+		done(r)
+	})
 }
 
 // countedAuthz counts an authorizer's decisions on its plugin's monitor.
@@ -138,7 +156,9 @@ func (c countedAuthz) Authorize(ctx context.Context, ci *engine.ClientInfo, acce
 
 // counted wraps a plugin's links so that their decisions are counted on mon.
 func counted(authn engine.Authenticator, authz engine.Authorizer, mon *backend.Monitor) (engine.Authenticator, engine.Authorizer) {
-	if authn != nil {
+	if a, ok := authn.(engine.AsyncAuthenticator); ok {
+		authn = countedAsyncAuthn{countedAuthn{authn, mon}, a}
+	} else if authn != nil {
 		authn = countedAuthn{authn, mon}
 	}
 	if authz != nil {

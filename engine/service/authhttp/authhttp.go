@@ -7,8 +7,9 @@
 // TLS (auth.http.ssl.*). A backend that cannot be reached (refused, reset, timed out) makes
 // the connect fail with "server unavailable" (MQTT 5 0x88, 3.x return code 3) and the access
 // check deny; the plugin's backend.Monitor logs and alarms an outage once, and its end, and
-// counts every request and failure. The plugin's Authenticator and Authorizer run on the engine's
-// side pool, never on an event loop.
+// counts every request and failure. The plugin's Authorizer runs on the engine's side pool,
+// never on an event loop; its Authenticator is also an engine.AsyncAuthenticator: connecting
+// clients queue for the plugin's workers, one per pool connection (engine.AuthWorkers).
 package authhttp
 
 import (
@@ -63,6 +64,7 @@ type Plugin struct {
 	cfg    Config
 	client *http.Client
 	mon    *backend.Monitor
+	async  *engine.AuthWorkers // one worker per pool connection
 }
 
 // New returns the plugin of cfg; log receives its outage lines.
@@ -106,11 +108,17 @@ func New(cfg Config, log *slog.Logger) (*Plugin, error) {
 	if mon == nil {
 		mon = backend.New(Name, "the HTTP backend", log)
 	}
-	return &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, mon: mon}, nil
+	p := &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, mon: mon}
+	p.async = engine.NewAuthWorkers(authenticator{p}, pool)
+	return p, nil
 }
 
-// Close closes the idle connections to the backend.
-func (p *Plugin) Close() { p.client.CloseIdleConnections() }
+// Close stops the authentication workers (queued clients are refused) and closes the idle
+// connections to the backend.
+func (p *Plugin) Close() {
+	p.async.Close()
+	p.client.CloseIdleConnections()
+}
 
 // Monitor returns the plugin's backend monitor (its counters and outage state).
 func (p *Plugin) Monitor() *backend.Monitor { return p.mon }
@@ -208,6 +216,13 @@ type authenticator struct{ p *Plugin }
 
 func (authenticator) Name() string { return Name }
 
+// AuthenticateAsync implements engine.AsyncAuthenticator: a connect storm's clients queue for
+// the plugin's workers, one per pool connection, instead of taking one side-pool goroutine
+// each that would wait for a connection.
+func (a authenticator) AuthenticateAsync(deadline time.Time, c *engine.ClientInfo, done func(engine.AuthResult)) {
+	a.p.async.AuthenticateAsync(deadline, c, done)
+}
+
 // Authenticate implements engine.Authenticator.
 func (a authenticator) Authenticate(ctx context.Context, c *engine.ClientInfo) engine.AuthResult {
 	p := a.p
@@ -254,6 +269,6 @@ func (a authorizer) Authorize(ctx context.Context, c *engine.ClientInfo, access 
 }
 
 var (
-	_ engine.Authenticator = authenticator{}
-	_ engine.Authorizer    = authorizer{}
+	_ engine.AsyncAuthenticator = authenticator{}
+	_ engine.Authorizer         = authorizer{}
 )

@@ -68,3 +68,74 @@ func TestPoolBoundsConnections(t *testing.T) {
 		t.Fatalf("%d connections opened to the backend for %d concurrent requests; want at most the pool size %d", got, clients, pool)
 	}
 }
+
+// TestAsyncQueuesForThePool: a storm of asynchronous authentications (what the engine sends a
+// CONNECT through) waits in the plugin's queue for its PoolSize workers: the backend never
+// sees more requests at once than the pool's connections, and every client is answered.
+func TestAsyncQueuesForThePool(t *testing.T) {
+	var now, peak, opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		now.Add(-1)
+		_ = r.ParseForm()
+		if r.Form.Get("username") == "u1" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	const pool, clients = 4, 200
+	p, err := New(Config{
+		Auth:     &Request{URL: srv.URL + "/auth", Method: http.MethodPost, Params: []Param{{"username", "%u"}}},
+		Timeout:  5 * time.Second,
+		PoolSize: pool,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, ok := p.Authenticator().(engine.AsyncAuthenticator)
+	if !ok {
+		t.Fatal("the plugin's authenticator is not asynchronous")
+	}
+	var wg sync.WaitGroup
+	var allowed, denied atomic.Int64
+	wg.Add(clients)
+	deadline := time.Now().Add(time.Minute)
+	for i := range clients {
+		user := "u1"
+		if i%10 == 0 {
+			user = "nobody"
+		}
+		a.AuthenticateAsync(deadline, &engine.ClientInfo{ClientID: "c", Username: user}, func(r engine.AuthResult) {
+			switch r.Decision {
+			case engine.AuthAllow:
+				allowed.Add(1)
+			case engine.AuthDeny:
+				denied.Add(1)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != clients*9/10 || denied.Load() != clients/10 {
+		t.Fatalf("%d allowed and %d denied of %d; want %d and %d", allowed.Load(), denied.Load(), clients, clients*9/10, clients/10)
+	}
+	if got := peak.Load(); got > pool {
+		t.Fatalf("the backend saw %d requests at once; want at most the pool size %d", got, pool)
+	}
+	if got := opened.Load(); got > pool {
+		t.Fatalf("%d connections opened; want at most the pool size %d", got, pool)
+	}
+}

@@ -3,7 +3,9 @@
 // (auth_cmd "HMGET mqtt_user:%u password", super_cmd "HGET mqtt_user:%u is_superuser",
 // acl_cmd "HGETALL mqtt_acl:%u"). A Plugin is both an engine.Authenticator and an
 // engine.Authorizer; cmd/internal/plugins installs it into the node's chains when the plugin
-// is loaded. The engine calls it on its side pool, never on an event loop. Commands go to
+// is loaded. The engine calls it on its side pool, never on an event loop, or, for a CONNECT,
+// through AuthenticateAsync: the client queues for the plugin's workers (authWorkersPerConn
+// per pool connection, engine.AuthWorkers), each waiting for one command. Commands go to
 // Redis in pipelines: one sender goroutine per pool connection (auth.redis.pool) sends what is
 // queued in one batch, so that a connect storm costs Redis and the broker one write and a few
 // reads per batch rather than a round trip per client (batch.go).
@@ -25,6 +27,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/backend"
 	"github.com/emqgo/emqgo/engine/passhash"
 )
@@ -59,6 +62,7 @@ type Plugin struct {
 	cfg    Config
 	client redis.UniversalClient
 	batch  *batcher // sends the commands in pipelines (batch.go)
+	async  *engine.AuthWorkers
 	log    *slog.Logger
 	mon    *backend.Monitor
 }
@@ -100,7 +104,19 @@ func New(cfg Config) (*Plugin, error) {
 	}
 	p.client = client
 	p.batch = newBatcher(client, cfg.Pool, cfg.QueryTimeout)
+	p.async = engine.NewAuthWorkers(p, authWorkersPerConn*cfg.Pool)
 	return p, nil
+}
+
+// authWorkersPerConn is the number of authentication workers per pool connection: each
+// waits for one command, so they bound the commands a pipeline can carry at once.
+const authWorkersPerConn = 8
+
+// AuthenticateAsync implements engine.AsyncAuthenticator: a connect storm's clients queue for
+// the plugin's few workers (authWorkersPerConn per pool connection) instead of taking one
+// side-pool goroutine each.
+func (p *Plugin) AuthenticateAsync(deadline time.Time, ci *engine.ClientInfo, done func(engine.AuthResult)) {
+	p.async.AuthenticateAsync(deadline, ci, done)
 }
 
 // Name implements engine.Authenticator and engine.Authorizer.
@@ -108,6 +124,7 @@ func (p *Plugin) Name() string { return Name }
 
 // Close stops the plugin's pipelines (commands not yet sent fail) and closes the connections.
 func (p *Plugin) Close() {
+	p.async.Close()
 	p.batch.close()
 	_ = p.client.Close()
 }

@@ -78,6 +78,10 @@ type SubscriberOptions struct {
 	Handle func([]Delivery)
 	// Commit, when set, makes the subscriber durable: see internal_durable.go.
 	Commit func(done func(error))
+	// OnLoop, when set, receives the deliveries routed by an event loop on that loop, at the
+	// end of its round, instead of through the queue and Handle (internal_onloop.go). Handle
+	// still receives the others (retained messages at subscribe time). Not with Commit.
+	OnLoop func([]Delivery)
 }
 
 // Subscriber is an internal subscriber (see NewSubscriber). Its methods are safe for
@@ -106,6 +110,9 @@ var ErrSubscriberClosed = errors.New("engine: internal subscriber is closed")
 func (n *Node) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	if opts.Name == "" || opts.Handle == nil {
 		return nil, errors.New("engine: an internal subscriber needs a Name and a Handle")
+	}
+	if opts.OnLoop != nil && opts.Commit != nil {
+		return nil, errors.New("engine: an internal subscriber cannot have both OnLoop and Commit")
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 10000
@@ -381,7 +388,11 @@ func (l *loop) flushInternal() {
 		for k := i; k < j; k++ {
 			batch = append(batch, list[k].d)
 		}
-		list[i].sub.enqueue(batch)
+		if sub := list[i].sub; sub.opts.OnLoop != nil {
+			sub.handOnLoop(batch)
+		} else {
+			sub.enqueue(batch)
+		}
 		clear(batch)
 		l.internalBatch = batch[:0]
 		i = j

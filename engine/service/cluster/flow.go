@@ -46,9 +46,9 @@ func (s *Service) flowTo(tok string) *flow {
 }
 
 // acquire waits until size more bytes fit in the window (a frame larger than the window
-// waits for an empty one), the receiver stays silent for flowTimeout, or the service stops.
-// It reports false only when the service stops.
-func (f *flow) acquire(size int, stop <-chan struct{}, waits *atomic.Uint64) bool {
+// waits for an empty one), the receiver stays silent for flowTimeout, or stop or cancel
+// closes. It reports false only when stop or cancel closed.
+func (f *flow) acquire(size int, stop, cancel <-chan struct{}, waits *atomic.Uint64) bool {
 	var timer *time.Timer
 	for {
 		f.mu.Lock()
@@ -68,6 +68,9 @@ func (f *flow) acquire(size int, stop <-chan struct{}, waits *atomic.Uint64) boo
 		select {
 		case <-f.freed:
 		case <-stop:
+			timer.Stop()
+			return false
+		case <-cancel:
 			timer.Stop()
 			return false
 		case <-timer.C:
@@ -91,10 +94,11 @@ func (f *flow) release(size int) {
 	}
 }
 
-// sendFlow sends a frame of forwarded messages to node (token tok) within its window.
-func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int) {
+// sendFlow sends a frame of forwarded messages to node (token tok) within its window; it
+// drops the frame if stop (or the service's stop) closes while it waits.
+func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int, stop <-chan struct{}) {
 	f := s.flowTo(tok)
-	if !f.acquire(len(frame), s.stop, &s.met.windowWaits) {
+	if !f.acquire(len(frame), s.stop, stop, &s.met.windowWaits) {
 		s.dropped.Add(uint64(count))
 		return
 	}

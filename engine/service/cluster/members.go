@@ -55,6 +55,7 @@ type member struct {
 	synced  bool
 	filters map[string]bool
 	fwd     *engine.Subscriber            // its ordinary filters
+	out     *frameOut                     // fwd's frames (frameout.go)
 	groups  map[string]*engine.Subscriber // one per shared filter
 }
 
@@ -63,6 +64,10 @@ func (m *member) dropRoutes() {
 	if m.fwd != nil {
 		m.fwd.Close()
 		m.fwd = nil
+	}
+	if m.out != nil {
+		m.out.close()
+		m.out = nil
 	}
 	for _, g := range m.groups {
 		g.Close()

@@ -191,7 +191,14 @@ func (s *Service) addFilterLocked(m *member, f string) {
 		}
 	} else {
 		if m.fwd == nil {
-			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 256, Handle: s.forwarder(m.name, "")})
+			// Encoded on the event loops (frameout.go); the queue only serves Handle.
+			out := s.newFrameOut(m.name, "")
+			m.fwd, err = s.n.NewSubscriber(engine.SubscriberOptions{Name: "cluster:" + m.name, Peer: true, KeepQoS1: true, QueueLen: 100000, Batch: 256, Handle: out.add, OnLoop: out.add})
+			if err != nil {
+				out.close()
+			} else {
+				m.out = out
+			}
 		}
 		if err == nil {
 			err = m.fwd.Subscribe(f, peerSub)
@@ -241,12 +248,12 @@ func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
 			buf = appendRecordAfter(buf, d.Msg, d.QoS, d.Retain, group, now, same)
 			count++
 			if len(buf) >= frameLimit {
-				s.sendFlow(nc, tok, subj, buf, count)
+				s.sendFlow(nc, tok, subj, buf, count, nil)
 				buf, count = buf[:0], 0
 			}
 		}
 		if count > 0 {
-			s.sendFlow(nc, tok, subj, buf, count)
+			s.sendFlow(nc, tok, subj, buf, count, nil)
 		}
 		if cap(buf) > 4*frameLimit {
 			buf = nil

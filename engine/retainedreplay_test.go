@@ -107,7 +107,15 @@ func TestRetainedReplayDoesNotBlockWriters(t *testing.T) {
 	if got := n.retained.Len(); got != stored+during {
 		t.Fatalf("%d retained messages, want %d", got, stored+during)
 	}
-	late, _ := connectRaw(t, addr, codec.V5, "late", nil)
+	// The late subscriber may land on the stuck subscriber's loop, which is now writing the
+	// 20 MB backlog into that connection's buffer: 10–80 ms measured without -race on a busy
+	// 2-core box, past 5 s under -race with the box loaded. So its CONNACK gets 30 s: this
+	// wait bounds a hang, it measures nothing.
+	late := &client{rawConn: dialRaw(t, addr), v: codec.V5}
+	late.send(connectPacket(codec.V5, "late", nil))
+	if h, _ := late.packetWithin(30 * time.Second); h.Type != codec.TypeConnack {
+		t.Fatalf("late subscriber got %v, want CONNACK", h.Type)
+	}
 	late.subscribe(1, 0, sub("r/new/#", 0))
 	got := map[string]bool{}
 	for range during {

@@ -57,9 +57,15 @@ func startMosquittoPSKListener(t *testing.T) (*mosquitto, string) {
 	return m, fmt.Sprintf("127.0.0.1:%d", port)
 }
 
-// mosquittoSub starts mosquitto_sub on addr for one message of filter and returns a function
-// that waits for its output.
-func mosquittoSub(t *testing.T, addr, filter string) func() string {
+// subResult is what mosquitto_sub printed when it exited, and how it exited.
+type subResult struct {
+	out string
+	err error
+}
+
+// mosquittoSub starts mosquitto_sub on addr for one message of filter (killed after 15 s) and
+// returns a channel that gets its output when it exits.
+func mosquittoSub(t *testing.T, addr, filter string) <-chan subResult {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto_sub")
 	if err != nil {
@@ -77,15 +83,14 @@ func mosquittoSub(t *testing.T, addr, filter string) func() string {
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	return func() string {
+	res, exited := make(chan subResult, 1), make(chan struct{})
+	go func() {
 		err := cmd.Wait()
-		cancel()
-		if err != nil {
-			t.Fatalf("mosquitto_sub: %v: %s", err, out.String())
-		}
-		return strings.TrimSpace(out.String())
-	}
+		res <- subResult{strings.TrimSpace(out.String()), err}
+		close(exited)
+	}()
+	t.Cleanup(func() { cancel(); <-exited })
+	return res
 }
 
 // TestPSKBridgeMosquitto: a bridge with psk_ciphers dials Mosquitto's TLS-PSK listener and
@@ -98,12 +103,25 @@ func TestPSKBridgeMosquitto(t *testing.T) {
 			b := openSet(t, local, pskConfig(t, pskAddr, "bridge1", suite), "").Bridge("aws")
 			waitFor(t, "the bridge to connect over TLS-PSK", func() bool { return b.State() == Connected })
 
-			wait := mosquittoSub(t, m.addr(), "bridge/edge/#")
-			time.Sleep(300 * time.Millisecond) // mosquitto_sub subscribed
+			res := mosquittoSub(t, m.addr(), "bridge/edge/#")
 			pub := connectClient(t, localAddr, "local-pub")
-			pub.publish(t, "sensor/1", 1, false, "t=21")
-			if got := wait(); got != "bridge/edge/sensor/1 t=21" {
-				t.Fatalf("mosquitto_sub received %q, want %q", got, "bridge/edge/sensor/1 t=21")
+			// When mosquitto_sub's subscription is in place cannot be seen from here (a message
+			// published before it is not delivered): publish every 250 ms until it gets one.
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				pub.publish(t, "sensor/1", 1, false, "t=21")
+				select {
+				case r := <-res:
+					if r.err != nil {
+						t.Fatalf("mosquitto_sub: %v: %s", r.err, r.out)
+					}
+					if r.out != "bridge/edge/sensor/1 t=21" {
+						t.Fatalf("mosquitto_sub received %q, want %q", r.out, "bridge/edge/sensor/1 t=21")
+					}
+					return
+				case <-tick.C:
+				}
 			}
 		})
 	}

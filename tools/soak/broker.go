@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/emqgo/emqgo/tools/freeport"
 )
 
 // broker runs bin/emqx in the foreground on loopback ports, with its files in a work
@@ -34,42 +35,19 @@ type broker struct {
 	starts  int
 }
 
-// freePort returns a free loopback port below the kernel's ephemeral range: a port from that
-// range (what ":0" gives) can be taken, while the broker is down after a kill, by any
-// outgoing connection on the machine, the soak's own thousands of reconnecting clients
-// first, and the restart then fails to bind it.
-func freePort() (int, error) {
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
-				lo = v
-			}
-		}
-	}
-	start := 1024 + rand.IntN(lo-1024)
-	for i := 0; i < lo-1024; i++ {
-		port := 1024 + (start-1024+i)%(lo-1024)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("no free port below %d", lo)
-}
-
+// newBroker picks the broker's ports below the ephemeral range (tools/freeport): the soak's
+// thousands of reconnecting clients would otherwise take them while the broker is down after a
+// kill, and the restart would fail to bind.
 func newBroker(bin, work string) (*broker, error) {
 	b := &broker{bin: bin, work: work}
 	var err error
-	if b.port, err = freePort(); err != nil {
+	if b.port, err = freeport.Get(); err != nil {
 		return nil, err
 	}
-	if b.apiPort, err = freePort(); err != nil {
+	if b.apiPort, err = freeport.Get(); err != nil {
 		return nil, err
 	}
-	if b.pprofPort, err = freePort(); err != nil {
+	if b.pprofPort, err = freeport.Get(); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -80,7 +58,7 @@ func (b *broker) addr() string { return "127.0.0.1:" + strconv.Itoa(b.port) }
 func (b *broker) env() ([]string, error) {
 	ports := make([]int, 3)
 	for i := range ports {
-		p, err := freePort()
+		p, err := freeport.Get()
 		if err != nil {
 			return nil, err
 		}

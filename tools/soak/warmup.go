@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -96,4 +98,41 @@ func (b *broker) memPoint() memPoint {
 // String prints the point's main figures.
 func (p memPoint) String() string {
 	return fmt.Sprintf("RSS %s MB (anonymous %s, file-backed %s), live heap %s MB, goroutines %d, reclaims by this process %d", mb(p.rss), mb(p.anon), mb(p.file), mb(p.heap), p.goroutines, p.reclaims)
+}
+
+// printBaselines prints the end's memory against both baselines, figure by figure: the warm
+// one (what the check uses) and the cold one (a fresh broker), and what the warm-up added
+// once (warm against cold), which the check does not see. endRSS is the end's RSS reading the
+// check uses. Without a warm-up the two baselines are the same reading and one is printed.
+func printBaselines(w io.Writer, cold, warm, end memPoint, endRSS int64, warmed bool) {
+	type row struct {
+		name            string
+		cold, warm, end int64
+		count           bool // a count, not bytes
+	}
+	rows := []row{
+		{"RSS", cold.rss, warm.rss, endRSS, false},
+		{"anonymous RSS", cold.anon, warm.anon, end.anon, false},
+		{"live Go heap", cold.heap, warm.heap, end.heap, false},
+		{"goroutines", cold.goroutines, warm.goroutines, end.goroutines, true},
+		{"OS threads", cold.facts.threads, warm.facts.threads, end.facts.threads, true},
+	}
+	val := func(r row, v int64) string {
+		if r.count {
+			return strconv.FormatInt(v, 10)
+		}
+		return mb(v) + " MB"
+	}
+	if !warmed {
+		fmt.Fprintf(w, "memory against the baseline (a fresh broker; no warm-up):\n")
+		for _, r := range rows {
+			fmt.Fprintf(w, "  %-14s baseline %10s   end %10s  (%+.0f%%)\n", r.name, val(r, r.cold), val(r, r.end), pct(r.end, r.cold))
+		}
+		return
+	}
+	fmt.Fprintf(w, "memory against both baselines (the check uses the warm one; the warm-up's own growth over the fresh broker is not checked):\n")
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-14s cold %10s   warm %10s   end %10s   end vs warm %+4.0f%%   end vs cold %+4.0f%%   warm-up's growth (warm vs cold) %+4.0f%%\n",
+			r.name, val(r, r.cold), val(r, r.warm), val(r, r.end), pct(r.end, r.warm), pct(r.end, r.cold), pct(r.warm, r.cold))
+	}
 }

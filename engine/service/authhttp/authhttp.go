@@ -113,8 +113,8 @@ func New(cfg Config, log *slog.Logger) (*Plugin, error) {
 	return p, nil
 }
 
-// Close stops the authentication workers (queued clients are refused) and closes the idle
-// connections to the backend.
+// Close stops the authentication workers (clients already queued are still answered, later
+// ones refused) and closes the idle connections to the backend.
 func (p *Plugin) Close() {
 	p.async.Close()
 	p.client.CloseIdleConnections()

@@ -37,12 +37,40 @@ func TestSessionMoveLosesNothing(t *testing.T) {
 func testSessionMove(t *testing.T, qos byte) {
 	ns := threeNodes(t)
 	const minMoves, maxMoves, minAcked = 6, 18, 500
+	// What each connection receives goes to arrivals with the connection's number (0 for
+	// the first, m+1 for move m's), for the report of a failure.
+	type arrival struct {
+		conn int
+		p    *paho.Publish
+		at   time.Time // when the connection's handler passed it on
+	}
+	arrivals := make(chan arrival, 10000)
+	quit := make(chan struct{})
+	defer close(quit)
+	forward := func(conn int, r *received) {
+		go func() {
+			for {
+				select {
+				case p := <-r.ch:
+					select {
+					case arrivals <- arrival{conn, p, time.Now()}:
+					case <-quit:
+						return
+					}
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
 	r := newReceived()
 	props := &paho.ConnectProperties{SessionExpiryInterval: u32(300)}
 	cid := fmt.Sprintf("stream-mover%d", qos)
 	topic := fmt.Sprintf("stream%d/", qos)
+	var seen []string // every arrival: publisher:message, connection, DUP
 	defer func() {
-		if t.Failed() { // what the nodes did with the session
+		if t.Failed() { // what the client received, and what the nodes did with the session
+			t.Logf("arrivals (time, publisher:message, connection c0 or c<move+1>):\n%s", strings.Join(seen, "\n"))
 			for _, n := range ns {
 				t.Logf("%s:\n%s", n.name, n.logLines(cid))
 			}
@@ -54,6 +82,7 @@ func testSessionMove(t *testing.T, qos byte) {
 	for _, p := range pubs {
 		awaitRoute(t, p, topic+"probe", r)
 	}
+	forward(0, r)
 
 	// Each publisher: QoS 1 every 4 ms until stop; acked[i] is the number it got a PUBACK
 	// for (0..acked-1, in order: one publish at a time).
@@ -91,10 +120,12 @@ func testSessionMove(t *testing.T, qos byte) {
 	missing := []map[int]bool{{}, {}} // per publisher, the messages skipped (a failure)
 	dups := 0                         // resends with DUP
 	copies := 0                       // repeats without DUP: second deliveries, a failure
-	take := func(p *paho.Publish) {
+	take := func(a arrival) {
+		p := a.p
 		if string(p.Payload) == "probe" {
 			return
 		}
+		seen = append(seen, fmt.Sprintf("%s %s c%d%s", a.at.UTC().Format("15:04:05.000"), p.Payload, a.conn, map[bool]string{true: " DUP"}[p.Duplicate()]))
 		pi, k, ok := strings.Cut(string(p.Payload), ":")
 		i, err1 := strconv.Atoi(pi)
 		n, err2 := strconv.Atoi(k)
@@ -127,8 +158,8 @@ func testSessionMove(t *testing.T, qos byte) {
 		end := time.After(d)
 		for {
 			select {
-			case p := <-r.ch:
-				take(p)
+			case a := <-arrivals:
+				take(a)
 			case <-end:
 				return
 			}
@@ -142,7 +173,9 @@ func testSessionMove(t *testing.T, qos byte) {
 		moves++
 		to := ns[1-m%2] // node 2, node 1, node 2, …
 		gone := make(chan byte, 1)
-		_, ack := connect5(t, to, &paho.Connect{ClientID: cid, KeepAlive: 30, Properties: props}, r, false, gone)
+		rm := newReceived()
+		forward(m+1, rm)
+		_, ack := connect5(t, to, &paho.Connect{ClientID: cid, KeepAlive: 30, Properties: props}, rm, false, gone)
 		if !ack.SessionPresent {
 			t.Fatalf("move %d to %s: Session Present 0", m, to.name)
 		}
@@ -158,8 +191,8 @@ func testSessionMove(t *testing.T, qos byte) {
 	want := []int{int(acked[0].Load()), int(acked[1].Load())}
 	for next[0] < want[0] || next[1] < want[1] {
 		select {
-		case p := <-r.ch:
-			take(p)
+		case a := <-arrivals:
+			take(a)
 		case <-deadline:
 			t.Fatalf("after the moves: received up to %v, acknowledged %v", next, want)
 		}

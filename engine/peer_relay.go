@@ -18,7 +18,10 @@ import (
 // session handed over with HandOverRelay stays in the subscription index as a relay: every
 // delivery to it from then on (local publishes, messages forwarded by other nodes, deliveries
 // already under way to its loop) is kept in the Relay, at the QoS and with the retain flag and
-// subscription identifiers of its subscription, instead of being dropped. The relay also
+// subscription identifiers of its subscription, instead of being dropped. A session handed
+// over from a connection keeps that connection's loop as its home while it relays: a
+// delivery matched before the hand-over may still be on its way to that loop, and one
+// matched after goes the same way rather than overtaking it (each publisher's order). The relay also
 // keeps A's interest in the session's filters, so the other nodes go on forwarding them to A.
 // B adopts the session offline at once (AdoptSession): its subscriptions are indexed there,
 // so the other nodes learn B's routes, and what arrives for it directly waits in its queue.
@@ -40,6 +43,7 @@ type Relay struct {
 	s    *sessions.Session
 	subs []sessions.Subscription
 	at   time.Time
+	home int // the loop of the connection handed over (its deliveries pass there), or -1
 
 	mu      sync.Mutex
 	kept    []sessions.Queued
@@ -74,6 +78,7 @@ func (n *Node) HandOverRelay(ctx context.Context, clientID string) (b []byte, r 
 // s's lock.
 func (n *Node) startRelayLocked(s *sessions.Session, r *Relay) {
 	r.s = s
+	r.home = int(s.Home.Load())
 	r.subs = append([]sessions.Subscription(nil), s.Subs...)
 	n.relays.m.Store(s, r)
 	n.relays.count.Add(1)
@@ -130,8 +135,14 @@ func (r *Relay) End(ctx context.Context) (kept []sessions.Queued, dropped int) {
 	}
 	r.s.Unlock()
 	// A route that matched the session before it left the index delivers to it afterwards:
-	// the relay keeps those until every loop has finished the round it was in.
-	if err := n.loopBarrier(ctx); err != nil {
+	// the relay keeps those until every loop has finished the round it was in, and then,
+	// when the session came from a connection, until its loop applied what those rounds
+	// passed to it.
+	err := n.loopBarrier(ctx)
+	if loops := *n.loops.Load(); err == nil && r.home >= 0 && r.home < len(loops) {
+		_, err = runOnLoop(ctx, loops[r.home], func() struct{} { return struct{}{} })
+	}
+	if err != nil {
 		n.log.Warn("session relay ended before every loop was past it: a message under way may be lost", "client", r.s.ClientID, "error", err)
 	}
 	n.relays.m.Delete(r.s)

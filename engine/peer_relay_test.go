@@ -157,3 +157,64 @@ func TestCopySetHorizon(t *testing.T) {
 		t.Fatal("a copy of a message older than the horizon was left out")
 	}
 }
+
+// TestRelayKeepsOrder: a delivery to a connected session, matched before the session was
+// handed over and still on its way to the connection's loop when the hand-over ran there,
+// is relayed ahead of one matched after the hand-over (each publisher's messages stay in
+// order). The test holds the loop: the first message waits in its inbox behind the task
+// that hands the session over; the second is routed once the hand-over is done.
+func TestRelayKeepsOrder(t *testing.T) {
+	a, addrA := testNode(t, nil)
+	c, _ := v5(t, addrA, &paho.Connect{ClientID: "ordered", Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}}, nil)
+	sub5(t, c, "ord/#", 1)
+	fromB, err := a.NewSubscriber(SubscriberOptions{Name: "B", Peer: true, Handle: func([]Delivery) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromB.Close()
+	forward := func(payload string, tag uint16) {
+		t.Helper()
+		p := &codec.Publish{QoS: 1, PacketID: tag, Topic: []byte("ord/m"), Payload: []byte(payload)}
+		if k := fromB.RouteFromPeer([]PeerMessage{{Publish: p, From: "p"}}); k != 1 {
+			t.Fatalf("message %s routed to %d sessions, want 1", payload, k)
+		}
+	}
+	oc := a.ownerOf("ordered")
+	if oc == nil {
+		t.Fatal("the client's connection owns no session")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	relay := &Relay{n: a, at: time.Now()} // as HandOverRelay makes it
+	entered, start, handed, release := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	held := make(chan []byte, 1)
+	go func() {
+		out, _ := runOnLoop(ctx, oc.loop, func() []byte {
+			close(entered)
+			<-start
+			out, _ := a.handOverOnLoop(oc, "ordered", false, relay)
+			close(handed)
+			<-release
+			return out
+		})
+		held <- out
+	}()
+	<-entered
+	forward("1", 1) // the session is on the held loop: this one waits in its inbox
+	close(start)
+	<-handed
+	forward("2", 2) // matched after the hand-over
+	close(release)
+	if out := <-held; out == nil {
+		t.Fatal("the session was not handed over")
+	}
+	kept, dropped := relay.End(ctx)
+	var got []string
+	for _, q := range kept {
+		got = append(got, string(q.Msg.Payload))
+		q.Msg.Release()
+	}
+	if dropped != 0 || len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Fatalf("relay kept %q (dropped %d), want [1 2]", got, dropped)
+	}
+}

@@ -118,42 +118,52 @@ func (n *Node) handOver(ctx context.Context, clientID string, clean bool, r *Rel
 			b    []byte
 			done bool
 		}
-		r, err := runOnLoop(ctx, c.loop, func() result {
-			if !c.online() {
-				return result{}
-			}
-			var out []byte
-			done := false
-			n.reg.Update(clientID, func(cur *sessions.Session) *sessions.Session {
-				if cur != c.sess {
-					return cur
-				}
-				s := cur
-				s.Lock()
-				defer s.Unlock()
-				s.Owner = nil
-				s.Home.Store(-1)
-				out = n.moveOutLocked(s, clean, c.loop.now, r)
-				if out != nil && c.will != nil && c.will.delay > 0 {
-					c.will = nil // the session continues elsewhere within the delay [MQTT-3.1.3-9]
-				}
-				done = true
-				return nil
-			})
-			if done {
-				c.set(flagTakenOver)
-				c.closeWith(codec.SessionTakenOver, "session taken over by a connection on another node")
-			}
-			return result{out, done}
+		res, err := runOnLoop(ctx, c.loop, func() result {
+			b, done := n.handOverOnLoop(c, clientID, clean, r)
+			return result{b, done}
 		})
 		if err != nil {
 			return nil, err
 		}
-		if r.done {
-			return r.b, nil
+		if res.done {
+			return res.b, nil
 		}
 	}
 	return nil, errors.New("engine: the session kept changing hands during the takeover")
+}
+
+// handOverOnLoop is handOver for clientID's session, online on connection c, on c's loop; done is false
+// when c is no longer online with it. A session that moves as relay r's keeps this loop as
+// its home: deliveries matched before the hand-over may still be on their way here (in a
+// loop's outbox or this loop's inbox), and those matched after must not overtake them in
+// the relay (each publisher's order, peer_relay.go).
+func (n *Node) handOverOnLoop(c *conn, clientID string, clean bool, r *Relay) (out []byte, done bool) {
+	if !c.online() {
+		return nil, false
+	}
+	n.reg.Update(clientID, func(cur *sessions.Session) *sessions.Session {
+		if cur != c.sess {
+			return cur
+		}
+		s := cur
+		s.Lock()
+		defer s.Unlock()
+		s.Owner = nil
+		out = n.moveOutLocked(s, clean, c.loop.now, r)
+		if out == nil || r == nil { // no relay: nothing more is delivered to s
+			s.Home.Store(-1)
+		}
+		if out != nil && c.will != nil && c.will.delay > 0 {
+			c.will = nil // the session continues elsewhere within the delay [MQTT-3.1.3-9]
+		}
+		done = true
+		return nil
+	})
+	if done {
+		c.set(flagTakenOver)
+		c.closeWith(codec.SessionTakenOver, "session taken over by a connection on another node")
+	}
+	return out, done
 }
 
 // handOverOffline hands over or discards the offline session s; done is false when s is

@@ -149,20 +149,28 @@ func startNode(t *testing.T, emqx, work string, env []string, port int) *node {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	// Started once it says so (after every listener, the cluster's and the RPC one
+	// included, is open) and its MQTT port answers: a node that cannot bind a port opened
+	// after its MQTT listener (taken meanwhile by another process on the machine) exits
+	// here, with its log, rather than later as a node that never joins.
 	for range 200 {
 		select {
 		case <-exited:
 			t.Fatalf("node exited during start-up:\n%s", nd.log())
 		default:
 		}
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+		if strings.Contains(nd.log(), "is running now!") {
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				t.Fatalf("node started but its MQTT port %d does not answer: %v\n%s", port, err, nd.log())
+			}
 			c.Close()
 			nd.wait = exited
 			return nd
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("node did not listen:\n%s", nd.log())
+	t.Fatalf("node did not finish starting within 10 s:\n%s", nd.log())
 	return nil
 }
 

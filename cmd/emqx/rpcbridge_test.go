@@ -287,14 +287,17 @@ func TestRPCBridgeOutageKill9(t *testing.T) {
 // subscribers on each of the three nodes receive every forwarded message, in order.
 func TestRPCBridgeThreeNodeRemote(t *testing.T) {
 	emqx, ctl := buildBinaries(t)
-	cports := []int{freePort(t), freePort(t), freePort(t)}
+	// Each node's ports are picked just before it starts, and its seeds are the nodes
+	// started before it and itself (the later ones dial the earlier ones): a route port
+	// picked up front stayed unbound while the earlier nodes started, long enough on a busy
+	// machine for another process to take it, and its node then exited after its MQTT
+	// listener had opened and never joined.
 	var seeds []string
-	for i, p := range cports {
-		seeds = append(seeds, fmt.Sprintf("r%d@127.0.0.1:%d", i+1, p))
-	}
 	var remotes []*rpcNode
 	var rlogs []*node
-	for i, p := range cports {
+	for i := range 3 {
+		p := freePort(t)
+		seeds = append(seeds, fmt.Sprintf("r%d@127.0.0.1:%d", i+1, p))
 		rn := newRPCNode(t, fmt.Sprintf("r%d", i+1), p, seeds)
 		remotes = append(remotes, rn)
 		rlogs = append(rlogs, startNode(t, emqx, rn.work, rn.env, rn.port))

@@ -38,18 +38,7 @@ func TestInternalSubscriberOnLoop(t *testing.T) {
 		}
 	}
 	got := onLoop.wait(t, per*len(pubs))
-	next := map[string]int{}
-	for _, d := range got {
-		topic := string(d.Msg.Topic)
-		k, _ := strconv.Atoi(string(d.Msg.Payload))
-		if k != next[topic] {
-			t.Fatalf("%s: got message %d, want %d (order per publisher is kept)", topic, k, next[topic])
-		}
-		if want := uint8(k % 2); d.QoS != want {
-			t.Fatalf("message %d delivered at QoS %d, want %d", k, d.QoS, want)
-		}
-		next[topic]++
-	}
+	checkOrderAndQoS(t, got)
 	if extra := handled.wait(t, 0); len(extra) != 1 {
 		t.Fatalf("Handle got %d deliveries, want only the retained one", len(extra))
 	}

@@ -62,6 +62,25 @@ func (c *collector) wait(t *testing.T, k int) []Delivery {
 	return append([]Delivery(nil), c.got...)
 }
 
+// checkOrderAndQoS checks deliveries whose payload is the publisher's message number k, one
+// topic per publisher, published at QoS k % 2: each topic's messages arrive in order, at
+// their QoS.
+func checkOrderAndQoS(t *testing.T, got []Delivery) {
+	t.Helper()
+	next := map[string]int{}
+	for _, d := range got {
+		topic := string(d.Msg.Topic)
+		k, _ := strconv.Atoi(string(d.Msg.Payload))
+		if k != next[topic] {
+			t.Fatalf("%s: got message %d, want %d (order per publisher is kept)", topic, k, next[topic])
+		}
+		if want := uint8(k % 2); d.QoS != want {
+			t.Fatalf("message %d delivered at QoS %d, want %d", k, d.QoS, want)
+		}
+		next[topic]++
+	}
+}
+
 func TestInternalSubscriberReceivesClientMessages(t *testing.T) {
 	n, addr := testNode(t, nil)
 	col := newCollector()
@@ -85,18 +104,7 @@ func TestInternalSubscriberReceivesClientMessages(t *testing.T) {
 		}
 	}
 	got := col.wait(t, per*len(pubs))
-	next := map[string]int{}
-	for _, d := range got {
-		topic := string(d.Msg.Topic)
-		k, _ := strconv.Atoi(string(d.Msg.Payload))
-		if k != next[topic] {
-			t.Fatalf("%s: got message %d, want %d (order per publisher is kept)", topic, k, next[topic])
-		}
-		if want := uint8(k % 2); d.QoS != want {
-			t.Fatalf("message %d delivered at QoS %d, want %d", k, d.QoS, want)
-		}
-		next[topic]++
-	}
+	checkOrderAndQoS(t, got)
 	col.mu.Lock()
 	calls := col.calls
 	col.mu.Unlock()

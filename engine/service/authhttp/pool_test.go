@@ -14,13 +14,13 @@ import (
 	"github.com/emqgo/emqgo/engine"
 )
 
-// TestPoolBoundsConnections: many concurrent authentications share the plugin's pool of
-// PoolSize connections; none opens a connection of its own beyond it (a connect storm used to
-// open and close one connection per request over the idle limit).
-func TestPoolBoundsConnections(t *testing.T) {
-	var opened atomic.Int64
+// authServer starts an HTTP backend that runs each for every request, then allows user "u1"
+// and refuses anyone else; opened counts the connections it accepted.
+func authServer(t *testing.T, each func()) (url string, opened *atomic.Int64) {
+	t.Helper()
+	opened = new(atomic.Int64)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(5 * time.Millisecond)
+		each()
 		_ = r.ParseForm()
 		if r.Form.Get("username") == "u1" {
 			w.WriteHeader(http.StatusOK)
@@ -34,19 +34,33 @@ func TestPoolBoundsConnections(t *testing.T) {
 		}
 	}
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv.URL, opened
+}
 
-	const pool, clients = 4, 64
+// poolPlugin is the plugin with an auth request to url's /auth and pool connections, closed
+// when the test ends.
+func poolPlugin(t *testing.T, url string, pool int) *Plugin {
+	t.Helper()
 	p, err := New(Config{
-		Auth:     &Request{URL: srv.URL + "/auth", Method: http.MethodPost, Params: []Param{{"username", "%u"}}},
+		Auth:     &Request{URL: url + "/auth", Method: http.MethodPost, Params: []Param{{"username", "%u"}}},
 		Timeout:  5 * time.Second,
 		PoolSize: pool,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
-	a := p.Authenticator()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestPoolBoundsConnections: many concurrent authentications share the plugin's pool of
+// PoolSize connections; none opens a connection of its own beyond it (a connect storm used to
+// open and close one connection per request over the idle limit).
+func TestPoolBoundsConnections(t *testing.T) {
+	url, opened := authServer(t, func() { time.Sleep(5 * time.Millisecond) })
+	const pool, clients = 4, 64
+	a := poolPlugin(t, url, pool).Authenticator()
 	var wg sync.WaitGroup
 	var allowed atomic.Int64
 	for i := 0; i < clients; i++ {
@@ -73,39 +87,16 @@ func TestPoolBoundsConnections(t *testing.T) {
 // CONNECT through) waits in the plugin's queue for its PoolSize workers: the backend never
 // sees more requests at once than the pool's connections, and every client is answered.
 func TestAsyncQueuesForThePool(t *testing.T) {
-	var now, peak, opened atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var now, peak atomic.Int64
+	url, opened := authServer(t, func() {
 		n := now.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
 		time.Sleep(2 * time.Millisecond)
 		now.Add(-1)
-		_ = r.ParseForm()
-		if r.Form.Get("username") == "u1" {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusUnauthorized)
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-
+	})
 	const pool, clients = 4, 200
-	p, err := New(Config{
-		Auth:     &Request{URL: srv.URL + "/auth", Method: http.MethodPost, Params: []Param{{"username", "%u"}}},
-		Timeout:  5 * time.Second,
-		PoolSize: pool,
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	a, ok := p.Authenticator().(engine.AsyncAuthenticator)
+	a, ok := poolPlugin(t, url, pool).Authenticator().(engine.AsyncAuthenticator)
 	if !ok {
 		t.Fatal("the plugin's authenticator is not asynchronous")
 	}

@@ -188,9 +188,10 @@ func (l *loop) routeLocal(msg *sessions.Message, fresh bool) int {
 		l.n.subs.Match(msg.Topic, m)
 	}
 	count := 0
+	copies := msg.QoS > 0 && msg.PeerTag != 0 && l.n.relays.copies.count.Load() > 0 // once per message
 	for i := range m.Subscribers {
 		sm := &m.Subscribers[i]
-		if isPeer(sm.Handle) || msg.QoS > 0 && l.n.relays.copies.count.Load() > 0 && l.n.isCopy(sm.Handle, msg) {
+		if isPeer(sm.Handle) || copies && l.n.isCopy(sm.Handle, msg) {
 			continue // a copy of a message the moving session has (peer_copies.go)
 		}
 		l.ids = m.SubscriptionIDs(i, l.ids[:0])

@@ -37,9 +37,9 @@ import (
 // 1 in 65,536 per such pair: a publisher repeating one payload, with a few dozen
 // identities left in the set, loses about one message in a thousand sent to the session
 // in the two seconds after its move). Shared subscriptions are not de-duplicated (one group member gets each message,
-// and a moving session is rarely one). Per forwarded message and matching subscription the
-// check costs a QoS comparison at QoS 0, and one atomic load more at QoS 1/2 while no set
-// exists; the node's own publishes never pass through it.
+// and a moving session is rarely one). While no set exists the check costs, per forwarded
+// message (not per matching subscription), a QoS comparison at QoS 0 and one atomic load
+// more at QoS 1/2; the node's own publishes never pass through it.
 
 const (
 	// copyWatch is how long a copy set outlives Merge.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
@@ -27,16 +26,7 @@ func TestInternalSubscriberOnLoop(t *testing.T) {
 	if got := handled.wait(t, 1); string(got[0].Msg.Payload) != "retained" || !got[0].Retain {
 		t.Fatalf("Handle got %q (retain %v), want the retained message", got[0].Msg.Payload, got[0].Retain)
 	}
-	pubs := make([]*client, 4) // on both loops
-	for i := range pubs {
-		pubs[i], _ = connectRaw(t, addr, codec.V5, "pub"+strconv.Itoa(i), nil)
-	}
-	const per = 200
-	for k := range per {
-		for i, p := range pubs {
-			p.publish(&codec.Publish{QoS: uint8(k % 2), PacketID: uint16(k + 1), Topic: []byte("t/" + strconv.Itoa(i)), Payload: []byte(strconv.Itoa(k))})
-		}
-	}
+	pubs, per := publishNumbered(t, addr)
 	got := onLoop.wait(t, per*len(pubs))
 	checkOrderAndQoS(t, got)
 	if extra := handled.wait(t, 0); len(extra) != 1 {

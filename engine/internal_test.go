@@ -62,6 +62,23 @@ func (c *collector) wait(t *testing.T, k int) []Delivery {
 	return append([]Delivery(nil), c.got...)
 }
 
+// publishNumbered connects 4 publishers (on both loops) and has each publish per messages to
+// its own topic t/<i>, the payload of the k-th being k, at QoS k % 2 (checkOrderAndQoS).
+func publishNumbered(t *testing.T, addr string) (pubs []*client, per int) {
+	t.Helper()
+	pubs = make([]*client, 4)
+	for i := range pubs {
+		pubs[i], _ = connectRaw(t, addr, codec.V5, "pub"+strconv.Itoa(i), nil)
+	}
+	per = 200
+	for k := range per {
+		for i, p := range pubs {
+			p.publish(&codec.Publish{QoS: uint8(k % 2), PacketID: uint16(k + 1), Topic: []byte("t/" + strconv.Itoa(i)), Payload: []byte(strconv.Itoa(k))})
+		}
+	}
+	return pubs, per
+}
+
 // checkOrderAndQoS checks deliveries whose payload is the publisher's message number k, one
 // topic per publisher, published at QoS k % 2: each topic's messages arrive in order, at
 // their QoS.
@@ -92,17 +109,7 @@ func TestInternalSubscriberReceivesClientMessages(t *testing.T) {
 	if err := sub.Subscribe("t/#", SubscribeOptions{QoS: 1}); err != nil {
 		t.Fatal(err)
 	}
-	pubs := make([]*client, 4) // on both loops
-	for i := range pubs {
-		pubs[i], _ = connectRaw(t, addr, codec.V5, "pub"+strconv.Itoa(i), nil)
-	}
-	const per = 200
-	for k := range per {
-		for i, p := range pubs {
-			qos := uint8(k % 2)
-			p.publish(&codec.Publish{QoS: qos, PacketID: uint16(k + 1), Topic: []byte("t/" + strconv.Itoa(i)), Payload: []byte(strconv.Itoa(k))})
-		}
-	}
+	pubs, per := publishNumbered(t, addr)
 	got := col.wait(t, per*len(pubs))
 	checkOrderAndQoS(t, got)
 	col.mu.Lock()

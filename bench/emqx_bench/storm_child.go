@@ -23,34 +23,43 @@ import (
 // requests, would otherwise share the tool's event loops, its Go scheduler and its garbage
 // collector with the latency clients, and the probe would measure the tool as much as the
 // broker. So the storm is a child `emqx_bench conn` and the HTTP backend a child
-// `emqx_bench authhttp`, both started through nice(1) at stormNice: when the CPUs are
-// contended the broker and the latency clients (nice 0) run first, as if the storm came from
-// other machines. The connect rate and CONNACK latency the child reports include its own
-// scheduling delay at that priority.
+// `emqx_bench authhttp`, both started at the lowest priority the system offers: the
+// SCHED_IDLE policy through chrt(1) when it is there (util-linux), nice(1) at stormNice
+// otherwise. They stand for other machines: when the CPUs are contended the broker and the
+// latency clients run first. Under nice 10 they still took about a tenth of a contended CPU
+// each, and a waking broker thread could wait for the end of their slice; a SCHED_IDLE
+// process runs only on a CPU no ordinary thread wants, and gives it up at once when one
+// does. The kernel's loopback work for the storm's packets is still done on these CPUs (in
+// the storm's system calls and in soft interrupts), as the broker's own connect work is. The
+// connect rate and CONNACK latency the child reports include its own scheduling delay at
+// that priority.
 
-// stormNice is the nice(1) adjustment of the storm's client and backend processes.
+// stormNice is the nice(1) adjustment of the storm's client and backend processes when
+// chrt(1) is missing.
 const stormNice = 10
 
-// niceBin is nice(1)'s path, or "" when the system has none (the children then run at the
-// tool's own priority).
-func niceBin() string {
-	p, err := exec.LookPath("nice")
-	if err != nil {
-		return ""
+// lowPriority returns the command prefix that starts a program at the storm's priority
+// (chrt --idle 0, or nice -n stormNice, or nothing when the system has neither).
+func lowPriority() []string {
+	if p, err := exec.LookPath("chrt"); err == nil {
+		return []string{p, "--idle", "0"}
 	}
-	return p
+	if p, err := exec.LookPath("nice"); err == nil {
+		return []string{p, "-n", strconv.Itoa(stormNice)}
+	}
+	return nil
 }
 
-// niced returns the command running bin with args at stormNice (at the tool's priority when
-// nice(1) is missing), killed when ctx ends.
+// niced returns the command running bin with args at the storm's priority (lowPriority),
+// killed when ctx ends.
 func niced(ctx context.Context, bin string, args ...string) *exec.Cmd {
-	if n := niceBin(); n != "" {
-		return exec.CommandContext(ctx, n, append([]string{"-n", strconv.Itoa(stormNice), bin}, args...)...)
+	if pre := lowPriority(); pre != nil {
+		return exec.CommandContext(ctx, pre[0], append(append(pre[1:len(pre):len(pre)], bin), args...)...)
 	}
 	return exec.CommandContext(ctx, bin, args...)
 }
 
-// stormChild is a running storm: a child `emqx_bench conn -hold-stdin` at stormNice that
+// stormChild is a running storm: a child `emqx_bench conn -hold-stdin` at low priority that
 // connects its clients and holds them until release closes its standard input. Used by one
 // goroutine.
 type stormChild struct {
@@ -62,7 +71,7 @@ type stormChild struct {
 // stormHoldMax bounds how long a storm child holds its clients when nobody releases them.
 const stormHoldMax = 2 * time.Minute
 
-// startStormChild starts the storm o (scenario conn) in a child process at stormNice. Its
+// startStormChild starts the storm o (scenario conn) in a child process at low priority. Its
 // clients stay connected until release (or stormHoldMax); wait returns its result.
 func startStormChild(ctx context.Context, o Options) (*stormChild, error) {
 	self, err := os.Executable()
@@ -127,7 +136,7 @@ func lastLine(s string) string {
 	return s
 }
 
-// startAuthHTTPChild starts `emqx_bench authhttp` at stormNice on a free loopback port and
+// startAuthHTTPChild starts `emqx_bench authhttp` at low priority on a free loopback port and
 // returns its address once it answers, and how to stop it.
 func startAuthHTTPChild(ctx context.Context) (string, func(), error) {
 	self, err := os.Executable()

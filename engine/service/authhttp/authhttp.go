@@ -3,8 +3,13 @@
 // publish or subscribe to a topic (acl_req). A 200 answer allows, a 200 answer whose body is
 // "ignore" leaves the decision to the rest of the chain, anything else denies, as EMQX does.
 //
-// Requests go through one keep-alive connection pool (net/http Transport), optionally over
-// TLS (auth.http.ssl.*). A backend that cannot be reached (refused, reset, timed out) makes
+// Requests go through one keep-alive HTTP/1.1 connection pool per backend host
+// (github.com/valyala/fasthttp's client: a worker writes its request and reads the answer
+// on its own goroutine, with reused request and response buffers, where net/http hands each
+// request to two goroutines of the connection and allocates it afresh: in a connect storm
+// that was about half of the broker's CPU per authenticated client and most of its
+// goroutine wake-ups), optionally over TLS (auth.http.ssl.*). Answers are read up to
+// maxBody bytes; a longer one counts as no answer. A backend that cannot be reached (refused, reset, timed out) makes
 // the connect fail with "server unavailable" (MQTT 5 0x88, 3.x return code 3) and the access
 // check deny; the plugin's backend.Monitor logs and alarms an outage once, and its end, and
 // counts every request and failure. The plugin's Authorizer runs on the engine's side pool,
@@ -13,6 +18,7 @@
 package authhttp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +29,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/emqgo/emqgo/codec"
 	"github.com/emqgo/emqgo/engine"
@@ -62,7 +70,7 @@ type Config struct {
 // connections.
 type Plugin struct {
 	cfg    Config
-	client *http.Client
+	client *fasthttp.Client
 	mon    *backend.Monitor
 	async  *engine.AuthWorkers // one worker per pool connection
 }
@@ -94,21 +102,35 @@ func New(cfg Config, log *slog.Logger) (*Plugin, error) {
 	if connect == 0 {
 		connect = cfg.Timeout
 	}
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     cfg.TLS,
-		TLSHandshakeTimeout: connect,
-		MaxIdleConns:        pool,
-		MaxIdleConnsPerHost: pool,
+	client := &fasthttp.Client{
+		Name:                "emqgo-auth-http",
+		TLSConfig:           cfg.TLS,
 		MaxConnsPerHost:     pool,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   cfg.TLS != nil,
+		MaxConnWaitTimeout:  maxConnWait, // the request's deadline comes first
+		MaxIdleConnDuration: 90 * time.Second,
+		MaxResponseBodySize: maxBody,
+		// A keep-alive connection the backend closed between two requests fails the next
+		// one before it was answered: it is sent again once on a fresh connection (every
+		// request of this plugin only reads the backend's data). Other failures are the
+		// plugin's own retries (do), counted.
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+			return false, attempts < 2 && !backend.IsTimeout(err) && isStale(err)
+		},
+		DisablePathNormalizing: true,
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			if connect > 0 && (timeout <= 0 || connect < timeout) {
+				timeout = connect
+			}
+			d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+			return d.Dial("tcp", addr)
+		},
 	}
 	mon := cfg.Monitor
 	if mon == nil {
 		mon = backend.New(Name, "the HTTP backend", log)
 	}
-	p := &Plugin{cfg: cfg, client: &http.Client{Transport: tr}, mon: mon}
+	p := &Plugin{cfg: cfg, client: client, mon: mon}
 	p.async = engine.NewAuthWorkers(authenticator{p}, pool)
 	return p, nil
 }
@@ -133,8 +155,18 @@ const (
 	failure                // no answer (refused, reset, timed out)
 )
 
-// ignoreBodyLimit bounds what is read of an answer: "ignore" is all that matters in it.
-const ignoreBodyLimit = 64
+// maxBody bounds the answer read from the backend: only its status and whether its body is
+// "ignore" matter.
+const maxBody = 64 << 10
+
+// maxConnWait bounds how long a request waits for a free pool connection when its context
+// has no deadline (the chain's always has one).
+const maxConnWait = 30 * time.Second
+
+// isStale reports whether err is a keep-alive connection the backend closed before answering.
+func isStale(err error) bool {
+	return errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
 
 // do sends r with x's values, retrying when the backend does not answer.
 func (p *Plugin) do(ctx context.Context, r *Request, x *vars) (outcome, error) {
@@ -167,30 +199,32 @@ func (p *Plugin) do(ctx context.Context, r *Request, x *vars) (outcome, error) {
 }
 
 func (p *Plugin) once(ctx context.Context, r *Request, x *vars) (outcome, error) {
+	deadline, ok := ctx.Deadline()
 	if p.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
-		defer cancel()
+		if t := time.Now().Add(p.cfg.Timeout); !ok || t.Before(deadline) {
+			deadline, ok = t, true
+		}
 	}
-	req, err := r.build(ctx, x)
-	if err != nil {
+	if !ok {
+		deadline = time.Now().Add(maxConnWait)
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	if err := r.build(req, x); err != nil {
 		return failure, err
 	}
-	resp, err := p.client.Do(req)
-	if err != nil {
+	if err := p.client.DoDeadline(req, resp, deadline); err != nil {
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+			errors.Is(err, fasthttp.ErrNoFreeConns) {
+			err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+		}
 		return failure, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, ignoreBodyLimit))
-	if err != nil {
-		return failure, err
-	}
-	// Drain a little more so that the connection can go back to the pool.
-	_, _ = io.CopyN(io.Discard, resp.Body, 4096)
 	switch {
-	case resp.StatusCode != http.StatusOK:
+	case resp.StatusCode() != http.StatusOK:
 		return deny, nil
-	case strings.TrimSpace(string(body)) == "ignore":
+	case string(bytes.TrimSpace(resp.Body())) == "ignore":
 		return ignore, nil
 	}
 	return allow, nil

@@ -1,15 +1,13 @@
 package authhttp
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/emqgo/emqgo/engine"
 	"github.com/emqgo/emqgo/engine/acl"
@@ -107,52 +105,43 @@ func (x *vars) value(v string) string {
 	return v
 }
 
-// build makes the HTTP request of r for x. Every value is encoded (query escaping, form
-// encoding or JSON), so nothing a client sends can change the request's structure.
-func (r *Request) build(ctx context.Context, x *vars) (*http.Request, error) {
-	var body io.Reader
-	target := r.URL
-	contentType := ""
+// build writes the HTTP request of r for x into req. Every value is encoded (query escaping,
+// form encoding or JSON), so nothing a client sends can change the request's structure.
+func (r *Request) build(req *fasthttp.Request, x *vars) error {
+	req.Header.SetMethod(r.Method)
 	if r.Method == http.MethodGet || !r.JSON {
-		var b strings.Builder
-		for i, p := range r.Params {
-			if i > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(url.QueryEscape(p.Name))
-			b.WriteByte('=')
-			b.WriteString(url.QueryEscape(x.value(p.Value)))
+		b := fasthttp.AcquireArgs()
+		defer fasthttp.ReleaseArgs(b)
+		for _, p := range r.Params {
+			b.Add(p.Name, x.value(p.Value))
 		}
 		if r.Method == http.MethodGet {
+			target := r.URL
 			if b.Len() > 0 {
 				sep := "?"
 				if strings.Contains(target, "?") {
 					sep = "&"
 				}
-				target += sep + b.String()
+				target += sep + string(b.QueryString())
 			}
-		} else {
-			body = strings.NewReader(b.String())
-			contentType = "application/x-www-form-urlencoded"
+			req.SetRequestURI(target)
+			return nil
 		}
-	} else {
-		m := make(map[string]string, len(r.Params))
-		for _, p := range r.Params {
-			m[p.Name] = x.value(p.Value)
-		}
-		data, err := json.Marshal(m)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(data)
-		contentType = "application/json"
+		req.SetRequestURI(r.URL)
+		req.Header.SetContentType("application/x-www-form-urlencoded")
+		req.SetBody(b.QueryString())
+		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, target, body)
+	m := make(map[string]string, len(r.Params))
+	for _, p := range r.Params {
+		m[p.Name] = x.value(p.Value)
+	}
+	data, err := json.Marshal(m)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return req, nil
+	req.SetRequestURI(r.URL)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(data)
+	return nil
 }

@@ -82,7 +82,13 @@ func TestStartupWarnings(t *testing.T) {
 	work := t.TempDir()
 	env, _ := nodeEnv(t, work)
 	env = append(env, "EMQX_LOG__LEVEL=info", "EMQX_NODE__PROCESS_LIMIT=4096")
-	out := foreground(t, emqx, work, env).String()
+	buf := foreground(t, emqx, work, env)
+	// The log is written by its own goroutine: the start-up lines may follow "is running
+	// now!" on a busy machine. "node started" is the last of them.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(buf.String(), "node started") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := buf.String()
 
 	lines := linesWith(out, "accepted without effect")
 	if len(lines) != 1 {

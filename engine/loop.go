@@ -46,6 +46,7 @@ type loop struct {
 	internal      []internalDelivery
 	internalBatch []Delivery
 	peerScratch   []trie.Member[*sessions.Session] // local members of a shared group (peer.go)
+	peerBlock     sessions.MessageBlock            // the side loop's forwarded messages (peer.go)
 
 	// inbox receives deliveries from other loops; guarded by inboxMu.
 	inboxMu   sync.Mutex

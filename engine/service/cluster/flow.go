@@ -96,14 +96,24 @@ func (f *flow) release(size int) {
 
 // sendFlow sends a frame of forwarded messages to node (token tok) within its window; it
 // drops the frame if stop (or the service's stop) closes while it waits.
-func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int, stop <-chan struct{}) {
+func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int, stop <-chan struct{}, t0 int64) {
 	f := s.flowTo(tok)
+	var ta int64
+	if trace != nil {
+		ta = time.Now().UnixNano()
+	}
 	if !f.acquire(len(frame), s.stop, stop, &s.met.windowWaits) {
 		s.dropped.Add(uint64(count))
 		return
 	}
 	reply := subjAck + token(s.o.NodeName) + "." + tok
-	if err := nc.PublishRequest(subj, reply, frame); err != nil {
+	var err error
+	if trace != nil {
+		err = trace.publish(nc, tok, subj, reply, frame, t0, ta)
+	} else {
+		err = nc.PublishRequest(subj, reply, frame)
+	}
+	if err != nil {
 		f.release(len(frame))
 		s.dropped.Add(uint64(count))
 		s.log.Warn("cluster: cannot send messages to another node", "subject", subj, "messages", count, "bytes", len(frame), "error", err)

@@ -123,17 +123,63 @@ func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count 
 	s.met.msgsOut.Add(uint64(count))
 }
 
-// ackFrame answers a forwarded frame once its messages are routed here.
+// ackFrame answers a forwarded frame once its messages are routed here. Answers are
+// coalesced: a sender is answered, with the summed size of its frames routed since its last
+// answer, once no frame waits behind this one on the subscription or once ackBatch bytes of
+// its frames were routed, so that a burst of frames costs the two nodes one answer's trip
+// through their backbones, not one per frame. Runs on the forwarding subscription's goroutine.
 func (s *Service) ackFrame(msg *nats.Msg) {
 	if msg.Reply == "" || !strings.HasPrefix(msg.Reply, subjAck) {
 		return
 	}
+	idle := true
+	if msg.Sub != nil {
+		if n, _, err := msg.Sub.Pending(); err == nil && n > 0 {
+			idle = false
+		}
+	}
+	a := &s.acks
+	a.mu.Lock()
+	if a.due == nil {
+		a.due = make(map[string]int)
+	}
+	a.due[msg.Reply] += len(msg.Data)
+	if !idle && a.due[msg.Reply] < ackBatch {
+		a.mu.Unlock()
+		return
+	}
+	var buf [4]pendingAck
+	send := buf[:0]
+	for reply, size := range a.due {
+		if idle || reply == msg.Reply {
+			send = append(send, pendingAck{reply, size})
+			delete(a.due, reply)
+		}
+	}
+	a.mu.Unlock()
 	nc := s.conn.Load()
 	if nc == nil {
 		return
 	}
 	var b [binary.MaxVarintLen64]byte
-	nc.Publish(msg.Reply, b[:binary.PutUvarint(b[:], uint64(len(msg.Data)))])
+	for _, x := range send {
+		nc.Publish(x.reply, b[:binary.PutUvarint(b[:], uint64(x.size))])
+	}
+}
+
+// ackBatch is how many bytes of one sender's frames are routed at most before it is answered
+// while more frames wait.
+const ackBatch = flowWindow / 8
+
+// acks holds the answers not sent yet (ackFrame).
+type acks struct {
+	mu  sync.Mutex
+	due map[string]int // reply subject -> bytes of frames routed, not yet answered
+}
+
+type pendingAck struct {
+	reply string
+	size  int
 }
 
 // onAck frees window towards the node that acknowledged a frame.

@@ -160,7 +160,7 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 	for i := range msgs {
 		pm := &msgs[i]
 		p := pm.Publish
-		msg := l.peerBlock.New(p, p.Topic, pm.From, now) // unpooled: see sessions.MessageBlock
+		msg := l.peerBlock.New(p, p.Topic, pm.From, now) // see sessions.MessageBlock
 		msg.PeerTag = p.PacketID                         // the sender's tag of the message (cluster: tag.go)
 		if pm.Group == "" {
 			// A run of one topic (a publisher's burst, forwarded in one frame) is matched
@@ -172,6 +172,7 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 			count += l.routeGroup(msg, pm.Group)
 			matched = nil
 		}
+		msg.Release()
 	}
 	l.end()
 	return count

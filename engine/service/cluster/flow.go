@@ -14,7 +14,8 @@ import (
 //
 // Each forwarded frame carries a reply subject naming its sender and receiver; the receiving
 // node answers it with the frame's size once the frame's messages are routed to its own
-// subscribers (RouteFromPeer has put them in their sessions). A sender keeps at most
+// subscribers (RouteFromPeer has put them in their sessions), one answer for a burst of
+// frames (ackFrame). A sender keeps at most
 // flowWindow bytes of frames per receiving node unacknowledged: past that, its forwarders
 // wait, their deliveries wait in the engine's queue of the peer subscriber (KeepQoS1: a QoS 1
 // or 2 message is kept however long the wait, a QoS 0 one dropped past the queue's length

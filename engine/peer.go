@@ -160,8 +160,8 @@ func (sub *Subscriber) RouteFromPeer(msgs []PeerMessage) int {
 	for i := range msgs {
 		pm := &msgs[i]
 		p := pm.Publish
-		msg := sessions.NewPooledMessage(p, p.Topic, pm.From, now)
-		msg.PeerTag = p.PacketID // the sender's tag of the message (cluster: tag.go)
+		msg := l.peerBlock.New(p, p.Topic, pm.From, now) // see sessions.MessageBlock
+		msg.PeerTag = p.PacketID                         // the sender's tag of the message (cluster: tag.go)
 		if pm.Group == "" {
 			// A run of one topic (a publisher's burst, forwarded in one frame) is matched
 			// once: the messages of one call are routed as if published at one instant.

@@ -121,6 +121,7 @@ type Service struct {
 	dropped atomic.Uint64 // messages not forwarded (queue full, frame too large)
 
 	flows sync.Map // receiving node's token -> *flow (flow.go)
+	acks  acks     // answers to forwarded frames not sent yet (flow.go)
 	met   clusterMetrics
 }
 

@@ -14,7 +14,8 @@ import (
 //
 // Each forwarded frame carries a reply subject naming its sender and receiver; the receiving
 // node answers it with the frame's size once the frame's messages are routed to its own
-// subscribers (RouteFromPeer has put them in their sessions). A sender keeps at most
+// subscribers (RouteFromPeer has put them in their sessions), one answer for a burst of
+// frames (ackFrame). A sender keeps at most
 // flowWindow bytes of frames per receiving node unacknowledged: past that, its forwarders
 // wait, their deliveries wait in the engine's queue of the peer subscriber (KeepQoS1: a QoS 1
 // or 2 message is kept however long the wait, a QoS 0 one dropped past the queue's length
@@ -96,14 +97,24 @@ func (f *flow) release(size int) {
 
 // sendFlow sends a frame of forwarded messages to node (token tok) within its window; it
 // drops the frame if stop (or the service's stop) closes while it waits.
-func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int, stop <-chan struct{}) {
+func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count int, stop <-chan struct{}, t0 int64) {
 	f := s.flowTo(tok)
+	var ta int64
+	if trace != nil {
+		ta = time.Now().UnixNano()
+	}
 	if !f.acquire(len(frame), s.stop, stop, &s.met.windowWaits) {
 		s.dropped.Add(uint64(count))
 		return
 	}
 	reply := subjAck + token(s.o.NodeName) + "." + tok
-	if err := nc.PublishRequest(subj, reply, frame); err != nil {
+	var err error
+	if trace != nil {
+		err = trace.publish(nc, tok, subj, reply, frame, t0, ta)
+	} else {
+		err = nc.PublishRequest(subj, reply, frame)
+	}
+	if err != nil {
 		f.release(len(frame))
 		s.dropped.Add(uint64(count))
 		s.log.Warn("cluster: cannot send messages to another node", "subject", subj, "messages", count, "bytes", len(frame), "error", err)
@@ -113,17 +124,63 @@ func (s *Service) sendFlow(nc *nats.Conn, tok, subj string, frame []byte, count 
 	s.met.msgsOut.Add(uint64(count))
 }
 
-// ackFrame answers a forwarded frame once its messages are routed here.
+// ackFrame answers a forwarded frame once its messages are routed here. Answers are
+// coalesced: a sender is answered, with the summed size of its frames routed since its last
+// answer, once no frame waits behind this one on the subscription or once ackBatch bytes of
+// its frames were routed, so that a burst of frames costs the two nodes one answer's trip
+// through their backbones, not one per frame. Runs on the forwarding subscription's goroutine.
 func (s *Service) ackFrame(msg *nats.Msg) {
 	if msg.Reply == "" || !strings.HasPrefix(msg.Reply, subjAck) {
 		return
 	}
+	idle := true
+	if msg.Sub != nil {
+		if n, _, err := msg.Sub.Pending(); err == nil && n > 0 {
+			idle = false
+		}
+	}
+	a := &s.acks
+	a.mu.Lock()
+	if a.due == nil {
+		a.due = make(map[string]int)
+	}
+	a.due[msg.Reply] += len(msg.Data)
+	if !idle && a.due[msg.Reply] < ackBatch {
+		a.mu.Unlock()
+		return
+	}
+	var buf [4]pendingAck
+	send := buf[:0]
+	for reply, size := range a.due {
+		if idle || reply == msg.Reply {
+			send = append(send, pendingAck{reply, size})
+			delete(a.due, reply)
+		}
+	}
+	a.mu.Unlock()
 	nc := s.conn.Load()
 	if nc == nil {
 		return
 	}
 	var b [binary.MaxVarintLen64]byte
-	nc.Publish(msg.Reply, b[:binary.PutUvarint(b[:], uint64(len(msg.Data)))])
+	for _, x := range send {
+		nc.Publish(x.reply, b[:binary.PutUvarint(b[:], uint64(x.size))])
+	}
+}
+
+// ackBatch is how many bytes of one sender's frames are routed at most before it is answered
+// while more frames wait.
+const ackBatch = flowWindow / 8
+
+// acks holds the answers not sent yet (ackFrame).
+type acks struct {
+	mu  sync.Mutex
+	due map[string]int // reply subject -> bytes of frames routed, not yet answered
+}
+
+type pendingAck struct {
+	reply string
+	size  int
 }
 
 // onAck frees window towards the node that acknowledged a frame.

@@ -26,6 +26,9 @@ import (
 // messages are dropped.
 const outLimit = 8 << 20
 
+// keptOut bounds the buffer the sending goroutine keeps between takes.
+const keptOut = 4 << 20
+
 // frameOut holds the frames waiting to go to one node. Safe for concurrent use.
 type frameOut struct {
 	s     *Service
@@ -39,6 +42,7 @@ type frameOut struct {
 	start int         // where the open frame starts in buf
 	count int         // records in the open frame
 	from  string      // the publisher of the open frame's last record
+	t0    int64       // when the open frame's first record was added (unix ns)
 
 	wake chan struct{}
 	done chan struct{}
@@ -46,7 +50,10 @@ type frameOut struct {
 }
 
 // frameSpan is a finished frame: it ends at end in the buffer and holds count records.
-type frameSpan struct{ end, count int }
+type frameSpan struct {
+	end, count int
+	t0         int64 // when its first record was added
+}
 
 // newFrameOut starts the sending goroutine towards node; close stops it.
 func (s *Service) newFrameOut(node, group string) *frameOut {
@@ -76,11 +83,14 @@ func (o *frameOut) add(ds []engine.Delivery) {
 			continue
 		}
 		same := o.count > 0 && o.from == d.Msg.From
+		if o.count == 0 {
+			o.t0 = now
+		}
 		o.buf = appendRecordAfter(o.buf, d.Msg, d.QoS, d.Retain, o.group, now, same)
 		o.from = d.Msg.From
 		o.count++
 		if len(o.buf)-o.start >= frameLimit {
-			o.spans = append(o.spans, frameSpan{end: len(o.buf), count: o.count})
+			o.spans = append(o.spans, frameSpan{end: len(o.buf), count: o.count, t0: o.t0})
 			o.start, o.count = len(o.buf), 0
 		}
 	}
@@ -99,7 +109,7 @@ func (o *frameOut) take(buf []byte, spans []frameSpan) ([]byte, []frameSpan) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.count > 0 {
-		o.spans = append(o.spans, frameSpan{end: len(o.buf), count: o.count})
+		o.spans = append(o.spans, frameSpan{end: len(o.buf), count: o.count, t0: o.t0})
 	}
 	buf, o.buf = o.buf, buf[:0]
 	spans, o.spans = o.spans, spans[:0]
@@ -119,17 +129,24 @@ func (o *frameOut) run() {
 			return
 		}
 		buf, spans = o.take(buf, spans)
+		if trace != nil {
+			now := time.Now().UnixNano()
+			for _, sp := range spans {
+				trace.addDur(stQueue, now-sp.t0)
+				trace.add(stFrameMsgs, int64(sp.count))
+			}
+		}
 		nc := o.s.conn.Load()
 		start := 0
 		for _, sp := range spans {
 			if nc == nil {
 				o.s.dropped.Add(uint64(sp.count))
 			} else {
-				o.s.sendFlow(nc, o.tok, o.subj, buf[start:sp.end], sp.count, o.done)
+				o.s.sendFlow(nc, o.tok, o.subj, buf[start:sp.end], sp.count, o.done, sp.t0)
 			}
 			start = sp.end
 		}
-		if cap(buf) > 4*frameLimit { // a backlog's buffer is not kept
+		if cap(buf) > keptOut { // a backlog's buffer is not kept
 			buf = nil
 		}
 		clear(spans)

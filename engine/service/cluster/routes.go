@@ -247,12 +247,12 @@ func (s *Service) forwarder(node, group string) func([]engine.Delivery) {
 			buf = appendRecordAfter(buf, d.Msg, d.QoS, d.Retain, group, now, same)
 			count++
 			if len(buf) >= frameLimit {
-				s.sendFlow(nc, tok, subj, buf, count, nil)
+				s.sendFlow(nc, tok, subj, buf, count, nil, 0)
 				buf, count = buf[:0], 0
 			}
 		}
 		if count > 0 {
-			s.sendFlow(nc, tok, subj, buf, count, nil)
+			s.sendFlow(nc, tok, subj, buf, count, nil, 0)
 		}
 		if cap(buf) > 4*frameLimit {
 			buf = nil
@@ -288,6 +288,10 @@ const keptRecords = 16 << 10
 
 // onForward routes the messages another node forwarded to this node's subscribers.
 func (s *Service) onForward(msg *nats.Msg) {
+	var tStart int64
+	if trace != nil {
+		tStart = trace.received(msg)
+	}
 	var sc *inboundScratch
 	select {
 	case sc = <-inboundFree:
@@ -321,6 +325,9 @@ func (s *Service) onForward(msg *nats.Msg) {
 		s.inbound.RouteFromPeer(pms[i:min(i+routeSlice, len(pms))])
 	}
 	s.ackFrame(msg)
+	if trace != nil {
+		trace.routed(msg, tStart, len(pms))
+	}
 	s.met.framesIn.Add(1)
 	s.met.msgsIn.Add(uint64(len(pms)))
 	clear(pms)

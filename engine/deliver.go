@@ -135,6 +135,13 @@ func (l *loop) enqueue(s *sessions.Session, q sessions.Queued, online bool) {
 			return
 		}
 	}
+	if !online {
+		// It may wait for hours: not in another node's frame's slab (sessions.Detach).
+		if cp := q.Msg.Detach(); cp != q.Msg {
+			q.Msg = cp
+			defer cp.Release() // the queue holds its own
+		}
+	}
 	if q.QoS > 0 && q.Seq == 0 && s.Durable.Load() {
 		q = l.n.dur.adopt(&l.writes, s, q)
 	}

@@ -96,3 +96,39 @@ func TestMessageBlock(t *testing.T) {
 		t.Fatal("the held message's slab did not come back once it was released")
 	}
 }
+
+// TestDetach: a block message copied out of its slab keeps its content, properties, expiry
+// and tag, and no longer keeps the slab from serving again; other messages are returned as
+// they are.
+func TestDetach(t *testing.T) {
+	var b MessageBlock
+	p := blockPublish(7) // with a content type
+	m := b.New(p, p.Topic, "c", 7)
+	m.Expiry, m.PeerTag = 99, 5
+	cp := m.Detach()
+	if cp == m || cp.slab != nil || cp.class == classBlock {
+		t.Fatal("a block message was not copied out of its slab")
+	}
+	sl := m.slab
+	m.Release()
+	b.next() // the slab is done: free, and taken again as the current one
+	free := b.cur == sl
+	b.mu.Lock()
+	for _, f := range b.free {
+		free = free || f == sl
+	}
+	b.mu.Unlock()
+	if !free {
+		t.Fatal("the slab of a detached message did not come back when the block message was released")
+	}
+	checkBlockMessage(t, 7, cp)
+	if cp.Expiry != 99 || cp.PeerTag != 5 || cp.QoS != p.QoS {
+		t.Fatalf("copy: expiry %d tag %d qos %d", cp.Expiry, cp.PeerTag, cp.QoS)
+	}
+	cp.Release()
+	other := NewPooledMessage(p, p.Topic, "c", 7)
+	if other.Detach() != other {
+		t.Fatal("a pooled message was copied")
+	}
+	other.Release()
+}

@@ -254,7 +254,9 @@ func (m *Message) Size() int { return len(m.Topic) + len(m.Payload) }
 // follows the pooled messages' rules (Hold, Pin, Release), its last Release gives its place
 // back to the slab, and the slab's last place returns the slab to its MessageBlock. A
 // message kept long (queued for an offline session) keeps its slab out of reuse, not in
-// memory: a slab held by nothing is freed by the collector.
+// memory: a slab held by nothing is freed by the collector. A held message keeps its whole
+// slab (~18 KB) in memory, so one that may wait long (queued for an offline session) is
+// copied out of it first (Detach).
 
 // blockMessages is how many messages a slab holds.
 const blockMessages = 64
@@ -353,4 +355,20 @@ func (m *Message) releaseBlock() {
 	poison(m.buf[:cap(m.buf)])
 	*m = Message{}
 	sl.done(1)
+}
+
+// Detach returns m when it is not a MessageBlock's message, or else a pooled copy of it with
+// one hold (the caller's, to release), so that a holder that may keep it long does not keep
+// its whole slab in memory. Call it before the message is first stored.
+func (m *Message) Detach() *Message {
+	if m == nil || m.class != classBlock {
+		return m
+	}
+	p := codec.Publish{QoS: m.QoS, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload}
+	if m.Props != nil {
+		p.Props = *m.Props
+	}
+	cp := NewPooledMessage(&p, m.Topic, m.From, m.Created)
+	cp.Expiry, cp.PeerTag = m.Expiry, m.PeerTag
+	return cp
 }

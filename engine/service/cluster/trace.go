@@ -46,18 +46,15 @@ func init() {
 	}
 	f, err := os.OpenFile(p+"."+strconv.Itoa(os.Getpid()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "EMQGO_CLUSTER_TRACE: cannot open the trace file, not tracing: %v\n", err)
 		return
 	}
+	fmt.Fprintf(os.Stderr, "EMQGO_CLUSTER_TRACE: timing the forwarding path into %s (debugging; costs time per frame)\n", f.Name())
 	trace = &tracer{f: f}
 	go trace.dump()
 }
 
-func (t *tracer) add(s traceStage, v int64) {
-	if v < 0 {
-		v = 0
-	}
-	t.h[s][min(bits.Len64(uint64(v)), 31)].Add(1)
-}
+func (t *tracer) add(s traceStage, v int64) { t.addN(s, v, 1) }
 
 func (t *tracer) addN(s traceStage, v int64, n int) {
 	t.h[s][min(bits.Len64(uint64(max(v, 0))), 31)].Add(uint64(n))

@@ -47,6 +47,7 @@ type loop struct {
 	internalBatch []Delivery
 	peerScratch   []trie.Member[*sessions.Session] // local members of a shared group (peer.go)
 	peerBlock     sessions.MessageBlock            // the side loop's forwarded messages (peer.go)
+	giveHold      *sessions.Message                // a message whose builder's hold the next push of it takes (peer.go)
 
 	// inbox receives deliveries from other loops; guarded by inboxMu.
 	inboxMu   sync.Mutex
@@ -190,7 +191,11 @@ func (l *loop) push(owner int, d delivery) {
 	if len(l.outbox[owner]) == 0 {
 		l.touched = append(l.touched, owner)
 	}
-	if d.msg != nil {
+	switch {
+	case d.msg == nil:
+	case d.msg == l.giveHold:
+		l.giveHold = nil // the builder's own hold travels with the delivery (RouteFromPeer)
+	default:
 		d.msg.Hold() // released by the owner loop once applied
 	}
 	l.outbox[owner] = append(l.outbox[owner], d)

@@ -27,6 +27,7 @@ import (
 	"github.com/emqgo/emqgo/engine/ctl"
 	"github.com/emqgo/emqgo/engine/logging"
 	"github.com/emqgo/emqgo/engine/service/banned"
+	"github.com/emqgo/emqgo/engine/service/gcpace"
 	"github.com/emqgo/emqgo/engine/service/memreclaim"
 )
 
@@ -129,6 +130,13 @@ func (f foregroundCmd) Run(c *cli) error {
 	// Heap memory back to the OS after busy periods (engine/service/memreclaim).
 	reclaim := memreclaim.Start(node, memreclaim.Options{Log: log})
 	defer reclaim.Stop()
+	// Fewer collections while the node allocates fast (engine/service/gcpace).
+	if cfg.Node.GCMaxRate > 0 {
+		pacer := gcpace.Start(node, gcpace.Options{MaxRate: float64(cfg.Node.GCMaxRate), MaxExtra: uint64(max(cfg.Node.GCMaxExtraHeap, 1)), Log: log})
+		defer pacer.Stop()
+	} else {
+		log.Info("GC pacing off (node.gc_max_rate = 0)")
+	}
 	closeRPC := func() {}
 	if clu != nil {
 		err := startCluster(ctlSrv, node, clu, log)

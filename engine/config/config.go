@@ -85,6 +85,11 @@ type Node struct {
 	Cookie    string // node.cookie: shared secret of the nodes of a cluster (route password)
 	DataDir   string // node.data_dir
 	CrashDump string // node.crash_dump (no effect)
+	// GCMaxRate is node.gc_max_rate: collections per second the GC pacer aims not to
+	// exceed while the node is busy (engine/service/gcpace); 0: no pacing.
+	GCMaxRate int
+	// GCMaxExtraHeap is node.gc_max_extra_heap: the most heap the pacer adds.
+	GCMaxExtraHeap int64
 }
 
 // Cluster is the cluster.* group (engine/service/cluster).

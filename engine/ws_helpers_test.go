@@ -40,12 +40,21 @@ func wsNode(t *testing.T, mutate func(*transport.WebSocketOptions), cfgMutate fu
 }
 
 // wsNetConn adapts a gorilla WebSocket connection to net.Conn for paho: each Write is one
-// binary message; Read returns message payloads as a stream.
+// binary message; Read returns message payloads as a stream. paho writes a packet as several
+// Writes (fixed header, then each part) and locks the connection around them only when it is
+// a sync.Locker: without Lock and Unlock, its first PINGREQ (sent at once after the CONNACK,
+// from the pinger's goroutine) could land between the parts of the test's first SUBSCRIBE,
+// which the broker then rightly refused as malformed.
 type wsNetConn struct {
 	*websocket.Conn
-	mu sync.Mutex
-	r  io.Reader
+	mu  sync.Mutex // one WebSocket message at a time
+	pkt sync.Mutex // one MQTT packet at a time (paho's Lock/Unlock)
+	r   io.Reader
 }
+
+// Lock and Unlock make the connection a sync.Locker for paho's packet writes.
+func (c *wsNetConn) Lock()   { c.pkt.Lock() }
+func (c *wsNetConn) Unlock() { c.pkt.Unlock() }
 
 func (c *wsNetConn) Read(p []byte) (int, error) {
 	for {

@@ -246,28 +246,15 @@ func (l *loop) runInbox() {
 	l.inboxMu.Unlock()
 
 	l.begin()
-	// A run of deliveries to one session (a publisher's burst to one subscriber, a node's
-	// forwarded frame) takes the session's lock once: each unlock is a locked instruction
-	// that waits for the deliveries' writes before it (9 % of a receiving node's CPU in
-	// cluster-p2p-q0 when taken per delivery).
-	var locked *sessions.Session
 	for i := range batch {
 		d := &batch[i]
-		if d.s != locked {
-			if locked != nil {
-				locked.Unlock()
-			}
-			locked = d.s
-			locked.Lock()
-		}
+		d.s.Lock()
 		l.apply(d.s, d.msg, d.subQoS, d.retain, d.ids, d.seq, d.logSeq)
+		d.s.Unlock()
 		if d.msg != nil {
 			d.msg.Release() // the hold push took
 		}
 		*d = delivery{}
-	}
-	if locked != nil {
-		locked.Unlock()
 	}
 	l.deliveryPeak = max(l.deliveryPeak, len(batch))
 	// Kept whatever this round used: how much waits in the inbox varies from round to round

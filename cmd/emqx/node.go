@@ -132,6 +132,8 @@ func (f foregroundCmd) Run(c *cli) error {
 	defer reclaim.Stop()
 	// Fewer collections while the node allocates fast (engine/service/gcpace).
 	if cfg.Node.GCMaxRate > 0 {
+		// A zero MaxExtra is the package's default (64 MiB); node.gc_max_extra_heap = 0
+		// means none, so it becomes one byte.
 		pacer := gcpace.Start(node, gcpace.Options{MaxRate: float64(cfg.Node.GCMaxRate), MaxExtra: uint64(max(cfg.Node.GCMaxExtraHeap, 1)), Log: log})
 		defer pacer.Stop()
 	} else {

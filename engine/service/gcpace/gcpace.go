@@ -64,11 +64,10 @@ const baseGOGC = 100
 const (
 	mAllocs = "/gc/heap/allocs:bytes" // cumulative bytes allocated
 	mLive   = "/gc/heap/live:bytes"   // live heap marked by the last collection
-	mCycles = "/gc/cycles/total:gc-cycles"
 )
 
-// Pacer adjusts GOGC. Safe for concurrent use; Stop ends its goroutine and restores the
-// GOGC it found.
+// Pacer adjusts GOGC. Safe for concurrent use; Stop ends its goroutine and puts GOGC back
+// to the default (the pacer runs only when the environment does not set GOGC).
 type Pacer struct {
 	opts Options
 	stop chan struct{}
@@ -104,7 +103,7 @@ func Start(n *engine.Node, opts Options) *Pacer {
 func newPacer(opts Options) *Pacer {
 	opts.withDefaults()
 	p := &Pacer{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
-	p.samples = []metrics.Sample{{Name: mAllocs}, {Name: mLive}, {Name: mCycles}}
+	p.samples = []metrics.Sample{{Name: mAllocs}, {Name: mLive}}
 	metrics.Read(p.samples)
 	p.lastAllocs, p.lastAt = p.samples[0].Value.Uint64(), time.Now()
 	p.percent.Store(baseGOGC)

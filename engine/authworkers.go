@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emqgo/emqgo/codec"
@@ -28,6 +29,28 @@ type AuthWorkers struct {
 	started bool
 	closed  bool
 }
+
+// Authentication storms. Clients waiting for a plugin's workers (all of them busy with the
+// backend) are counted across plugins; the engine/service/procboost service gives the Go
+// runtime more processors while they queue (the workers would otherwise keep the event loops
+// waiting for one).
+var (
+	authWaiting atomic.Int64             // checks queued in every AuthWorkers, not yet taken by a worker
+	authStorm   = make(chan struct{}, 1) // receives when a plugin's queue reaches authStormQueue
+)
+
+// authStormQueue is the number of clients waiting in one plugin's queue from which a storm is
+// signalled: a few clients waiting now and then for a busy pool are no storm.
+const authStormQueue = 8
+
+// AuthStorm returns the channel that receives (at most one pending value) each time a plugin's
+// queue of waiting clients grows to authStormQueue: its backend's pool is busy and clients
+// queue for it.
+func AuthStorm() <-chan struct{} { return authStorm }
+
+// AuthWaiting returns the number of clients queued for the workers of every plugin and not
+// yet taken by one.
+func AuthWaiting() int64 { return authWaiting.Load() }
 
 // authJob is one queued check.
 type authJob struct {
@@ -64,8 +87,16 @@ func (w *AuthWorkers) AuthenticateAsync(deadline time.Time, c *ClientInfo, done 
 		}
 	}
 	w.queue = append(w.queue, authJob{deadline: deadline, c: c, done: done})
+	waiting := len(w.queue) - w.head
 	w.mu.Unlock()
+	authWaiting.Add(1)
 	w.ready.Signal()
+	if waiting == authStormQueue {
+		select {
+		case authStorm <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Close refuses the checks that come after it (server unavailable); the workers still answer
@@ -100,6 +131,7 @@ func (w *AuthWorkers) work() {
 			}
 		}
 		w.mu.Unlock()
+		authWaiting.Add(-1)
 		j.done(w.check(j))
 		// Yield between the answer and the next request. The backend's answers wake many
 		// workers at once (the netpoller readies them onto one processor's run queue), and

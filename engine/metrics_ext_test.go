@@ -11,15 +11,15 @@ func TestAddMetrics(t *testing.T) {
 	}
 	own := len(n.Metrics())
 	v := uint64(1)
-	n.AddMetrics(func() []Metric { return []Metric{{"auth.x.success", v}} })
-	n.AddMetrics(func() []Metric { return []Metric{{"acl.x.deny", 7}, {"backend.x.errors", 0}} })
+	n.AddMetrics(func() []Metric { return []Metric{{Name: "auth.x.success", Value: v}} })
+	n.AddMetrics(func() []Metric { return []Metric{{Name: "acl.x.deny", Value: 7}, {Name: "backend.x.errors", Value: 0}} })
 	v = 5
 	ms := n.Metrics()
 	if len(ms) != own+3 {
 		t.Fatalf("%d metrics, want %d", len(ms), own+3)
 	}
 	tail := ms[own:]
-	if tail[0] != (Metric{"auth.x.success", 5}) || tail[1] != (Metric{"acl.x.deny", 7}) || tail[2].Name != "backend.x.errors" {
+	if tail[0] != (Metric{Name: "auth.x.success", Value: 5}) || tail[1] != (Metric{Name: "acl.x.deny", Value: 7}) || tail[2].Name != "backend.x.errors" {
 		t.Errorf("added metrics %v", tail)
 	}
 }

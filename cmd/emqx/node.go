@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"github.com/emqgo/emqgo/engine/service/banned"
 	"github.com/emqgo/emqgo/engine/service/gcpace"
 	"github.com/emqgo/emqgo/engine/service/memreclaim"
+	"github.com/emqgo/emqgo/engine/service/procboost"
 )
 
 // loadConfig loads emqx.conf (or the embedded default) with the environment overrides, its
@@ -138,6 +141,14 @@ func (f foregroundCmd) Run(c *cli) error {
 		defer pacer.Stop()
 	} else {
 		log.Info("GC pacing off (node.gc_max_rate = 0)")
+	}
+	// More Go processors during authentication storms (engine/service/procboost).
+	if cfg.Node.AuthStormProcs > 0 {
+		extra := max(int(math.Ceil(cfg.Node.AuthStormProcs*float64(runtime.GOMAXPROCS(0)))), 1)
+		boost := procboost.Start(node, procboost.Options{Extra: extra, Log: log})
+		defer boost.Stop()
+	} else {
+		log.Info("no extra processors for authentication storms (node.auth_storm_procs = 0%)")
 	}
 	closeRPC := func() {}
 	if clu != nil {

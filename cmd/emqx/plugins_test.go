@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,5 +144,111 @@ func TestBackendOutageAlarmAndMetrics(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(b), "\nemqx_auth_ldap_failure_total 3\n") || !strings.Contains(string(b), "\nemqx_backend_ldap_outages_total 1\n") {
 		t.Errorf("/metrics lacks the plugin's counters:\n%s", b)
+	}
+}
+
+// metricValue reads one counter or gauge from `emqx_ctl metrics`; -1 when it is missing.
+func metricValue(t *testing.T, work string, env []string, ctl, name string) int {
+	t.Helper()
+	out, code := run(t, work, env, ctl, "metrics")
+	if code != 0 {
+		t.Fatalf("emqx_ctl metrics: exit %d:\n%s", code, out)
+	}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+: (\d+)$`).FindStringSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.Atoi(m[1])
+	return v
+}
+
+// TestAuthStormProcessors: 60 clients connect at once through emqx_auth_http while its
+// backend (a real net/http server) holds every request. Its 32 pool connections are taken
+// and the rest queue for the plugin's workers: the node doubles its Go processors
+// (node.auth_storm_procs = 100%, scheduler.procs and scheduler.boosts in emqx_ctl metrics
+// and /metrics). Once the backend answers, every client is accepted and, a second after the
+// queue emptied, the node is back at its default.
+func TestAuthStormProcessors(t *testing.T) {
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		t.Skipf("GOMAXPROCS=%s in the environment turns the booster off by design", v)
+	}
+	emqx, ctl := buildBinaries(t)
+	work := t.TempDir()
+	env, port := nodeEnv(t, work)
+	apiAddr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
+			apiAddr = v
+		}
+	}
+	hold := make(chan struct{})
+	var held atomic.Int64
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+		if r.FormValue("username") == "storm" && r.FormValue("password") == "pw" {
+			return // 200: allow
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	env = append(env, "EMQX_ALLOW_ANONYMOUS=false", "EMQX_LOADED_PLUGINS=emqx_auth_http",
+		"EMQX_AUTH__HTTP__AUTH_REQ=http://"+l.Addr().String()+"/mqtt/auth",
+		"EMQX_AUTH__HTTP__SUPER_REQ=", "EMQX_AUTH__HTTP__ACL_REQ=")
+	foreground(t, emqx, work, env)
+
+	base := metricValue(t, work, env, ctl, "scheduler.procs")
+	if base < 1 || metricValue(t, work, env, ctl, "scheduler.boosts") != 0 {
+		t.Fatalf("before the storm: scheduler.procs = %d, scheduler.boosts = %d, want the default and 0",
+			base, metricValue(t, work, env, ctl, "scheduler.boosts"))
+	}
+	const clients = 60
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() { errs <- connectAs(t, port, "storm-"+strconv.Itoa(i), "storm", "pw") }()
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for metricValue(t, work, env, ctl, "scheduler.boosts") != 1 {
+		if time.Now().After(deadline) {
+			close(hold)
+			t.Fatalf("no boost with %d requests held by the backend (%d clients connecting)", held.Load(), clients)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := metricValue(t, work, env, ctl, "scheduler.procs"); got != 2*base {
+		t.Errorf("scheduler.procs = %d during the storm, want %d", got, 2*base)
+	}
+	resp, err := http.Get("http://" + apiAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "# TYPE emqx_scheduler_procs gauge\nemqx_scheduler_procs "+strconv.Itoa(2*base)+"\n") {
+		t.Errorf("/metrics lacks emqx_scheduler_procs %d:\n%s", 2*base, b)
+	}
+	close(hold)
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Errorf("a storm client was refused: %v", err)
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for metricValue(t, work, env, ctl, "scheduler.procs") != base {
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduler.procs = %d 10 s after the storm, want the default %d", metricValue(t, work, env, ctl, "scheduler.procs"), base)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := metricValue(t, work, env, ctl, "scheduler.boosts"); got != 1 {
+		t.Errorf("scheduler.boosts = %d after one storm, want 1", got)
 	}
 }

@@ -90,6 +90,10 @@ type Node struct {
 	GCMaxRate int
 	// GCMaxExtraHeap is node.gc_max_extra_heap: the most heap the pacer adds.
 	GCMaxExtraHeap int64
+	// AuthStormProcs is node.auth_storm_procs: the Go processors added while clients queue
+	// for an authentication plugin's backend, as a share of the default (1 doubles them;
+	// engine/service/procboost); 0: none.
+	AuthStormProcs float64
 }
 
 // Cluster is the cluster.* group (engine/service/cluster).

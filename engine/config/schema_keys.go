@@ -86,6 +86,7 @@ func fixedDefs() []fixedDef {
 		f(sp("node.home", TypePath, "", "home directory against which relative paths resolve; unset for the directory above bin/"), func(c *Config, v any) { c.Node.Home = asStr(v) }),
 		f(sp("node.gc_max_rate", TypeInt, "4", "garbage collections per second the node aims not to exceed while it allocates fast (GOGC raised within node.gc_max_extra_heap); 0: no pacing").rng(0, 1000), func(c *Config, v any) { c.Node.GCMaxRate = asInt(v) }),
 		f(sp("node.gc_max_extra_heap", TypeBytes, "64MB", "the most heap memory the garbage collection pacing adds to the default headroom"), func(c *Config, v any) { c.Node.GCMaxExtraHeap = asI64(v) }),
+		f(sp("node.auth_storm_procs", TypePercent, "100%", "Go processors added, as a share of the CPUs, while clients queue for an authentication plugin's backend; 0%: none"), func(c *Config, v any) { c.Node.AuthStormProcs = asF64(v) }),
 		raw(sp("node.heartbeat", TypeBool, "", vmNote).ne(OwnerVM)),
 		raw(sp("node.smp", TypeEnum, "", vmNote).enum("enable", "auto", "disable").ne(OwnerVM)),
 		raw(sp("node.kernel_poll", TypeBool, "", vmNote).ne(OwnerVM)),

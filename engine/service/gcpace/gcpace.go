@@ -125,7 +125,7 @@ func (p *Pacer) Percent() int { return int(p.percent.Load()) }
 
 func (p *Pacer) metrics() []engine.Metric {
 	return []engine.Metric{
-		{Name: "memory.gc_percent", Value: uint64(p.percent.Load())},
+		{Name: "memory.gc_percent", Value: uint64(p.percent.Load()), Gauge: true},
 		{Name: "memory.gc_percent_changes", Value: p.changes.Load()},
 	}
 }

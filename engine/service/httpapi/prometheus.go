@@ -20,7 +20,7 @@ func init() {
 var scrapeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // prometheus serves GET /metrics in the Prometheus text format: every counter of
-// Node.Metrics as emqx_<name>_total, every gauge of Node.Stats as emqx_<name>
+// Node.Metrics as emqx_<name>_total (those marked Gauge as emqx_<name>), every gauge of Node.Stats as emqx_<name>
 // (emqx_connections_count...), and the Go runtime and process metrics. Everything is read
 // from the node at scrape time.
 func (s *Server) prometheus(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +36,10 @@ func (s *Server) prometheus(w http.ResponseWriter, r *http.Request) {
 // writePrometheus writes node's counters and gauges and the process metrics to w.
 func writePrometheus(w io.Writer, node *engine.Node) {
 	for _, m := range node.Metrics() {
+		if m.Gauge {
+			metrics.WriteGaugeUint64(w, promName(m.Name), m.Value)
+			continue
+		}
 		metrics.WriteCounterUint64(w, promName(m.Name)+"_total", m.Value)
 	}
 	for _, g := range statsList(node.Stats()) {

@@ -290,12 +290,7 @@ func bridgeKill9(t *testing.T, emqx, ctl, work string, env []string, port int, r
 // checkBridgeAPI: GET /api/v4/bridges and /metrics show bridge aws with queued messages.
 func checkBridgeAPI(t *testing.T, env []string, queued int) {
 	t.Helper()
-	var addr string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			addr = v
-		}
-	}
+	addr := apiAddrOf(env)
 	get := func(path string, auth bool) string {
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 		if auth {

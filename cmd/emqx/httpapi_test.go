@@ -20,12 +20,7 @@ func TestHTTPAPIServed(t *testing.T) {
 	emqx, _ := buildBinaries(t)
 	work := t.TempDir()
 	env, port := nodeEnv(t, work)
-	var apiAddr string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			apiAddr = v
-		}
-	}
+	apiAddr := apiAddrOf(env)
 	foreground(t, emqx, work, env)
 
 	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))

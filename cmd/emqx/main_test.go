@@ -80,6 +80,17 @@ func nodeEnv(t *testing.T, work string) (env []string, port int) {
 	return env, port
 }
 
+// apiAddrOf returns the HTTP API's address that env (nodeEnv's) gives the node.
+func apiAddrOf(env []string) string {
+	addr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
+			addr = v
+		}
+	}
+	return addr
+}
+
 func run(t *testing.T, dir string, env []string, bin string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)

@@ -19,12 +19,7 @@ func TestManagementWiring(t *testing.T) {
 	work := t.TempDir()
 	env, _ := nodeEnv(t, work)
 	env = append(env, "EMQX_OS_MON__SYSMEM_HIGH_WATERMARK=1%") // raises an alarm at start
-	var apiAddr string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			apiAddr = v
-		}
-	}
+	apiAddr := apiAddrOf(env)
 	foreground(t, emqx, work, env)
 
 	out, code := run(t, work, env, ctl, "mgmt", "insert", "ops", "Operations")

@@ -112,12 +112,7 @@ func TestBackendOutageAlarmAndMetrics(t *testing.T) {
 	emqx, ctl := buildBinaries(t)
 	work := t.TempDir()
 	env, port := nodeEnv(t, work)
-	apiAddr := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			apiAddr = v
-		}
-	}
+	apiAddr := apiAddrOf(env)
 	env = append(env, "EMQX_ALLOW_ANONYMOUS=false", "EMQX_LOADED_PLUGINS=emqx_auth_ldap",
 		"EMQX_AUTH__LDAP__SERVERS=127.0.0.1:"+strconv.Itoa(freePort(t)), "EMQX_AUTH__LDAP__TIMEOUT=300ms")
 	foreground(t, emqx, work, env)
@@ -175,12 +170,7 @@ func TestAuthStormProcessors(t *testing.T) {
 	emqx, ctl := buildBinaries(t)
 	work := t.TempDir()
 	env, port := nodeEnv(t, work)
-	apiAddr := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			apiAddr = v
-		}
-	}
+	apiAddr := apiAddrOf(env)
 	hold := make(chan struct{})
 	var held atomic.Int64
 	l, err := net.Listen("tcp", "127.0.0.1:0")

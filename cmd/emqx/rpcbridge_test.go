@@ -206,12 +206,7 @@ func TestRPCBridgeForward(t *testing.T) {
 // httpGet GETs path of the node's management API as admin.
 func httpGet(t *testing.T, env []string, path string) string {
 	t.Helper()
-	var addr string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "EMQX_MANAGEMENT__LISTENER__HTTP="); ok {
-			addr = v
-		}
-	}
+	addr := apiAddrOf(env)
 	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 	req.SetBasicAuth("admin", "public")
 	resp, err := http.DefaultClient.Do(req)

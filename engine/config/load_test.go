@@ -356,7 +356,7 @@ func TestNoEffectNotices(t *testing.T) {
 	want := []string{
 		"n.conf:1: node.process_limit: accepted without effect (Erlang VM setting, no equivalent)",
 		"n.conf:2: node.async_threads: accepted without effect (Erlang VM setting, no equivalent)",
-		"n.conf:3: rpc.mode: accepted without effect (clustering: issue #16)",
+		"n.conf:3: rpc.mode: accepted without effect (Erlang cluster tuning: the nodes' routes and messages go over NATS)",
 		"n.conf:5: listener.tcp.x.active_n: accepted without effect (Erlang VM setting, no equivalent)",
 		"environment variable EMQX_NAME: not a config key; ignored",
 		"environment variable EMQX_OS_MON__PROCMEM_HIGH_WATERMARK: os_mon.procmem_high_watermark: accepted without effect (Erlang VM setting, no equivalent)",
@@ -365,7 +365,7 @@ func TestNoEffectNotices(t *testing.T) {
 		t.Fatalf("notices:\n got %q\nwant %q", got, want)
 	}
 	sum := NoEffectSummary(notes)
-	wantSum := "rpc.mode (clustering: issue #16); listener.tcp.x.active_n, node.{async_threads,process_limit}, os_mon.procmem_high_watermark (Erlang VM setting, no equivalent)"
+	wantSum := "rpc.mode (Erlang cluster tuning: the nodes' routes and messages go over NATS); listener.tcp.x.active_n, node.{async_threads,process_limit}, os_mon.procmem_high_watermark (Erlang VM setting, no equivalent)"
 	if sum != wantSum {
 		t.Fatalf("summary:\n got %q\nwant %q", sum, wantSum)
 	}
@@ -491,8 +491,8 @@ func TestEMQX32File(t *testing.T) {
 	f("Raw", must(c.Get("cluster.k8s.namespace")), "default")
 	// Every key without effect that the file sets is on the warning line, by owner.
 	sum := NoEffectSummary(notes)
-	for _, want := range []string{"cluster.etcd.*, cluster.k8s.*, cluster.mcast.*, rpc.{async_batch_size,", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
-		"listener.tcp.external.peer_cert_as_username", "listener.tcp.external.{", "log.chars_limit"} {
+	for _, want := range []string{"cluster.etcd.*, cluster.k8s.*, cluster.mcast.* (" + OwnerDiscovery + ")", "rpc.{async_batch_size,", "listener.ssl.external.{dhfile,honor_cipher_order,secure_renegotiate}, listener.wss.external.{honor_cipher_order,secure_renegotiate} (" + OwnerGoTLS + ")",
+		"listener.tcp.external.peer_cert_as_username (" + OwnerNoCert + ")", "listener.tcp.external.{", "log.chars_limit"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("warning line lacks %q:\n%s", want, sum)
 		}

@@ -6,13 +6,13 @@ import (
 )
 
 // ownerOrder is the order of the groups on the warning line.
-var ownerOrder = []string{OwnerTransports, OwnerGoTLS, OwnerPlugins, OwnerManagement,
-	OwnerBridge, OwnerCluster, OwnerReliability, OwnerQueue, OwnerPersistence, OwnerGnet, OwnerVM}
+var ownerOrder = []string{OwnerTransports, OwnerNoCert, OwnerGoTLS, OwnerDeflate, OwnerQuota, OwnerManagement, OwnerPluginDir,
+	OwnerBridge, OwnerDiscovery, OwnerCluster, OwnerReliability, OwnerQueue, OwnerPersistence, OwnerGnet, OwnerVM}
 
 // NoEffectSummary returns the one line the node logs at warning level at start: every key
 // without effect among notes (those with an Owner), grouped by owner, e.g.
 //
-//	listener.ssl.*, listener.ws.* (TLS/WebSocket transports: issue #11); cluster.*, rpc.* (clustering: issue #16)
+//	log.single_line (log formatting, ...: not implemented); rpc.* (Erlang cluster tuning: ...)
 //
 // A family of keys is written prefix.* when every key the schema has under that prefix is
 // without effect for the same reason, and keys of the same parent are written with braces:

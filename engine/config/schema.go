@@ -26,23 +26,27 @@ type Spec struct {
 	// Every such key a configuration sets is reported by a Notice, and the node lists them
 	// on one warning line at start (see NoEffectSummary).
 	NoEffect bool
-	// Owner says why a NoEffect key has no effect: the work that will implement it (e.g.
-	// OwnerTransports) or OwnerVM for Erlang VM settings that have no equivalent here.
+	// Owner says why a NoEffect key has no effect: what the broker does instead, or that it
+	// is not implemented (e.g. OwnerQuota), or OwnerVM for Erlang VM settings that have no
+	// equivalent here.
 	Owner string
 }
 
-// Owners of the keys accepted without effect: what will make each one act, or why it never
-// will. They appear on the start-up warning line, which groups the keys by owner.
+// Owners of the keys accepted without effect: why each one does not act (not implemented,
+// or what the broker does instead). They appear on the start-up warning line, which groups the keys by owner.
 const (
 	OwnerVM          = "Erlang VM setting, no equivalent"
-	OwnerTransports  = "TLS/WebSocket transports: issue #11"
+	OwnerTransports  = "listener type not built into this binary"
+	OwnerNoCert      = "a plain TCP or WebSocket listener has no client certificate"
 	OwnerDeflate     = "permessage-deflate here compresses each outgoing message on its own (server_no_context_takeover, bounded memory per connection) with flate's 32 KiB window and strategy"
 	OwnerGoTLS       = "Go's crypto/tls has no such setting: no DH parameters (ECDHE only), never renegotiates, chooses the cipher order itself"
-	OwnerPlugins     = "auth plugins, bans and rate limits: issue #12"
-	OwnerManagement  = "management, $SYS and log control: issue #13"
+	OwnerPluginDir   = "directory of extra Erlang plugins: the plugins are built into the binary"
+	OwnerQuota       = "routing quotas: not implemented (zone publish_limit and rate_limit.* bound a connection)"
+	OwnerManagement  = "log formatting, stats switches and management tuning: not implemented"
 	OwnerBridge      = "MQTT bridge keys act in etc/plugins/emqx_bridge_mqtt.conf (plugin emqx_bridge_mqtt), not in emqx.conf"
-	OwnerCluster     = "clustering: issue #16"
-	OwnerReliability = "overload protection: issue #17"
+	OwnerDiscovery   = "cluster discovery by mcast, etcd or k8s: not supported (cluster.discovery refuses them at start)"
+	OwnerCluster     = "Erlang cluster tuning: the nodes' routes and messages go over NATS"
+	OwnerReliability = "acknowledged shared-subscription dispatch: not implemented"
 	OwnerGnet        = "set by the event loops: the accept backlog is the system's net.core.somaxconn, SO_REUSEADDR is always on"
 	OwnerQueue       = "session queue priorities: not planned yet"
 	OwnerPersistence = "superseded by persistence.*"

@@ -58,8 +58,8 @@ func zoneDefs() []zoneDef {
 		zd(sp("publish_limit", TypeRate, "", "PUBLISH packets per connection, count,duration"), func(z *Zone, v any) { z.PublishLimit = asRate(v) }),
 		zd(sp("rate_limit.conn_messages_in", TypeRate, "", "incoming messages per connection, count,duration"), func(z *Zone, v any) { z.ConnMessagesIn = asRate(v) }),
 		zd(sp("rate_limit.conn_bytes_in", TypeByteRate, "", "incoming bytes per connection, size,duration"), func(z *Zone, v any) { z.ConnBytesIn = asRate(v) }),
-		zd(sp("quota.conn_messages_routing", TypeRate, "", "deliveries a connection may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.ConnMessagesRouting = asRate(v) }),
-		zd(sp("quota.overall_messages_routing", TypeRate, "", "deliveries all connections of the zone may cause, count,duration").ne(OwnerPlugins), func(z *Zone, v any) { z.OverallMessagesRouting = asRate(v) }),
+		zd(sp("quota.conn_messages_routing", TypeRate, "", "deliveries a connection may cause, count,duration").ne(OwnerQuota), func(z *Zone, v any) { z.ConnMessagesRouting = asRate(v) }),
+		zd(sp("quota.overall_messages_routing", TypeRate, "", "deliveries all connections of the zone may cause, count,duration").ne(OwnerQuota), func(z *Zone, v any) { z.OverallMessagesRouting = asRate(v) }),
 		zd(sp("linger_timeout", TypeDuration, "1s", "after closing a connection for what it sent, drain its input this long so that the reason reaches it; 0 closes at once"), func(z *Zone, v any) { z.LingerTimeout = asDur(v) }),
 		zd(sp("linger_bytes", TypeBytes, "8MB", "most input drained from a connection closing with linger_timeout").rng(1, 1<<30), func(z *Zone, v any) { z.LingerBytes = asI64(v) }),
 		zd(sp("response_information", TypeString, "", "MQTT 5 response information sent in CONNACK to clients that request it"), func(z *Zone, v any) { z.ResponseInformation = asStr(v) }),
@@ -135,9 +135,9 @@ func listenerDefs() []listenerDef {
 		ld("crypto_backend", tlsK, sp("", TypeEnum, "auto", "what signs with an RSA key: OpenSSL's libcrypto.so.3 or Go (beyond EMQX)").enum("auto", "openssl", "go"), func(l *Listener, v any) { tlsOf(l).CryptoBackend = asStr(v) }),
 		ld("honor_cipher_order", tlsK, sp("", TypeBool, "on", "prefer the server's cipher order").ne(OwnerGoTLS), func(l *Listener, v any) { tlsOf(l).HonorCipherOrder = asBool(v) }),
 		ld("peer_cert_as_username", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate (PEM) as username").enum("cn", "dn", "crt"), func(l *Listener, v any) { l.PeerCertAsUsername = asStr(v) }).
-			noEffectOn(OwnerTransports, KindTCP, KindWS),
+			noEffectOn(OwnerNoCert, KindTCP, KindWS),
 		ld("peer_cert_as_clientid", all, sp("", TypeEnum, "", "use the client certificate's CN, DN or whole certificate (PEM) as client id (EMQX 4.x)").enum("cn", "dn", "crt"), func(l *Listener, v any) { l.PeerCertAsClientID = asStr(v) }).
-			noEffectOn(OwnerTransports, KindTCP, KindWS),
+			noEffectOn(OwnerNoCert, KindTCP, KindWS),
 		ld("backlog", all, sp("", TypeInt, "1024", "TCP accept backlog").rng(0, 1<<31).ne(OwnerGnet), func(l *Listener, v any) { l.Backlog = asInt(v) }),
 		ld("send_timeout", all, sp("", TypeDuration, "15s", "TCP send timeout").unit(sec), func(l *Listener, v any) { l.SendTimeout = asDur(v) }),
 		ld("send_timeout_close", all, sp("", TypeBool, "on", "close the connection on send timeout"), func(l *Listener, v any) { l.SendTimeoutClose = asBool(v) }),

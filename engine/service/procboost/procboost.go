@@ -15,7 +15,9 @@
 // (engine.AuthStorm), and puts the runtime's default back once no client has waited for
 // Options.Quiet.
 //
-// An operator's own GOMAXPROCS (the environment variable) turns the booster off.
+// An operator's own GOMAXPROCS (the environment variable) turns the booster off, and so does
+// a CPU limit of the process's cgroup (a container's quota, which the runtime's default
+// follows): more threads than the quota would have the whole process throttled.
 package procboost
 
 import (
@@ -70,11 +72,11 @@ type Booster struct {
 // Start starts the booster for the process (one Go runtime whatever the number of nodes)
 // and adds scheduler.procs (the GOMAXPROCS in force) and scheduler.boosts (how many times
 // the booster raised it) to n's metrics. It returns nil, and changes nothing, when the
-// environment sets GOMAXPROCS.
+// environment sets GOMAXPROCS or a CPU quota limits the process (offBecause).
 func Start(n *engine.Node, opts Options) *Booster {
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
+	if why := offBecause(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()); why != "" {
 		if opts.Log != nil {
-			opts.Log.Info("processors for authentication storms off: GOMAXPROCS is set in the environment", "GOMAXPROCS", v)
+			opts.Log.Info("no extra processors for authentication storms: "+why, "GOMAXPROCS", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 		}
 		return nil
 	}
@@ -84,6 +86,21 @@ func Start(n *engine.Node, opts Options) *Booster {
 	}
 	go b.run()
 	return b
+}
+
+// offBecause says why the booster must not run, "" when it may: an operator's GOMAXPROCS
+// (env) is theirs to choose; and a default below the CPUs the process may run on (cpus) is
+// the runtime following a CPU limit of the process's cgroup (a container's quota). More
+// threads than that quota would use it up early in each period and the whole process would
+// then be throttled to its end, a stall of every loop instead of a shorter wait.
+func offBecause(env string, procs, cpus int) string {
+	switch {
+	case env != "":
+		return "GOMAXPROCS is set in the environment"
+	case procs < cpus:
+		return "a CPU limit (cgroup quota) sets the processors below the CPUs; more threads would be throttled"
+	}
+	return ""
 }
 
 func newBooster(opts Options, storm <-chan struct{}) *Booster {

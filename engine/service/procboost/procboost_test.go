@@ -27,8 +27,8 @@ func (g gate) Authenticate(ctx context.Context, _ *engine.ClientInfo) engine.Aut
 // start starts a booster adding 3 Ps after quiet, stopped at the test's end, and returns it
 // with the default GOMAXPROCS; it skips the test when the environment sets GOMAXPROCS.
 func start(t *testing.T, quiet time.Duration) (*Booster, int) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		t.Skip("GOMAXPROCS is set in the environment: the booster is off by design")
+	if why := offBecause(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()); why != "" {
+		t.Skip("the booster is off by design here: " + why)
 	}
 	base := runtime.GOMAXPROCS(0)
 	b := Start(nil, Options{Extra: 3, Quiet: quiet, Check: 10 * time.Millisecond})
@@ -120,4 +120,24 @@ func TestFewQueuedNoBoost(t *testing.T) {
 		t.Errorf("GOMAXPROCS = %d, Boosts() = %d with three clients waiting, want %d and 0", got, b.Boosts(), base)
 	}
 	release()
+}
+
+func TestOffBecause(t *testing.T) {
+	cases := []struct {
+		env         string
+		procs, cpus int
+		off         bool
+	}{
+		{"", 2, 2, false},   // the default: one P per CPU
+		{"", 16, 16, false}, // a large machine
+		{"", 1, 1, false},   // one CPU: the loop and the workers still gain a thread each
+		{"4", 4, 2, true},   // the operator's choice
+		{"2", 2, 2, true},
+		{"", 2, 16, true}, // a 2-CPU quota on a 16-CPU host
+	}
+	for _, c := range cases {
+		if got := offBecause(c.env, c.procs, c.cpus) != ""; got != c.off {
+			t.Errorf("offBecause(%q, %d, %d) off = %v, want %v", c.env, c.procs, c.cpus, got, c.off)
+		}
+	}
 }

@@ -88,8 +88,8 @@ func (w *AuthWorkers) AuthenticateAsync(deadline time.Time, c *ClientInfo, done 
 	}
 	w.queue = append(w.queue, authJob{deadline: deadline, c: c, done: done})
 	waiting := len(w.queue) - w.head
+	authWaiting.Add(1) // under the lock: a worker's Add(-1) for this job comes after it
 	w.mu.Unlock()
-	authWaiting.Add(1)
 	w.ready.Signal()
 	if waiting == authStormQueue {
 		select {
@@ -130,8 +130,8 @@ func (w *AuthWorkers) work() {
 				w.queue = nil
 			}
 		}
-		w.mu.Unlock()
 		authWaiting.Add(-1)
+		w.mu.Unlock()
 		j.done(w.check(j))
 		// Yield between the answer and the next request. The backend's answers wake many
 		// workers at once (the netpoller readies them onto one processor's run queue), and

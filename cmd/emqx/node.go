@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,8 +142,7 @@ func (f foregroundCmd) Run(c *cli) error {
 	}
 	// More Go processors during authentication storms (engine/service/procboost).
 	if cfg.Node.AuthStormProcs > 0 {
-		extra := max(int(math.Ceil(cfg.Node.AuthStormProcs*float64(runtime.GOMAXPROCS(0)))), 1)
-		boost := procboost.Start(node, procboost.Options{Extra: extra, Log: log})
+		boost := procboost.Start(node, procboost.Options{Share: cfg.Node.AuthStormProcs, Log: log})
 		defer boost.Stop()
 	} else {
 		log.Info("no extra processors for authentication storms (node.auth_storm_procs = 0%)")

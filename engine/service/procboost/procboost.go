@@ -22,6 +22,7 @@ package procboost
 
 import (
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -33,9 +34,9 @@ import (
 
 // Options tune the booster; zero values take the defaults.
 type Options struct {
-	// Extra is how many Ps are added during a storm (default: as many as the runtime has when
-	// the booster starts, one per CPU available to the process).
-	Extra int
+	// Share is how many Ps are added during a storm, as a share of the runtime's default
+	// (node.auth_storm_procs; default 1: as many again); at least one is added.
+	Share float64
 	// Quiet is how long no client may have queued before the Ps are taken back (default 1 s).
 	Quiet time.Duration
 	// Check is how often the queues are looked at during a storm (default 100 ms).
@@ -45,8 +46,8 @@ type Options struct {
 }
 
 func (o *Options) withDefaults() {
-	if o.Extra <= 0 {
-		o.Extra = runtime.GOMAXPROCS(0)
+	if o.Share <= 0 {
+		o.Share = 1
 	}
 	if o.Quiet <= 0 {
 		o.Quiet = time.Second
@@ -80,7 +81,9 @@ func Start(n *engine.Node, opts Options) *Booster {
 		}
 		return nil
 	}
-	b := newBooster(opts, engine.AuthStorm())
+	opts.withDefaults()
+	b := &Booster{opts: opts, storm: engine.AuthStorm(), stop: make(chan struct{}), done: make(chan struct{})}
+	b.procs.Store(int64(runtime.GOMAXPROCS(0)))
 	if n != nil {
 		n.AddMetrics(b.metrics)
 	}
@@ -103,11 +106,10 @@ func offBecause(env string, procs, cpus int) string {
 	return ""
 }
 
-func newBooster(opts Options, storm <-chan struct{}) *Booster {
-	opts.withDefaults()
-	b := &Booster{opts: opts, storm: storm, stop: make(chan struct{}), done: make(chan struct{})}
-	b.procs.Store(int64(runtime.GOMAXPROCS(0)))
-	return b
+// boosted is the GOMAXPROCS of a storm on top of the default base: share of it more, at
+// least one.
+func boosted(base int, share float64) int {
+	return base + max(int(math.Ceil(share*float64(base))), 1)
 }
 
 // Stop ends the booster's goroutine and puts the runtime's default GOMAXPROCS back. Safe to
@@ -151,13 +153,13 @@ func (b *Booster) run() {
 // for Options.Quiet; it reports false when the booster was stopped meanwhile (the default is
 // then back too).
 func (b *Booster) ride() bool {
-	base := runtime.GOMAXPROCS(0)
-	runtime.GOMAXPROCS(base + b.opts.Extra)
-	b.procs.Store(int64(base + b.opts.Extra))
+	procs := boosted(runtime.GOMAXPROCS(0), b.opts.Share)
+	runtime.GOMAXPROCS(procs)
+	b.procs.Store(int64(procs))
 	b.boosts.Add(1)
 	began := time.Now()
 	if b.opts.Log != nil {
-		b.opts.Log.Debug("authentication storm: more processors", "GOMAXPROCS", base+b.opts.Extra, "waiting", engine.AuthWaiting())
+		b.opts.Log.Debug("authentication storm: more processors", "GOMAXPROCS", procs, "waiting", engine.AuthWaiting())
 	}
 	t := time.NewTicker(b.opts.Check)
 	defer t.Stop()

@@ -24,14 +24,14 @@ func (g gate) Authenticate(ctx context.Context, _ *engine.ClientInfo) engine.Aut
 	return engine.AuthResult{Decision: engine.AuthAllow}
 }
 
-// start starts a booster adding 3 Ps after quiet, stopped at the test's end, and returns it
+// start starts a booster adding half as many Ps again (Share 1.5), back after quiet, stopped at the test's end, and returns it
 // with the default GOMAXPROCS; it skips the test when the environment sets GOMAXPROCS.
 func start(t *testing.T, quiet time.Duration) (*Booster, int) {
 	if why := offBecause(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0), runtime.NumCPU()); why != "" {
 		t.Skip("the booster is off by design here: " + why)
 	}
 	base := runtime.GOMAXPROCS(0)
-	b := Start(nil, Options{Extra: 3, Quiet: quiet, Check: 10 * time.Millisecond})
+	b := Start(nil, Options{Share: 1.5, Quiet: quiet, Check: 10 * time.Millisecond})
 	t.Cleanup(b.Stop)
 	return b, base
 }
@@ -65,26 +65,27 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 // TestBoostDuringStorm queues clients for a plugin's only worker, which the backend (a
-// gate) holds: the booster raises GOMAXPROCS by Extra while they wait, keeps it raised
+// gate) holds: the booster raises GOMAXPROCS by Share of the default while they wait, keeps it raised
 // while they keep queueing, and puts the default back once the queue has been empty for
 // Quiet; a second storm raises it again, and Stop leaves the default in force.
 func TestBoostDuringStorm(t *testing.T) {
 	b, base := start(t, 150*time.Millisecond)
+	up := boosted(base, 1.5)
 	if b.Procs() != base {
 		t.Fatalf("Procs() = %d before any storm, want the default %d", b.Procs(), base)
 	}
 
 	release := queue(t, 20)
-	if !waitFor(2*time.Second, func() bool { return runtime.GOMAXPROCS(0) == base+3 && b.Boosts() == 1 }) {
-		t.Fatalf("GOMAXPROCS = %d with 19 clients queued, want %d", runtime.GOMAXPROCS(0), base+3)
+	if !waitFor(2*time.Second, func() bool { return runtime.GOMAXPROCS(0) == up && b.Boosts() == 1 }) {
+		t.Fatalf("GOMAXPROCS = %d with 19 clients queued, want %d", runtime.GOMAXPROCS(0), up)
 	}
-	if b.Procs() != base+3 || b.Boosts() != 1 {
-		t.Fatalf("Procs() = %d, Boosts() = %d during the storm, want %d and 1", b.Procs(), b.Boosts(), base+3)
+	if b.Procs() != up || b.Boosts() != 1 {
+		t.Fatalf("Procs() = %d, Boosts() = %d during the storm, want %d and 1", b.Procs(), b.Boosts(), up)
 	}
 	// Still queued after several Quiet periods: the Ps stay.
 	time.Sleep(400 * time.Millisecond)
-	if got := runtime.GOMAXPROCS(0); got != base+3 {
-		t.Fatalf("GOMAXPROCS = %d while clients still queue, want %d", got, base+3)
+	if got := runtime.GOMAXPROCS(0); got != up {
+		t.Fatalf("GOMAXPROCS = %d while clients still queue, want %d", got, up)
 	}
 	release()
 	if engine.AuthWaiting() != 0 {
@@ -98,8 +99,8 @@ func TestBoostDuringStorm(t *testing.T) {
 	}
 
 	release = queue(t, 20)
-	if !waitFor(2*time.Second, func() bool { return runtime.GOMAXPROCS(0) == base+3 && b.Boosts() == 2 }) {
-		t.Fatalf("GOMAXPROCS = %d in the second storm, want %d", runtime.GOMAXPROCS(0), base+3)
+	if !waitFor(2*time.Second, func() bool { return runtime.GOMAXPROCS(0) == up && b.Boosts() == 2 }) {
+		t.Fatalf("GOMAXPROCS = %d in the second storm, want %d", runtime.GOMAXPROCS(0), up)
 	}
 	if b.Boosts() != 2 {
 		t.Fatalf("Boosts() = %d after two storms, want 2", b.Boosts())
@@ -138,6 +139,25 @@ func TestOffBecause(t *testing.T) {
 	for _, c := range cases {
 		if got := offBecause(c.env, c.procs, c.cpus) != ""; got != c.off {
 			t.Errorf("offBecause(%q, %d, %d) off = %v, want %v", c.env, c.procs, c.cpus, got, c.off)
+		}
+	}
+}
+
+func TestBoosted(t *testing.T) {
+	cases := []struct {
+		base  int
+		share float64
+		want  int
+	}{
+		{2, 1, 4},   // node.auth_storm_procs = 100%: doubled
+		{2, 0.5, 3}, // 50%
+		{2, 1.5, 5}, // rounded up
+		{16, 0.1, 18},
+		{1, 0.01, 2}, // at least one more
+	}
+	for _, c := range cases {
+		if got := boosted(c.base, c.share); got != c.want {
+			t.Errorf("boosted(%d, %v) = %d, want %d", c.base, c.share, got, c.want)
 		}
 	}
 }

@@ -85,14 +85,24 @@ func TestConsoleFlows(t *testing.T) {
 	tb.textIn("#main", "connected")
 	tb.textIn("#main", "0 messages, 2 packets") // received: CONNECT and SUBSCRIBE
 	tb.shot("client")
+	// The page's own first load (every client) is held back 1.5 s by the page's fetch, so that
+	// its answer arrives after the search's: the list must stay the searched one.
+	tb.eval(`(() => { const f = window.fetch; window.fetch = (url, o) => String(url).endsWith("/api/v4/clients?_limit=50") ?
+		new Promise((ok) => setTimeout(ok, 1500)).then(() => f(url, o)) : f(url, o); window.realFetch = f; })()`)
 	tb.open("clients")
 	tb.run(set("#clients-search", "victim"), click("#clients-go"))
-	tb.wait("kick button", `document.querySelector('[data-kick="victim-42"]') !== null`)
+	tb.wait("only the victim listed", `document.querySelectorAll("#clients-list tbody tr").length === 1`)
+	time.Sleep(2 * time.Second) // the held-back answer has arrived by now
+	tb.wait("still only the victim listed", `document.querySelectorAll("#clients-list tbody tr").length === 1`)
+	tb.eval(`window.fetch = window.realFetch`)
+	// The page's own first load lists every client; the click waits for the searched list, so
+	// that the button is not moved under the pointer when that list replaces the first.
+	tb.wait("the victim's kick button alone", `document.querySelectorAll("#clients-list tbody tr").length === 1 && document.querySelector('[data-kick="victim-42"]') !== null`)
 	tb.run(click(`[data-kick="victim-42"]`))
 	select {
 	case <-lost:
 	case <-time.After(5 * time.Second):
-		t.Fatal("kicked from the console, the paho client is still connected")
+		t.Fatalf("kicked from the console, the paho client is still connected; the node's clients: %s", n.apiGet(t, "/api/v4/clients"))
 	}
 	tb.textIn("#main", "Client victim-42 was kicked.")
 

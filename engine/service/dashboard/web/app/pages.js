@@ -4,16 +4,24 @@ import { h, table, status, kv, pager, notice } from "./ui.js";
 import { overview } from "./overview.js";
 import { websocket } from "./wstool.js";
 
-// list renders a paged list at path with the query built by query(), into el.
+// asked holds, for each list element, the number of the latest request made for it.
+const asked = new WeakMap();
+
+// list renders a paged list at path with the query built by query(), into el. Only the answer to
+// the latest request for el is drawn: a slower, older answer (the page's first load arriving
+// after a search) never replaces the list the user asked for last.
 async function list(el, path, params, columns, empty) {
   const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
+  const n = (asked.get(el) || 0) + 1;
+  asked.set(el, n);
   try {
     const r = await get(path + (q.toString() ? "?" + q : ""));
+    if (asked.get(el) !== n) return;
     const rows = r.data || [];
     el.replaceChildren(table(columns, rows, empty),
       r.meta ? pager(r.meta, (p) => list(el, path, { ...params, _page: p }, columns, empty)) : "");
   } catch (e) {
-    notice(el, e.message, true);
+    if (asked.get(el) === n) notice(el, e.message, true);
   }
 }
 

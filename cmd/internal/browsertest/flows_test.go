@@ -175,20 +175,41 @@ func TestWebSocketTool(t *testing.T) {
 	}
 	n := startNode(t)
 	tb := openTab(t, n, 1280)
-	tb.login("admin", "public")
+	// The node's name for the header is held back 2 s after the login: the page opened meanwhile
+	// must not be drawn again when it comes (it was, and the connected tool's messages then went
+	// to the replaced page's list).
+	tb.login("admin", "public", `(() => { const f = window.fetch; window.fetch = (url, o) => String(url).endsWith("/api/v4/brokers") ?
+		new Promise((ok) => setTimeout(ok, 2000)).then(() => f(url, o)) : f(url, o); })()`)
 	tb.wait("the console", `!document.getElementById("shell").hidden`)
 	tb.open("websocket")
+	tb.eval(`document.querySelector("#main h1").dataset.first = "yes"`)
 	tb.wait("the WebSocket URL from the listeners", fmt.Sprintf(`document.getElementById("ws-url").value === "ws://127.0.0.1:%d/mqtt"`, n.ws))
 	tb.run(click("#ws-connect"))
 	tb.textIn("#ws-state", "Connected")
 	tb.run(set("#ws-sub-topic", "dash/in"), click("#ws-subscribe"))
 	tb.textIn("#ws-subs", "dash/in (QoS 0)")
+	tb.wait("the node's name in the header", `document.getElementById("node-name").innerText.includes("emqx@")`)
+	tb.wait("the same page as before the name came", `document.querySelector("#main h1").dataset.first === "yes"`)
 
 	// mosquitto_pub → browser.
-	if out, err := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(n.mqtt), "-t", "dash/in", "-m", "hello from mosquitto_pub", "-q", "1").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	mosquittoPub := func(msg string) {
+		t.Helper()
+		if out, err := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(n.mqtt), "-t", "dash/in", "-m", msg, "-q", "1").CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
 	}
+	mosquittoPub("hello from mosquitto_pub")
 	tb.textIn("#ws-messages", "hello from mosquitto_pub")
+
+	// Away and back: the client is still connected, with its subscription and messages, and
+	// what arrives now is shown on the page drawn anew.
+	tb.open("overview")
+	tb.open("websocket")
+	tb.textIn("#ws-state", "Connected")
+	tb.textIn("#ws-subs", "dash/in (QoS 0)")
+	tb.textIn("#ws-messages", "hello from mosquitto_pub")
+	mosquittoPub("second, after coming back")
+	tb.textIn("#ws-messages", "second, after coming back")
 
 	// browser → mosquitto_sub.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -141,12 +141,14 @@ func (tb *tab) noOverflow(page string) {
 	}
 }
 
-// login logs in through the form.
-func (tb *tab) login(user, pass string) {
+// login logs in through the form; prepare is JavaScript run on the login page first.
+func (tb *tab) login(user, pass string, prepare ...string) {
 	tb.t.Helper()
-	tb.run(chromedp.Navigate(tb.n.dashURL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#login-user")),
-		chromedp.SetValue(chromedp.CSS("#login-user"), user),
+	tb.run(chromedp.Navigate(tb.n.dashURL+"/"), chromedp.WaitVisible(chromedp.CSS("#login-user")))
+	for _, js := range prepare { // on the freshly loaded page, before the login
+		tb.eval(js)
+	}
+	tb.run(chromedp.SetValue(chromedp.CSS("#login-user"), user),
 		chromedp.SetValue(chromedp.CSS("#login-pass"), pass),
 		chromedp.Click(chromedp.CSS("#login-submit")))
 }

@@ -14,16 +14,19 @@ function showLogin(msg) {
   $("login-user").focus();
 }
 
+// showShell shows the console at the page of the location's hash. The node's name in the header
+// is filled in when its answer comes; the page is not drawn again then, so whatever the user
+// opened or typed meanwhile stays.
 async function showShell() {
   $("login").hidden = true;
   $("shell").hidden = false;
   $("whoami").textContent = session.get().username;
+  route();
   try {
     const r = await get("/api/v4/brokers");
     const b = Array.isArray(r.data) ? r.data[0] : r.data;
     $("node-name").textContent = b ? `${b.node} · ${b.version}` : "";
   } catch { /* shown by the pages */ }
-  route();
 }
 
 function stopPage() {

@@ -3,8 +3,17 @@
 import { get } from "./api.js";
 import { h, notice } from "./ui.js";
 
-let client = null; // kept across page changes, like EMQX's tool
+// The client, what it received and its subscriptions outlive the page, like EMQX's tool: leave
+// the page and come back, and it is still connected, with its messages. The client's handlers
+// therefore draw into view, the elements of the page shown now (null while another page is).
+let client = null;
 const log = []; // received messages, newest first
+const subscribed = []; // the granted subscriptions, "topic (QoS n)"
+let view = null; // {msg, render, showMessages, showSubs}
+
+function tell(text, bad) {
+  if (view) notice(view.msg, text, bad);
+}
 
 function loadMQTT() {
   if (window.mqtt) return Promise.resolve(window.mqtt);
@@ -44,6 +53,9 @@ export function websocket(main) {
   const pubQos = qosSelect("ws-pub-qos");
   const pubRetain = h("input", { id: "ws-pub-retain", type: "checkbox" });
   const subs = h("ul", { id: "ws-subs" });
+  function showSubs() {
+    subs.replaceChildren(...subscribed.map((s) => h("li", {}, s)));
+  }
   const received = h("div", { class: "log card", id: "ws-messages", "aria-live": "polite" });
 
   function qosSelect(id) {
@@ -64,21 +76,22 @@ export function websocket(main) {
   main.append(msg,
     h("form", { class: "card stack", id: "ws-connect-form", onsubmit: async (e) => {
       e.preventDefault();
-      if (client) { client.end(true); client = null; render(); return; }
+      if (client) { client.end(true); client = null; subscribed.length = 0; render(); showSubs(); return; }
       try {
         const mqtt = await loadMQTT();
         client = mqtt.connect(url.value, { clientId: cid.value, username: user.value || undefined, password: pass.value || undefined,
           clean: true, reconnectPeriod: 0, connectTimeout: 8000, protocolVersion: 4 });
-        client.on("connect", () => { notice(msg, "Connected to " + url.value + "."); render(); });
-        client.on("close", render);
-        client.on("error", (err) => { notice(msg, "Connection error: " + err.message, true); render(); });
+        const to = url.value;
+        client.on("connect", () => { tell("Connected to " + to + "."); if (view) view.render(); });
+        client.on("close", () => { subscribed.length = 0; if (view) { view.render(); view.showSubs(); } });
+        client.on("error", (err) => { tell("Connection error: " + err.message, true); if (view) view.render(); });
         client.on("message", (topic, payload, packet) => {
           log.unshift({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain, at: new Date().toLocaleTimeString() });
           log.length = Math.min(log.length, 200);
-          showMessages();
+          if (view) view.showMessages();
         });
         render();
-      } catch (err) { notice(msg, err.message, true); }
+      } catch (err) { tell(err.message, true); }
     } },
     h("h2", {}, "Connection ", state),
     h("div", { class: "row" }, h("label", {}, "URL", url), h("label", {}, "Client id", cid)),
@@ -89,9 +102,10 @@ export function websocket(main) {
         e.preventDefault();
         const t = subTopic.value.trim(), q = Number(subQos.value);
         client.subscribe(t, { qos: q }, (err, granted) => {
-          if (err || !granted || granted[0].qos === 128) { notice(msg, `Subscription to ${t} refused${err ? ": " + err.message : ""}.`, true); return; }
-          subs.append(h("li", {}, `${t} (QoS ${granted[0].qos})`));
-          notice(msg, `Subscribed to ${t}.`);
+          if (err || !granted || granted[0].qos === 128) { tell(`Subscription to ${t} refused${err ? ": " + err.message : ""}.`, true); return; }
+          subscribed.push(`${t} (QoS ${granted[0].qos})`);
+          if (view) view.showSubs();
+          tell(`Subscribed to ${t}.`);
         });
       } },
         h("h2", {}, "Subscribe"), h("div", { class: "row" }, h("label", {}, "Topic", subTopic), h("label", {}, "QoS", subQos)),
@@ -100,7 +114,7 @@ export function websocket(main) {
         e.preventDefault();
         const t = pubTopic.value.trim();
         client.publish(t, pubPayload.value, { qos: Number(pubQos.value), retain: pubRetain.checked }, (err) => {
-          notice(msg, err ? "Publish failed: " + err.message : `Published to ${t}.`, !!err);
+          tell(err ? "Publish failed: " + err.message : `Published to ${t}.`, !!err);
         });
       } },
         h("h2", {}, "Publish"), h("div", { class: "row" }, h("label", {}, "Topic", pubTopic), h("label", {}, "QoS", pubQos)),
@@ -109,8 +123,11 @@ export function websocket(main) {
     h("h2", {}, "Messages received"), received);
 
   wsURL().then((u) => { if (!url.value) url.value = u; });
+  const mine = { msg, render, showMessages, showSubs };
+  view = mine;
   render();
   showMessages();
+  showSubs();
   const timer = setInterval(render, 1000);
-  return { stop() { clearInterval(timer); } };
+  return { stop() { clearInterval(timer); if (view === mine) view = null; } };
 }

@@ -70,6 +70,7 @@ func TestPasswordHash(t *testing.T) {
 // ordered by id so that the first matching row is known.
 func aclTable(t *testing.T, s *pgServer, name, rows string) Query {
 	t.Helper()
+	s.mustExec(t, "DROP TABLE IF EXISTS "+name) // left by an earlier run of the test (-count)
 	s.mustExec(t, "CREATE TABLE "+name+" (LIKE mqtt_acl INCLUDING ALL)")
 	s.mustExec(t, "INSERT INTO "+name+" (allow, ipaddr, username, clientid, access, topic) VALUES "+rows)
 	return mustQuery(t, strings.Replace(defaultACLQuery, "from mqtt_acl", "from "+name, 1)+" order by id")
@@ -214,6 +215,7 @@ func TestACLIgnored(t *testing.T) {
 // custom queries over custom tables.
 func TestPlaceholders(t *testing.T) {
 	s := needPG(t)
+	s.mustExec(t, "DROP TABLE IF EXISTS devices")
 	s.mustExec(t, "CREATE TABLE devices (clientid text, owner text, peer text, secret text, admin boolean)")
 	s.mustExec(t, "INSERT INTO devices VALUES ('ph-7', 'ph-user', '127.0.0.1', 'pw-7', true), ('ph-9', 'ph-user', '10.0.0.1', 'pw-9', false)")
 	q := aclTable(t, s, "acl_ph", `(1, NULL, 'ph-user', NULL, 3, 't/%u/%c')`)

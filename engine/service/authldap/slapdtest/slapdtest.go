@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"syscall"
 	"testing"
@@ -210,7 +211,9 @@ func (s *Server) AddDevice(t *testing.T, uid string, attrs map[string][]string) 
 	s.Add(t, "uid="+ldap.EscapeDN(uid)+","+DeviceDN, map[string][]string{"objectClass": {"mqttDevice", "mqttSecurity", "mqttUser"}, "uid": {uid}}, attrs)
 }
 
-// Add adds (replacing) the entry dn with the attributes of base and extra.
+// Add adds (replacing) the entry dn with the attributes of base and extra. An entry already
+// at dn is deleted first, with the entries below it (a test run again with -count finds the
+// container it made the first time, with its children).
 func (s *Server) Add(t *testing.T, dn string, base, extra map[string][]string) {
 	t.Helper()
 	c, err := s.Admin()
@@ -218,7 +221,7 @@ func (s *Server) Add(t *testing.T, dn string, base, extra map[string][]string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Del(ldap.NewDelRequest(dn, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+	if err := deleteTree(c, dn); err != nil {
 		t.Fatalf("deleting %s: %v", dn, err)
 	}
 	req := ldap.NewAddRequest(dn, nil)
@@ -234,3 +237,28 @@ func (s *Server) Add(t *testing.T, dn string, base, extra map[string][]string) {
 
 // TLSConfig trusts the test CA.
 func (s *Server) TLSConfig() *tls.Config { return s.pki.ClientTLS() }
+
+// deleteTree deletes dn and every entry below it, the deepest first; a dn that is not there is
+// no error.
+func deleteTree(c *ldap.Conn, dn string) error {
+	res, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"1.1"}, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dns := make([]string, 0, len(res.Entries))
+	for _, e := range res.Entries {
+		dns = append(dns, e.DN)
+	}
+	// An entry's DN ends with its parent's, so it is longer: longest first deletes children first.
+	sort.Slice(dns, func(i, j int) bool { return len(dns[i]) > len(dns[j]) })
+	for _, d := range dns {
+		if err := c.Del(ldap.NewDelRequest(d, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return err
+		}
+	}
+	return nil
+}

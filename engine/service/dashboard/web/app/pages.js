@@ -4,24 +4,32 @@ import { h, table, status, kv, pager, notice } from "./ui.js";
 import { overview } from "./overview.js";
 import { websocket } from "./wstool.js";
 
-// asked holds, for each list element, the number of the latest request made for it.
+// asked holds, for each element a page draws answers into, the number of its latest request.
 const asked = new WeakMap();
 
-// list renders a paged list at path with the query built by query(), into el. Only the answer to
-// the latest request for el is drawn: a slower, older answer (the page's first load arriving
-// after a search) never replaces the list the user asked for last.
-async function list(el, path, params, columns, empty) {
-  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
+// ticket numbers a new request whose answer goes into el, and returns a check that is true while
+// no later request for el has been made. A page draws an answer only while its check holds, so a
+// slower, older answer (the page's first load arriving after a search, or a load started before
+// an add) never replaces what the user asked for last.
+function ticket(el) {
   const n = (asked.get(el) || 0) + 1;
   asked.set(el, n);
+  return () => asked.get(el) === n;
+}
+
+// list renders a paged list at path with the query built by query(), into el; only the answer to
+// the latest request for el is drawn.
+async function list(el, path, params, columns, empty) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined));
+  const latest = ticket(el);
   try {
     const r = await get(path + (q.toString() ? "?" + q : ""));
-    if (asked.get(el) !== n) return;
+    if (!latest()) return;
     const rows = r.data || [];
     el.replaceChildren(table(columns, rows, empty),
       r.meta ? pager(r.meta, (p) => list(el, path, { ...params, _page: p }, columns, empty)) : "");
   } catch (e) {
-    if (asked.get(el) === n) notice(el, e.message, true);
+    if (latest()) notice(el, e.message, true);
   }
 }
 
@@ -151,8 +159,10 @@ function plugins(main) {
   const out = h("div");
   main.append(msg, out);
   async function load() {
+    const latest = ticket(out);
     try {
       const r = await get("/api/v4/plugins");
+      if (!latest()) return;
       const ps = (r.data[0] || {}).plugins || [];
       out.replaceChildren(table([
         { title: "Plugin", get: (p) => p.name }, { title: "Description", get: (p) => p.description, wrap: true },
@@ -179,8 +189,10 @@ function alarms(main) {
     { title: "Raised at", get: (a) => a.activate_at }, { title: "Cleared at", get: (a) => a.deactivate_at || "—" },
     { title: "Duration", get: (a) => Math.round(a.duration / 1000) + " s" }];
   async function load() {
+    const latest = ticket(now);
     try {
       const [a, d] = await Promise.all([get("/api/v4/alarms/activated"), get("/api/v4/alarms/deactivated")]);
+      if (!latest()) return;
       now.replaceChildren(table(cols, (a.data[0] || {}).alarms || [], "No alarm is raised."));
       old.replaceChildren(table(cols, (d.data[0] || {}).alarms || [], "No cleared alarm is kept."));
     } catch (e) { notice(msg, e.message, true); }
@@ -223,10 +235,11 @@ function authUsers(main) {
   main.append(h("p", { class: "muted" }, "User names and client ids of emqx_auth_username and emqx_auth_clientid (when loaded)."), msg, body);
   const kinds = [["auth_username", "username", "User names (emqx_auth_username)"], ["auth_clientid", "clientid", "Client ids (emqx_auth_clientid)"]];
   async function load() {
-    body.replaceChildren();
+    const latest = ticket(body);
+    const boxes = [];
     for (const [path, field, label] of kinds) {
       const box = h("div", { class: "card" }, h("h2", {}, label));
-      body.append(box);
+      boxes.push(box);
       try {
         const r = await get("/api/v4/" + path);
         const name = h("input", { id: field + "-name", "aria-label": field, placeholder: field, required: true });
@@ -245,6 +258,7 @@ function authUsers(main) {
         box.append(h("p", { class: "muted" }, e.status === 404 ? "The plugin is not loaded." : e.message));
       }
     }
+    if (latest()) body.replaceChildren(...boxes);
   }
   load();
 }
@@ -256,8 +270,10 @@ function admins(main) {
   const pass = h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" });
   const tags = h("input", { name: "tags" });
   async function load() {
+    const latest = ticket(out);
     try {
       const r = await get("/api/v4/users");
+      if (!latest()) return;
       out.replaceChildren(table([{ title: "User", get: (u) => u.username }, { title: "Tags", get: (u) => u.tags || "—", wrap: true },
         { title: "", get: (u) => h("button", { class: "danger", onclick: async () => {
           try { await del("/api/v4/users/" + enc(u.username)); notice(msg, `${u.username} deleted.`); } catch (e) { notice(msg, e.message, true); }

@@ -28,8 +28,11 @@ func (f *fakeDist) list() []DistPort {
 	return append([]DistPort(nil), f.script[i]...)
 }
 
-// play makes the service read each step once, in order, then the last step once more, and
-// returns when it has.
+// play makes the service read each step once, in order, then the last step again, and returns
+// once the check that read the last step a second time has finished. The checks run one after
+// another on the service's goroutine, so that is when the next check reads: the one read
+// before it has only begun its check when the read returns, and its alarm may not be raised
+// yet.
 func (f *fakeDist) play(t *testing.T, steps ...[]DistPort) {
 	t.Helper()
 	f.mu.Lock()
@@ -38,7 +41,7 @@ func (f *fakeDist) play(t *testing.T, steps ...[]DistPort) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		f.mu.Lock()
-		done := f.next > len(steps)
+		done := f.next > len(steps)+1
 		f.mu.Unlock()
 		if done {
 			return

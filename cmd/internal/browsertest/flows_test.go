@@ -27,6 +27,13 @@ func mqttClient(t *testing.T, n *node, id string) (mqtt.Client, chan error) {
 	return c, lost
 }
 
+// holdBack is JavaScript that makes the page's requests whose URL ends with suffix wait ms
+// before they are sent; window.realFetch keeps the page's own fetch, to put back.
+func holdBack(suffix string, ms int) string {
+	return fmt.Sprintf(`(() => { const f = window.fetch; window.realFetch = f;
+		window.fetch = (url, o) => String(url).endsWith(%q) ? new Promise((ok) => setTimeout(ok, %d)).then(() => f(url, o)) : f(url, o); })()`, suffix, ms)
+}
+
 // TestConsoleFlows logs in (after a wrong password), watches the overview's charts move with
 // real traffic, finds a paho client in the clients list and kicks it, browses and deletes a
 // retained message, goes round every page, and loads and unloads a plugin; at 1280 px.
@@ -87,8 +94,7 @@ func TestConsoleFlows(t *testing.T) {
 	tb.shot("client")
 	// The page's own first load (every client) is held back 1.5 s by the page's fetch, so that
 	// its answer arrives after the search's: the list must stay the searched one.
-	tb.eval(`(() => { const f = window.fetch; window.fetch = (url, o) => String(url).endsWith("/api/v4/clients?_limit=50") ?
-		new Promise((ok) => setTimeout(ok, 1500)).then(() => f(url, o)) : f(url, o); window.realFetch = f; })()`)
+	tb.eval(holdBack("/api/v4/clients?_limit=50", 1500))
 	tb.open("clients")
 	tb.run(set("#clients-search", "victim"), click("#clients-go"))
 	tb.wait("only the victim listed", `document.querySelectorAll("#clients-list tbody tr").length === 1`)
@@ -178,8 +184,7 @@ func TestWebSocketTool(t *testing.T) {
 	// The node's name for the header is held back 2 s after the login: the page opened meanwhile
 	// must not be drawn again when it comes (it was, and the connected tool's messages then went
 	// to the replaced page's list).
-	tb.login("admin", "public", `(() => { const f = window.fetch; window.fetch = (url, o) => String(url).endsWith("/api/v4/brokers") ?
-		new Promise((ok) => setTimeout(ok, 2000)).then(() => f(url, o)) : f(url, o); })()`)
+	tb.login("admin", "public", holdBack("/api/v4/brokers", 2000))
 	tb.wait("the console", `!document.getElementById("shell").hidden`)
 	tb.open("websocket")
 	tb.eval(`document.querySelector("#main h1").dataset.first = "yes"`)
